@@ -1,0 +1,115 @@
+"""Entry point: `python bot.py` starts long polling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand, BotCommandScopeDefault
+
+from config import ConfigError, Settings, load_settings
+from handlers import get_routers
+from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
+from services.catalog import CatalogError, load_catalog
+from services.container import Services, create_services
+from services.log_setup import setup_logging
+from texts import CATALOGS, get_texts
+
+logger = logging.getLogger(__name__)
+
+MENU_COMMANDS = ("start", "model", "new", "profile", "help", "cancel")
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML,
+            link_preview_is_disabled=True,
+        ),
+    )
+
+
+def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
+    """The production wiring: routers, middlewares, services and lifecycle hooks."""
+    dispatcher = Dispatcher()
+    dispatcher.workflow_data.update(services.as_workflow_data())
+    dispatcher["settings"] = settings
+    dispatcher["edit_interval"] = settings.stream_edit_interval
+    in_flight = InFlightMiddleware()
+    dispatcher.update.outer_middleware(in_flight)
+    dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
+    dispatcher.include_routers(*get_routers())
+
+    async def on_startup(bot: Bot) -> None:
+        services.alerts.connect(lambda text: _send_to_admins(bot, settings, text))
+        await _set_commands(bot)
+        logger.info(
+            "Bot started; models: %d, plans: %d",
+            len(services.catalog.models),
+            len(services.catalog.plans),
+        )
+
+    async def on_shutdown() -> None:
+        still_running = await in_flight.wait(settings.shutdown_grace)
+        if still_running:
+            logger.warning("Stopping with %d update(s) still being handled", still_running)
+        await services.close()
+        logger.info("Bot stopped")
+
+    dispatcher.startup.register(on_startup)
+    dispatcher.shutdown.register(on_shutdown)
+    return dispatcher
+
+
+async def _set_commands(bot: Bot) -> None:
+    for language in CATALOGS:
+        texts = get_texts(language)
+        commands = [
+            BotCommand(command=name, description=texts(f"cmd_{name}")) for name in MENU_COMMANDS
+        ]
+        await bot.set_my_commands(
+            commands,
+            scope=BotCommandScopeDefault(),
+            language_code=None if language == "ru" else language,
+        )
+
+
+async def _send_to_admins(bot: Bot, settings: Settings, text: str) -> None:
+    for admin_id in settings.admin_ids:
+        try:
+            await bot.send_message(admin_id, text[:4000], parse_mode=None)
+        except Exception as error:  # one unreachable admin must not stop the others
+            logger.warning("Could not alert admin %s: %s", admin_id, error)
+
+
+async def run(settings: Settings) -> None:
+    catalog = load_catalog(settings.catalog_path)
+    services = await create_services(settings, catalog)
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings, services)
+    await bot.delete_webhook(drop_pending_updates=False)
+    await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+        load_catalog(settings.catalog_path)  # fail fast with a clear line
+    except (ConfigError, CatalogError) as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    setup_logging(settings)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

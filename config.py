@@ -1,0 +1,108 @@
+"""Settings: every value comes from the environment or an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The providers whose NAME_API_KEY / NAME_BASE_URL settings the bot understands.
+PROVIDER_NAMES = ("openai", "openrouter", "deepseek", "gemini", "xai", "perplexity", "qwen")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Secrets are `SecretStr`, so they never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    telegram_api_url: str = "https://api.telegram.org"
+    data_dir: Path = Path("data")
+    catalog_path: Path = Path(__file__).parent / "catalog.toml"
+    log_level: str = "INFO"
+    timezone: str = "Europe/Moscow"
+
+    # Chat behaviour.
+    stream_edit_interval: float = Field(default=1.0, gt=0)
+    request_timeout: float = Field(default=120.0, gt=0)
+    shutdown_grace: float = Field(default=8.0, ge=0)
+    history_max_messages: int = Field(default=40, ge=2)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openrouter_api_key: SecretStr | None = None
+    openrouter_base_url: str | None = None
+    deepseek_api_key: SecretStr | None = None
+    deepseek_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    xai_api_key: SecretStr | None = None
+    xai_base_url: str | None = None
+    perplexity_api_key: SecretStr | None = None
+    perplexity_base_url: str | None = None
+    qwen_api_key: SecretStr | None = None
+    qwen_base_url: str | None = None
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            try:
+                return frozenset(int(part) for part in parts if part)
+            except ValueError:
+                raise ValueError("must be comma-separated Telegram user ids") from None
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token or ":" not in token:
+            raise ValueError("must look like 123456:ABC... (from @BotFather)")
+        return SecretStr(token)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def provider_key(self, provider: str) -> str | None:
+        """The API key for a provider, or None when it is not configured."""
+        secret: SecretStr | None = getattr(self, f"{provider}_api_key", None)
+        value = secret.get_secret_value().strip() if secret else ""
+        return value or None
+
+    def provider_base_url(self, provider: str) -> str | None:
+        """The operator's base URL override for a provider, if any."""
+        value: str | None = getattr(self, f"{provider}_base_url", None)
+        return value or None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a validation failure into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = "is required" if first["type"] == "missing" else first["msg"]
+        reason = reason.removeprefix("Value error, ")
+        raise ConfigError(f"Configuration error: {name} {reason}") from None

@@ -1,0 +1,9 @@
+"""Every inline button's callback data, in one place (packed size under 64 bytes)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class ModelChoice(CallbackData, prefix="m"):
+    key: str

@@ -1,0 +1,85 @@
+"""Plain messages go to the user's model; this router is the catch-all, registered last."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message
+
+from handlers.streaming import StreamingReply
+from services.catalog import Catalog
+from services.chat import ChatRefusalError, ChatService
+from services.models import UserRecord
+from texts import Texts
+
+router = Router(name=__name__)
+
+# ProviderError.kind -> the text the user gets; anything else gets "error_generic".
+ERROR_TEXTS = {
+    "timeout": "error_timeout",
+    "rate_limited": "error_rate_limited",
+    "cut": "error_cut",
+    "unavailable": "error_unavailable",
+}
+router.message.filter(F.chat.type == "private")
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message, texts: Texts) -> None:
+    """A command no router knows (admin commands included, for non-admins)."""
+    await message.answer(texts("unknown_command"))
+
+
+@router.message(F.text)
+async def ask_model(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    edit_interval: float,
+) -> None:
+    """Any text: stream the model's answer into the chat."""
+    text = message.text or ""
+    try:
+        chat.check_request(user, text)
+    except ChatRefusalError as refusal:
+        await message.answer(_refusal_text(refusal, texts, catalog, len(text)))
+        return
+    reply = StreamingReply(bot, message.chat.id, edit_interval=edit_interval)
+    try:
+        result = await chat.answer(user, text, reply.add)
+    finally:
+        reply.close()
+    if result.cancelled:
+        await reply.finish(texts("answer_cancelled") if reply.text else "")
+        if not reply.text:
+            await message.answer(texts("cancel_done"))
+    elif result.error is None:
+        if result.text.strip():
+            await reply.finish()
+        else:
+            await reply.replace_with(texts("empty_answer"))
+    elif result.error == "cut" and reply.text.strip():
+        await reply.finish(texts("answer_cut"))
+    else:
+        key = ERROR_TEXTS.get(result.error, "error_generic")
+        await reply.replace_with(texts(key, model=result.model.name))
+
+
+@router.message()
+async def not_text(message: Message, texts: Texts) -> None:
+    """Stickers, photos, voice...: explain that only text is understood."""
+    await message.answer(texts("only_text"))
+
+
+def _refusal_text(refusal: ChatRefusalError, texts: Texts, catalog: Catalog, length: int) -> str:
+    model = refusal.model
+    if refusal.reason == "locked":
+        plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
+        return texts("model_locked", model=model.name, plans=plans)
+    if refusal.reason == "too_long":
+        return texts("too_long", length=length, limit=refusal.limit)
+    if refusal.reason == "unavailable":
+        return texts("model_unavailable", model=model.name)
+    return texts(refusal.reason)  # "busy" or "empty_request"

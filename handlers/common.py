@@ -1,0 +1,80 @@
+"""/start, /help, /profile, /new, /cancel."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+
+from services.access import AccessService
+from services.catalog import Catalog
+from services.chat import ChatService
+from services.models import UserRecord
+from texts import Texts
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+
+def _free_summary(catalog: Catalog) -> tuple[str, int]:
+    free = [model for model in catalog.models if model.free]
+    limits = [model.free_input_limit for model in free if model.free_input_limit]
+    return ", ".join(model.name for model in free), min(limits, default=0)
+
+
+@router.message(CommandStart())
+async def start(message: Message, user: UserRecord, texts: Texts, chat: ChatService) -> None:
+    """/start: greet the (now registered) user and show their model."""
+    model = chat.current_model(user)
+    await message.answer(texts("start", name=user.first_name or "👋", model=model.name))
+
+
+@router.message(Command("help"))
+async def help_command(message: Message, texts: Texts, catalog: Catalog) -> None:
+    """/help: what the bot does and its commands."""
+    free_models, free_limit = _free_summary(catalog)
+    await message.answer(texts("help", free_models=free_models, free_limit=free_limit))
+
+
+@router.message(Command("profile"))
+async def profile(
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    access: AccessService,
+) -> None:
+    """/profile: the user's model and plans."""
+    free_models, free_limit = _free_summary(catalog)
+    await message.answer(
+        texts(
+            "profile",
+            user_id=user.id,
+            model=chat.current_model(user).name,
+            plans=texts("profile_no_plans"),
+            free_models=free_models,
+            free_limit=free_limit,
+        )
+    )
+
+
+@router.message(Command("new"))
+async def new_chat(message: Message, user: UserRecord, texts: Texts, chat: ChatService) -> None:
+    """/new: forget the conversation."""
+    chat.cancel(user.id)
+    await chat.clear_history(user.id)
+    await message.answer(texts("new_done"))
+
+
+@router.message(Command("cancel"))
+async def cancel(
+    message: Message, user: UserRecord, texts: Texts, chat: ChatService, state: FSMContext
+) -> None:
+    """/cancel: stop the answer in progress or leave a multi-step action."""
+    had_state = await state.get_state() is not None
+    await state.clear()
+    stopped = chat.cancel(user.id)
+    if not stopped:
+        await message.answer(texts("cancel_done" if had_state else "cancel_nothing"))

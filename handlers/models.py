@@ -1,0 +1,95 @@
+"""/model: choosing the model that answers."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from handlers.callbacks import ModelChoice
+from handlers.keyboards import models_keyboard
+from services.access import AccessService
+from services.catalog import Catalog
+from services.chat import ChatService
+from services.llm import LLMGateway
+from services.models import UserRecord
+from services.users import UsersService
+from texts import Texts
+
+router = Router(name=__name__)
+
+
+def _keyboard(
+    user: UserRecord, catalog: Catalog, access: AccessService, llm: LLMGateway, current: str
+) -> InlineKeyboardMarkup:
+    return models_keyboard(
+        list(catalog.models),
+        current=current,
+        open_keys=access.open_model_keys(user.id),
+        available_keys={model.key for model in catalog.models if llm.is_available(model)},
+    )
+
+
+@router.message(Command("model"), F.chat.type == "private")
+async def model_menu(
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    access: AccessService,
+    llm: LLMGateway,
+) -> None:
+    """/model: show every model with its state."""
+    current = chat.current_model(user)
+    await message.answer(
+        texts("model_menu", model=current.name),
+        reply_markup=_keyboard(user, catalog, access, llm, current.key),
+    )
+
+
+@router.callback_query(ModelChoice.filter())
+async def choose_model(
+    query: CallbackQuery,
+    callback_data: ModelChoice,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    access: AccessService,
+    users: UsersService,
+    llm: LLMGateway,
+) -> None:
+    """A model button: switch to it, or say which plan opens it."""
+    model = catalog.model(callback_data.key)
+    if model is None:
+        await query.answer(texts("model_unknown"), show_alert=True)
+        return
+    if not llm.is_available(model):
+        await query.answer()
+        if query.message:
+            await query.message.answer(texts("model_unavailable", model=model.name))
+        return
+    if not access.can_use(user.id, model):
+        await query.answer()
+        plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
+        if query.message:
+            await query.message.answer(texts("model_locked", model=model.name, plans=plans))
+        return
+    await users.set_model(user, model.key)
+    await query.answer(_short(texts("model_chosen", model=model.name)))
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(
+                texts("model_menu", model=model.name),
+                reply_markup=_keyboard(user, catalog, access, llm, model.key),
+            )
+        except TelegramBadRequest as error:
+            if "message is not modified" not in error.message:
+                raise
+
+
+def _short(html_text: str) -> str:
+    """Callback answers are plain text up to 200 characters."""
+    plain = html_text.replace("<b>", "").replace("</b>", "")
+    return plain[:200]

@@ -1,0 +1,44 @@
+"""Critical-error alerts to admins, deduplicated and rate-limited."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Sender = Callable[[str], Awaitable[None]]
+
+
+class AlertService:
+    """Sends each distinct alert at most once per `cooldown` seconds.
+
+    `send` delivers a text to every admin; it is provided by the Telegram side.
+    """
+
+    def __init__(self, send: Sender | None = None, *, cooldown: float = 60.0) -> None:
+        self._send = send
+        self._cooldown = cooldown
+        self._last_sent: dict[str, float] = {}
+        self.suppressed = 0
+
+    def connect(self, send: Sender) -> None:
+        self._send = send
+
+    async def alert(self, key: str, text: str) -> bool:
+        """Deliver `text` unless the same `key` was alerted within the cooldown."""
+        now = time.monotonic()
+        last = self._last_sent.get(key)
+        if last is not None and now - last < self._cooldown:
+            self.suppressed += 1
+            return False
+        self._last_sent[key] = now
+        if self._send is None:
+            return False
+        try:
+            await self._send(text)
+        except Exception:  # an alert must never break the caller
+            logger.exception("Could not deliver an admin alert")
+            return False
+        return True

@@ -1,0 +1,139 @@
+"""The product catalog (providers, models, plans) loaded from a TOML file."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+_KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,23}$"
+
+
+class CatalogError(Exception):
+    """The catalog file is missing or invalid; the message says where."""
+
+
+class Provider(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    base_url: str
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=_KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=40)
+    provider: str
+    model_id: str = Field(min_length=1)
+    free: bool = False
+    free_input_limit: int | None = Field(default=None, gt=0)
+    context_tokens: int = Field(gt=256)
+    max_output_tokens: int = Field(default=2048, gt=0)
+    reasoning: bool = False
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=_KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=40)
+    price_rub: int = Field(gt=0)
+    stars: int = Field(gt=0, le=10_000)
+    days: int = Field(gt=0, le=3660)
+    models: tuple[str, ...] = Field(min_length=1)
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    providers: Mapping[str, Provider]
+    models: tuple[Model, ...] = Field(min_length=1)
+    plans: tuple[Plan, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Catalog:
+        model_keys = [model.key for model in self.models]
+        _require_unique("model key", model_keys)
+        _require_unique("plan id", [plan.id for plan in self.plans])
+        for model in self.models:
+            if model.provider not in self.providers:
+                raise ValueError(f"model {model.key!r}: unknown provider {model.provider!r}")
+            if model.reasoning and model.temperature is not None:
+                raise ValueError(f"model {model.key!r}: reasoning models take no temperature")
+        for plan in self.plans:
+            for key in plan.models:
+                if key not in model_keys:
+                    raise ValueError(f"plan {plan.id!r}: unknown model {key!r}")
+        if not any(model.free for model in self.models):
+            raise ValueError("at least one model must be free (the default model)")
+        return self
+
+    @cached_property
+    def models_by_key(self) -> dict[str, Model]:
+        return {model.key: model for model in self.models}
+
+    @cached_property
+    def plans_by_id(self) -> dict[str, Plan]:
+        return {plan.id: plan for plan in self.plans}
+
+    @property
+    def default_model(self) -> Model:
+        return next(model for model in self.models if model.free)
+
+    def model(self, key: str | None) -> Model | None:
+        return self.models_by_key.get(key) if key else None
+
+    def plans_with_model(self, model_key: str) -> list[Plan]:
+        """Plans that open a model, cheapest first."""
+        plans = [plan for plan in self.plans if model_key in plan.models]
+        return sorted(plans, key=lambda plan: plan.price_rub)
+
+
+def _require_unique(what: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate the catalog, raising CatalogError with a readable reason."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"Catalog error: file {path} not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CatalogError(f"Catalog error: {path}: {error}") from None
+    try:
+        return Catalog.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = _describe_location(raw, first["loc"])
+        message = re.sub(r"^Value error, ", "", first["msg"])
+        raise CatalogError(f"Catalog error: {path}: {where}{message}") from None
+
+
+def _describe_location(raw: dict[str, object], loc: tuple[int | str, ...]) -> str:
+    """Turn ('models', 3, 'key') into 'models[3] (GPT-4o Mini).key: '."""
+    if not loc:
+        return ""
+    parts: list[str] = []
+    node: object = raw
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] += f"[{item}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, dict) and "name" in node:
+                parts[-1] += f" ({node['name']})"
+        else:
+            parts.append(item)
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) + ": "

@@ -1,0 +1,176 @@
+"""Conversations: who may ask what, the model's memory, one answer at a time per user."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from services.access import AccessService
+from services.alerts import AlertService
+from services.catalog import Catalog, Model
+from services.llm import LLMGateway, ProviderError, TextDelta
+from services.models import ChatTurn, Usage, UserRecord
+from services.storage.base import Storage
+
+logger = logging.getLogger(__name__)
+
+# Provider failures that mean the operator must act (a key, a retired model id).
+CONFIG_FAILURES = frozenset({"auth", "model_missing", "bad_request"})
+FAILURES_BEFORE_ALERT = 3
+
+# Rough characters per token for budgeting memory; low so that Cyrillic fits too.
+CHARS_PER_TOKEN = 2.5
+
+
+class ChatRefusalError(Exception):
+    """The request is not sent to a model; `reason` picks the text shown to the user."""
+
+    def __init__(self, reason: str, model: Model, *, limit: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "busy" | "locked" | "too_long" | "unavailable" | "empty_request"
+        self.model = model
+        self.limit = limit
+
+
+@dataclass(slots=True)
+class ChatResult:
+    text: str
+    model: Model
+    usage: Usage | None = None
+    error: str | None = None  # ProviderError.kind when the model call failed
+    cancelled: bool = False
+
+
+UsageListener = Callable[[int, Model, Usage | None, bool], None]
+
+
+class ChatService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        llm: LLMGateway,
+        storage: Storage,
+        access: AccessService,
+        alerts: AlertService,
+        *,
+        history_max_messages: int = 40,
+    ) -> None:
+        self._alerts = alerts
+        self._failures_in_row: dict[str, int] = {}
+        self._catalog = catalog
+        self._llm = llm
+        self._storage = storage
+        self._access = access
+        self._history_max_messages = history_max_messages
+        self._active: dict[int, asyncio.Task[ChatResult]] = {}
+        self.usage_listeners: list[UsageListener] = []
+
+    def current_model(self, user: UserRecord) -> Model:
+        return self._catalog.model(user.model_key) or self._catalog.default_model
+
+    def check_request(self, user: UserRecord, text: str) -> Model:
+        """Return the model to ask, or raise ChatRefusalError without any model call."""
+        model = self.current_model(user)
+        if user.id in self._active:
+            raise ChatRefusalError("busy", model)
+        if not text.strip():
+            raise ChatRefusalError("empty_request", model)
+        if not self._access.can_use(user.id, model):
+            raise ChatRefusalError("locked", model)
+        if not self._llm.is_available(model):
+            raise ChatRefusalError("unavailable", model)
+        limit = self._access.input_limit(user.id, model)
+        if limit is not None and len(text) > limit:
+            raise ChatRefusalError("too_long", model, limit=limit)
+        return model
+
+    async def answer(
+        self, user: UserRecord, text: str, on_delta: Callable[[str], Awaitable[None]]
+    ) -> ChatResult:
+        """Ask the user's model, calling `on_delta` with each piece of the answer."""
+        model = self.check_request(user, text)
+        task = asyncio.create_task(self._generate(user.id, model, text, on_delta))
+        self._active[user.id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are being cancelled ourselves (shutdown), not by /cancel
+            return ChatResult(text="", model=model, cancelled=True)
+        finally:
+            self._active.pop(user.id, None)
+
+    def cancel(self, user_id: int) -> bool:
+        """Stop the user's answer in progress; False when there is none."""
+        task = self._active.get(user_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    def is_busy(self, user_id: int) -> bool:
+        return user_id in self._active
+
+    async def clear_history(self, user_id: int) -> None:
+        await self._storage.save_history(user_id, [])
+
+    async def _generate(
+        self, user_id: int, model: Model, text: str, on_delta: Callable[[str], Awaitable[None]]
+    ) -> ChatResult:
+        history = await self._storage.load_history(user_id)
+        question = ChatTurn("user", text)
+        prompt = self._fit_memory([*history, question], model)
+        parts: list[str] = []
+        usage: Usage | None = None
+        try:
+            async for event in self._llm.stream(model, prompt):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    await on_delta(event.text)
+                else:
+                    usage = event.usage
+        except ProviderError as error:
+            logger.warning("Model %s failed for user %s: %s", model.key, user_id, error)
+            self._notify_usage(user_id, model, usage, ok=False)
+            await self._report_failure(model, error)
+            return ChatResult(text="".join(parts), model=model, error=error.kind)
+        answer = "".join(parts)
+        self._failures_in_row[model.provider] = 0
+        self._notify_usage(user_id, model, usage, ok=True)
+        turns = [*history, question, ChatTurn("assistant", answer)]
+        await self._storage.save_history(user_id, turns[-self._history_max_messages :])
+        return ChatResult(text=answer, model=model, usage=usage)
+
+    def _fit_memory(self, turns: list[ChatTurn], model: Model) -> list[ChatTurn]:
+        """Keep the newest turns that fit the model's context after its answer budget."""
+        budget = int((model.context_tokens - model.max_output_tokens) * CHARS_PER_TOKEN)
+        kept: list[ChatTurn] = []
+        used = 0
+        for turn in reversed(turns[-self._history_max_messages :]):
+            used += len(turn.content)
+            if kept and used > budget:
+                break
+            kept.append(turn)
+        kept.reverse()
+        while len(kept) > 1 and kept[0].role != "user":
+            kept.pop(0)  # a conversation starts with the user's turn
+        return kept
+
+    async def _report_failure(self, model: Model, error: ProviderError) -> None:
+        """Alert admins about configuration problems and runs of provider failures."""
+        count = self._failures_in_row[model.provider] = (
+            self._failures_in_row.get(model.provider, 0) + 1
+        )
+        if error.kind in CONFIG_FAILURES or count >= FAILURES_BEFORE_ALERT:
+            await self._alerts.alert(
+                f"provider:{model.provider}:{error.kind}",
+                f"Provider {model.provider} failed for model {model.key} "
+                f"({model.model_id}): {error.kind}, {count} failure(s) in a row",
+            )
+
+    def _notify_usage(self, user_id: int, model: Model, usage: Usage | None, *, ok: bool) -> None:
+        for listener in self.usage_listeners:
+            listener(user_id, model, usage, ok)

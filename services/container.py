@@ -1,0 +1,74 @@
+"""Builds every service once at start-up and closes them at shutdown."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from config import PROVIDER_NAMES, Settings
+from services.access import AccessService
+from services.alerts import AlertService
+from services.catalog import Catalog
+from services.chat import ChatService
+from services.llm import LLMGateway, ProviderConfig
+from services.storage.base import Storage
+from services.storage.json_store import JsonStorage
+from services.users import UsersService
+
+
+@dataclass(slots=True)
+class Services:
+    catalog: Catalog
+    storage: Storage
+    llm: LLMGateway
+    alerts: AlertService
+    access: AccessService
+    users: UsersService
+    chat: ChatService
+
+    def as_workflow_data(self) -> dict[str, object]:
+        """What handlers can ask for by parameter name."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    async def close(self) -> None:
+        await self.llm.close()
+        await self.storage.close()
+
+
+def provider_configs(settings: Settings, catalog: Catalog) -> dict[str, ProviderConfig]:
+    """Base URL (setting or the catalog's default) and key for each catalog provider."""
+    configs = {}
+    for name, provider in catalog.providers.items():
+        if name in PROVIDER_NAMES:
+            base_url, api_key = settings.provider_base_url(name), settings.provider_key(name)
+        else:  # a provider added in the catalog only: read its settings from the environment
+            prefix = name.upper()
+            base_url = os.environ.get(f"{prefix}_BASE_URL")
+            api_key = os.environ.get(f"{prefix}_API_KEY")
+        base_url = base_url or provider.base_url
+        configs[name] = ProviderConfig(base_url=base_url, api_key=api_key)
+    return configs
+
+
+async def create_services(settings: Settings, catalog: Catalog) -> Services:
+    storage = JsonStorage(settings.data_dir)
+    await storage.open()
+    llm = LLMGateway(catalog, provider_configs(settings, catalog), settings.request_timeout)
+    alerts = AlertService()
+    access = AccessService(catalog)
+    return Services(
+        catalog=catalog,
+        storage=storage,
+        llm=llm,
+        alerts=alerts,
+        access=access,
+        users=UsersService(storage, catalog),
+        chat=ChatService(
+            catalog,
+            llm,
+            storage,
+            access,
+            alerts,
+            history_max_messages=settings.history_max_messages,
+        ),
+    )

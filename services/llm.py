@@ -1,0 +1,117 @@
+"""Model calls through the openai SDK: one pooled client per provider, streamed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import openai
+from openai import AsyncOpenAI, DefaultAioHttpClient, omit
+from openai.types.chat import ChatCompletionMessageParam
+
+from services.catalog import Catalog, Model
+from services.models import ChatTurn, Usage
+
+logger = logging.getLogger(__name__)
+
+
+class ProviderError(Exception):
+    """A model call failed; `kind` says how (timeout, rate_limited, unavailable, cut, auth)."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+@dataclass(slots=True, frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True, frozen=True)
+class StreamEnd:
+    usage: Usage | None
+
+
+StreamEvent = TextDelta | StreamEnd
+
+
+@dataclass(slots=True, frozen=True)
+class ProviderConfig:
+    base_url: str
+    api_key: str | None
+
+
+class LLMGateway:
+    """Holds one AsyncOpenAI client (aiohttp transport) per configured provider."""
+
+    def __init__(self, catalog: Catalog, providers: dict[str, ProviderConfig], timeout: float):
+        self._catalog = catalog
+        self._clients: dict[str, AsyncOpenAI] = {}
+        for name, config in providers.items():
+            if config.api_key:
+                self._clients[name] = AsyncOpenAI(
+                    api_key=config.api_key,
+                    base_url=config.base_url,
+                    timeout=timeout,
+                    max_retries=1,
+                    http_client=DefaultAioHttpClient(),
+                )
+
+    def is_available(self, model: Model) -> bool:
+        """A model is usable only when its provider has a key configured."""
+        return model.provider in self._clients
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+
+    async def stream(self, model: Model, history: list[ChatTurn]) -> AsyncIterator[StreamEvent]:
+        """Stream an answer as TextDelta events ending with one StreamEnd."""
+        client = self._clients.get(model.provider)
+        if client is None:
+            raise ProviderError("unavailable", f"provider {model.provider} has no API key")
+        usage: Usage | None = None
+        finished = False
+        try:
+            stream = await client.chat.completions.create(
+                model=model.model_id,
+                messages=[_message(turn) for turn in history],
+                stream=True,
+                stream_options={"include_usage": True},
+                # GPT-5-style reasoning models reject max_tokens and any temperature.
+                max_tokens=omit if model.reasoning else model.max_output_tokens,
+                max_completion_tokens=model.max_output_tokens if model.reasoning else omit,
+                temperature=omit if model.temperature is None else model.temperature,
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            yield TextDelta(choice.delta.content)
+                        if choice.finish_reason is not None:
+                            finished = True
+        except openai.APITimeoutError as error:
+            raise ProviderError("timeout", str(error)) from error
+        except openai.RateLimitError as error:
+            raise ProviderError("rate_limited", str(error)) from error
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+            raise ProviderError("auth", str(error)) from error
+        except openai.NotFoundError as error:
+            raise ProviderError("model_missing", str(error)) from error
+        except openai.BadRequestError as error:
+            raise ProviderError("bad_request", str(error)) from error
+        except openai.APIError as error:  # 5xx, connection errors, broken streams
+            raise ProviderError("unavailable", str(error)) from error
+        if not finished:
+            raise ProviderError("cut", "the stream ended without a finish reason")
+        yield StreamEnd(usage)
+
+
+def _message(turn: ChatTurn) -> ChatCompletionMessageParam:
+    if turn.role == "user":
+        return {"role": "user", "content": turn.content}
+    return {"role": "assistant", "content": turn.content}

@@ -1,0 +1,50 @@
+"""Logging set up once, with every configured secret masked in every record."""
+
+from __future__ import annotations
+
+import logging
+
+from config import PROVIDER_NAMES, Settings
+
+
+class SecretsFilter(logging.Filter):
+    """Replaces secret values in log messages and tracebacks with '***'."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if len(secret) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        masked = self._mask(message)
+        exc_text = self._mask(record.exc_text) if record.exc_text else record.exc_text
+        if masked != message or exc_text != record.exc_text:
+            record.msg, record.args, record.exc_text = masked, None, exc_text
+        return True
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def collect_secrets(settings: Settings) -> list[str]:
+    secrets = [settings.bot_token.get_secret_value()]
+    secrets += [key for name in PROVIDER_NAMES if (key := settings.provider_key(name))]
+    return secrets
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretsFilter(collect_secrets(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # Library debug logs are noisy and may echo request data.
+    for noisy in ("httpx", "httpcore", "openai", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))

@@ -1,0 +1,107 @@
+"""Storage on JSON files under DATA_DIR: one small file per user, so writes stay O(1)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from services.models import ChatTurn, UserRecord
+from services.storage.atomic import FileWriter, read_json
+from services.storage.base import Storage
+
+logger = logging.getLogger(__name__)
+
+HISTORY_CACHE_SIZE = 10_000
+
+
+class JsonStorage(Storage):
+    """Users in `users/<id>.json`, conversations in `history/<id>.json`.
+
+    User records are cached in memory once read; conversations in an LRU cache.
+    Conversation files skip fsync (an atomic rename already survives kill -9);
+    everything else is fsynced.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._users_dir = data_dir / "users"
+        self._history_dir = data_dir / "history"
+        self._writer = FileWriter()
+        self._users: dict[int, UserRecord] = {}
+        self._history: OrderedDict[int, list[ChatTurn]] = OrderedDict()
+
+    async def open(self) -> None:
+        for folder in (self.data_dir, self._users_dir, self._history_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_remove_temp_files, self.data_dir)
+
+    async def close(self) -> None:
+        await self._writer.drain()
+
+    # Users -----------------------------------------------------------------
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        user = self._users.get(user_id)
+        if user is None:
+            raw = await asyncio.to_thread(read_json, self._user_path(user_id))
+            if raw is None:
+                return None
+            user = self._users.setdefault(user_id, _user_from_json(raw))
+        return dataclasses.replace(user)
+
+    async def save_user(self, user: UserRecord) -> None:
+        stored = dataclasses.replace(user)
+        self._users[user.id] = stored
+        await self._writer.save(self._user_path(user.id), lambda: dataclasses.asdict(stored))
+
+    async def user_ids(self) -> list[int]:
+        names = await asyncio.to_thread(os.listdir, self._users_dir)
+        return [int(name[:-5]) for name in names if name.endswith(".json")]
+
+    def _user_path(self, user_id: int) -> Path:
+        return self._users_dir / f"{user_id}.json"
+
+    # Conversations ------------------------------------------------------------
+    async def load_history(self, user_id: int) -> list[ChatTurn]:
+        turns = self._history.get(user_id)
+        if turns is None:
+            raw = await asyncio.to_thread(read_json, self._history_path(user_id), [])
+            turns = [ChatTurn(role=item["role"], content=item["content"]) for item in raw]
+            self._remember_history(user_id, turns)
+        else:
+            self._history.move_to_end(user_id)
+        return list(turns)
+
+    async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None:
+        stored = list(turns)
+        self._remember_history(user_id, stored)
+        await self._writer.save(
+            self._history_path(user_id),
+            lambda: [{"role": turn.role, "content": turn.content} for turn in stored],
+            durable=False,
+        )
+
+    def _remember_history(self, user_id: int, turns: list[ChatTurn]) -> None:
+        self._history[user_id] = turns
+        self._history.move_to_end(user_id)
+        while len(self._history) > HISTORY_CACHE_SIZE:
+            self._history.popitem(last=False)
+
+    def _history_path(self, user_id: int) -> Path:
+        return self._history_dir / f"{user_id}.json"
+
+
+def _user_from_json(raw: dict[str, Any]) -> UserRecord:
+    known = {field.name for field in dataclasses.fields(UserRecord)}
+    return UserRecord(**{key: value for key, value in raw.items() if key in known})
+
+
+def _remove_temp_files(root: Path) -> None:
+    """Drop temp files a killed process left behind; the real files are intact."""
+    for temp in root.rglob(".*.tmp"):
+        temp.unlink(missing_ok=True)
+        logger.info("Removed unfinished write %s", temp.name)

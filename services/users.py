@@ -1,0 +1,48 @@
+"""Registering users and remembering their settings."""
+
+from __future__ import annotations
+
+import time
+
+from services.catalog import Catalog
+from services.models import UserRecord
+from services.storage.base import Storage
+
+
+class UsersService:
+    def __init__(self, storage: Storage, catalog: Catalog) -> None:
+        self._storage = storage
+        self._catalog = catalog
+
+    async def touch(
+        self, user_id: int, *, first_name: str, username: str | None, language: str
+    ) -> UserRecord:
+        """Return the user, registering them or saving changed profile fields."""
+        user = await self._storage.get_user(user_id)
+        if user is None:
+            user = UserRecord(
+                id=user_id,
+                first_name=first_name,
+                username=username,
+                language=language,
+                model_key=self._catalog.default_model.key,
+                created_at=time.time(),
+            )
+            await self._storage.save_user(user)
+        elif (user.first_name, user.username, user.language, user.blocked) != (
+            first_name,
+            username,
+            language,
+            False,
+        ):
+            user.first_name, user.username, user.language = first_name, username, language
+            user.blocked = False  # a message from them means they unblocked the bot
+            await self._storage.save_user(user)
+        return user
+
+    async def get(self, user_id: int) -> UserRecord | None:
+        return await self._storage.get_user(user_id)
+
+    async def set_model(self, user: UserRecord, model_key: str) -> None:
+        user.model_key = model_key
+        await self._storage.save_user(user)
