@@ -16,6 +16,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
 from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
+from handlers.notifications import BackgroundTasks, reminder_loop
 from services.catalog import CatalogError, load_catalog
 from services.container import Services, create_services
 from services.log_setup import setup_logging
@@ -23,7 +24,7 @@ from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
 
-MENU_COMMANDS = ("start", "model", "new", "profile", "help", "cancel")
+MENU_COMMANDS = ("start", "model", "new", "profile", "plans", "promo", "help", "cancel")
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -44,6 +45,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     dispatcher["edit_interval"] = settings.stream_edit_interval
+    background = BackgroundTasks()
     in_flight = InFlightMiddleware()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
@@ -52,6 +54,10 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     async def on_startup(bot: Bot) -> None:
         services.alerts.connect(lambda text: _send_to_admins(bot, settings, text))
         await _set_commands(bot)
+        background.start(
+            reminder_loop(bot, services.subscriptions, services.users, services.alerts, settings),
+            name="reminders",
+        )
         logger.info(
             "Bot started; models: %d, plans: %d",
             len(services.catalog.models),
@@ -59,6 +65,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         )
 
     async def on_shutdown() -> None:
+        await background.stop()
         still_running = await in_flight.wait(settings.shutdown_grace)
         if still_running:
             logger.warning("Stopping with %d update(s) still being handled", still_running)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=120.0, gt=0)
     shutdown_grace: float = Field(default=8.0, ge=0)
     history_max_messages: int = Field(default=40, ge=2)
+    reminder_interval: float = Field(default=300.0, gt=0)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -83,6 +85,19 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def provider_key(self, provider: str) -> str | None:
         """The API key for a provider, or None when it is not configured."""

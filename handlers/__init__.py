@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import chat, common, errors, models
+from handlers import admin, chat, common, errors, models, plans
 
 
 def get_routers() -> list[Router]:
-    return [errors.router, common.router, models.router, chat.router]
+    return [
+        errors.router,
+        common.router,
+        models.router,
+        plans.router,
+        admin.router,
+        chat.router,
+    ]

@@ -7,3 +7,15 @@ from aiogram.filters.callback_data import CallbackData
 
 class ModelChoice(CallbackData, prefix="m"):
     key: str
+
+
+class ShowPlans(CallbackData, prefix="plans"):
+    pass
+
+
+class BuyPlan(CallbackData, prefix="buy"):
+    plan_id: str
+
+
+class EnterPromo(CallbackData, prefix="promo"):
+    pass

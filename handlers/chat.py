@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.types import Message
 
+from handlers.keyboards import plans_button
 from handlers.streaming import StreamingReply
 from services.catalog import Catalog
 from services.chat import ChatRefusalError, ChatService
@@ -44,7 +45,8 @@ async def ask_model(
     try:
         chat.check_request(user, text)
     except ChatRefusalError as refusal:
-        await message.answer(_refusal_text(refusal, texts, catalog, len(text)))
+        markup = plans_button(texts) if refusal.reason in ("locked", "too_long") else None
+        await message.answer(_refusal_text(refusal, texts, catalog, len(text)), reply_markup=markup)
         return
     reply = StreamingReply(bot, message.chat.id, edit_interval=edit_interval)
     try:

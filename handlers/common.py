@@ -7,11 +7,13 @@ from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from services.access import AccessService
+from config import Settings
+from handlers.keyboards import start_keyboard
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.models import UserRecord
-from texts import Texts
+from services.subscriptions import SubscriptionService
+from texts import Raw, Texts, format_moment
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -27,7 +29,10 @@ def _free_summary(catalog: Catalog) -> tuple[str, int]:
 async def start(message: Message, user: UserRecord, texts: Texts, chat: ChatService) -> None:
     """/start: greet the (now registered) user and show their model."""
     model = chat.current_model(user)
-    await message.answer(texts("start", name=user.first_name or "👋", model=model.name))
+    await message.answer(
+        texts("start", name=user.first_name or "👋", model=model.name),
+        reply_markup=start_keyboard(texts),
+    )
 
 
 @router.message(Command("help"))
@@ -44,16 +49,28 @@ async def profile(
     texts: Texts,
     chat: ChatService,
     catalog: Catalog,
-    access: AccessService,
+    subscriptions: SubscriptionService,
+    settings: Settings,
 ) -> None:
-    """/profile: the user's model and plans."""
+    """/profile: the user's model, active plans with end dates, free limits."""
     free_models, free_limit = _free_summary(catalog)
+    names = {model.key: model.name for model in catalog.models}
+    lines = [
+        texts(
+            "profile_plan_line",
+            plan=item.plan.name,
+            end=format_moment(item.end, settings.zone),
+            models=", ".join(names[key] for key in item.plan.models),
+        )
+        for item in subscriptions.active_plans(user.id)
+    ]
+    plans = texts("profile_plans", plans=Raw("\n".join(lines))) if lines else None
     await message.answer(
         texts(
             "profile",
             user_id=user.id,
             model=chat.current_model(user).name,
-            plans=texts("profile_no_plans"),
+            plans=Raw(plans or texts("profile_no_plans")),
             free_models=free_models,
             free_limit=free_limit,
         )

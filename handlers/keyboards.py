@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.callbacks import ModelChoice
-from services.catalog import Model
+from handlers.callbacks import BuyPlan, EnterPromo, ModelChoice, ShowPlans
+from services.catalog import Model, Plan
+from texts import Texts
 
 
 def models_keyboard(
@@ -25,4 +26,29 @@ def models_keyboard(
             mark = ""
         builder.button(text=f"{mark}{model.name}", callback_data=ModelChoice(key=model.key))
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def start_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
+    builder.button(text=texts("btn_promo"), callback_data=EnterPromo())
+    return builder.as_markup()
+
+
+def plans_button(texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
+    return builder.as_markup()
+
+
+def plans_keyboard(plans: list[Plan], texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for plan in plans:
+        builder.button(
+            text=texts("btn_buy", plan=plan.name, price=plan.price_rub),
+            callback_data=BuyPlan(plan_id=plan.id),
+        )
+    builder.button(text=texts("btn_promo"), callback_data=EnterPromo())
+    builder.adjust(1)
     return builder.as_markup()

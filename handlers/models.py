@@ -8,7 +8,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from handlers.callbacks import ModelChoice
-from handlers.keyboards import models_keyboard
+from handlers.keyboards import models_keyboard, plans_button
 from services.access import AccessService
 from services.catalog import Catalog
 from services.chat import ChatService
@@ -74,7 +74,10 @@ async def choose_model(
         await query.answer()
         plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
         if query.message:
-            await query.message.answer(texts("model_locked", model=model.name, plans=plans))
+            await query.message.answer(
+                texts("model_locked", model=model.name, plans=plans),
+                reply_markup=plans_button(texts),
+            )
         return
     await users.set_model(user, model.key)
     await query.answer(_short(texts("model_chosen", model=model.name)))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from services.catalog import Catalog, Model, Plan
+from services.subscriptions import SubscriptionService
 
 
 class AccessService:
-    def __init__(self, catalog: Catalog) -> None:
+    """A model is open if it is free or in any plan active for the user right now."""
+
+    def __init__(self, catalog: Catalog, subscriptions: SubscriptionService) -> None:
         self._catalog = catalog
+        self._subscriptions = subscriptions
 
     def active_plans(self, user_id: int) -> list[Plan]:
-        """Plans active for the user now (subscriptions come in a later module)."""
-        return []
+        return [active.plan for active in self._subscriptions.active_plans(user_id)]
 
     def open_model_keys(self, user_id: int) -> set[str]:
         keys = {model.key for model in self._catalog.models if model.free}

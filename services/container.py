@@ -11,8 +11,10 @@ from services.alerts import AlertService
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.llm import LLMGateway, ProviderConfig
+from services.promo import PromoService
 from services.storage.base import Storage
 from services.storage.json_store import JsonStorage
+from services.subscriptions import SubscriptionService
 from services.users import UsersService
 
 
@@ -25,6 +27,8 @@ class Services:
     access: AccessService
     users: UsersService
     chat: ChatService
+    subscriptions: SubscriptionService
+    promo: PromoService
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -55,7 +59,11 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     await storage.open()
     llm = LLMGateway(catalog, provider_configs(settings, catalog), settings.request_timeout)
     alerts = AlertService()
-    access = AccessService(catalog)
+    subscriptions = SubscriptionService(storage, catalog)
+    await subscriptions.load()
+    promo = PromoService(storage, subscriptions, settings.zone)
+    await promo.load()
+    access = AccessService(catalog, subscriptions)
     return Services(
         catalog=catalog,
         storage=storage,
@@ -71,4 +79,6 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
             alerts,
             history_max_messages=settings.history_max_messages,
         ),
+        subscriptions=subscriptions,
+        promo=promo,
     )

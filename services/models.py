@@ -44,3 +44,56 @@ class Answer:
     text: str
     usage: Usage | None = None
     finished: bool = True
+
+
+@dataclass(slots=True)
+class Period:
+    """A stretch of time a plan is active, and what paid for it."""
+
+    start: float
+    end: float
+    source: str  # "payment:<id>", "promo:<CODE>" or "admin:<admin id>:<time>"
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One user's plan: its periods (back to back when extended) and reminders sent."""
+
+    user_id: int
+    plan_id: str
+    periods: list[Period]
+    reminders_sent: list[str]
+
+    @property
+    def end(self) -> float:
+        return max((period.end for period in self.periods), default=0.0)
+
+    def is_active(self, now: float) -> bool:
+        return any(period.start <= now < period.end for period in self.periods)
+
+    def has_source(self, source: str) -> bool:
+        return any(period.source == source for period in self.periods)
+
+
+@dataclass(slots=True)
+class PromoActivation:
+    user_id: int
+    at: float
+
+
+@dataclass(slots=True)
+class PromoCode:
+    """A code (stored upper-case) that grants `days` of a plan."""
+
+    code: str
+    plan_id: str
+    days: int
+    max_uses: int | None
+    valid_until: str | None  # last valid date, YYYY-MM-DD in the bot's time zone
+    created_at: float
+    created_by: int
+    activations: list[PromoActivation]
+    disabled: bool = False
+
+    def used_by(self, user_id: int) -> bool:
+        return any(activation.user_id == user_id for activation in self.activations)

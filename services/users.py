@@ -46,3 +46,10 @@ class UsersService:
     async def set_model(self, user: UserRecord, model_key: str) -> None:
         user.model_key = model_key
         await self._storage.save_user(user)
+
+    async def mark_blocked(self, user_id: int) -> None:
+        """The user blocked the bot: skip them in broadcasts until they write again."""
+        user = await self._storage.get_user(user_id)
+        if user is not None and not user.blocked:
+            user.blocked = True
+            await self._storage.save_user(user)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from texts import en, ru
 
@@ -47,3 +49,9 @@ _BY_LANGUAGE = {language: Texts(language) for language in CATALOGS}
 
 def get_texts(language: str) -> Texts:
     return _BY_LANGUAGE.get(language) or _BY_LANGUAGE[DEFAULT_LANGUAGE]
+
+
+def format_moment(timestamp: float, zone: ZoneInfo) -> str:
+    """A moment as users read it: 28.12.2026 15:30 MSK."""
+    moment = dt.datetime.fromtimestamp(timestamp, zone)
+    return f"{moment:%d.%m.%Y %H:%M} {moment.tzname()}"

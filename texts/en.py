@@ -73,4 +73,59 @@ TEXTS: dict[str, str] = {
     # Admin alerts
     "alert_error": "🚨 <b>Bot error</b>\n{summary}\n\nDetails are in the log.",
     "unknown_command": "I don't know this command. Commands: /help",
+    # Plans and subscriptions
+    "btn_plans": "💎 Plans",
+    "btn_promo": "🎟 Enter a promo code",
+    "btn_buy": "Buy {plan} — {price} RUB",
+    "plans": "<b>Plans</b> (access for {days} days)\n\n{plans}\n\nHave a promo code? /promo CODE",
+    "plan_line": "<b>{plan}</b> — {price} RUB\nModels: {models}",
+    "plan_active_mark": " ✅ until {end}",
+    "payment_unavailable": "Payment is coming soon. For now a plan can be opened with a promo code: /promo",
+    "profile_plans": "<b>Subscriptions</b>\n{plans}",
+    "profile_plan_line": "• <b>{plan}</b> — until {end}\n  Models: {models}",
+    "model_locked_button": "🔒 {model} comes with a subscription: {plans}.",
+    # Promo codes
+    "promo_ask": "Send the promo code as one message. Changed your mind? /cancel",
+    "promo_ok": (
+        "🎉 Promo code activated: <b>{plan}</b> for {days} days, until {end}.\n"
+        "Models opened: {models}. Choose one: /model"
+    ),
+    "promo_unknown": "There is no such promo code. Please check the spelling.",
+    "promo_used_up": "This promo code has been used the maximum number of times.",
+    "promo_expired": "This promo code expired ({date}).",
+    "promo_already_used": "You have already activated this promo code.",
+    "promo_throttled": "Too many wrong attempts. Please try again in 10 minutes.",
+    # Reminders
+    "reminder_3d": "⏰ Your <b>{plan}</b> subscription ends in 3 days ({end}). Renew: /plans",
+    "reminder_1d": "⏰ Your <b>{plan}</b> subscription ends tomorrow ({end}). Renew: /plans",
+    "reminder_ended": "Your <b>{plan}</b> subscription has ended. Renew: /plans",
+    "granted_notice": "🎁 You now have <b>{plan}</b> until {end}. Models: {models}",
+    "revoked_notice": "Your <b>{plan}</b> subscription was turned off by an administrator.",
+    # Admin commands
+    "admin_grant_usage": "Usage: /grant USER_ID PLAN DAYS\nPlans: {plans}",
+    "admin_revoke_usage": "Usage: /revoke USER_ID [PLAN]\nPlans: {plans}",
+    "admin_promo_new_usage": (
+        "Usage: /promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]\n"
+        "CODE: 3-32 characters, Latin letters, digits, _ and -.\nPlans: {plans}"
+    ),
+    "admin_promo_del_usage": "Usage: /promo_del CODE",
+    "admin_unknown_plan": "There is no plan “{plan}”. Valid plans: {plans}",
+    "admin_granted": "✅ User <code>{user_id}</code> got <b>{plan}</b> for {days} days, until {end}.",
+    "admin_revoked": "✅ Turned off for user <code>{user_id}</code>: {plans}.",
+    "admin_nothing_to_revoke": "User <code>{user_id}</code> has no active subscriptions{plan}.",
+    "admin_promo_created": (
+        "✅ Promo code <code>{code}</code>: {plan} for {days} days, "
+        "activations: {max_uses}, valid until: {until}."
+    ),
+    "admin_promo_exists": "Promo code <code>{code}</code> already exists.",
+    "admin_promo_bad_code": "A code is 3-32 characters: Latin letters, digits, _ and -.",
+    "admin_promo_bad_numbers": "DAYS is 1 to 3660, MAX_USES at least 1, the date YYYY-MM-DD.",
+    "admin_promo_list": "<b>Promo codes</b>\n{items}",
+    "admin_promo_item": "<code>{code}</code> — {plan}, {days} days, used {used}/{max_uses}, until {until}{state}",
+    "admin_promo_empty": "No promo codes yet. Create one: /promo_new",
+    "admin_promo_deleted": "🗑 Promo code <code>{code}</code> deleted.",
+    "admin_promo_not_found": "There is no promo code <code>{code}</code>.",
+    "no_limit": "unlimited",
+    "no_date": "no end date",
+    "disabled_mark": " (disabled)",
 }

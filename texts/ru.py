@@ -73,4 +73,59 @@ TEXTS: dict[str, str] = {
     # Admin alerts (admins read Russian by default too)
     "alert_error": "🚨 <b>Ошибка в боте</b>\n{summary}\n\nПодробности в логе.",
     "unknown_command": "Не знаю такой команды. Список команд: /help",
+    # Plans and subscriptions
+    "btn_plans": "💎 Тарифы",
+    "btn_promo": "🎟 Ввести промокод",
+    "btn_buy": "Купить {plan} — {price} ₽",
+    "plans": "<b>Тарифы</b> (доступ на {days} дн.)\n\n{plans}\n\nЕсть промокод? /promo КОД",
+    "plan_line": "<b>{plan}</b> — {price} ₽\nМодели: {models}",
+    "plan_active_mark": " ✅ до {end}",
+    "payment_unavailable": "Оплата скоро появится. Пока тариф можно получить по промокоду: /promo",
+    "profile_plans": "<b>Подписки</b>\n{plans}",
+    "profile_plan_line": "• <b>{plan}</b> — до {end}\n  Модели: {models}",
+    "model_locked_button": "🔒 {model} доступна по подписке: {plans}.",
+    # Promo codes
+    "promo_ask": "Отправьте промокод одним сообщением. Передумали — /cancel",
+    "promo_ok": (
+        "🎉 Промокод активирован: <b>{plan}</b> на {days} дн., до {end}.\n"
+        "Открыты модели: {models}. Выбрать: /model"
+    ),
+    "promo_unknown": "Такого промокода нет. Проверьте написание.",
+    "promo_used_up": "Этот промокод уже использован максимальное число раз.",
+    "promo_expired": "Срок действия промокода истёк ({date}).",
+    "promo_already_used": "Вы уже активировали этот промокод.",
+    "promo_throttled": "Слишком много неверных попыток. Попробуйте через 10 минут.",
+    # Reminders
+    "reminder_3d": "⏰ Подписка <b>{plan}</b> закончится через 3 дня ({end}). Продлить: /plans",
+    "reminder_1d": "⏰ Подписка <b>{plan}</b> закончится завтра ({end}). Продлить: /plans",
+    "reminder_ended": "Подписка <b>{plan}</b> закончилась. Продлить: /plans",
+    "granted_notice": "🎁 Вам открыт тариф <b>{plan}</b> до {end}. Модели: {models}",
+    "revoked_notice": "Подписка <b>{plan}</b> отключена администратором.",
+    # Admin commands
+    "admin_grant_usage": "Формат: /grant USER_ID PLAN DAYS\nТарифы: {plans}",
+    "admin_revoke_usage": "Формат: /revoke USER_ID [PLAN]\nТарифы: {plans}",
+    "admin_promo_new_usage": (
+        "Формат: /promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]\n"
+        "CODE — 3–32 символа: латиница, цифры, _ и -.\nТарифы: {plans}"
+    ),
+    "admin_promo_del_usage": "Формат: /promo_del CODE",
+    "admin_unknown_plan": "Нет тарифа «{plan}». Доступные: {plans}",
+    "admin_granted": "✅ Пользователю <code>{user_id}</code> выдан <b>{plan}</b> на {days} дн., до {end}.",
+    "admin_revoked": "✅ У пользователя <code>{user_id}</code> отключено: {plans}.",
+    "admin_nothing_to_revoke": "У пользователя <code>{user_id}</code> нет активных подписок{plan}.",
+    "admin_promo_created": (
+        "✅ Промокод <code>{code}</code>: {plan} на {days} дн., "
+        "активаций: {max_uses}, действует до: {until}."
+    ),
+    "admin_promo_exists": "Промокод <code>{code}</code> уже существует.",
+    "admin_promo_bad_code": "Код должен быть 3–32 символа: латиница, цифры, _ и -.",
+    "admin_promo_bad_numbers": "DAYS — от 1 до 3660, MAX_USES — не меньше 1, дата — ГГГГ-ММ-ДД.",
+    "admin_promo_list": "<b>Промокоды</b>\n{items}",
+    "admin_promo_item": "<code>{code}</code> — {plan}, {days} дн., использован {used}/{max_uses}, до {until}{state}",
+    "admin_promo_empty": "Промокодов пока нет. Создать: /promo_new",
+    "admin_promo_deleted": "🗑 Промокод <code>{code}</code> удалён.",
+    "admin_promo_not_found": "Промокода <code>{code}</code> нет.",
+    "no_limit": "без ограничений",
+    "no_date": "бессрочно",
+    "disabled_mark": " (отключён)",
 }

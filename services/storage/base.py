@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from services.models import ChatTurn, UserRecord
+from services.models import ChatTurn, PromoCode, Subscription, UserRecord
 
 
 class Storage(ABC):
@@ -38,3 +38,20 @@ class Storage(ABC):
 
     @abstractmethod
     async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None: ...
+
+    # Subscriptions ------------------------------------------------------------
+    @abstractmethod
+    async def all_subscriptions(self) -> list[Subscription]: ...
+
+    @abstractmethod
+    async def save_subscription(self, subscription: Subscription) -> None: ...
+
+    # Promo codes ----------------------------------------------------------------
+    @abstractmethod
+    async def all_promo_codes(self) -> list[PromoCode]: ...
+
+    @abstractmethod
+    async def save_promo_code(self, promo: PromoCode) -> None: ...
+
+    @abstractmethod
+    async def delete_promo_code(self, code: str) -> None: ...

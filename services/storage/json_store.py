@@ -10,7 +10,14 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from services.models import ChatTurn, UserRecord
+from services.models import (
+    ChatTurn,
+    Period,
+    PromoActivation,
+    PromoCode,
+    Subscription,
+    UserRecord,
+)
 from services.storage.atomic import FileWriter, read_json
 from services.storage.base import Storage
 
@@ -34,11 +41,21 @@ class JsonStorage(Storage):
         self._writer = FileWriter()
         self._users: dict[int, UserRecord] = {}
         self._history: OrderedDict[int, list[ChatTurn]] = OrderedDict()
+        self._subscriptions: dict[str, Subscription] = {}
+        self._promo_codes: dict[str, PromoCode] = {}
+        self._subscriptions_path = data_dir / "subscriptions.json"
+        self._promo_path = data_dir / "promo_codes.json"
 
     async def open(self) -> None:
         for folder in (self.data_dir, self._users_dir, self._history_dir):
             folder.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(_remove_temp_files, self.data_dir)
+        raw_subscriptions = await asyncio.to_thread(read_json, self._subscriptions_path, [])
+        for item in raw_subscriptions:
+            subscription = _subscription_from_json(item)
+            self._subscriptions[_subscription_key(subscription)] = subscription
+        raw_promo = await asyncio.to_thread(read_json, self._promo_path, [])
+        self._promo_codes = {item["code"]: _promo_from_json(item) for item in raw_promo}
 
     async def close(self) -> None:
         await self._writer.drain()
@@ -93,6 +110,62 @@ class JsonStorage(Storage):
 
     def _history_path(self, user_id: int) -> Path:
         return self._history_dir / f"{user_id}.json"
+
+    # Subscriptions ------------------------------------------------------------
+    async def all_subscriptions(self) -> list[Subscription]:
+        return [_copy_subscription(item) for item in self._subscriptions.values()]
+
+    async def save_subscription(self, subscription: Subscription) -> None:
+        self._subscriptions[_subscription_key(subscription)] = _copy_subscription(subscription)
+        await self._writer.save(
+            self._subscriptions_path,
+            lambda: [dataclasses.asdict(item) for item in self._subscriptions.values()],
+        )
+
+    # Promo codes ----------------------------------------------------------------
+    async def all_promo_codes(self) -> list[PromoCode]:
+        return [_copy_promo(item) for item in self._promo_codes.values()]
+
+    async def save_promo_code(self, promo: PromoCode) -> None:
+        self._promo_codes[promo.code] = _copy_promo(promo)
+        await self._save_promo_codes()
+
+    async def delete_promo_code(self, code: str) -> None:
+        self._promo_codes.pop(code, None)
+        await self._save_promo_codes()
+
+    async def _save_promo_codes(self) -> None:
+        await self._writer.save(
+            self._promo_path,
+            lambda: [dataclasses.asdict(item) for item in self._promo_codes.values()],
+        )
+
+
+def _subscription_key(subscription: Subscription) -> str:
+    return f"{subscription.user_id}:{subscription.plan_id}"
+
+
+def _copy_subscription(item: Subscription) -> Subscription:
+    return _subscription_from_json(dataclasses.asdict(item))
+
+
+def _subscription_from_json(raw: dict[str, Any]) -> Subscription:
+    return Subscription(
+        user_id=raw["user_id"],
+        plan_id=raw["plan_id"],
+        periods=[Period(**period) for period in raw["periods"]],
+        reminders_sent=list(raw.get("reminders_sent", [])),
+    )
+
+
+def _copy_promo(item: PromoCode) -> PromoCode:
+    return _promo_from_json(dataclasses.asdict(item))
+
+
+def _promo_from_json(raw: dict[str, Any]) -> PromoCode:
+    fields = dict(raw)
+    fields["activations"] = [PromoActivation(**item) for item in raw.get("activations", [])]
+    return PromoCode(**fields)
 
 
 def _user_from_json(raw: dict[str, Any]) -> UserRecord:

@@ -1,0 +1,230 @@
+"""Admin commands for subscriptions and promo codes (only for ADMIN_IDS)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import BaseFilter, Command, CommandObject
+from aiogram.types import Message, TelegramObject, User
+
+from config import Settings
+from services.catalog import Catalog
+from services.promo import PromoError, PromoService
+from services.subscriptions import SubscriptionService
+from services.users import UsersService
+from texts import Raw, Texts, format_moment, get_texts
+
+logger = logging.getLogger(__name__)
+
+
+class IsAdmin(BaseFilter):
+    """Passes only updates from a user listed in ADMIN_IDS."""
+
+    async def __call__(
+        self, event: TelegramObject, event_from_user: User | None = None, **data: Any
+    ) -> bool:
+        settings: Settings = data["settings"]
+        return event_from_user is not None and event_from_user.id in settings.admin_ids
+
+
+router = Router(name=__name__)
+router.message.filter(IsAdmin(), F.chat.type == "private")
+router.callback_query.filter(IsAdmin())
+
+
+def _plan_ids(catalog: Catalog) -> str:
+    return ", ".join(plan.id for plan in catalog.plans)
+
+
+def _models_of(catalog: Catalog, plan_id: str) -> str:
+    names = {model.key: model.name for model in catalog.models}
+    return ", ".join(names[key] for key in catalog.plans_by_id[plan_id].models)
+
+
+async def _notify_user(
+    bot: Bot, users: UsersService, user_id: int, key: str, **values: Any
+) -> None:
+    """Tell the affected user, in their language; they may never have started the bot."""
+    user = await users.get(user_id)
+    texts = get_texts(user.language if user else "ru")
+    with contextlib.suppress(TelegramAPIError):
+        await bot.send_message(user_id, texts(key, **values))
+
+
+@router.message(Command("grant"))
+async def grant(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+    settings: Settings,
+) -> None:
+    """/grant USER_ID PLAN DAYS: give or extend a plan."""
+    args = (command.args or "").split()
+    if len(args) != 3 or not args[0].isdigit() or not args[2].isdigit() or int(args[2]) < 1:
+        await message.answer(texts("admin_grant_usage", plans=_plan_ids(catalog)))
+        return
+    user_id, plan_id, days = int(args[0]), args[1], int(args[2])
+    if plan_id not in catalog.plans_by_id:
+        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=_plan_ids(catalog)))
+        return
+    admin_id = message.from_user.id if message.from_user else 0
+    source = f"admin:{admin_id}:{message.message_id}:{time.time():.3f}"
+    subscription = await subscriptions.grant(user_id, plan_id, days, source)
+    end = format_moment(subscription.end, settings.zone)
+    plan = catalog.plans_by_id[plan_id]
+    logger.info("Admin %s granted %s for %d days to %s", admin_id, plan_id, days, user_id)
+    await message.answer(
+        texts("admin_granted", user_id=user_id, plan=plan.name, days=days, end=end)
+    )
+    await _notify_user(
+        bot,
+        users,
+        user_id,
+        "granted_notice",
+        plan=plan.name,
+        end=end,
+        models=_models_of(catalog, plan_id),
+    )
+
+
+@router.message(Command("revoke"))
+async def revoke(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+) -> None:
+    """/revoke USER_ID [PLAN]: end one plan or all of them now."""
+    args = (command.args or "").split()
+    if len(args) not in (1, 2) or not args[0].isdigit():
+        await message.answer(texts("admin_revoke_usage", plans=_plan_ids(catalog)))
+        return
+    user_id = int(args[0])
+    plan_id = args[1] if len(args) == 2 else None
+    if plan_id is not None and plan_id not in catalog.plans_by_id:
+        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=_plan_ids(catalog)))
+        return
+    revoked = await subscriptions.revoke(user_id, plan_id)
+    if not revoked:
+        suffix = f" ({plan_id})" if plan_id else ""
+        await message.answer(texts("admin_nothing_to_revoke", user_id=user_id, plan=suffix))
+        return
+    names = [catalog.plans_by_id[pid].name for pid in revoked]
+    logger.info("Admin revoked %s from %s", revoked, user_id)
+    await message.answer(texts("admin_revoked", user_id=user_id, plans=", ".join(names)))
+    for name in names:
+        await _notify_user(bot, users, user_id, "revoked_notice", plan=name)
+
+
+@router.message(Command("promo_new"))
+async def promo_new(
+    message: Message,
+    command: CommandObject,
+    texts: Texts,
+    catalog: Catalog,
+    promo: PromoService,
+) -> None:
+    """/promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]: create a promo code."""
+    args = (command.args or "").split()
+    usage = texts("admin_promo_new_usage", plans=_plan_ids(catalog))
+    if not 3 <= len(args) <= 5 or not args[2].isdigit():
+        await message.answer(usage)
+        return
+    code, plan_id, days = args[0], args[1], int(args[2])
+    max_uses: int | None = None
+    valid_until: dt.date | None = None
+    try:
+        for extra in args[3:]:
+            if extra.isdigit() and max_uses is None and valid_until is None:
+                max_uses = int(extra)
+            else:
+                valid_until = dt.date.fromisoformat(extra)
+    except ValueError:
+        await message.answer(usage)
+        return
+    if plan_id not in catalog.plans_by_id:
+        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=_plan_ids(catalog)))
+        return
+    try:
+        created = await promo.create(
+            code,
+            plan_id,
+            days,
+            created_by=message.from_user.id if message.from_user else 0,
+            max_uses=max_uses,
+            valid_until=valid_until,
+        )
+    except PromoError as error:
+        await message.answer(texts(f"admin_promo_{error.reason}", code=code.upper()))
+        return
+    await message.answer(
+        texts(
+            "admin_promo_created",
+            code=created.code,
+            plan=catalog.plans_by_id[plan_id].name,
+            days=days,
+            max_uses=max_uses or texts("no_limit"),
+            until=created.valid_until or texts("no_date"),
+        )
+    )
+
+
+@router.message(Command("promo_list"))
+async def promo_list(message: Message, texts: Texts, catalog: Catalog, promo: PromoService) -> None:
+    """/promo_list: every code with its usage."""
+    codes = promo.codes()
+    if not codes:
+        await message.answer(texts("admin_promo_empty"))
+        return
+    items = [
+        texts(
+            "admin_promo_item",
+            code=item.code,
+            plan=catalog.plans_by_id[item.plan_id].name
+            if item.plan_id in catalog.plans_by_id
+            else item.plan_id,
+            days=item.days,
+            used=len(item.activations),
+            max_uses=item.max_uses or "∞",
+            until=item.valid_until or texts("no_date"),
+            state=texts("disabled_mark") if item.disabled else "",
+        )
+        for item in codes
+    ]
+    # Long lists go out in several messages, each under Telegram's limit.
+    chunk: list[str] = []
+    for item in items:
+        if sum(len(line) + 1 for line in chunk) + len(item) > 3800:
+            await message.answer(texts("admin_promo_list", items=Raw("\n".join(chunk))))
+            chunk = []
+        chunk.append(item)
+    await message.answer(texts("admin_promo_list", items=Raw("\n".join(chunk))))
+
+
+@router.message(Command("promo_del"))
+async def promo_del(
+    message: Message, command: CommandObject, texts: Texts, promo: PromoService
+) -> None:
+    """/promo_del CODE: delete a promo code."""
+    args = (command.args or "").split()
+    if len(args) != 1:
+        await message.answer(texts("admin_promo_del_usage"))
+        return
+    code = args[0].upper()
+    deleted = await promo.delete(code)
+    await message.answer(
+        texts("admin_promo_deleted" if deleted else "admin_promo_not_found", code=code)
+    )

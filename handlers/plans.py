@@ -1,0 +1,150 @@
+"""/plans (/subscribe) and /promo: what a user can buy or activate."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from config import Settings
+from handlers.callbacks import BuyPlan, EnterPromo, ShowPlans
+from handlers.keyboards import plans_keyboard
+from services.catalog import Catalog
+from services.models import UserRecord
+from services.promo import PromoError, PromoService
+from services.subscriptions import SubscriptionService
+from texts import Raw, Texts, format_moment
+
+router = Router(name=__name__)
+
+
+class PromoInput(StatesGroup):
+    waiting_for_code = State()
+
+
+def plans_text(
+    user: UserRecord, texts: Texts, catalog: Catalog, subs: SubscriptionService, settings: Settings
+) -> str:
+    names = {model.key: model.name for model in catalog.models}
+    active = {item.plan.id: item.end for item in subs.active_plans(user.id)}
+    lines = []
+    for plan in catalog.plans:
+        line = texts(
+            "plan_line",
+            plan=plan.name,
+            price=plan.price_rub,
+            models=", ".join(names[key] for key in plan.models),
+        )
+        if plan.id in active:
+            line += texts("plan_active_mark", end=format_moment(active[plan.id], settings.zone))
+        lines.append(line)
+    days = max((plan.days for plan in catalog.plans), default=30)
+    return texts("plans", days=days, plans=Raw("\n\n".join(lines)))
+
+
+@router.message(Command("plans", "subscribe"), F.chat.type == "private")
+async def plans_command(
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    settings: Settings,
+) -> None:
+    """/plans or /subscribe: every plan with its price, models and a buy button."""
+    await message.answer(
+        plans_text(user, texts, catalog, subscriptions, settings),
+        reply_markup=plans_keyboard(list(catalog.plans), texts),
+    )
+
+
+@router.callback_query(ShowPlans.filter())
+async def plans_button(
+    query: CallbackQuery,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    settings: Settings,
+) -> None:
+    """The "Plans" button under /start and under a refusal."""
+    await query.answer()
+    await query.bot.send_message(  # type: ignore[union-attr]
+        user.id,
+        plans_text(user, texts, catalog, subscriptions, settings),
+        reply_markup=plans_keyboard(list(catalog.plans), texts),
+    )
+
+
+@router.callback_query(BuyPlan.filter())
+async def buy_plan(query: CallbackQuery, texts: Texts) -> None:
+    """A buy button: payment methods come with the payments module."""
+    await query.answer(texts("payment_unavailable")[:200], show_alert=True)
+
+
+@router.message(Command("promo"), F.chat.type == "private")
+async def promo_command(
+    message: Message,
+    command: CommandObject,
+    user: UserRecord,
+    texts: Texts,
+    state: FSMContext,
+    promo: PromoService,
+    catalog: Catalog,
+    settings: Settings,
+) -> None:
+    """/promo CODE activates a code; bare /promo asks for it."""
+    if not command.args:
+        await state.set_state(PromoInput.waiting_for_code)
+        await message.answer(texts("promo_ask"))
+        return
+    await message.answer(await _activate(user, command.args, texts, promo, catalog, settings))
+
+
+@router.callback_query(EnterPromo.filter())
+async def promo_button(query: CallbackQuery, texts: Texts, state: FSMContext) -> None:
+    """The "Enter a promo code" button."""
+    await state.set_state(PromoInput.waiting_for_code)
+    await query.answer()
+    if query.message:
+        await query.message.answer(texts("promo_ask"))
+
+
+@router.message(StateFilter(PromoInput.waiting_for_code), F.text, ~F.text.startswith("/"))
+async def promo_typed(
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    state: FSMContext,
+    promo: PromoService,
+    catalog: Catalog,
+    settings: Settings,
+) -> None:
+    """The code typed after /promo or the button."""
+    await state.clear()
+    await message.answer(await _activate(user, message.text or "", texts, promo, catalog, settings))
+
+
+async def _activate(
+    user: UserRecord,
+    code: str,
+    texts: Texts,
+    promo: PromoService,
+    catalog: Catalog,
+    settings: Settings,
+) -> str:
+    try:
+        activation = await promo.activate(user.id, code.split()[0] if code.split() else "")
+    except PromoError as error:
+        return texts(f"promo_{error.reason}", **error.details)
+    plan = catalog.plans_by_id[activation.promo.plan_id]
+    names = {model.key: model.name for model in catalog.models}
+    return texts(
+        "promo_ok",
+        plan=plan.name,
+        days=activation.promo.days,
+        end=format_moment(activation.end, settings.zone),
+        models=", ".join(names[key] for key in plan.models),
+    )
