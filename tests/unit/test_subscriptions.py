@@ -1,0 +1,121 @@
+"""Entitlement rules: the end second, overlapping plans, extension, revoke, reminders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.access import AccessService
+from services.catalog import Catalog
+from services.storage.json_store import JsonStorage
+from services.subscriptions import DAY, SubscriptionService
+
+T0 = 1_800_000_000.0
+
+
+async def make(tmp_path: Path, catalog: Catalog) -> tuple[SubscriptionService, AccessService]:
+    storage = JsonStorage(tmp_path)
+    await storage.open()
+    subs = SubscriptionService(storage, catalog)
+    await subs.load()
+    return subs, AccessService(catalog, subs)
+
+
+async def test_access_ends_exactly_at_the_end_second(tmp_path: Path, catalog: Catalog) -> None:
+    subs, access = await make(tmp_path, catalog)
+    await subs.grant(1, "ai_group", 30, "admin:1:a", now=T0)
+    end = T0 + 30 * DAY
+    assert [p.plan.id for p in subs.active_plans(1, now=end - 1)] == ["ai_group"]
+    assert subs.active_plans(1, now=end) == []
+    assert subs.active_plans(1, now=T0 - 1) == []
+
+
+async def test_active_plan_is_extended_from_its_end(tmp_path: Path, catalog: Catalog) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 30, "payment:a", now=T0)
+    sub = await subs.grant(1, "premium1", 30, "payment:b", now=T0 + 10 * DAY)
+    assert sub.end == T0 + 60 * DAY
+    # After it lapsed, a new period starts from now, not from the old end.
+    sub = await subs.grant(1, "premium1", 5, "payment:c", now=T0 + 100 * DAY)
+    assert sub.end == T0 + 105 * DAY
+    assert subs.active_plans(1, now=T0 + 80 * DAY) == []
+
+
+async def test_same_source_never_adds_two_periods(tmp_path: Path, catalog: Catalog) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 30, "payment:x", now=T0)
+    sub = await subs.grant(1, "premium1", 30, "payment:x", now=T0 + 1)
+    assert len(sub.periods) == 1 and sub.end == T0 + 30 * DAY
+
+
+async def test_several_plans_open_their_union(tmp_path: Path, catalog: Catalog) -> None:
+    subs, access = await make(tmp_path, catalog)
+    import time
+
+    now = time.time()
+    await subs.grant(5, "power_group", 30, "admin:1", now=now)
+    await subs.grant(5, "gpt_pro", 1, "admin:2", now=now)
+    keys = access.open_model_keys(5)
+    assert {"grok-3", "sonar", "gpt-3.5-turbo", "gpt-4o-mini", "gpt-5-nano"} <= keys
+    assert "deepseek" not in keys
+    assert access.input_limit(5, catalog.models_by_key["gpt-5-nano"]) is None
+    assert access.input_limit(6, catalog.models_by_key["gpt-5-nano"]) == 1000
+
+
+async def test_revoke_one_or_all_and_persisted(tmp_path: Path, catalog: Catalog) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "power_group", 30, "admin:1", now=T0)
+    await subs.grant(1, "gpt_pro", 30, "admin:2", now=T0)
+    assert await subs.revoke(1, "gpt_pro", now=T0 + DAY) == ["gpt_pro"]
+    assert [p.plan.id for p in subs.active_plans(1, now=T0 + 2 * DAY)] == ["power_group"]
+    assert await subs.revoke(1, now=T0 + 2 * DAY) == ["power_group"]
+    assert await subs.revoke(1, now=T0 + 3 * DAY) == []
+    again, _ = await make(tmp_path, catalog)
+    assert again.active_plans(1, now=T0 + 2 * DAY + 1) == []
+    assert [p.plan.id for p in again.active_plans(1, now=T0 + DAY + 5)] == ["power_group"]
+
+
+async def test_refund_takes_back_the_unused_period(tmp_path: Path, catalog: Catalog) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 30, "payment:a", now=T0)
+    await subs.grant(1, "premium1", 30, "payment:b", now=T0)
+    assert await subs.remove_source(1, "payment:a", now=T0 + 10 * DAY)
+    (sub,) = subs.subscriptions()
+    assert sub.end == T0 + 40 * DAY  # 10 days used of a, then b's 30 days
+    assert not await subs.remove_source(1, "payment:zzz", now=T0)
+
+
+async def test_reminders_each_once_and_across_restarts(tmp_path: Path, catalog: Catalog) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 10, "admin:1", now=T0)
+    end = T0 + 10 * DAY
+    assert await subs.take_due_reminders(now=T0) == []
+    (r,) = await subs.take_due_reminders(now=end - 3 * DAY + 1)
+    assert r.kind == "3d"
+    assert await subs.take_due_reminders(now=end - 3 * DAY + 2) == []
+    restarted, _ = await make(tmp_path, catalog)
+    assert await restarted.take_due_reminders(now=end - 2 * DAY) == []
+    (r,) = await restarted.take_due_reminders(now=end - DAY + 5)
+    assert r.kind == "1d"
+    assert await restarted.take_due_reminders(now=end - 1) == []
+    (r,) = await restarted.take_due_reminders(now=end)
+    assert r.kind == "ended"
+    assert await restarted.take_due_reminders(now=end + 60) == []
+
+
+async def test_late_start_sends_only_the_most_urgent_reminder(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 1, "admin:1", now=T0)  # ends in 1 day: 3d is already past
+    reminders = await subs.take_due_reminders(now=T0 + 60)
+    assert [r.kind for r in reminders] == ["1d"]
+    # Extending resets reminders for the new end.
+    await subs.grant(1, "premium1", 30, "admin:2", now=T0 + 120)
+    assert await subs.take_due_reminders(now=T0 + 180) == []
+
+
+async def test_revoked_plan_gets_no_ended_reminder(tmp_path: Path, catalog: Catalog) -> None:
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 30, "admin:1", now=T0)
+    await subs.revoke(1, now=T0 + DAY)
+    assert await subs.take_due_reminders(now=T0 + DAY + 10) == []
