@@ -21,7 +21,7 @@ async def make(tmp_path: Path, catalog: Catalog) -> tuple[SubscriptionService, A
 
 
 async def test_access_ends_exactly_at_the_end_second(tmp_path: Path, catalog: Catalog) -> None:
-    subs, access = await make(tmp_path, catalog)
+    subs, _ = await make(tmp_path, catalog)
     await subs.grant(1, "ai_group", 30, "admin:1:a", now=T0)
     end = T0 + 30 * DAY
     assert [p.plan.id for p in subs.active_plans(1, now=end - 1)] == ["ai_group"]
