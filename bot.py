@@ -16,10 +16,12 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
 from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
-from handlers.notifications import BackgroundTasks, reminder_loop
+from handlers.notices import PaymentNotices, notify_admins
+from handlers.notifications import BackgroundTasks, WebServer, reminder_loop
 from services.catalog import CatalogError, load_catalog
 from services.container import Services, create_services
 from services.log_setup import setup_logging
+from services.yoomoney_webhook import create_notification_app
 from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
@@ -46,18 +48,30 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dispatcher["settings"] = settings
     dispatcher["edit_interval"] = settings.stream_edit_interval
     background = BackgroundTasks()
+    notification_server = WebServer()
     in_flight = InFlightMiddleware()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.include_routers(*get_routers())
 
     async def on_startup(bot: Bot) -> None:
-        services.alerts.connect(lambda text: _send_to_admins(bot, settings, text))
+        services.alerts.connect(
+            lambda text: notify_admins(bot, settings.admin_ids, text, html=False)
+        )
+        notices = PaymentNotices(bot, services.users, services.catalog, settings)
+        services.payments.credit_listeners.append(notices.on_credit)
         await _set_commands(bot)
         background.start(
             reminder_loop(bot, services.subscriptions, services.users, services.alerts, settings),
             name="reminders",
         )
+        background.start(services.yoomoney.run(settings.payment_check_interval), name="payments")
+        if settings.notification_secret:
+            await notification_server.start(
+                create_notification_app(services.yoomoney, settings.notification_secret),
+                settings.notification_host,
+                settings.notification_port,
+            )
         logger.info(
             "Bot started; models: %d, plans: %d",
             len(services.catalog.models),
@@ -66,6 +80,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
 
     async def on_shutdown() -> None:
         await background.stop()
+        await notification_server.stop()
         still_running = await in_flight.wait(settings.shutdown_grace)
         if still_running:
             logger.warning("Stopping with %d update(s) still being handled", still_running)
@@ -88,14 +103,6 @@ async def _set_commands(bot: Bot) -> None:
             scope=BotCommandScopeDefault(),
             language_code=None if language == "ru" else language,
         )
-
-
-async def _send_to_admins(bot: Bot, settings: Settings, text: str) -> None:
-    for admin_id in settings.admin_ids:
-        try:
-            await bot.send_message(admin_id, text[:4000], parse_mode=None)
-        except Exception as error:  # one unreachable admin must not stop the others
-            logger.warning("Could not alert admin %s: %s", admin_id, error)
 
 
 async def run(settings: Settings) -> None:

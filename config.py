@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     history_max_messages: int = Field(default=40, ge=2)
     reminder_interval: float = Field(default=300.0, gt=0)
 
+    # Payments.
+    ymoney_token: SecretStr | None = None
+    ymoney_wallet: str | None = None
+    ymoney_api_url: str = "https://yoomoney.ru"
+    ymoney_accepted_shortfall: float = Field(default=3.5, ge=0, lt=100)
+    ymoney_notification_secret: SecretStr | None = None
+    notification_host: str = "0.0.0.0"
+    notification_port: int = Field(default=80, gt=0, lt=65536)
+    payment_check_interval: float = Field(default=60.0, gt=0)
+    payment_ttl_hours: float = Field(default=24.0, gt=0)
+    late_payment_days: float = Field(default=7.0, ge=0)
+    sbp_details: str | None = None
+    support_contact: str = ""
+
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openrouter_api_key: SecretStr | None = None
@@ -79,7 +93,7 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
-    @field_validator("telegram_api_url")
+    @field_validator("telegram_api_url", "ymoney_api_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -98,6 +112,16 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def yoomoney_token(self) -> str | None:
+        token = self.ymoney_token.get_secret_value().strip() if self.ymoney_token else ""
+        return token if token and self.ymoney_wallet else None
+
+    @property
+    def notification_secret(self) -> str | None:
+        secret = self.ymoney_notification_secret
+        return secret.get_secret_value() if secret and secret.get_secret_value() else None
 
     def provider_key(self, provider: str) -> str | None:
         """The API key for a provider, or None when it is not configured."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, chat, common, errors, models, plans
+from handlers import admin, admin_payments, chat, common, errors, models, payments, plans
 
 
 def get_routers() -> list[Router]:
@@ -13,6 +13,8 @@ def get_routers() -> list[Router]:
         common.router,
         models.router,
         plans.router,
+        payments.router,
         admin.router,
+        admin_payments.router,
         chat.router,
     ]

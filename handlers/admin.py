@@ -10,10 +10,11 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import BaseFilter, Command, CommandObject
-from aiogram.types import Message, TelegramObject, User
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
 
 from config import Settings
+from handlers.filters import IsAdmin
 from services.catalog import Catalog
 from services.promo import PromoError, PromoService
 from services.subscriptions import SubscriptionService
@@ -21,16 +22,6 @@ from services.users import UsersService
 from texts import Raw, Texts, format_moment, get_texts
 
 logger = logging.getLogger(__name__)
-
-
-class IsAdmin(BaseFilter):
-    """Passes only updates from a user listed in ADMIN_IDS."""
-
-    async def __call__(
-        self, event: TelegramObject, event_from_user: User | None = None, **data: Any
-    ) -> bool:
-        settings: Settings = data["settings"]
-        return event_from_user is not None and event_from_user.id in settings.admin_ids
 
 
 router = Router(name=__name__)

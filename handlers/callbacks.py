@@ -19,3 +19,21 @@ class BuyPlan(CallbackData, prefix="buy"):
 
 class EnterPromo(CallbackData, prefix="promo"):
     pass
+
+
+class PayWith(CallbackData, prefix="pay"):
+    plan_id: str
+    method: str  # "yoomoney" | "sbp" | "stars"
+
+
+class CheckPayment(CallbackData, prefix="chk"):
+    payment_id: str
+
+
+class SbpPaid(CallbackData, prefix="sbp"):
+    payment_id: str
+
+
+class AdminPayment(CallbackData, prefix="adp"):
+    action: str  # "confirm" | "reject" | "default"
+    payment_id: str

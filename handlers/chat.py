@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from handlers.keyboards import plans_button
 from handlers.streaming import StreamingReply
@@ -85,3 +85,9 @@ def _refusal_text(refusal: ChatRefusalError, texts: Texts, catalog: Catalog, len
     if refusal.reason == "unavailable":
         return texts("model_unavailable", model=model.name)
     return texts(refusal.reason)  # "busy" or "empty_request"
+
+
+@router.callback_query()
+async def unknown_button(query: CallbackQuery) -> None:
+    """A button no handler accepts (stale, or an admin button pressed by a non-admin)."""
+    await query.answer()

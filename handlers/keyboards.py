@@ -5,7 +5,16 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.callbacks import BuyPlan, EnterPromo, ModelChoice, ShowPlans
+from handlers.callbacks import (
+    AdminPayment,
+    BuyPlan,
+    CheckPayment,
+    EnterPromo,
+    ModelChoice,
+    PayWith,
+    SbpPaid,
+    ShowPlans,
+)
 from services.catalog import Model, Plan
 from texts import Texts
 
@@ -51,4 +60,63 @@ def plans_keyboard(plans: list[Plan], texts: Texts) -> InlineKeyboardMarkup:
         )
     builder.button(text=texts("btn_promo"), callback_data=EnterPromo())
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def payment_methods_keyboard(
+    plan: Plan, texts: Texts, *, yoomoney: bool, sbp: bool
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if yoomoney:
+        builder.button(
+            text=texts("btn_pay_yoomoney"),
+            callback_data=PayWith(plan_id=plan.id, method="yoomoney"),
+        )
+    if sbp:
+        builder.button(
+            text=texts("btn_pay_sbp"), callback_data=PayWith(plan_id=plan.id, method="sbp")
+        )
+    builder.button(
+        text=texts("btn_pay_stars", stars=plan.stars),
+        callback_data=PayWith(plan_id=plan.id, method="stars"),
+    )
+    builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def yoomoney_keyboard(url: str, payment_id: str, price: int, texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_pay_link", price=price), url=url)
+    builder.button(
+        text=texts("btn_check_payment"), callback_data=CheckPayment(payment_id=payment_id)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def sbp_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_sbp_paid"), callback_data=SbpPaid(payment_id=payment_id))
+    return builder.as_markup()
+
+
+def admin_payment_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts("btn_confirm"),
+        callback_data=AdminPayment(action="confirm", payment_id=payment_id),
+    )
+    builder.button(
+        text=texts("btn_reject"), callback_data=AdminPayment(action="reject", payment_id=payment_id)
+    )
+    return builder.as_markup()
+
+
+def default_reason_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts("btn_default_reason"),
+        callback_data=AdminPayment(action="default", payment_id=payment_id),
+    )
     return builder.as_markup()

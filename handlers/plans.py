@@ -9,7 +9,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from config import Settings
-from handlers.callbacks import BuyPlan, EnterPromo, ShowPlans
+from handlers.callbacks import EnterPromo, ShowPlans
 from handlers.keyboards import plans_keyboard
 from services.catalog import Catalog
 from services.models import UserRecord
@@ -76,12 +76,6 @@ async def plans_button(
         plans_text(user, texts, catalog, subscriptions, settings),
         reply_markup=plans_keyboard(list(catalog.plans), texts),
     )
-
-
-@router.callback_query(BuyPlan.filter())
-async def buy_plan(query: CallbackQuery, texts: Texts) -> None:
-    """A buy button: payment methods come with the payments module."""
-    await query.answer(texts("payment_unavailable")[:200], show_alert=True)
 
 
 @router.message(Command("promo"), F.chat.type == "private")

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import aiohttp
+
 from config import PROVIDER_NAMES, Settings
 from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.llm import LLMGateway, ProviderConfig
+from services.payments import PaymentService
 from services.promo import PromoService
 from services.storage.base import Storage
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
+from services.yoomoney import YooMoneyChecker, YooMoneyClient
 
 
 @dataclass(slots=True)
@@ -29,12 +33,16 @@ class Services:
     chat: ChatService
     subscriptions: SubscriptionService
     promo: PromoService
+    payments: PaymentService
+    yoomoney: YooMoneyChecker
+    http: aiohttp.ClientSession
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     async def close(self) -> None:
+        await self.http.close()
         await self.llm.close()
         await self.storage.close()
 
@@ -64,6 +72,18 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     promo = PromoService(storage, subscriptions, settings.zone)
     await promo.load()
     access = AccessService(catalog, subscriptions)
+    payments = PaymentService(storage, catalog, subscriptions)
+    await payments.load()
+    http = aiohttp.ClientSession()
+    token = settings.yoomoney_token
+    yoomoney = YooMoneyChecker(
+        YooMoneyClient(http, settings.ymoney_api_url, token) if token else None,
+        payments,
+        alerts,
+        accepted_shortfall_percent=settings.ymoney_accepted_shortfall,
+        pending_ttl=settings.payment_ttl_hours * 3600,
+        late_window=settings.late_payment_days * 86400,
+    )
     return Services(
         catalog=catalog,
         storage=storage,
@@ -81,4 +101,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         ),
         subscriptions=subscriptions,
         promo=promo,
+        payments=payments,
+        yoomoney=yoomoney,
+        http=http,
     )

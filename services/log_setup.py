@@ -35,6 +35,7 @@ class SecretsFilter(logging.Filter):
 def collect_secrets(settings: Settings) -> list[str]:
     secrets = [settings.bot_token.get_secret_value()]
     secrets += [key for name in PROVIDER_NAMES if (key := settings.provider_key(name))]
+    secrets += [value for value in (settings.yoomoney_token, settings.notification_secret) if value]
     return secrets
 
 

@@ -97,3 +97,28 @@ class PromoCode:
 
     def used_by(self, user_id: int) -> bool:
         return any(activation.user_id == user_id for activation in self.activations)
+
+
+PaymentStatus = Literal["pending", "paid", "rejected", "expired", "refunded"]
+
+
+@dataclass(slots=True)
+class Payment:
+    """One attempt to buy a plan; its status only moves forward."""
+
+    id: str  # also the YooMoney label and the Stars invoice payload
+    user_id: int
+    plan_id: str
+    method: str  # "yoomoney" | "sbp" | "stars"
+    amount: float  # the price asked: RUB, or Stars for "stars"
+    currency: str  # "RUB" | "XTR"
+    status: PaymentStatus
+    created_at: float
+    updated_at: float
+    paid_at: float | None = None
+    received_amount: float | None = None
+    operation_id: str | None = None  # YooMoney operation
+    charge_id: str | None = None  # telegram_payment_charge_id
+    decided_by: int | None = None  # the admin who confirmed or rejected
+    note: str | None = None  # reject reason, or why money was not accepted
+    receipt_sent: bool = False  # SBP: the user sent a receipt or pressed "I paid"

@@ -128,4 +128,73 @@ TEXTS: dict[str, str] = {
     "no_limit": "unlimited",
     "no_date": "no end date",
     "disabled_mark": " (disabled)",
+    # Payments
+    "pay_choose_method": "<b>{plan}</b> — {price} RUB for {days} days\nModels: {models}\n\nChoose how to pay:",
+    "btn_pay_yoomoney": "💳 YooMoney (card)",
+    "btn_pay_sbp": "🏦 SBP via a manager",
+    "btn_pay_stars": "⭐ Telegram Stars ({stars})",
+    "btn_pay_link": "Pay {price} RUB",
+    "btn_check_payment": "🔄 Check payment",
+    "btn_sbp_paid": "✅ I have paid",
+    "pay_yoomoney": (
+        "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n"
+        "Press “Pay” to open the YooMoney form. Payment is checked automatically, "
+        "usually within a couple of minutes; you can also press “Check payment”.\n"
+        "The invoice is valid for {hours} h."
+    ),
+    "pay_sbp": (
+        "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n\n"
+        "Pay via SBP:\n{details}\n\n"
+        "Put the invoice number <code>{payment_id}</code> in the transfer comment. "
+        "Then send the receipt here (photo or file) or press “I have paid”."
+    ),
+    "pay_sbp_sent": "Thank you! The receipt went to the manager. We will tell you once it is confirmed.",
+    "pay_sbp_already_sent": "Invoice <code>{payment_id}</code> is already being checked by the manager.",
+    "pay_not_configured": "This payment method is unavailable right now. Please choose another.",
+    "pay_pending": "The payment has not arrived yet. If you have paid, please wait a couple of minutes.",
+    "pay_check_too_soon": "We check at most once every 15 seconds. Try again in {seconds} s.",
+    "pay_check_failed": "Could not check the payment right now. We will check automatically.",
+    "pay_not_found": "Invoice not found.",
+    "pay_already_paid": "This invoice is already paid. Thank you!",
+    "pay_closed": "This invoice is closed ({status}). Create a new one: /plans",
+    "pay_success": "✅ Payment received! <b>{plan}</b> is active until {end}.\nChoose a model: /model",
+    "pay_rejected": "❌ Payment for invoice <code>{payment_id}</code> was rejected: {reason}\nQuestions: /paysupport",
+    "pay_refunded": "↩️ Payment for invoice <code>{payment_id}</code> was refunded; {plan} is turned off.",
+    "stars_title": "{plan} — {days} days",
+    "stars_description": "Access to models: {models}",
+    "stars_invalid": "This invoice is no longer valid. Create a new one: /plans",
+    "paysupport": (
+        "Payment questions: write to the manager {contact} with your invoice number. "
+        "Stars can be refunded if the access was not used yet."
+    ),
+    # Admin: payments
+    "admin_sbp_request": (
+        "🏦 <b>SBP: check the payment</b>\nInvoice <code>{payment_id}</code>\n"
+        "User: {user} (<code>{user_id}</code>)\nPlan: {plan}\nAmount: {price} RUB\n{receipt}"
+    ),
+    "admin_receipt_attached": "The receipt is in the message above.",
+    "admin_receipt_none": "The user pressed “I have paid” without a receipt.",
+    "btn_confirm": "✅ Confirm",
+    "btn_reject": "❌ Reject",
+    "btn_default_reason": "Default reason",
+    "admin_reject_ask": "Write the reason for rejecting <code>{payment_id}</code> or press the button.",
+    "admin_default_reason": "payment not found",
+    "admin_paid": (
+        "💰 <b>Payment</b> {method}: invoice <code>{payment_id}</code>\n"
+        "User: {user} (<code>{user_id}</code>)\nPlan: {plan} until {end}\nAmount: {amount}"
+    ),
+    "admin_confirmed": "✅ Invoice <code>{payment_id}</code> confirmed.",
+    "admin_already_decided": "Invoice <code>{payment_id}</code> was already handled: {status}.",
+    "admin_rejected": "❌ Invoice <code>{payment_id}</code> rejected: {reason}",
+    "admin_refunded": "↩️ Invoice <code>{payment_id}</code>: Stars refunded, the period taken back.",
+    "admin_refund_failed": "Could not refund the Stars: {error}",
+    "admin_refund_only_stars": "Refund by command works for Stars payments only.",
+    "admin_payment_usage": "Usage: /{command} PAYMENT_ID",
+    "admin_payments": (
+        "<b>Payments</b>\nPending: {pending}\n{pending_list}\n\n"
+        "<b>Recently paid</b>\n{paid_list}\n\n"
+        "Total paid: {total_rub} RUB and {total_stars} ⭐ ({count} payments)"
+    ),
+    "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {when}",
+    "none": "—",
 }

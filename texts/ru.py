@@ -128,4 +128,73 @@ TEXTS: dict[str, str] = {
     "no_limit": "без ограничений",
     "no_date": "бессрочно",
     "disabled_mark": " (отключён)",
+    # Payments
+    "pay_choose_method": "<b>{plan}</b> — {price} ₽ на {days} дн.\nМодели: {models}\n\nВыберите способ оплаты:",
+    "btn_pay_yoomoney": "💳 ЮMoney (карта)",
+    "btn_pay_sbp": "🏦 СБП через менеджера",
+    "btn_pay_stars": "⭐ Telegram Stars ({stars})",
+    "btn_pay_link": "Оплатить {price} ₽",
+    "btn_check_payment": "🔄 Проверить оплату",
+    "btn_sbp_paid": "✅ Я оплатил",
+    "pay_yoomoney": (
+        "Счёт <code>{payment_id}</code>: <b>{plan}</b>, {price} ₽.\n"
+        "Нажмите «Оплатить» — откроется форма ЮMoney. Оплата проверяется автоматически, "
+        "обычно в течение пары минут; можно нажать «Проверить оплату».\n"
+        "Счёт действует {hours} ч."
+    ),
+    "pay_sbp": (
+        "Счёт <code>{payment_id}</code>: <b>{plan}</b>, {price} ₽.\n\n"
+        "Оплатите по СБП:\n{details}\n\n"
+        "В комментарии к переводу укажите номер счёта <code>{payment_id}</code>. "
+        "После оплаты пришлите сюда чек (фото или файл) или нажмите «Я оплатил»."
+    ),
+    "pay_sbp_sent": "Спасибо! Чек передан менеджеру. Мы сообщим, как только подтвердим оплату.",
+    "pay_sbp_already_sent": "Оплата по счёту <code>{payment_id}</code> уже на проверке у менеджера.",
+    "pay_not_configured": "Этот способ оплаты сейчас недоступен. Выберите другой.",
+    "pay_pending": "Оплата пока не поступила. Если вы уже оплатили, подождите пару минут.",
+    "pay_check_too_soon": "Проверяем не чаще раза в 15 секунд. Попробуйте через {seconds} с.",
+    "pay_check_failed": "Не удалось проверить оплату прямо сейчас. Мы проверим автоматически.",
+    "pay_not_found": "Счёт не найден.",
+    "pay_already_paid": "Этот счёт уже оплачен. Спасибо!",
+    "pay_closed": "Этот счёт закрыт ({status}). Создайте новый: /plans",
+    "pay_success": "✅ Оплата получена! Тариф <b>{plan}</b> активен до {end}.\nВыбрать модель: /model",
+    "pay_rejected": "❌ Оплата по счёту <code>{payment_id}</code> отклонена: {reason}\nВопросы — ответьте менеджеру или /paysupport",
+    "pay_refunded": "↩️ Оплата по счёту <code>{payment_id}</code> возвращена, тариф {plan} отключён.",
+    "stars_title": "{plan} — {days} дней",
+    "stars_description": "Доступ к моделям: {models}",
+    "stars_invalid": "Этот счёт больше не действует. Создайте новый: /plans",
+    "paysupport": (
+        "Вопросы по оплате: напишите менеджеру {contact} и укажите номер счёта. "
+        "Возврат Stars возможен, если доступом ещё не пользовались."
+    ),
+    # Admin: payments
+    "admin_sbp_request": (
+        "🏦 <b>СБП: проверьте оплату</b>\nСчёт <code>{payment_id}</code>\n"
+        "Пользователь: {user} (<code>{user_id}</code>)\nТариф: {plan}\nСумма: {price} ₽\n{receipt}"
+    ),
+    "admin_receipt_attached": "Чек — сообщением выше.",
+    "admin_receipt_none": "Пользователь нажал «Я оплатил» без чека.",
+    "btn_confirm": "✅ Подтвердить",
+    "btn_reject": "❌ Отклонить",
+    "btn_default_reason": "Причина по умолчанию",
+    "admin_reject_ask": "Напишите причину отказа по счёту <code>{payment_id}</code> или нажмите кнопку.",
+    "admin_default_reason": "оплата не найдена",
+    "admin_paid": (
+        "💰 <b>Оплата</b> {method}: счёт <code>{payment_id}</code>\n"
+        "Пользователь: {user} (<code>{user_id}</code>)\nТариф: {plan} до {end}\nСумма: {amount}"
+    ),
+    "admin_confirmed": "✅ Счёт <code>{payment_id}</code> подтверждён.",
+    "admin_already_decided": "Счёт <code>{payment_id}</code> уже обработан: {status}.",
+    "admin_rejected": "❌ Счёт <code>{payment_id}</code> отклонён: {reason}",
+    "admin_refunded": "↩️ Счёт <code>{payment_id}</code>: Stars возвращены, период снят.",
+    "admin_refund_failed": "Не удалось вернуть Stars: {error}",
+    "admin_refund_only_stars": "Возврат командой доступен только для оплат Stars.",
+    "admin_payment_usage": "Формат: /{command} PAYMENT_ID",
+    "admin_payments": (
+        "<b>Платежи</b>\nОжидают: {pending}\n{pending_list}\n\n"
+        "<b>Последние оплаченные</b>\n{paid_list}\n\n"
+        "Итого оплачено: {total_rub} ₽ и {total_stars} ⭐ ({count} платежей)"
+    ),
+    "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {when}",
+    "none": "—",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from services.models import ChatTurn, PromoCode, Subscription, UserRecord
+from services.models import ChatTurn, Payment, PromoCode, Subscription, UserRecord
 
 
 class Storage(ABC):
@@ -55,3 +55,10 @@ class Storage(ABC):
 
     @abstractmethod
     async def delete_promo_code(self, code: str) -> None: ...
+
+    # Payments ------------------------------------------------------------------
+    @abstractmethod
+    async def all_payments(self) -> list[Payment]: ...
+
+    @abstractmethod
+    async def save_payment(self, payment: Payment) -> None: ...

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.models import (
     ChatTurn,
+    Payment,
     Period,
     PromoActivation,
     PromoCode,
@@ -45,6 +46,8 @@ class JsonStorage(Storage):
         self._promo_codes: dict[str, PromoCode] = {}
         self._subscriptions_path = data_dir / "subscriptions.json"
         self._promo_path = data_dir / "promo_codes.json"
+        self._payments: dict[str, Payment] = {}
+        self._payments_path = data_dir / "payments.json"
 
     async def open(self) -> None:
         for folder in (self.data_dir, self._users_dir, self._history_dir):
@@ -56,6 +59,8 @@ class JsonStorage(Storage):
             self._subscriptions[_subscription_key(subscription)] = subscription
         raw_promo = await asyncio.to_thread(read_json, self._promo_path, [])
         self._promo_codes = {item["code"]: _promo_from_json(item) for item in raw_promo}
+        raw_payments = await asyncio.to_thread(read_json, self._payments_path, [])
+        self._payments = {item["id"]: Payment(**item) for item in raw_payments}
 
     async def close(self) -> None:
         await self._writer.drain()
@@ -138,6 +143,17 @@ class JsonStorage(Storage):
         await self._writer.save(
             self._promo_path,
             lambda: [dataclasses.asdict(item) for item in self._promo_codes.values()],
+        )
+
+    # Payments ------------------------------------------------------------------
+    async def all_payments(self) -> list[Payment]:
+        return [dataclasses.replace(item) for item in self._payments.values()]
+
+    async def save_payment(self, payment: Payment) -> None:
+        self._payments[payment.id] = dataclasses.replace(payment)
+        await self._writer.save(
+            self._payments_path,
+            lambda: [dataclasses.asdict(item) for item in self._payments.values()],
         )
 
 

@@ -1,0 +1,249 @@
+"""Admin side of payments: confirm or reject SBP, refund Stars, list payments."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from config import Settings
+from handlers.callbacks import AdminPayment
+from handlers.filters import IsAdmin
+from handlers.keyboards import default_reason_keyboard
+from handlers.notices import METHOD_NAMES
+from services.models import Payment
+from services.payments import PaymentError, PaymentService
+from services.users import UsersService
+from texts import Raw, Texts, format_moment, get_texts
+
+logger = logging.getLogger(__name__)
+router = Router(name=__name__)
+router.message.filter(IsAdmin(), F.chat.type == "private")
+router.callback_query.filter(IsAdmin())
+
+RECENT_PAID = 15
+
+
+class RejectReason(StatesGroup):
+    waiting = State()
+
+
+async def _confirm(payment_id: str, admin_id: int, texts: Texts, payments: PaymentService) -> str:
+    payment = payments.get(payment_id)
+    if payment is None:
+        return texts("pay_not_found")
+    if payment.status != "pending":
+        return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+    try:
+        await payments.credit(payment.id, decided_by=admin_id)
+    except PaymentError as error:
+        return texts("admin_already_decided", payment_id=payment.id, status=error.reason)
+    return texts("admin_confirmed", payment_id=payment.id)
+
+
+async def _reject(
+    payment_id: str,
+    reason: str,
+    admin_id: int,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> str:
+    try:
+        payment = await payments.reject(payment_id, reason=reason, decided_by=admin_id)
+    except PaymentError as error:
+        existing = payments.get(payment_id)
+        if existing is None:
+            return texts("pay_not_found")
+        return texts("admin_already_decided", payment_id=existing.id, status=error.reason)
+    user = await users.get(payment.user_id)
+    user_texts = get_texts(user.language if user else "ru")
+    with contextlib.suppress(TelegramAPIError):
+        await bot.send_message(
+            payment.user_id, user_texts("pay_rejected", payment_id=payment.id, reason=reason)
+        )
+    return texts("admin_rejected", payment_id=payment.id, reason=reason)
+
+
+@router.callback_query(AdminPayment.filter())
+async def payment_button(
+    query: CallbackQuery,
+    callback_data: AdminPayment,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+    state: FSMContext,
+) -> None:
+    """Confirm / Reject / default-reason buttons under an SBP request."""
+    await query.answer()
+    admin_id = query.from_user.id
+    if callback_data.action == "confirm":
+        text = await _confirm(callback_data.payment_id, admin_id, texts, payments)
+    elif callback_data.action == "reject":
+        await state.set_state(RejectReason.waiting)
+        await state.update_data(payment_id=callback_data.payment_id)
+        text = texts("admin_reject_ask", payment_id=callback_data.payment_id)
+        await bot.send_message(
+            admin_id, text, reply_markup=default_reason_keyboard(callback_data.payment_id, texts)
+        )
+        return
+    else:
+        await state.clear()
+        text = await _reject(
+            callback_data.payment_id,
+            texts("admin_default_reason"),
+            admin_id,
+            bot,
+            texts,
+            payments,
+            users,
+        )
+    await bot.send_message(admin_id, text)
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+
+
+@router.message(StateFilter(RejectReason.waiting), F.text, ~F.text.startswith("/"))
+async def reject_reason(
+    message: Message,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+    state: FSMContext,
+) -> None:
+    """The reason typed after pressing Reject."""
+    data = await state.get_data()
+    await state.clear()
+    admin_id = message.from_user.id if message.from_user else 0
+    reason = (message.text or "").strip()[:500]
+    await message.answer(
+        await _reject(data["payment_id"], reason, admin_id, bot, texts, payments, users)
+    )
+
+
+@router.message(Command("confirm"))
+async def confirm_command(
+    message: Message, command: CommandObject, texts: Texts, payments: PaymentService
+) -> None:
+    """/confirm PAYMENT_ID: confirm an SBP (or any pending) payment."""
+    args = (command.args or "").split()
+    if len(args) != 1:
+        await message.answer(texts("admin_payment_usage", command="confirm"))
+        return
+    admin_id = message.from_user.id if message.from_user else 0
+    await message.answer(await _confirm(args[0], admin_id, texts, payments))
+
+
+@router.message(Command("reject"))
+async def reject_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> None:
+    """/reject PAYMENT_ID [REASON]: reject a pending payment."""
+    args = (command.args or "").split(maxsplit=1)
+    if not args:
+        await message.answer(texts("admin_payment_usage", command="reject"))
+        return
+    reason = args[1].strip() if len(args) == 2 else texts("admin_default_reason")
+    admin_id = message.from_user.id if message.from_user else 0
+    await message.answer(await _reject(args[0], reason, admin_id, bot, texts, payments, users))
+
+
+@router.message(Command("refund"))
+async def refund_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> None:
+    """/refund PAYMENT_ID: return the Stars and take the period back."""
+    args = (command.args or "").split()
+    if len(args) != 1:
+        await message.answer(texts("admin_payment_usage", command="refund"))
+        return
+    payment = payments.get(args[0])
+    if payment is None:
+        await message.answer(texts("pay_not_found"))
+        return
+    if payment.method != "stars" or not payment.charge_id:
+        await message.answer(texts("admin_refund_only_stars"))
+        return
+    if payment.status != "paid":
+        await message.answer(
+            texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+        )
+        return
+    try:
+        await bot.refund_star_payment(payment.user_id, payment.charge_id)
+    except TelegramBadRequest as error:
+        if "CHARGE_ALREADY_REFUNDED" not in error.message:
+            await message.answer(texts("admin_refund_failed", error=error.message))
+            return
+    admin_id = message.from_user.id if message.from_user else 0
+    await payments.refund(payment.id, decided_by=admin_id)
+    plan = payments.plan_of(payment)
+    user = await users.get(payment.user_id)
+    with contextlib.suppress(TelegramAPIError):
+        await bot.send_message(
+            payment.user_id,
+            get_texts(user.language if user else "ru")(
+                "pay_refunded", payment_id=payment.id, plan=plan.name
+            ),
+        )
+    await message.answer(texts("admin_refunded", payment_id=payment.id))
+
+
+@router.message(Command("payments"))
+async def payments_command(
+    message: Message, texts: Texts, payments: PaymentService, settings: Settings
+) -> None:
+    """/payments: pending and recent payments with totals."""
+    pending = payments.with_status("pending")
+    paid = payments.with_status("paid")
+
+    def line(payment: Payment) -> str:
+        amount = f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
+        return texts(
+            "admin_payment_line",
+            payment_id=payment.id,
+            method=METHOD_NAMES.get(payment.method, payment.method),
+            plan=payment.plan_id,
+            amount=amount,
+            user_id=payment.user_id,
+            when=format_moment(payment.paid_at or payment.created_at, settings.zone),
+        )
+
+    total_rub = sum(p.amount for p in paid if p.currency == "RUB")
+    total_stars = sum(p.amount for p in paid if p.currency == "XTR")
+    await message.answer(
+        texts(
+            "admin_payments",
+            pending=len(pending),
+            pending_list=Raw("\n".join(line(p) for p in pending[-20:]) or texts("none")),
+            paid_list=Raw(
+                "\n".join(
+                    line(p) for p in sorted(paid, key=lambda p: p.paid_at or 0)[-RECENT_PAID:]
+                )
+                or texts("none")
+            ),
+            total_rub=f"{total_rub:g}",
+            total_stars=f"{total_stars:g}",
+            count=len(paid),
+        )
+    )

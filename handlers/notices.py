@@ -1,0 +1,85 @@
+"""Messages the bot sends on its own: to admins, and to users about their payments."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import InlineKeyboardMarkup
+
+from config import Settings
+from services.catalog import Catalog
+from services.payments import CreditResult
+from services.users import UsersService
+from texts import format_moment, get_texts
+
+logger = logging.getLogger(__name__)
+
+METHOD_NAMES = {"yoomoney": "ЮMoney", "sbp": "СБП", "stars": "Stars"}
+
+
+async def notify_admins(
+    bot: Bot,
+    admin_ids: frozenset[int],
+    text: str,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    *,
+    html: bool = True,
+) -> None:
+    """Send to every admin; one unreachable admin does not stop the others."""
+    for admin_id in admin_ids:
+        try:
+            await bot.send_message(
+                admin_id,
+                text[:4096],
+                reply_markup=reply_markup,
+                parse_mode="HTML" if html else None,
+            )
+        except TelegramAPIError as error:
+            logger.warning("Could not notify admin %s: %s", admin_id, error)
+
+
+class PaymentNotices:
+    """Credit listener: tells the user their plan is on and the admins money came in."""
+
+    def __init__(self, bot: Bot, users: UsersService, catalog: Catalog, settings: Settings) -> None:
+        self._bot = bot
+        self._users = users
+        self._catalog = catalog
+        self._settings = settings
+
+    async def on_credit(self, result: CreditResult) -> None:
+        payment = result.payment
+        user = await self._users.get(payment.user_id)
+        texts = get_texts(user.language if user else "ru")
+        end = format_moment(result.end, self._settings.zone)
+        try:
+            await self._bot.send_message(
+                payment.user_id, texts("pay_success", plan=result.plan.name, end=end)
+            )
+        except TelegramAPIError as error:
+            logger.warning(
+                "Could not tell user %s about payment %s: %s", payment.user_id, payment.id, error
+            )
+        amount = (
+            f"{payment.amount:g} ⭐"
+            if payment.currency == "XTR"
+            else f"{payment.received_amount or payment.amount:.2f} ₽"
+        )
+        admin_texts = get_texts("ru")
+        label = f"@{user.username}" if user and user.username else (user.first_name if user else "")
+        await notify_admins(
+            self._bot,
+            self._settings.admin_ids,
+            admin_texts(
+                "admin_paid",
+                method=METHOD_NAMES.get(payment.method, payment.method),
+                payment_id=payment.id,
+                user=label or "—",
+                user_id=payment.user_id,
+                plan=result.plan.name,
+                end=end,
+                amount=amount,
+            ),
+        )

@@ -1,0 +1,297 @@
+"""Buying a plan: YooMoney link, SBP through a manager, Telegram Stars."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+
+from config import Settings
+from handlers.callbacks import BuyPlan, CheckPayment, PayWith, SbpPaid
+from handlers.keyboards import (
+    admin_payment_keyboard,
+    payment_methods_keyboard,
+    sbp_keyboard,
+    yoomoney_keyboard,
+)
+from handlers.notices import notify_admins
+from services.catalog import Catalog, Plan
+from services.models import Payment, UserRecord
+from services.payments import PaymentError, PaymentService
+from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
+from texts import Texts, get_texts
+
+logger = logging.getLogger(__name__)
+router = Router(name=__name__)
+
+
+class SbpReceipt(StatesGroup):
+    waiting = State()
+
+
+def _models(catalog: Catalog, plan: Plan) -> str:
+    return ", ".join(catalog.models_by_key[key].name for key in plan.models)
+
+
+@router.callback_query(BuyPlan.filter())
+async def choose_method(
+    query: CallbackQuery,
+    callback_data: BuyPlan,
+    texts: Texts,
+    catalog: Catalog,
+    yoomoney: YooMoneyChecker,
+    settings: Settings,
+) -> None:
+    """A plan's buy button: offer the payment methods."""
+    await query.answer()
+    plan = catalog.plans_by_id.get(callback_data.plan_id)
+    if plan is None or query.message is None:
+        return
+    await query.message.answer(
+        texts(
+            "pay_choose_method",
+            plan=plan.name,
+            price=plan.price_rub,
+            days=plan.days,
+            models=_models(catalog, plan),
+        ),
+        reply_markup=payment_methods_keyboard(
+            plan, texts, yoomoney=yoomoney.enabled, sbp=bool(settings.sbp_details)
+        ),
+    )
+
+
+@router.callback_query(PayWith.filter())
+async def pay_with(
+    query: CallbackQuery,
+    callback_data: PayWith,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+    yoomoney: YooMoneyChecker,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """A payment method button: create the invoice for it."""
+    plan = catalog.plans_by_id.get(callback_data.plan_id)
+    method = callback_data.method
+    configured = {"yoomoney": yoomoney.enabled, "sbp": bool(settings.sbp_details), "stars": True}
+    if plan is None or not configured.get(method):
+        await query.answer(texts("pay_not_configured"), show_alert=True)
+        return
+    await query.answer()
+    payment = await payments.create(user.id, plan.id, method)
+    if method == "yoomoney":
+        me = await bot.me()
+        url = quickpay_url(
+            wallet=settings.ymoney_wallet or "",
+            amount=payment.amount,
+            label=payment.id,
+            targets=f"{plan.name} ({payment.id})",
+            success_url=f"https://t.me/{me.username}" if me.username else None,
+        )
+        await bot.send_message(
+            user.id,
+            texts(
+                "pay_yoomoney",
+                payment_id=payment.id,
+                plan=plan.name,
+                price=plan.price_rub,
+                hours=f"{settings.payment_ttl_hours:g}",
+            ),
+            reply_markup=yoomoney_keyboard(url, payment.id, plan.price_rub, texts),
+        )
+    elif method == "sbp":
+        await state.set_state(SbpReceipt.waiting)
+        await state.update_data(payment_id=payment.id)
+        await bot.send_message(
+            user.id,
+            texts(
+                "pay_sbp",
+                payment_id=payment.id,
+                plan=plan.name,
+                price=plan.price_rub,
+                details=settings.sbp_details,
+            ),
+            reply_markup=sbp_keyboard(payment.id, texts),
+        )
+    else:
+        await bot.send_invoice(
+            chat_id=user.id,
+            title=texts("stars_title", plan=plan.name, days=plan.days),
+            description=texts("stars_description", models=_models(catalog, plan)),
+            payload=payment.id,
+            currency="XTR",
+            prices=[LabeledPrice(label=plan.name, amount=plan.stars)],
+            provider_token="",
+        )
+
+
+@router.callback_query(CheckPayment.filter())
+async def check_payment(
+    query: CallbackQuery,
+    callback_data: CheckPayment,
+    user: UserRecord,
+    texts: Texts,
+    payments: PaymentService,
+    yoomoney: YooMoneyChecker,
+) -> None:
+    """ "Check payment": ask YooMoney about this invoice now."""
+    payment = payments.get(callback_data.payment_id)
+    if payment is None or payment.user_id != user.id:
+        await query.answer(texts("pay_not_found"), show_alert=True)
+        return
+    if payment.status == "paid":
+        await query.answer(texts("pay_already_paid"), show_alert=True)
+        return
+    try:
+        result = await yoomoney.check_one(payment, user.id)
+    except CheckTooSoonError as error:
+        await query.answer(
+            texts("pay_check_too_soon", seconds=f"{error.wait:.0f}"), show_alert=True
+        )
+        return
+    except YooMoneyError as error:
+        logger.warning("Check button failed for %s: %s", payment.id, error)
+        await query.answer(texts("pay_check_failed"), show_alert=True)
+        return
+    # On success the user is told by the credit listener; here we only close the spinner.
+    await query.answer(None if result else texts("pay_pending"), show_alert=result is None)
+
+
+@router.callback_query(SbpPaid.filter())
+async def sbp_paid_button(
+    query: CallbackQuery,
+    callback_data: SbpPaid,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    payments: PaymentService,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """ "I have paid" under an SBP invoice, without a receipt."""
+    await query.answer()
+    await _send_to_manager(bot, user, texts, payments, settings, callback_data.payment_id, None)
+    await state.clear()
+
+
+@router.message(StateFilter(SbpReceipt.waiting), F.photo | F.document)
+async def sbp_receipt(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    payments: PaymentService,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """A photo or file sent after an SBP invoice: the receipt."""
+    data = await state.get_data()
+    await state.clear()
+    await _send_to_manager(bot, user, texts, payments, settings, data["payment_id"], message)
+
+
+async def _send_to_manager(
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    payments: PaymentService,
+    settings: Settings,
+    payment_id: str,
+    receipt: Message | None,
+) -> None:
+    payment = payments.get(payment_id)
+    if payment is None or payment.user_id != user.id or payment.method != "sbp":
+        await bot.send_message(user.id, texts("pay_not_found"))
+        return
+    if payment.status != "pending":
+        await bot.send_message(user.id, _closed_text(payment, texts))
+        return
+    already = payment.receipt_sent
+    await payments.mark_receipt_sent(payment.id)
+    if already and receipt is None:
+        await bot.send_message(user.id, texts("pay_sbp_already_sent", payment_id=payment.id))
+        return
+    plan = payments.plan_of(payment)
+    for admin_id in settings.admin_ids:
+        admin_texts = get_texts("ru")
+        if receipt is not None:
+            try:
+                await bot.copy_message(admin_id, receipt.chat.id, receipt.message_id)
+            except Exception as error:
+                logger.warning("Could not copy a receipt to admin %s: %s", admin_id, error)
+        text = admin_texts(
+            "admin_sbp_request",
+            payment_id=payment.id,
+            user=_user_label(user),
+            user_id=user.id,
+            plan=plan.name,
+            price=plan.price_rub,
+            receipt=admin_texts(
+                "admin_receipt_attached" if receipt is not None else "admin_receipt_none"
+            ),
+        )
+        await notify_admins(
+            bot, frozenset({admin_id}), text, admin_payment_keyboard(payment.id, admin_texts)
+        )
+    await bot.send_message(user.id, texts("pay_sbp_sent"))
+
+
+def _user_label(user: UserRecord) -> str:
+    return f"@{user.username}" if user.username else user.first_name or str(user.id)
+
+
+def _closed_text(payment: Payment, texts: Texts) -> str:
+    if payment.status == "paid":
+        return texts("pay_already_paid")
+    return texts("pay_closed", status=payment.status)
+
+
+@router.pre_checkout_query()
+async def pre_checkout(query: PreCheckoutQuery, texts: Texts, payments: PaymentService) -> None:
+    """Telegram asks whether a Stars invoice may be paid (must answer within 10 s)."""
+    payment = payments.get(query.invoice_payload)
+    valid = (
+        payment is not None
+        and payment.method == "stars"
+        and payment.status == "pending"
+        and payment.user_id == query.from_user.id
+        and query.currency == "XTR"
+        and query.total_amount == int(payment.amount)
+    )
+    if valid:
+        await query.answer(ok=True)
+    else:
+        await query.answer(ok=False, error_message=texts("stars_invalid"))
+
+
+@router.message(F.successful_payment)
+async def successful_payment(message: Message, texts: Texts, payments: PaymentService) -> None:
+    """Telegram confirms a Stars payment: grant the plan (once per payment)."""
+    paid = message.successful_payment
+    if paid is None:
+        return
+    try:
+        await payments.credit(paid.invoice_payload, charge_id=paid.telegram_payment_charge_id)
+    except PaymentError as error:
+        # Money arrived for an invoice we no longer accept: keep the charge id for a refund.
+        logger.error(
+            "Stars payment %s not credited (%s); charge %s",
+            paid.invoice_payload,
+            error.reason,
+            paid.telegram_payment_charge_id,
+        )
+        raise
+
+
+@router.message(Command("paysupport"))
+async def paysupport(message: Message, texts: Texts, settings: Settings) -> None:
+    """/paysupport: who answers payment questions (required for Stars sellers)."""
+    await message.answer(texts("paysupport", contact=settings.support_contact or "—"))
