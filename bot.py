@@ -65,6 +65,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
             reminder_loop(bot, services.subscriptions, services.users, services.alerts, settings),
             name="reminders",
         )
+        background.start(services.stats.run(), name="stats")
         background.start(services.yoomoney.run(settings.payment_check_interval), name="payments")
         if settings.notification_secret:
             await notification_server.start(

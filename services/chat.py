@@ -12,6 +12,7 @@ from services.alerts import AlertService
 from services.catalog import Catalog, Model
 from services.llm import LLMGateway, ProviderError, TextDelta
 from services.models import ChatTurn, Usage, UserRecord
+from services.stats import StatsService
 from services.storage.base import Storage
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,6 @@ class ChatResult:
     cancelled: bool = False
 
 
-UsageListener = Callable[[int, Model, Usage | None, bool], None]
-
-
 class ChatService:
     def __init__(
         self,
@@ -54,10 +52,12 @@ class ChatService:
         storage: Storage,
         access: AccessService,
         alerts: AlertService,
+        stats: StatsService,
         *,
         history_max_messages: int = 40,
     ) -> None:
         self._alerts = alerts
+        self._stats = stats
         self._failures_in_row: dict[str, int] = {}
         self._catalog = catalog
         self._llm = llm
@@ -65,7 +65,6 @@ class ChatService:
         self._access = access
         self._history_max_messages = history_max_messages
         self._active: dict[int, asyncio.Task[ChatResult]] = {}
-        self.usage_listeners: list[UsageListener] = []
 
     def current_model(self, user: UserRecord) -> Model:
         return self._catalog.model(user.model_key) or self._catalog.default_model
@@ -83,6 +82,7 @@ class ChatService:
             raise ChatRefusalError("unavailable", model)
         limit = self._access.input_limit(user.id, model)
         if limit is not None and len(text) > limit:
+            self._stats.free_limit_refusal()
             raise ChatRefusalError("too_long", model, limit=limit)
         return model
 
@@ -134,12 +134,12 @@ class ChatService:
                     usage = event.usage
         except ProviderError as error:
             logger.warning("Model %s failed for user %s: %s", model.key, user_id, error)
-            self._notify_usage(user_id, model, usage, ok=False)
+            self._stats.answer(user_id, model, usage, ok=False)
             await self._report_failure(model, error)
             return ChatResult(text="".join(parts), model=model, error=error.kind)
         answer = "".join(parts)
         self._failures_in_row[model.provider] = 0
-        self._notify_usage(user_id, model, usage, ok=True)
+        self._stats.answer(user_id, model, usage, ok=True)
         turns = [*history, question, ChatTurn("assistant", answer)]
         await self._storage.save_history(user_id, turns[-self._history_max_messages :])
         return ChatResult(text=answer, model=model, usage=usage)
@@ -170,7 +170,3 @@ class ChatService:
                 f"Provider {model.provider} failed for model {model.key} "
                 f"({model.model_id}): {error.kind}, {count} failure(s) in a row",
             )
-
-    def _notify_usage(self, user_id: int, model: Model, usage: Usage | None, *, ok: bool) -> None:
-        for listener in self.usage_listeners:
-            listener(user_id, model, usage, ok)

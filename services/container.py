@@ -15,6 +15,7 @@ from services.chat import ChatService
 from services.llm import LLMGateway, ProviderConfig
 from services.payments import PaymentService
 from services.promo import PromoService
+from services.stats import StatsService
 from services.storage.base import Storage
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService
@@ -36,12 +37,14 @@ class Services:
     payments: PaymentService
     yoomoney: YooMoneyChecker
     http: aiohttp.ClientSession
+    stats: StatsService
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     async def close(self) -> None:
+        await self.stats.flush()
         await self.http.close()
         await self.llm.close()
         await self.storage.close()
@@ -67,6 +70,8 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     await storage.open()
     llm = LLMGateway(catalog, provider_configs(settings, catalog), settings.request_timeout)
     alerts = AlertService()
+    stats = StatsService(settings.data_dir, settings.zone)
+    await stats.load()
     subscriptions = SubscriptionService(storage, catalog)
     await subscriptions.load()
     promo = PromoService(storage, subscriptions, settings.zone)
@@ -90,13 +95,14 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         llm=llm,
         alerts=alerts,
         access=access,
-        users=UsersService(storage, catalog),
+        users=UsersService(storage, catalog, stats),
         chat=ChatService(
             catalog,
             llm,
             storage,
             access,
             alerts,
+            stats,
             history_max_messages=settings.history_max_messages,
         ),
         subscriptions=subscriptions,
@@ -104,4 +110,5 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         payments=payments,
         yoomoney=yoomoney,
         http=http,
+        stats=stats,
     )

@@ -6,13 +6,15 @@ import time
 
 from services.catalog import Catalog
 from services.models import UserRecord
+from services.stats import StatsService
 from services.storage.base import Storage
 
 
 class UsersService:
-    def __init__(self, storage: Storage, catalog: Catalog) -> None:
+    def __init__(self, storage: Storage, catalog: Catalog, stats: StatsService) -> None:
         self._storage = storage
         self._catalog = catalog
+        self._stats = stats
 
     async def touch(
         self, user_id: int, *, first_name: str, username: str | None, language: str
@@ -29,7 +31,10 @@ class UsersService:
                 created_at=time.time(),
             )
             await self._storage.save_user(user)
-        elif (user.first_name, user.username, user.language, user.blocked) != (
+            self._stats.user_seen(user_id, is_new=True)
+            return user
+        self._stats.user_seen(user_id, is_new=False)
+        if (user.first_name, user.username, user.language, user.blocked) != (
             first_name,
             username,
             language,

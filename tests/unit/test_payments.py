@@ -66,7 +66,7 @@ async def test_every_path_at_once_credits_once(tmp_path: Path, catalog: Catalog)
     (sub,) = subs.subscriptions()
     assert len(sub.periods) == 1
     assert sub.end - sub.periods[0].start == 30 * DAY
-    assert payments.get(payment.id).status == "paid"  # type: ignore[union-attr]
+    assert payments.get(payment.id).status == "paid"
 
 
 async def test_shortfall_beyond_the_setting_is_not_credited(
@@ -76,7 +76,7 @@ async def test_shortfall_beyond_the_setting_is_not_credited(
     payment = await payments.create(1, "premium1", "yoomoney")
     assert await checker.apply(Operation("op-2", "success", "in", 600.0, payment.id)) is None
     assert await checker.apply(Operation("op-2", "success", "in", 600.0, payment.id)) is None
-    assert payments.get(payment.id).status == "pending"  # type: ignore[union-attr]
+    assert payments.get(payment.id).status == "pending"
     assert subs.subscriptions() == [] and credited == []
     assert len(alerts.sent) == 1 and "600.00" in alerts.sent[0]
     # Refused or outgoing operations and other labels do nothing either.
@@ -107,7 +107,7 @@ async def test_expired_payment_still_takes_late_money(tmp_path: Path, catalog: C
     payment = await payments.create(1, "ai_group", "yoomoney")
     expired = await payments.expire_stale(max_age=86400, now=payment.created_at + 86401)
     assert [p.id for p in expired] == [payment.id]
-    assert payments.get(payment.id).status == "expired"  # type: ignore[union-attr]
+    assert payments.get(payment.id).status == "expired"
     result = await checker.apply(Operation("late", "success", "in", 420.0, payment.id))
     assert result is not None and result.newly_paid and len(credited) == 1
     assert [a.plan.id for a in subs.active_plans(1)] == ["ai_group"]
@@ -121,7 +121,7 @@ async def test_stars_refund_takes_the_period_back(tmp_path: Path, catalog: Catal
     assert subs.active_plans(3)
     await payments.refund(payment.id, decided_by=1)
     assert subs.active_plans(3) == []
-    assert payments.get(payment.id).status == "refunded"  # type: ignore[union-attr]
+    assert payments.get(payment.id).status == "refunded"
     with pytest.raises(PaymentError):
         await payments.refund(payment.id, decided_by=1)
 
@@ -135,7 +135,7 @@ async def test_crash_after_period_before_payment_is_repaired(
     subscription = subs.add_period(4, "premium1", 30, f"payment:{payment.id}")
     await subs.save(subscription)
     payments2, subs2, checker2, credited2, _ = await make(tmp_path, catalog)
-    assert payments2.get(payment.id).status == "paid"  # type: ignore[union-attr]
+    assert payments2.get(payment.id).status == "paid"
     assert await checker2.apply(Operation("op", "success", "in", 675.0, payment.id)) is None
     assert len(subs2.subscriptions()[0].periods) == 1 and credited2 == []
 
