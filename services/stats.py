@@ -153,10 +153,8 @@ class StatsService:
     async def flush(self) -> None:
         dirty, self._dirty = self._dirty, set()
         for key in dirty:
-            stats = self._days[key]
-            snapshot = stats.to_json()
             await self._writer.save(
-                self._folder / f"{key}.json", lambda s=snapshot: s, durable=False
+                self._folder / f"{key}.json", self._days[key].to_json, durable=False
             )
 
     async def run(self) -> None:
