@@ -1,0 +1,262 @@
+"""Broadcasts: paced, resumable, and never delivering one broadcast to a user twice.
+
+Each broadcast has a JSON header (`broadcasts/<id>.json`) and an append-only
+journal (`broadcasts/<id>.log`) with a line per user: `T <id>` before the send is
+tried, then `D`, `B` (blocked) or `F` (failed). After a crash, users with a `T`
+and no result are skipped: at most the few sends in flight at the crash are lost,
+and nobody gets the message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from services.storage.atomic import FileWriter, read_json
+
+logger = logging.getLogger(__name__)
+
+SendOutcome = Literal["delivered", "blocked", "failed"]
+# Sends one broadcast to one user; raises RetryLaterError to be retried after a pause.
+Sender = Callable[["Broadcast", int], Awaitable[SendOutcome]]
+ProgressListener = Callable[["Broadcast"], Awaitable[None]]
+
+
+class RetryLaterError(Exception):
+    """Telegram said 429: wait `seconds`, then send to the same user again."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}")
+        self.seconds = seconds
+
+
+@dataclass(slots=True)
+class Broadcast:
+    id: str
+    created_by: int
+    created_at: float
+    # What to send: a text (HTML) or a copy of a message in the admin's chat.
+    text: str | None = None
+    from_chat_id: int | None = None
+    message_id: int | None = None
+    status: str = "draft"  # draft -> running -> done | cancelled
+    total: int = 0
+    delivered: int = 0
+    blocked: int = 0
+    failed: int = 0
+    skipped: int = 0  # in flight at a crash: not retried, so never sent twice
+    status_chat_id: int | None = None
+    status_message_id: int | None = None
+
+    @property
+    def processed(self) -> int:
+        return self.delivered + self.blocked + self.failed + self.skipped
+
+
+class BroadcastService:
+    def __init__(self, data_dir: Path, *, rate: float, concurrency: int = 4) -> None:
+        self._folder = data_dir / "broadcasts"
+        self._rate = rate
+        self._concurrency = concurrency
+        self._writer = FileWriter()
+        self._cancelled: set[str] = set()
+        self._running: dict[str, asyncio.Task[Broadcast]] = {}
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
+
+    def _header(self, broadcast_id: str) -> Path:
+        return self._folder / f"{broadcast_id}.json"
+
+    def _journal(self, broadcast_id: str) -> Path:
+        return self._folder / f"{broadcast_id}.log"
+
+    async def create(
+        self,
+        created_by: int,
+        *,
+        text: str | None = None,
+        from_chat_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Broadcast:
+        broadcast = Broadcast(
+            id=secrets.token_hex(4),
+            created_by=created_by,
+            created_at=time.time(),
+            text=text,
+            from_chat_id=from_chat_id,
+            message_id=message_id,
+        )
+        await self.save(broadcast)
+        return broadcast
+
+    async def save(self, broadcast: Broadcast) -> None:
+        snapshot = dataclasses.asdict(broadcast)
+        await self._writer.save(self._header(broadcast.id), lambda: snapshot)
+
+    async def get(self, broadcast_id: str) -> Broadcast | None:
+        raw = await asyncio.to_thread(read_json, self._header(broadcast_id))
+        return Broadcast(**raw) if raw else None
+
+    async def unfinished(self) -> list[Broadcast]:
+        """Broadcasts that were running when the process stopped."""
+        names = await asyncio.to_thread(os.listdir, self._folder)
+        found = []
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                broadcast = await self.get(name[:-5])
+                if broadcast is not None and broadcast.status == "running":
+                    found.append(broadcast)
+        return found
+
+    def cancel(self, broadcast_id: str) -> bool:
+        if broadcast_id not in self._running:
+            return False
+        self._cancelled.add(broadcast_id)
+        return True
+
+    def is_running(self, broadcast_id: str) -> bool:
+        return broadcast_id in self._running
+
+    async def run(
+        self,
+        broadcast: Broadcast,
+        recipients: list[int],
+        send: Sender,
+        on_progress: ProgressListener,
+        *,
+        progress_every: float = 2.0,
+    ) -> Broadcast:
+        """Send to every recipient not yet in the journal, at most `rate` per second."""
+        self._running[broadcast.id] = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            return await self._run(broadcast, recipients, send, on_progress, progress_every)
+        finally:
+            self._running.pop(broadcast.id, None)
+            self._cancelled.discard(broadcast.id)
+
+    async def _run(
+        self,
+        broadcast: Broadcast,
+        recipients: list[int],
+        send: Sender,
+        on_progress: ProgressListener,
+        progress_every: float,
+    ) -> Broadcast:
+        journal_path = self._journal(broadcast.id)
+        tried, results = await asyncio.to_thread(_read_journal, journal_path)
+        # The journal is the truth; the header's counters may lag behind it.
+        broadcast.delivered = broadcast.blocked = broadcast.failed = 0
+        broadcast.skipped = len(tried - set(results))  # crashed mid-send: never resent
+        for outcome in results.values():
+            _count(broadcast, outcome)
+        todo = [user_id for user_id in dict.fromkeys(recipients) if user_id not in tried]
+        broadcast.total = broadcast.processed + len(todo)
+        broadcast.status = "running"
+        await self.save(broadcast)
+
+        journal = await asyncio.to_thread(_open_journal, journal_path)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for user_id in todo:
+            queue.put_nowait(user_id)
+        pacer = _Pacer(self._rate)
+        last_progress = 0.0
+
+        async def worker() -> None:
+            nonlocal last_progress
+            while not queue.empty() and broadcast.id not in self._cancelled:
+                user_id = queue.get_nowait()
+                os.write(journal, f"T {user_id}\n".encode())
+                outcome = await self._send_with_retries(broadcast, user_id, send, pacer)
+                os.write(journal, f"{outcome[0].upper()} {user_id}\n".encode())
+                _count(broadcast, outcome)
+                if time.monotonic() - last_progress >= progress_every:
+                    last_progress = time.monotonic()
+                    await self.save(broadcast)
+                    await _safely(on_progress, broadcast)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(self._concurrency)))
+        finally:
+            os.close(journal)
+        broadcast.status = "cancelled" if broadcast.id in self._cancelled else "done"
+        await self.save(broadcast)
+        await _safely(on_progress, broadcast)
+        return broadcast
+
+    async def _send_with_retries(
+        self, broadcast: Broadcast, user_id: int, send: Sender, pacer: _Pacer
+    ) -> SendOutcome:
+        for _ in range(5):
+            await pacer.wait()
+            try:
+                return await send(broadcast, user_id)
+            except RetryLaterError as error:
+                logger.info("Broadcast %s: 429, pausing %.1f s", broadcast.id, error.seconds)
+                pacer.pause(error.seconds)
+        return "failed"
+
+
+class _Pacer:
+    """Spaces sends evenly at `rate` per second across all workers; 429 pauses everyone."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+def _count(broadcast: Broadcast, outcome: str) -> None:
+    if outcome == "delivered":
+        broadcast.delivered += 1
+    elif outcome == "blocked":
+        broadcast.blocked += 1
+    else:
+        broadcast.failed += 1
+
+
+def _read_journal(path: Path) -> tuple[set[int], dict[int, str]]:
+    tried: set[int] = set()
+    results: dict[int, str] = {}
+    names = {"D": "delivered", "B": "blocked", "F": "failed"}
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return tried, results
+    for line in lines:
+        mark, _, user = line.partition(" ")
+        if not user.isdigit():
+            continue  # a line cut by a crash
+        if mark == "T":
+            tried.add(int(user))
+        elif mark in names:
+            results[int(user)] = names[mark]
+    return tried, results
+
+
+def _open_journal(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+
+async def _safely(listener: ProgressListener, broadcast: Broadcast) -> None:
+    try:
+        await listener(broadcast)
+    except Exception:
+        logger.warning("Broadcast progress update failed", exc_info=True)

@@ -1,0 +1,84 @@
+"""Broadcast pacing, 429/403 handling and resuming without duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from services.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
+
+
+async def test_every_user_once_despite_429_and_blocked(tmp_path: Path) -> None:
+    service = BroadcastService(tmp_path, rate=2000, concurrency=4)
+    await service.open()
+    broadcast = await service.create(1, text="hi")
+    sent: Counter[int] = Counter()
+    limited = {10, 20}
+
+    async def send(_: Broadcast, user_id: int) -> SendOutcome:
+        if user_id in limited:
+            limited.discard(user_id)
+            raise RetryLaterError(0.05)
+        if user_id % 7 == 0:
+            return "blocked"
+        sent[user_id] += 1
+        return "delivered"
+
+    progress: list[int] = []
+
+    async def on_progress(b: Broadcast) -> None:
+        progress.append(b.processed)
+
+    done = await service.run(broadcast, list(range(1, 301)), send, on_progress, progress_every=0)
+    assert done.status == "done"
+    assert done.blocked == 42 and done.delivered == 258 and done.failed == 0
+    assert set(sent) == {u for u in range(1, 301) if u % 7} and max(sent.values()) == 1
+    assert progress[-1] == 300
+
+
+async def test_resume_after_a_crash_never_sends_twice(tmp_path: Path) -> None:
+    service = BroadcastService(tmp_path, rate=5000, concurrency=3)
+    await service.open()
+    broadcast = await service.create(1, text="hi")
+    sent: Counter[int] = Counter()
+
+    async def send(_: Broadcast, user_id: int) -> SendOutcome:
+        sent[user_id] += 1
+        await asyncio.sleep(0)
+        return "delivered"
+
+    async def on_progress(_: Broadcast) -> None:
+        return None
+
+    task = asyncio.create_task(service.run(broadcast, list(range(1000)), send, on_progress))
+    while sum(sent.values()) < 300:
+        await asyncio.sleep(0.001)
+    task.cancel()  # the process dies mid-broadcast
+    await asyncio.gather(task, return_exceptions=True)
+
+    restarted = BroadcastService(tmp_path, rate=5000)
+    await restarted.open()
+    (pending,) = await restarted.unfinished()
+    done = await restarted.run(pending, list(range(1000)), send, on_progress)
+    assert max(sent.values()) == 1
+    assert done.delivered + done.skipped == 1000 and done.skipped <= 3
+    assert done.status == "done"
+
+
+async def test_cancel_stops_the_broadcast(tmp_path: Path) -> None:
+    service = BroadcastService(tmp_path, rate=100, concurrency=1)
+    await service.open()
+    broadcast = await service.create(1, text="hi")
+
+    async def send(_: Broadcast, user_id: int) -> SendOutcome:
+        return "delivered"
+
+    async def on_progress(_: Broadcast) -> None:
+        return None
+
+    task = asyncio.create_task(service.run(broadcast, list(range(1000)), send, on_progress))
+    await asyncio.sleep(0.1)
+    assert service.cancel(broadcast.id)
+    done = await task
+    assert done.status == "cancelled" and 0 < done.delivered < 100
