@@ -15,6 +15,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
+from handlers.admin_broadcast import BroadcastRunner
 from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
 from handlers.notices import PaymentNotices, notify_admins
 from handlers.notifications import BackgroundTasks, WebServer, reminder_loop
@@ -26,7 +27,17 @@ from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
 
-MENU_COMMANDS = ("start", "model", "new", "profile", "plans", "promo", "help", "cancel")
+MENU_COMMANDS = (
+    "start",
+    "model",
+    "new",
+    "profile",
+    "plans",
+    "promo",
+    "paysupport",
+    "help",
+    "cancel",
+)
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -47,6 +58,8 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     dispatcher["edit_interval"] = settings.stream_edit_interval
+    runner = BroadcastRunner(services.broadcasts, services.users)
+    dispatcher["broadcast_runner"] = runner
     background = BackgroundTasks()
     notification_server = WebServer()
     in_flight = InFlightMiddleware()
@@ -58,6 +71,8 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         services.alerts.connect(
             lambda text: notify_admins(bot, settings.admin_ids, text, html=False)
         )
+        runner.attach(bot)
+        await runner.resume_unfinished()
         notices = PaymentNotices(bot, services.users, services.catalog, settings)
         services.payments.credit_listeners.append(notices.on_credit)
         await _set_commands(bot)
@@ -80,6 +95,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         )
 
     async def on_shutdown() -> None:
+        await runner.stop()
         await background.stop()
         await notification_server.stop()
         still_running = await in_flight.wait(settings.shutdown_grace)

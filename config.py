@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=8.0, ge=0)
     history_max_messages: int = Field(default=40, ge=2)
     reminder_interval: float = Field(default=300.0, gt=0)
+    broadcast_rate: float = Field(default=25.0, gt=0)
 
     # Payments.
     ymoney_token: SecretStr | None = None

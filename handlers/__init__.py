@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, admin_payments, chat, common, errors, models, payments, plans
+from handlers import (
+    admin,
+    admin_broadcast,
+    admin_panel,
+    admin_payments,
+    chat,
+    common,
+    errors,
+    models,
+    payments,
+    plans,
+)
 
 
 def get_routers() -> list[Router]:
@@ -16,5 +27,7 @@ def get_routers() -> list[Router]:
         payments.router,
         admin.router,
         admin_payments.router,
+        admin_panel.router,
+        admin_broadcast.router,
         chat.router,
     ]

@@ -37,3 +37,24 @@ class SbpPaid(CallbackData, prefix="sbp"):
 class AdminPayment(CallbackData, prefix="adp"):
     action: str  # "confirm" | "reject" | "default"
     payment_id: str
+
+
+class AdminMenu(CallbackData, prefix="adm"):
+    section: str  # main, users, payments, stats, promo, broadcast, export
+
+
+class AdminUser(CallbackData, prefix="adu"):
+    action: str  # card, grant, plan, days, grant_ok, revoke, revoke_ok
+    user_id: int
+    plan_id: str = ""  # "" with revoke means every plan
+    days: int = 0
+
+
+class AdminPromo(CallbackData, prefix="apr"):
+    action: str  # new, plan, skip, disable, enable, delete
+    code: str = ""
+
+
+class AdminBroadcast(CallbackData, prefix="abc"):
+    action: str  # send, drop, stop
+    broadcast_id: str

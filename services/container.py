@@ -10,6 +10,7 @@ import aiohttp
 from config import PROVIDER_NAMES, Settings
 from services.access import AccessService
 from services.alerts import AlertService
+from services.broadcast import BroadcastService
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.llm import LLMGateway, ProviderConfig
@@ -38,6 +39,7 @@ class Services:
     yoomoney: YooMoneyChecker
     http: aiohttp.ClientSession
     stats: StatsService
+    broadcasts: BroadcastService
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -77,6 +79,8 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     promo = PromoService(storage, subscriptions, settings.zone)
     await promo.load()
     access = AccessService(catalog, subscriptions)
+    broadcasts = BroadcastService(settings.data_dir, rate=settings.broadcast_rate)
+    await broadcasts.open()
     payments = PaymentService(storage, catalog, subscriptions)
     await payments.load()
     http = aiohttp.ClientSession()
@@ -111,4 +115,5 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         yoomoney=yoomoney,
         http=http,
         stats=stats,
+        broadcasts=broadcasts,
     )

@@ -34,6 +34,7 @@ class DayStats:
     prompt_tokens: dict[str, int] = field(default_factory=dict)
     completion_tokens: dict[str, int] = field(default_factory=dict)
     free_limit_refusals: int = 0
+    user_messages: dict[int, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class DayStats:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "free_limit_refusals": self.free_limit_refusals,
+            "user_messages": {str(user): count for user, count in self.user_messages.items()},
         }
 
     @classmethod
@@ -56,6 +58,7 @@ class DayStats:
             prompt_tokens=dict(raw.get("prompt_tokens", {})),
             completion_tokens=dict(raw.get("completion_tokens", {})),
             free_limit_refusals=raw.get("free_limit_refusals", 0),
+            user_messages={int(k): v for k, v in raw.get("user_messages", {}).items()},
         )
 
 
@@ -107,6 +110,8 @@ class StatsService:
         stats = self._day()
         counter = stats.messages if ok else stats.failures
         counter[model.key] = counter.get(model.key, 0) + 1
+        if ok:
+            stats.user_messages[user_id] = stats.user_messages.get(user_id, 0) + 1
         if usage is not None:
             stats.prompt_tokens[model.key] = (
                 stats.prompt_tokens.get(model.key, 0) + usage.prompt_tokens
@@ -145,6 +150,9 @@ class StatsService:
                 row[3] += stats.completion_tokens.get(key, 0)
         rows = [ModelUsage(key, *values) for key, values in totals.items()]
         return sorted(rows, key=lambda row: row.messages, reverse=True)
+
+    def user_message_count(self, user_id: int, days: int) -> int:
+        return sum(stats.user_messages.get(user_id, 0) for _, stats in self.last_days(days))
 
     def free_limit_refusals(self, days: int) -> int:
         return sum(stats.free_limit_refusals for _, stats in self.last_days(days))

@@ -58,3 +58,27 @@ class UsersService:
         if user is not None and not user.blocked:
             user.blocked = True
             await self._storage.save_user(user)
+
+    async def find(self, query: str) -> UserRecord | None:
+        """A user by id or @username (case-insensitive)."""
+        query = query.strip()
+        if query.lstrip("-").isdigit():
+            return await self._storage.get_user(int(query))
+        name = query.removeprefix("@").lower()
+        if not name:
+            return None
+        return next(
+            (
+                user
+                for user in await self._storage.all_users()
+                if (user.username or "").lower() == name
+            ),
+            None,
+        )
+
+    async def count(self) -> int:
+        return len(await self._storage.user_ids())
+
+    async def broadcast_recipients(self) -> list[int]:
+        """Users who have not blocked the bot."""
+        return sorted(user.id for user in await self._storage.all_users() if not user.blocked)

@@ -9,6 +9,7 @@ TEXTS: dict[str, str] = {
     "cmd_plans": "Plans and payment",
     "cmd_promo": "Activate a promo code",
     "cmd_cancel": "Stop the answer or action",
+    "cmd_paysupport": "Payment questions",
     "cmd_help": "Help",
     # Start, help, profile
     "start": (
@@ -197,4 +198,85 @@ TEXTS: dict[str, str] = {
     ),
     "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {when}",
     "none": "—",
+    # Admin panel
+    "admin_panel": "<b>Admin panel</b>\nUsers: {users} · active subscriptions: {subs} · pending payments: {pending}",
+    "btn_admin_users": "👤 Users",
+    "btn_admin_payments": "💰 Payments",
+    "btn_admin_stats": "📊 Statistics",
+    "btn_admin_promo": "🎟 Promo codes",
+    "btn_admin_broadcast": "📣 Broadcast",
+    "btn_back": "« Back",
+    "btn_cancel": "Cancel",
+    "btn_export_csv": "⬇️ Export CSV",
+    "btn_grant": "➕ Grant / extend",
+    "btn_revoke": "➖ Revoke",
+    "btn_all_plans": "All plans",
+    "btn_yes": "✅ Yes",
+    "btn_new_promo": "➕ New promo code",
+    "btn_disable": "⏸ {code}",
+    "btn_enable": "▶️ {code}",
+    "btn_delete": "🗑 {code}",
+    "btn_skip": "Skip",
+    "btn_send": "📣 Send",
+    "btn_stop": "⏹ Stop",
+    "admin_find_ask": "Send a user id or @username. Cancel: /cancel",
+    "admin_user_not_found": "User “{query}” not found. Try again or /cancel",
+    "admin_user_card": (
+        "<b>User</b> {name} (<code>{user_id}</code>)\n"
+        "Language: {language} · model: {model} · since {since}{blocked}\n"
+        "Messages in 30 days: {messages}\n\n"
+        "<b>Subscriptions</b>\n{plans}\n\n<b>Payments</b>\n{payments}"
+    ),
+    "admin_user_blocked": " · blocked the bot",
+    "admin_choose_plan": "Choose a plan for <code>{user_id}</code>:",
+    "admin_choose_days": "How many days of <b>{plan}</b> for <code>{user_id}</code>?",
+    "admin_confirm_grant": "Grant <b>{plan}</b> for {days} days to user <code>{user_id}</code>?",
+    "admin_confirm_revoke": "Revoke {plan} from user <code>{user_id}</code>?",
+    "admin_payments_section": (
+        "<b>Payments</b>\nWaiting for confirmation: {pending}\n\n"
+        "<b>By day (7 days)</b>\n{by_day}\n\n<b>By month</b>\n{by_month}\n\n"
+        "<b>By method</b>\n{by_method}"
+    ),
+    "admin_revenue_line": "{name}: {rub} RUB, {stars} ⭐ ({count})",
+    "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}{receipt}",
+    "admin_pending_receipt": " (receipt sent)",
+    "admin_stats": (
+        "<b>Statistics</b>\n"
+        "Users: {users_total} · new today: {new_today} · active in 7 days: {active_7d}\n\n"
+        "<b>Active subscriptions</b>\n{subs}\n\n"
+        "<b>Revenue</b>\nToday: {rev_today}\n7 days: {rev_7d}\n30 days: {rev_30d}\n\n"
+        "<b>Models in 30 days</b> (messages · failures · tokens in/out)\n{models}\n\n"
+        "Free length-limit refusals (30 days): {refusals}"
+    ),
+    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion}",
+    "admin_chart_title": "Revenue (RUB) and new users over 30 days",
+    "admin_promo_section": "<b>Promo codes</b>\n{items}",
+    "admin_promo_wizard_code": "Step 1/5. Choose a code (3-32 characters: Latin letters, digits, _ and -). Cancel: /cancel",
+    "admin_promo_wizard_plan": "Step 2/5. Which plan does <code>{code}</code> open?",
+    "admin_promo_wizard_days": "Step 3/5. For how many days? (a number)",
+    "admin_promo_wizard_uses": "Step 4/5. How many activations in total? (a number, or Skip for unlimited)",
+    "admin_promo_wizard_date": "Step 5/5. Last valid day YYYY-MM-DD (or Skip)",
+    "admin_number_expected": "A whole number above zero, please.",
+    "admin_date_expected": "A date as YYYY-MM-DD, please.",
+    "admin_promo_disabled": "Promo code <code>{code}</code> disabled.",
+    "admin_promo_enabled": "Promo code <code>{code}</code> is active again.",
+    "admin_cancelled": "Cancelled.",
+    "admin_broadcast_ask": (
+        "Send the message to broadcast (formatted text, photo, video or file). Cancel: /cancel"
+    ),
+    "admin_broadcast_preview": "This is what {count} users will get (users who blocked the bot are skipped). Send?",
+    "admin_broadcast_progress": (
+        "📣 Broadcast <code>{broadcast_id}</code>: {processed}/{total}\n"
+        "Delivered: {delivered} · blocked: {blocked} · failed: {failed} · skipped: {skipped}"
+    ),
+    "admin_broadcast_done": (
+        "✅ Broadcast <code>{broadcast_id}</code> finished.\n"
+        "Delivered: {delivered} · blocked: {blocked} · failed: {failed} · skipped: {skipped}"
+    ),
+    "admin_broadcast_cancelled": (
+        "⏹ Broadcast <code>{broadcast_id}</code> stopped.\n"
+        "Delivered: {delivered} · blocked: {blocked} · failed: {failed}"
+    ),
+    "admin_broadcast_resumed": "🔁 Broadcast <code>{broadcast_id}</code> resumed after a restart.",
+    "admin_broadcast_busy": "Broadcast <code>{broadcast_id}</code> is still running. Wait for it or stop it.",
 }

@@ -9,6 +9,7 @@ TEXTS: dict[str, str] = {
     "cmd_plans": "Тарифы и оплата",
     "cmd_promo": "Активировать промокод",
     "cmd_cancel": "Остановить ответ или действие",
+    "cmd_paysupport": "Вопросы по оплате",
     "cmd_help": "Помощь",
     # Start, help, profile
     "start": (
@@ -197,4 +198,86 @@ TEXTS: dict[str, str] = {
     ),
     "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {when}",
     "none": "—",
+    # Admin panel
+    "admin_panel": "<b>Админ-панель</b>\nПользователей: {users} · подписок активно: {subs} · ожидают оплаты: {pending}",
+    "btn_admin_users": "👤 Пользователи",
+    "btn_admin_payments": "💰 Платежи",
+    "btn_admin_stats": "📊 Статистика",
+    "btn_admin_promo": "🎟 Промокоды",
+    "btn_admin_broadcast": "📣 Рассылка",
+    "btn_back": "« Назад",
+    "btn_cancel": "Отмена",
+    "btn_export_csv": "⬇️ Выгрузить CSV",
+    "btn_grant": "➕ Выдать / продлить",
+    "btn_revoke": "➖ Отключить",
+    "btn_all_plans": "Все тарифы",
+    "btn_yes": "✅ Да",
+    "btn_new_promo": "➕ Новый промокод",
+    "btn_disable": "⏸ {code}",
+    "btn_enable": "▶️ {code}",
+    "btn_delete": "🗑 {code}",
+    "btn_skip": "Пропустить",
+    "btn_send": "📣 Отправить",
+    "btn_stop": "⏹ Остановить",
+    "admin_find_ask": "Пришлите ID пользователя или @username. Отмена — /cancel",
+    "admin_user_not_found": "Пользователь «{query}» не найден. Попробуйте ещё раз или /cancel",
+    "admin_user_card": (
+        "<b>Пользователь</b> {name} (<code>{user_id}</code>)\n"
+        "Язык: {language} · модель: {model} · с {since}{blocked}\n"
+        "Сообщений за 30 дней: {messages}\n\n"
+        "<b>Подписки</b>\n{plans}\n\n<b>Платежи</b>\n{payments}"
+    ),
+    "admin_user_blocked": " · заблокировал бота",
+    "admin_choose_plan": "Выберите тариф для <code>{user_id}</code>:",
+    "admin_choose_days": "Сколько дней <b>{plan}</b> выдать <code>{user_id}</code>?",
+    "admin_confirm_grant": "Выдать <b>{plan}</b> на {days} дн. пользователю <code>{user_id}</code>?",
+    "admin_confirm_revoke": "Отключить {plan} у пользователя <code>{user_id}</code>?",
+    "admin_payments_section": (
+        "<b>Платежи</b>\nОжидают подтверждения: {pending}\n\n"
+        "<b>По дням (7 дн.)</b>\n{by_day}\n\n<b>По месяцам</b>\n{by_month}\n\n"
+        "<b>По способам</b>\n{by_method}"
+    ),
+    "admin_revenue_line": "{name}: {rub} ₽, {stars} ⭐ ({count})",
+    "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}{receipt}",
+    "admin_pending_receipt": " (чек отправлен)",
+    "admin_stats": (
+        "<b>Статистика</b>\n"
+        "Пользователей: {users_total} · новых сегодня: {new_today} · активных за 7 дн.: {active_7d}\n\n"
+        "<b>Активные подписки</b>\n{subs}\n\n"
+        "<b>Выручка</b>\nСегодня: {rev_today}\n7 дней: {rev_7d}\n30 дней: {rev_30d}\n\n"
+        "<b>Модели за 30 дней</b> (сообщений · ошибок · токенов вход/выход)\n{models}\n\n"
+        "Отказов по лимиту длины (30 дн.): {refusals}"
+    ),
+    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion}",
+    "admin_chart_title": "Выручка (₽) и новые пользователи за 30 дней",
+    "admin_promo_section": "<b>Промокоды</b>\n{items}",
+    "admin_promo_wizard_code": "Шаг 1/5. Придумайте код (3–32 символа: латиница, цифры, _ и -). Отмена — /cancel",
+    "admin_promo_wizard_plan": "Шаг 2/5. Какой тариф открывает <code>{code}</code>?",
+    "admin_promo_wizard_days": "Шаг 3/5. На сколько дней? (число)",
+    "admin_promo_wizard_uses": "Шаг 4/5. Сколько активаций всего? (число или «Пропустить» — без ограничений)",
+    "admin_promo_wizard_date": "Шаг 5/5. Последний день действия ГГГГ-ММ-ДД (или «Пропустить»)",
+    "admin_number_expected": "Нужно целое число больше нуля.",
+    "admin_date_expected": "Нужна дата в формате ГГГГ-ММ-ДД.",
+    "admin_promo_disabled": "Промокод <code>{code}</code> отключён.",
+    "admin_promo_enabled": "Промокод <code>{code}</code> снова действует.",
+    "admin_cancelled": "Отменено.",
+    "admin_broadcast_ask": (
+        "Пришлите сообщение для рассылки (текст с форматированием, фото, видео или файл). "
+        "Отмена — /cancel"
+    ),
+    "admin_broadcast_preview": "Так увидят рассылку {count} пользователей (заблокировавшие бота пропускаются). Отправить?",
+    "admin_broadcast_progress": (
+        "📣 Рассылка <code>{broadcast_id}</code>: {processed}/{total}\n"
+        "Доставлено: {delivered} · заблокировали: {blocked} · ошибки: {failed} · пропущено: {skipped}"
+    ),
+    "admin_broadcast_done": (
+        "✅ Рассылка <code>{broadcast_id}</code> завершена.\n"
+        "Доставлено: {delivered} · заблокировали: {blocked} · ошибки: {failed} · пропущено: {skipped}"
+    ),
+    "admin_broadcast_cancelled": (
+        "⏹ Рассылка <code>{broadcast_id}</code> остановлена.\n"
+        "Доставлено: {delivered} · заблокировали: {blocked} · ошибки: {failed}"
+    ),
+    "admin_broadcast_resumed": "🔁 Рассылка <code>{broadcast_id}</code> продолжена после перезапуска.",
+    "admin_broadcast_busy": "Уже идёт рассылка <code>{broadcast_id}</code>. Дождитесь окончания или остановите её.",
 }

@@ -32,6 +32,10 @@ class Storage(ABC):
     @abstractmethod
     async def user_ids(self) -> list[int]: ...
 
+    @abstractmethod
+    async def all_users(self) -> list[UserRecord]:
+        """Every user (admin use: broadcasts, statistics, search)."""
+
     # Conversations ------------------------------------------------------------
     @abstractmethod
     async def load_history(self, user_id: int) -> list[ChatTurn]: ...

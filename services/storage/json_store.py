@@ -84,6 +84,22 @@ class JsonStorage(Storage):
         names = await asyncio.to_thread(os.listdir, self._users_dir)
         return [int(name[:-5]) for name in names if name.endswith(".json")]
 
+    async def all_users(self) -> list[UserRecord]:
+        missing = [uid for uid in await self.user_ids() if uid not in self._users]
+        if missing:
+            loaded = await asyncio.to_thread(self._read_users, missing)
+            for user in loaded:
+                self._users.setdefault(user.id, user)
+        return [dataclasses.replace(user) for user in self._users.values()]
+
+    def _read_users(self, user_ids: list[int]) -> list[UserRecord]:
+        users = []
+        for user_id in user_ids:
+            raw = read_json(self._user_path(user_id))
+            if raw is not None:
+                users.append(_user_from_json(raw))
+        return users
+
     def _user_path(self, user_id: int) -> Path:
         return self._users_dir / f"{user_id}.json"
 
