@@ -67,7 +67,7 @@ class ChatService:
         self._active: dict[int, asyncio.Task[ChatResult]] = {}
 
     def current_model(self, user: UserRecord) -> Model:
-        return self._catalog.model(user.model_key) or self._catalog.default_model
+        return self._catalog.model(user.model_key) or self._llm.default_model()
 
     def check_request(self, user: UserRecord, text: str) -> Model:
         """Return the model to ask, or raise ChatRefusalError without any model call."""

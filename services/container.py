@@ -99,7 +99,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         llm=llm,
         alerts=alerts,
         access=access,
-        users=UsersService(storage, catalog, stats),
+        users=UsersService(storage, llm.default_model().key, stats),
         chat=ChatService(
             catalog,
             llm,

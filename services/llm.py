@@ -63,6 +63,11 @@ class LLMGateway:
         """A model is usable only when its provider has a key configured."""
         return model.provider in self._clients
 
+    def default_model(self) -> Model:
+        """The first free model whose provider is configured (else the catalog's first)."""
+        free = [model for model in self._catalog.models if model.free]
+        return next((model for model in free if self.is_available(model)), free[0])
+
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 
-from services.catalog import Catalog
 from services.models import UserRecord
 from services.stats import StatsService
 from services.storage.base import Storage
 
 
 class UsersService:
-    def __init__(self, storage: Storage, catalog: Catalog, stats: StatsService) -> None:
+    def __init__(self, storage: Storage, default_model_key: str, stats: StatsService) -> None:
         self._storage = storage
-        self._catalog = catalog
+        self._default_model_key = default_model_key
         self._stats = stats
 
     async def touch(
@@ -27,7 +26,7 @@ class UsersService:
                 first_name=first_name,
                 username=username,
                 language=language,
-                model_key=self._catalog.default_model.key,
+                model_key=self._default_model_key,
                 created_at=time.time(),
             )
             await self._storage.save_user(user)
