@@ -74,7 +74,7 @@ class RecordingSession(BaseSession):
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
         yield b""
 
-    def texts_to(self, chat_id: int) -> list[str]:
+    def texts_to(self, chat_id: int) -> list[str | None]:
         return [
             c.text
             for c in self.calls

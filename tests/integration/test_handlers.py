@@ -11,7 +11,7 @@ async def test_start_registers_and_greets_in_the_users_language(harness: Harness
     await harness.message(7, "/start")
     await harness.message(8, "/start", language="en")
     ru, en = harness.session.texts_to(7)[-1], harness.session.texts_to(8)[-1]
-    assert "Привет" in ru and "GPT-4.1 Nano" in ru
+    assert "Привет" in ru and "GPT-5 Nano" in ru  # the first free model with a key
     assert "Hi" in en
     assert await harness.services.users.get(7) is not None
 
