@@ -74,9 +74,9 @@ class RecordingSession(BaseSession):
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
         yield b""
 
-    def texts_to(self, chat_id: int) -> list[str | None]:
+    def texts_to(self, chat_id: int) -> list[str]:
         return [
-            c.text
+            c.text or ""
             for c in self.calls
             if isinstance(c, SendMessage | EditMessageText) and c.chat_id == chat_id
         ]
