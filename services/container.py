@@ -72,6 +72,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     await storage.open()
     llm = LLMGateway(catalog, provider_configs(settings, catalog), settings.request_timeout)
     alerts = AlertService()
+    storage.write_error_listeners.append(lambda text: alerts.alert("storage", text))
     stats = StatsService(settings.data_dir, settings.zone)
     await stats.load()
     subscriptions = SubscriptionService(storage, catalog)

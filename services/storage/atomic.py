@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class FileWriter:
         self._requested: dict[Path, int] = {}
         self._written: dict[Path, int] = {}
         self._latest: dict[Path, Callable[[], Any]] = {}
+        # Told about every failed write (the caller still gets the exception).
+        self.on_error: Callable[[Path, OSError], Awaitable[object]] | None = None
 
     async def save(self, path: Path, snapshot: Callable[[], Any], *, durable: bool = True) -> None:
         ticket = self._requested[path] = self._requested.get(path, 0) + 1
@@ -72,7 +74,12 @@ class FileWriter:
                     return
                 covered = self._requested[path]
                 payload = dump_json(self._latest[path]())
-                await asyncio.to_thread(write_json_atomic, path, payload, durable=durable)
+                try:
+                    await asyncio.to_thread(write_json_atomic, path, payload, durable=durable)
+                except OSError as error:
+                    if self.on_error is not None:
+                        await self.on_error(path, error)
+                    raise
                 self._written[path] = covered
         finally:
             self._callers[path] -= 1

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class JsonStorage(Storage):
         self._users_dir = data_dir / "users"
         self._history_dir = data_dir / "history"
         self._writer = FileWriter()
+        self._writer.on_error = self._report_write_error
+        self.write_error_listeners: list[Callable[[str], Awaitable[object]]] = []
         self._users: dict[int, UserRecord] = {}
         self._history: OrderedDict[int, list[ChatTurn]] = OrderedDict()
         self._subscriptions: dict[str, Subscription] = {}
@@ -64,6 +67,11 @@ class JsonStorage(Storage):
 
     async def close(self) -> None:
         await self._writer.drain()
+
+    async def _report_write_error(self, path: Path, error: OSError) -> None:
+        logger.error("Could not write %s: %s", path, error)
+        for listener in self.write_error_listeners:
+            await listener(f"Storage write failed: {path.name}: {error.strerror or error}")
 
     # Users -----------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:

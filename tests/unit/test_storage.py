@@ -116,3 +116,24 @@ def test_kill_9_mid_writes_leaves_valid_files(tmp_path: Path) -> None:
             json.loads(path.read_bytes())  # every real file parses
     user = json.loads((data / "users" / "1.json").read_bytes())
     assert int(user["model_key"]) > 0
+
+
+async def test_write_failure_is_reported_and_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = JsonStorage(tmp_path)
+    await storage.open()
+    reports: list[str] = []
+
+    async def listener(text: str) -> None:
+        reports.append(text)
+
+    storage.write_error_listeners.append(listener)
+
+    def broken_write(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "write_json_atomic", broken_write)
+    with pytest.raises(OSError):
+        await storage.save_user(UserRecord(id=3))
+    assert reports and "No space left" in reports[0] and "3.json" in reports[0]
