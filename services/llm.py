@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient, omit
 from openai.types.chat import ChatCompletionMessageParam
@@ -79,6 +80,7 @@ class LLMGateway:
             raise ProviderError("unavailable", f"provider {model.provider} has no API key")
         usage: Usage | None = None
         finished = False
+        received = False
         try:
             stream = await client.chat.completions.create(
                 model=model.model_id,
@@ -96,6 +98,7 @@ class LLMGateway:
                         usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                     for choice in chunk.choices:
                         if choice.delta.content:
+                            received = True
                             yield TextDelta(choice.delta.content)
                         if choice.finish_reason is not None:
                             finished = True
@@ -109,8 +112,8 @@ class LLMGateway:
             raise ProviderError("model_missing", str(error)) from error
         except openai.BadRequestError as error:
             raise ProviderError("bad_request", str(error)) from error
-        except openai.APIError as error:  # 5xx, connection errors, broken streams
-            raise ProviderError("unavailable", str(error)) from error
+        except (openai.APIError, aiohttp.ClientError) as error:  # 5xx, connection, broken stream
+            raise ProviderError("cut" if received else "unavailable", str(error)) from error
         if not finished:
             raise ProviderError("cut", "the stream ended without a finish reason")
         yield StreamEnd(usage)

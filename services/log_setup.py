@@ -47,5 +47,5 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # Library debug logs are noisy and may echo request data.
-    for noisy in ("httpx", "httpcore", "openai", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
