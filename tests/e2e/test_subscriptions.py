@@ -111,8 +111,8 @@ async def test_admin_grant_and_revoke_and_non_admin_guard(
     await telegram.wait_for_message(ADMIN, "отключено")
     await telegram.wait_for_message(USER, "отключена администратором")
     before = len(llm.requests)
-    reply = await ask(telegram, USER, "ещё поиск")
-    assert "доступна по подписке" in reply
+    refusal = await ask(telegram, USER, "ещё поиск")
+    assert "доступна по подписке" in refusal
     assert len(llm.requests) == before  # no model call after the revoke
 
 
