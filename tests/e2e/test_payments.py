@@ -1,0 +1,239 @@
+"""Money through the real bot process: YooMoney, SBP via a manager, Telegram Stars."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from tests.e2e.conftest import ADMIN, StartBot, free_port
+from tests.stubs.telegram_server import FakeTelegram, SentMessage
+from tests.stubs.yoomoney_server import FakeYooMoney, notification_fields, send_notification
+
+USER = 900
+
+
+def yoomoney_env(yoomoney: FakeYooMoney, interval: str = "0.3") -> dict[str, str | None]:
+    return {
+        "YMONEY_TOKEN": yoomoney.token,
+        "YMONEY_WALLET": "4100111222333",
+        "YMONEY_API_URL": yoomoney.base_url,
+        "PAYMENT_CHECK_INTERVAL": interval,
+    }
+
+
+async def buy(telegram: FakeTelegram, user: int, plan_button: str, method: str) -> SentMessage:
+    """/plans -> plan -> method; returns the message the method produced."""
+    telegram.user_message(user, "/plans")
+    plans = await telegram.wait_for_message(user, "Тарифы", after=telegram.last_id(user))
+    telegram.press_button(user, plans.message_id, plans.button_data(plan_button))
+    methods = await telegram.wait_for_message(user, "способ оплаты", after=plans.message_id)
+    telegram.press_button(user, methods.message_id, methods.button_data(method))
+    return await telegram.wait_for(
+        lambda: next(
+            (m for m in telegram.messages(user) if m.message_id > methods.message_id), None
+        )
+    )
+
+
+def label_of(message: SentMessage) -> str:
+    url = next(b["url"] for b in message.buttons() if "url" in b)
+    query = parse_qs(urlparse(url).query)
+    assert query["receiver"] == ["4100111222333"] and query["sum"] == ["675.00"]
+    return query["label"][0]
+
+
+def periods(data_dir: Path, user: int) -> list[dict[str, object]]:
+    path = data_dir / "subscriptions.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    return [p for r in records if r["user_id"] == user for p in r["periods"]]
+
+
+def payments_file(data_dir: Path) -> dict[str, dict[str, object]]:
+    return {p["id"]: p for p in json.loads((data_dir / "payments.json").read_text())}
+
+
+async def test_yoomoney_poller_credits_once_and_ignores_underpayment(
+    telegram: FakeTelegram, yoomoney: FakeYooMoney, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot(yoomoney_env(yoomoney))
+    invoice = await buy(telegram, USER, "Premium 1", "ЮMoney")
+    label = label_of(invoice)
+    assert payments_file(data_dir)[label]["status"] == "pending"
+
+    # Too little money arrives: not credited, admins are told once.
+    yoomoney.add("op-small", 600.00, label)
+    await telegram.wait_for_message(ADMIN, "not credited")
+    assert payments_file(data_dir)[label]["status"] == "pending"
+    assert periods(data_dir, USER) == []
+
+    # The full amount minus YooMoney's commission arrives, and is then seen again.
+    yoomoney.add("op-full", 654.75, label)
+    await telegram.wait_for_message(USER, "Оплата получена")
+    await telegram.wait_for_message(ADMIN, "Оплата ЮMoney")
+    # Another user's pending invoice keeps the poller asking, so the same operations
+    # (and a second one with the paid label) are seen again and again.
+    await buy(telegram, USER + 1, "AI Group", "ЮMoney")
+    yoomoney.add("op-full-again", 675.00, label)
+    requests_before = len(yoomoney.requests)
+    await telegram.wait_for(lambda: len(yoomoney.requests) >= requests_before + 3)
+    assert sum("Оплата получена" in m.text for m in telegram.messages(USER)) == 1
+    assert len(periods(data_dir, USER)) == 1
+    assert payments_file(data_dir)[label]["status"] == "paid"
+    # One history request per check for all payments, never one per payment.
+    assert all(r.get("type") == "deposition" and "label" not in r for r in yoomoney.requests)
+
+    telegram.user_message(USER, "/model")
+    menu = await telegram.wait_for_message(USER, "Выберите модель", after=telegram.last_id(USER))
+    assert "GPT-4o Mini" in [b["text"] for b in menu.buttons()]
+
+
+async def test_check_button_and_restart_keep_exactly_one_period(
+    telegram: FakeTelegram, yoomoney: FakeYooMoney, start_bot: StartBot, data_dir: Path
+) -> None:
+    bot = await start_bot(yoomoney_env(yoomoney, interval="3600"))
+    invoice = await buy(telegram, USER, "Premium 1", "ЮMoney")
+    label = label_of(invoice)
+    check = invoice.button_data("Проверить")
+    query = telegram.press_button(USER, invoice.message_id, check)
+    answer = await telegram.wait_for(lambda: telegram.callback_answer(query))
+    assert "пока не поступила" in answer["text"]
+    assert yoomoney.requests[-1]["label"] == label
+
+    yoomoney.add("op-btn", 675.00, label)
+    query = telegram.press_button(USER, invoice.message_id, check)
+    answer = await telegram.wait_for(lambda: telegram.callback_answer(query))
+    assert "15 секунд" in answer["text"]  # rate-limited per user
+
+    bot.kill()  # a restart loses no money and grants nothing twice
+    await bot.wait()
+    await start_bot(yoomoney_env(yoomoney, interval="0.3"))
+    await telegram.wait_for_message(USER, "Оплата получена")
+    await asyncio.sleep(1.0)  # several more poller rounds
+    assert len(periods(data_dir, USER)) == 1
+    assert sum("Оплата получена" in m.text for m in telegram.messages(USER)) == 1
+
+
+async def test_notifications_verify_hash_and_credit_once(
+    telegram: FakeTelegram, yoomoney: FakeYooMoney, start_bot: StartBot, data_dir: Path
+) -> None:
+    port = free_port()
+    env = yoomoney_env(yoomoney, interval="3600") | {
+        "YMONEY_NOTIFICATION_SECRET": "n0tify-s3cret",
+        "NOTIFICATION_HOST": "127.0.0.1",
+        "NOTIFICATION_PORT": str(port),
+    }
+    await start_bot(env)
+    invoice = await buy(telegram, USER, "Premium 1", "ЮMoney")
+    label = label_of(invoice)
+    url = f"http://127.0.0.1:{port}/yoomoney/notify"
+
+    forged = notification_fields("wrong-secret", operation_id="n1", amount="675.00", label=label)
+    assert await send_notification(url, forged) == 400
+    unaccepted = notification_fields(
+        "n0tify-s3cret", operation_id="n2", amount="675.00", label=label, unaccepted=True
+    )
+    assert await send_notification(url, unaccepted) == 200
+    assert payments_file(data_dir)[label]["status"] == "pending"
+
+    good = notification_fields("n0tify-s3cret", operation_id="n3", amount="654.75", label=label)
+    assert await send_notification(url, good) == 200
+    assert await send_notification(url, good) == 200  # YooMoney retries
+    await telegram.wait_for_message(USER, "Оплата получена")
+    assert payments_file(data_dir)[label]["status"] == "paid"
+    assert len(periods(data_dir, USER)) == 1
+    assert sum("Оплата получена" in m.text for m in telegram.messages(USER)) == 1
+    assert "n0tify-s3cret" not in (data_dir.parent / "bot-0.log").read_text()
+
+
+async def test_sbp_confirm_reject_and_forged_admin_button(
+    telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot({"SBP_DETAILS": "Т-Банк +7 900 000-00-00, Иван И."})
+    request = await buy(telegram, USER, "GPT Pro", "СБП")
+    assert "+7 900 000-00-00" in request.text and "1199" in request.text
+    payment_id = next(iter(payments_file(data_dir)))
+    assert payment_id in request.text
+
+    telegram.user_photo(USER, caption="чек")
+    await telegram.wait_for_message(USER, "Чек передан менеджеру")
+    admin_request = await telegram.wait_for_message(ADMIN, "СБП: проверьте оплату")
+    assert payment_id in admin_request.text and "1199" in admin_request.text
+    assert any(m.kind == "copy" for m in telegram.messages(ADMIN))  # the receipt itself
+    confirm = admin_request.button_data("Подтвердить")
+
+    # The same callback data pressed by a non-admin does nothing.
+    forged = telegram.press_button(USER, request.message_id, confirm)
+    await telegram.wait_for(lambda: telegram.callback_answer(forged) is not None)
+    assert payments_file(data_dir)[payment_id]["status"] == "pending"
+    assert periods(data_dir, USER) == []
+
+    telegram.press_button(ADMIN, admin_request.message_id, confirm)
+    telegram.press_button(ADMIN, admin_request.message_id, confirm)  # a double tap
+    await telegram.wait_for_message(USER, "Оплата получена")
+    await telegram.wait_for_message(ADMIN, "подтверждён")
+    await telegram.wait_idle(USER, quiet=0.3)
+    assert payments_file(data_dir)[payment_id]["status"] == "paid"
+    assert len(periods(data_dir, USER)) == 1
+
+    # A second request is rejected with a typed reason.
+    second = await buy(telegram, USER, "GPT Pro", "СБП")
+    second_id = next(p for p in payments_file(data_dir) if p != payment_id)
+    telegram.press_button(USER, second.message_id, second.button_data("Я оплатил"))
+    admin_request = await telegram.wait_for_message(ADMIN, second_id)
+    telegram.press_button(ADMIN, admin_request.message_id, admin_request.button_data("Отклонить"))
+    await telegram.wait_for_message(ADMIN, "причину отказа")
+    telegram.user_message(ADMIN, "перевод не найден")
+    rejected = await telegram.wait_for_message(USER, "отклонена")
+    assert "перевод не найден" in rejected.text
+    assert payments_file(data_dir)[second_id]["status"] == "rejected"
+    telegram.user_message(ADMIN, f"/confirm {second_id}")
+    await telegram.wait_for_message(ADMIN, "уже обработан")
+    assert len(periods(data_dir, USER)) == 1
+
+    # By command: /reject and /payments.
+    await buy(telegram, USER, "GPT Pro", "СБП")
+    third_id = next(p for p in payments_file(data_dir) if p not in (payment_id, second_id))
+    telegram.user_message(ADMIN, f"/reject {third_id}")
+    await telegram.wait_for_message(ADMIN, "отклонён")
+    telegram.user_message(ADMIN, "/payments")
+    summary = await telegram.wait_for_message(ADMIN, "Итого оплачено")
+    assert "1199 ₽" in summary.text
+
+
+async def test_stars_invoice_pre_checkout_payment_and_refund(
+    telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot()
+    invoice = await buy(telegram, USER, "Power Group", "Stars")
+    assert invoice.kind == "invoice"
+    assert invoice.extra["currency"] == "XTR" and invoice.extra["amount"] == 580
+    payload = invoice.extra["payload"]
+
+    wrong = telegram.pre_checkout(USER, payload, 1)
+    await telegram.wait_for(lambda: telegram.pre_checkout_answers.get(wrong))
+    assert telegram.pre_checkout_answers[wrong]["ok"] in (False, "false", "False")
+    right = telegram.pre_checkout(USER, payload, 580)
+    await telegram.wait_for(lambda: telegram.pre_checkout_answers.get(right))
+    assert telegram.pre_checkout_answers[right]["ok"] in (True, "true", "True")
+
+    telegram.successful_payment(USER, payload, 580, "charge-1")
+    telegram.successful_payment(USER, payload, 580, "charge-1")  # delivered twice
+    await telegram.wait_for_message(USER, "Оплата получена")
+    await telegram.wait_idle(USER, quiet=0.3)
+    assert sum("Оплата получена" in m.text for m in telegram.messages(USER)) == 1
+    assert payments_file(data_dir)[payload]["charge_id"] == "charge-1"
+    assert len(periods(data_dir, USER)) == 1
+
+    telegram.user_message(USER, f"/refund {payload}")
+    await telegram.wait_for_message(USER, "Не знаю такой команды")
+    assert telegram.refunds == []
+    telegram.user_message(ADMIN, f"/refund {payload}")
+    await telegram.wait_for_message(ADMIN, "Stars возвращены")
+    assert telegram.refunds[0]["telegram_payment_charge_id"] == "charge-1"
+    assert payments_file(data_dir)[payload]["status"] == "refunded"
+    await telegram.wait_for_message(USER, "возвращена")
+    telegram.user_message(USER, "/profile")
+    profile = await telegram.wait_for_message(USER, "Профиль", after=telegram.last_id(USER))
+    assert "Активных подписок нет" in profile.text
