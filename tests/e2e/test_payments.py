@@ -41,7 +41,7 @@ def label_of(message: SentMessage) -> str:
     url = next(b["url"] for b in message.buttons() if "url" in b)
     query = parse_qs(urlparse(url).query)
     assert query["receiver"] == ["4100111222333"] and query["sum"] == ["675.00"]
-    return query["label"][0]
+    return str(query["label"][0])
 
 
 def periods(data_dir: Path, user: int) -> list[dict[str, object]]:
