@@ -71,11 +71,16 @@ class BroadcastRunner:
                 )
             self.start(broadcast)
 
-    async def stop(self) -> None:
-        """At shutdown: stop sending; the journal lets the next start resume."""
-        for task in list(self._tasks.values()):
+    async def stop(self, grace: float = 5.0) -> None:
+        """At shutdown: finish the sends in flight, then stop; the next start resumes."""
+        self._service.stop_all()
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=grace)
+        for task in stuck:
             task.cancel()
-        for task in list(self._tasks.values()):
+        for task in stuck:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -2,9 +2,10 @@
 
 Each broadcast has a JSON header (`broadcasts/<id>.json`) and an append-only
 journal (`broadcasts/<id>.log`) with a line per user: `T <id>` before the send is
-tried, then `D`, `B` (blocked) or `F` (failed). After a crash, users with a `T`
-and no result are skipped: at most the few sends in flight at the crash are lost,
-and nobody gets the message twice.
+tried, then `D`, `B` (blocked) or `F` (failed). A graceful stop lets the sends in
+flight finish, so a restart resumes with every user reached exactly once. After a
+crash (kill -9), users with a `T` and no result are skipped: at most the few sends
+in flight at that instant are lost, and nobody gets the message twice.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class BroadcastService:
         self._concurrency = concurrency
         self._writer = FileWriter()
         self._cancelled: set[str] = set()
+        self._stopping = False  # shutting down: finish the sends in flight, resume later
         self._running: dict[str, asyncio.Task[Broadcast]] = {}
 
     async def open(self) -> None:
@@ -126,6 +128,11 @@ class BroadcastService:
     def is_running(self, broadcast_id: str) -> bool:
         return broadcast_id in self._running
 
+    def stop_all(self) -> None:
+        """Let every broadcast finish its sends in flight and stop, still "running",
+        so that the next start resumes it with nobody sent twice or skipped."""
+        self._stopping = True
+
     async def run(
         self,
         broadcast: Broadcast,
@@ -172,7 +179,7 @@ class BroadcastService:
 
         async def worker() -> None:
             nonlocal last_progress
-            while not queue.empty() and broadcast.id not in self._cancelled:
+            while not queue.empty() and not self._stopping and broadcast.id not in self._cancelled:
                 user_id = queue.get_nowait()
                 os.write(journal, f"T {user_id}\n".encode())
                 outcome = await self._send_with_retries(broadcast, user_id, send, pacer)
@@ -187,6 +194,9 @@ class BroadcastService:
             await asyncio.gather(*(worker() for _ in range(self._concurrency)))
         finally:
             os.close(journal)
+        if self._stopping and broadcast.id not in self._cancelled:
+            await self.save(broadcast)  # still "running": resumed at the next start
+            return broadcast
         broadcast.status = "cancelled" if broadcast.id in self._cancelled else "done"
         await self.save(broadcast)
         await _safely(on_progress, broadcast)

@@ -47,5 +47,5 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # Library debug logs are noisy and may echo request data.
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "aiohttp.access"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "aiohttp.access", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -160,6 +160,7 @@ class FakeTelegram:
         self.blocked_users: set[int] = set()
         self.rate_limit_per_second: float | None = None
         self._sends_this_second: list[float] = []
+        self.rate_limited = 0  # 429 answers given for the global rate
         self._chat_429: dict[int, int] = {}
         self._fail_next: dict[str, list[tuple[int, str]]] = {}
         self.delivered: dict[int, int] = {}
@@ -452,6 +453,7 @@ class FakeTelegram:
             while window and now - window[0] > 1.0:
                 window.pop(0)
             if len(window) >= self.rate_limit_per_second:
+                self.rate_limited += 1
                 raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
             window.append(now)
 
@@ -604,6 +606,8 @@ class FakeTelegram:
         chat_id = int(params["chat_id"])
         self._check_send(chat_id)
         upload = params.get(kind)
+        if isinstance(upload, str) and upload.startswith("attach://"):
+            upload = params.get(upload.removeprefix("attach://"))
         caption = self._text(params, "caption", 1024) if params.get("caption") else ""
         data = upload.get("data") if isinstance(upload, dict) else None
         name = upload.get("filename") if isinstance(upload, dict) else None

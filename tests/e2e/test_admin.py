@@ -1,0 +1,249 @@
+"""The admin side through the real bot process: panel, guard, stats, CSV, broadcasts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.e2e.conftest import ADMIN, StartBot
+from tests.stubs.telegram_server import FakeTelegram
+
+USER = 4242
+
+ADMIN_COMMANDS = (
+    "/admin",
+    "/stats",
+    "/payments",
+    "/grant 4242 premium1 30",
+    "/revoke 4242",
+    "/promo_new HACK premium1 30",
+    "/promo_list",
+    "/promo_del HACK",
+    "/broadcast hi",
+    "/confirm abc",
+    "/reject abc",
+    "/refund abc",
+)
+ADMIN_CALLBACKS = (
+    "adm:main",
+    "adm:users",
+    "adm:payments",
+    "adm:stats",
+    "adm:promo",
+    "adm:broadcast",
+    "adm:export",
+    "adu:grant:4242::0",
+    "adu:grant_ok:4242:premium1:30",
+    "adu:revoke_ok:4242::0",
+    "apr:new:",
+    "apr:delete:SPRING",
+    "adp:confirm:abc",
+    "abc:send:abc",
+    "abc:stop:abc",
+)
+
+
+def write_users(data_dir: Path, user_ids: range, *, blocked: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    """Users registered earlier (as the bot itself writes them)."""
+    folder = data_dir / "users"
+    folder.mkdir(parents=True, exist_ok=True)
+    for user_id in user_ids:
+        record = {
+            "id": user_id,
+            "first_name": f"u{user_id}",
+            "username": None,
+            "language": "ru",
+            "model_key": "gpt-4.1-nano",
+            "created_at": time.time(),
+            "blocked": user_id in blocked,
+        }
+        (folder / f"{user_id}.json").write_text(json.dumps(record))
+
+
+async def test_every_admin_command_and_button_is_inert_for_others(
+    telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot()
+    telegram.user_message(ADMIN, "/promo_new SPRING premium1 30")
+    await telegram.wait_for_message(ADMIN, "SPRING")
+    for command in ADMIN_COMMANDS:
+        after = telegram.last_id(USER)
+        telegram.user_message(USER, command)
+        reply = await telegram.wait_for_message(USER, after=after)
+        assert "Не знаю такой команды" in reply.text, command
+    telegram.user_message(USER, "/start")
+    start = await telegram.wait_for_message(USER, "Привет")
+    for data in ADMIN_CALLBACKS:
+        query = telegram.press_button(USER, start.message_id, data)
+        answer = await telegram.wait_for(lambda q=query: telegram.callback_answer(q))
+        assert not answer.get("text"), data
+    await asyncio.sleep(0.3)
+    assert [m.text for m in telegram.messages(USER)][-1] == start.text  # nothing else was sent
+    assert not (data_dir / "subscriptions.json").exists()
+    assert "HACK" not in (data_dir / "promo_codes.json").read_text()
+    assert "SPRING" in (data_dir / "promo_codes.json").read_text()
+
+
+async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
+    telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot()
+    telegram.user_message(USER, "/start", username="anna_k")
+    await telegram.wait_for_message(USER, "Привет")
+
+    telegram.user_message(ADMIN, "/admin")
+    panel = await telegram.wait_for_message(ADMIN, "Админ-панель")
+    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Пользователи"))
+    await telegram.wait_for(lambda: "ID пользователя" in telegram.messages(ADMIN)[-1].text)
+    telegram.user_message(ADMIN, "@ANNA_K")
+    card = await telegram.wait_for_message(ADMIN, "Пользователь")
+    assert "4242" in card.text and "Активных" not in card.text
+    telegram.press_button(ADMIN, card.message_id, card.button_data("Выдать"))
+    plans = await telegram.wait_for(
+        lambda: (
+            "Выберите тариф" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
+        )
+    )
+    telegram.press_button(ADMIN, plans.message_id, plans.button_data("Power Group"))
+    days = await telegram.wait_for(
+        lambda: "Сколько дней" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
+    )
+    telegram.press_button(ADMIN, days.message_id, days.button_data("90"))
+    confirm = await telegram.wait_for(
+        lambda: "Выдать" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
+    )
+    assert not (data_dir / "subscriptions.json").exists()  # nothing before the confirmation
+    telegram.press_button(ADMIN, confirm.message_id, confirm.button_data("Да"))
+    await telegram.wait_for_message(USER, "Вам открыт тариф")
+    record = json.loads((data_dir / "subscriptions.json").read_text())[0]
+    assert record["plan_id"] == "power_group"
+    period = record["periods"][0]
+    assert round((period["end"] - period["start"]) / 86400) == 90
+
+    # Statistics with a chart, payments with CSV export.
+    telegram.user_message(ADMIN, "/stats")
+    stats = await telegram.wait_for_message(ADMIN, "Статистика")
+    assert "Power Group: 1" in stats.text
+    photo = await telegram.wait_for(
+        lambda: next((m for m in telegram.messages(ADMIN) if m.kind == "photo"), None)
+    )
+    assert photo.document is not None and photo.document.startswith(b"\x89PNG")
+    telegram.user_message(ADMIN, "/admin")
+    panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=photo.message_id)
+    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Платежи"))
+    section = await telegram.wait_for(
+        lambda: "По способам" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
+    )
+    telegram.press_button(ADMIN, section.message_id, section.button_data("CSV"))
+    csv_file = await telegram.wait_for(
+        lambda: next((m for m in telegram.messages(ADMIN) if m.kind == "document"), None)
+    )
+    assert csv_file.filename is not None and csv_file.filename.endswith(".csv")
+    assert csv_file.document is not None and b"id,user_id,plan_id" in csv_file.document
+
+    # A promo code step by step, then disabled from the list.
+    telegram.user_message(ADMIN, "/admin")
+    panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=csv_file.message_id)
+    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Промокоды"))
+    section = await telegram.wait_for(
+        lambda: "Промокоды" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
+    )
+    telegram.press_button(ADMIN, section.message_id, section.button_data("Новый"))
+    await telegram.wait_for_message(ADMIN, "Шаг 1/5")
+    telegram.user_message(ADMIN, "winter")
+    step2 = await telegram.wait_for_message(ADMIN, "Шаг 2/5")
+    telegram.press_button(ADMIN, step2.message_id, step2.button_data("GPT Pro"))
+    await telegram.wait_for_message(ADMIN, "Шаг 3/5")
+    telegram.user_message(ADMIN, "abc")
+    await telegram.wait_for_message(ADMIN, "целое число")
+    telegram.user_message(ADMIN, "14")
+    step4 = await telegram.wait_for_message(ADMIN, "Шаг 4/5")
+    telegram.press_button(ADMIN, step4.message_id, step4.button_data("Пропустить"))
+    step5 = await telegram.wait_for_message(ADMIN, "Шаг 5/5")
+    telegram.user_message(ADMIN, "2031-12-31")
+    created = await telegram.wait_for_message(ADMIN, "WINTER", after=step5.message_id)
+    assert "14" in created.text and "2031-12-31" in created.text
+    telegram.user_message(ADMIN, "/promo_list")
+    await telegram.wait_for_message(ADMIN, "использован 0/∞")
+
+
+async def test_broadcast_with_429_403_and_graceful_restart(
+    telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
+) -> None:
+    users = range(10_000, 20_000)
+    blocked = {u for u in users if u % 97 == 0}
+    already_marked = {u for u in users if u % 101 == 0} - blocked
+    write_users(data_dir, users, blocked=already_marked)
+    telegram.blocked_users = blocked | already_marked
+    telegram.rate_limit_per_second = 600  # 429 with retry_after above this rate
+    env = {"BROADCAST_RATE": "3000", "LOG_LEVEL": "INFO"}
+    bot = await start_bot(env)
+    telegram.record_calls = False
+
+    telegram.user_message(
+        ADMIN,
+        "/broadcast Новости недели",
+        entities=[
+            {"type": "bot_command", "offset": 0, "length": 10},
+            {"type": "bold", "offset": 11, "length": 7},
+        ],
+    )
+    preview = await telegram.wait_for_message(ADMIN, "Так увидят рассылку")
+    # Everyone but the users already known to have blocked the bot, plus the admin.
+    assert str(len(users) - len(already_marked) + 1) in preview.text
+    telegram.press_button(ADMIN, preview.message_id, preview.button_data("Отправить"))
+    await telegram.wait_for(
+        lambda: sum(telegram.delivered.get(u, 0) for u in users) > 3000, timeout=60
+    )
+    bot.terminate()  # a graceful restart in the middle
+    assert await bot.wait(15) == 0
+    middle = sum(telegram.delivered.get(u, 0) for u in users)
+    assert middle < 9000
+
+    await start_bot(env)
+    await telegram.wait_for_message(ADMIN, "продолжена")
+    done = await telegram.wait_for(
+        lambda: next((m for m in telegram.messages(ADMIN) if "завершена" in m.text), None),
+        timeout=120,
+    )
+    delivered = Counter({u: telegram.delivered.get(u, 0) for u in users})
+    reachable = [u for u in users if u not in blocked and u not in already_marked]
+    assert telegram.rate_limited > 0  # the bot was pushed back with 429 and honoured it
+    assert all(delivered[u] == 1 for u in reachable)  # exactly once, across the restart
+    assert all(delivered[u] == 0 for u in blocked | already_marked)
+    assert f"Доставлено: {len(reachable) + 1}" in done.text  # the admin gets it too
+    assert f"заблокировали: {len(blocked - already_marked)}" in done.text
+    assert any(m.html and "<b>Новости</b>" in m.html for m in telegram.messages(reachable[0]))
+    # Blocked users are marked and skipped from then on.
+    marked = json.loads((data_dir / "users" / f"{min(blocked)}.json").read_text())
+    assert marked["blocked"] is True
+
+
+async def test_broadcast_copy_kill_9_never_sends_twice(
+    telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
+) -> None:
+    users = range(30_000, 33_000)
+    write_users(data_dir, users)
+    env = {"BROADCAST_RATE": "800"}
+    bot = await start_bot(env)
+    telegram.user_message(ADMIN, "/broadcast")
+    await telegram.wait_for_message(ADMIN, "Пришлите сообщение для рассылки")
+    telegram.user_photo(ADMIN, caption="Фото дня")
+    preview = await telegram.wait_for_message(ADMIN, "Так увидят рассылку")
+    telegram.press_button(ADMIN, preview.message_id, preview.button_data("Отправить"))
+    await telegram.wait_for(lambda: sum(telegram.delivered.get(u, 0) for u in users) > 800)
+    bot.kill()
+    await bot.wait()
+    await start_bot(env)
+    done = await telegram.wait_for(
+        lambda: next((m for m in telegram.messages(ADMIN) if "завершена" in m.text), None),
+        timeout=60,
+    )
+    counts = [telegram.delivered.get(u, 0) for u in users]
+    assert max(counts) == 1  # nobody twice
+    assert counts.count(0) <= 4  # at most the sends in flight at the kill
+    assert "пропущено" in done.text
+    assert all(m.kind == "copy" for u in users[:5] for m in telegram.messages(u))
