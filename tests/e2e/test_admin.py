@@ -63,6 +63,10 @@ def write_users(data_dir: Path, user_ids: range, *, blocked: set[int] = frozense
         (folder / f"{user_id}.json").write_text(json.dumps(record))
 
 
+async def wait_answer(telegram: FakeTelegram, query: str) -> dict[str, object]:
+    return await telegram.wait_for(lambda: telegram.callback_answer(query))
+
+
 async def test_every_admin_command_and_button_is_inert_for_others(
     telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
 ) -> None:
@@ -78,7 +82,7 @@ async def test_every_admin_command_and_button_is_inert_for_others(
     start = await telegram.wait_for_message(USER, "Привет")
     for data in ADMIN_CALLBACKS:
         query = telegram.press_button(USER, start.message_id, data)
-        answer = await telegram.wait_for(lambda q=query: telegram.callback_answer(q))
+        answer = await wait_answer(telegram, query)
         assert not answer.get("text"), data
     await asyncio.sleep(0.3)
     assert [m.text for m in telegram.messages(USER)][-1] == start.text  # nothing else was sent
@@ -97,24 +101,16 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель")
     telegram.press_button(ADMIN, panel.message_id, panel.button_data("Пользователи"))
-    await telegram.wait_for(lambda: "ID пользователя" in telegram.messages(ADMIN)[-1].text)
+    await telegram.wait_for_last(ADMIN, "ID пользователя")
     telegram.user_message(ADMIN, "@ANNA_K")
     card = await telegram.wait_for_message(ADMIN, "Пользователь")
     assert "4242" in card.text and "Активных" not in card.text
     telegram.press_button(ADMIN, card.message_id, card.button_data("Выдать"))
-    plans = await telegram.wait_for(
-        lambda: (
-            "Выберите тариф" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
-        )
-    )
+    plans = await telegram.wait_for_last(ADMIN, "Выберите тариф")
     telegram.press_button(ADMIN, plans.message_id, plans.button_data("Power Group"))
-    days = await telegram.wait_for(
-        lambda: "Сколько дней" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
-    )
+    days = await telegram.wait_for_last(ADMIN, "Сколько дней")
     telegram.press_button(ADMIN, days.message_id, days.button_data("90"))
-    confirm = await telegram.wait_for(
-        lambda: "Выдать" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
-    )
+    confirm = await telegram.wait_for_last(ADMIN, "Выдать")
     assert not (data_dir / "subscriptions.json").exists()  # nothing before the confirmation
     telegram.press_button(ADMIN, confirm.message_id, confirm.button_data("Да"))
     await telegram.wait_for_message(USER, "Вам открыт тариф")
@@ -134,9 +130,7 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=photo.message_id)
     telegram.press_button(ADMIN, panel.message_id, panel.button_data("Платежи"))
-    section = await telegram.wait_for(
-        lambda: "По способам" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
-    )
+    section = await telegram.wait_for_last(ADMIN, "По способам")
     telegram.press_button(ADMIN, section.message_id, section.button_data("CSV"))
     csv_file = await telegram.wait_for(
         lambda: next((m for m in telegram.messages(ADMIN) if m.kind == "document"), None)
@@ -148,9 +142,7 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=csv_file.message_id)
     telegram.press_button(ADMIN, panel.message_id, panel.button_data("Промокоды"))
-    section = await telegram.wait_for(
-        lambda: "Промокоды" in telegram.messages(ADMIN)[-1].text and telegram.messages(ADMIN)[-1]
-    )
+    section = await telegram.wait_for_last(ADMIN, "Промокоды")
     telegram.press_button(ADMIN, section.message_id, section.button_data("Новый"))
     await telegram.wait_for_message(ADMIN, "Шаг 1/5")
     telegram.user_message(ADMIN, "winter")

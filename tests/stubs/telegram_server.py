@@ -415,6 +415,15 @@ class FakeTelegram:
 
         return await self.wait_for(find, timeout)
 
+    async def wait_for_last(self, chat_id: int, contains: str, timeout: float = 10) -> SentMessage:
+        """The chat's newest message, once its current text contains `contains`."""
+
+        def newest() -> SentMessage | None:
+            last = self.last_message(chat_id)
+            return last if last is not None and contains in last.text else None
+
+        return await self.wait_for(newest, timeout)
+
     async def wait_idle(self, chat_id: int, quiet: float = 0.5, timeout: float = 15) -> None:
         """Wait until nothing in the chat has changed for `quiet` seconds."""
         deadline = time.monotonic() + timeout
