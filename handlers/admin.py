@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from config import Settings
 from handlers.filters import IsAdmin
+from handlers.views import promo_line, tell_user
 from services.catalog import Catalog
 from services.promo import PromoError, PromoService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
-from texts import Raw, Texts, format_moment, get_texts
+from texts import Raw, Texts, format_moment
 
 logger = logging.getLogger(__name__)
 
@@ -31,21 +29,6 @@ router.callback_query.filter(IsAdmin())
 
 def _plan_ids(catalog: Catalog) -> str:
     return ", ".join(plan.id for plan in catalog.plans)
-
-
-def _models_of(catalog: Catalog, plan_id: str) -> str:
-    names = {model.key: model.name for model in catalog.models}
-    return ", ".join(names[key] for key in catalog.plans_by_id[plan_id].models)
-
-
-async def _notify_user(
-    bot: Bot, users: UsersService, user_id: int, key: str, **values: Any
-) -> None:
-    """Tell the affected user, in their language; they may never have started the bot."""
-    user = await users.get(user_id)
-    texts = get_texts(user.language if user else "ru")
-    with contextlib.suppress(TelegramAPIError):
-        await bot.send_message(user_id, texts(key, **values))
 
 
 @router.message(Command("grant"))
@@ -77,14 +60,14 @@ async def grant(
     await message.answer(
         texts("admin_granted", user_id=user_id, plan=plan.name, days=days, end=end)
     )
-    await _notify_user(
+    await tell_user(
         bot,
         users,
         user_id,
         "granted_notice",
         plan=plan.name,
         end=end,
-        models=_models_of(catalog, plan_id),
+        models=catalog.model_names(plan),
     )
 
 
@@ -117,7 +100,7 @@ async def revoke(
     logger.info("Admin revoked %s from %s", revoked, user_id)
     await message.answer(texts("admin_revoked", user_id=user_id, plans=", ".join(names)))
     for name in names:
-        await _notify_user(bot, users, user_id, "revoked_notice", plan=name)
+        await tell_user(bot, users, user_id, "revoked_notice", plan=name)
 
 
 @router.message(Command("promo_new"))
@@ -180,21 +163,7 @@ async def promo_list(message: Message, texts: Texts, catalog: Catalog, promo: Pr
     if not codes:
         await message.answer(texts("admin_promo_empty"))
         return
-    items = [
-        texts(
-            "admin_promo_item",
-            code=item.code,
-            plan=catalog.plans_by_id[item.plan_id].name
-            if item.plan_id in catalog.plans_by_id
-            else item.plan_id,
-            days=item.days,
-            used=len(item.activations),
-            max_uses=item.max_uses or "∞",
-            until=item.valid_until or texts("no_date"),
-            state=texts("disabled_mark") if item.disabled else "",
-        )
-        for item in codes
-    ]
+    items = [promo_line(item, texts, catalog) for item in codes]
     # Long lists go out in several messages, each under Telegram's limit.
     chunk: list[str] = []
     for item in items:

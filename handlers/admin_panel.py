@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -18,17 +17,17 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from config import Settings
 from handlers.callbacks import AdminMenu, AdminPayment, AdminPromo, AdminUser
 from handlers.filters import IsAdmin
-from handlers.notices import METHOD_NAMES
+from handlers.views import METHOD_NAMES, payment_line, promo_line, tell_user
 from services.catalog import Catalog
 from services.chart import daily_chart
-from services.models import Payment, UserRecord
+from services.models import UserRecord
 from services.payments import PaymentService
 from services.promo import PromoError, PromoService
 from services.reports import Revenue, payments_csv, revenue_by, revenue_since
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
-from texts import Raw, Texts, format_moment, get_texts
+from texts import Raw, Texts, format_moment
 
 router = Router(name=__name__)
 router.message.filter(IsAdmin(), F.chat.type == "private")
@@ -203,21 +202,10 @@ def _user_card(
         blocked=texts("admin_user_blocked") if user.blocked else "",
         messages=stats.user_message_count(user.id, 30),
         plans="\n".join(plans) or texts("none"),
-        payments=Raw("\n".join(_payment_line(p, texts) for p in own) or texts("none")),
+        payments=Raw(
+            "\n".join(payment_line(p, texts, settings.zone) for p in own) or texts("none")
+        ),
     )
-
-
-def _payment_line(payment: Payment, texts: Texts) -> str:
-    amount = f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
-    return texts(
-        "admin_pending_item",
-        payment_id=payment.id,
-        method=METHOD_NAMES.get(payment.method, payment.method),
-        plan=payment.plan_id,
-        amount=amount,
-        user_id=payment.user_id,
-        receipt=f" [{payment.status}]",
-    ).removeprefix("⏳ ")
 
 
 def _user_keyboard(user_id: int, texts: Texts) -> InlineKeyboardMarkup:
@@ -284,14 +272,14 @@ async def user_action(
             texts("admin_granted", user_id=data.user_id, plan=plan.name, days=data.days, end=end),
             _back(texts),
         )
-        await _tell_user(
+        await tell_user(
             bot,
             users,
             data.user_id,
             "granted_notice",
             plan=plan.name,
             end=end,
-            models=", ".join(catalog.models_by_key[k].name for k in plan.models),
+            models=catalog.model_names(plan),
         )
     elif data.action == "revoke":
         for item in subscriptions.active_plans(data.user_id):
@@ -337,13 +325,7 @@ async def user_action(
             _back(texts),
         )
         for name in names:
-            await _tell_user(bot, users, data.user_id, "revoked_notice", plan=name)
-
-
-async def _tell_user(bot: Bot, users: UsersService, user_id: int, key: str, **values: str) -> None:
-    user = await users.get(user_id)
-    with contextlib.suppress(TelegramAPIError):
-        await bot.send_message(user_id, get_texts(user.language if user else "ru")(key, **values))
+            await tell_user(bot, users, data.user_id, "revoked_notice", plan=name)
 
 
 # Payments -------------------------------------------------------------------------------
@@ -499,20 +481,7 @@ def _promo_section(
     builder = InlineKeyboardBuilder()
     items = []
     for item in promo.codes()[-15:]:
-        items.append(
-            texts(
-                "admin_promo_item",
-                code=item.code,
-                plan=catalog.plans_by_id[item.plan_id].name
-                if item.plan_id in catalog.plans_by_id
-                else item.plan_id,
-                days=item.days,
-                used=len(item.activations),
-                max_uses=item.max_uses or "∞",
-                until=item.valid_until or texts("no_date"),
-                state=texts("disabled_mark") if item.disabled else "",
-            )
-        )
+        items.append(promo_line(item, texts, catalog))
         toggle = "enable" if item.disabled else "disable"
         builder.button(
             text=texts(f"btn_{toggle}", code=item.code),

@@ -6,7 +6,7 @@ import contextlib
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -16,11 +16,11 @@ from config import Settings
 from handlers.callbacks import AdminPayment
 from handlers.filters import IsAdmin
 from handlers.keyboards import default_reason_keyboard
-from handlers.notices import METHOD_NAMES
+from handlers.views import payment_line, tell_user
 from services.models import Payment
 from services.payments import PaymentError, PaymentService
 from services.users import UsersService
-from texts import Raw, Texts, format_moment, get_texts
+from texts import Raw, Texts
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -63,12 +63,9 @@ async def _reject(
         if existing is None:
             return texts("pay_not_found")
         return texts("admin_already_decided", payment_id=existing.id, status=error.reason)
-    user = await users.get(payment.user_id)
-    user_texts = get_texts(user.language if user else "ru")
-    with contextlib.suppress(TelegramAPIError):
-        await bot.send_message(
-            payment.user_id, user_texts("pay_rejected", payment_id=payment.id, reason=reason)
-        )
+    await tell_user(
+        bot, users, payment.user_id, "pay_rejected", payment_id=payment.id, reason=reason
+    )
     return texts("admin_rejected", payment_id=payment.id, reason=reason)
 
 
@@ -198,14 +195,9 @@ async def refund_command(
     admin_id = message.from_user.id if message.from_user else 0
     await payments.refund(payment.id, decided_by=admin_id)
     plan = payments.plan_of(payment)
-    user = await users.get(payment.user_id)
-    with contextlib.suppress(TelegramAPIError):
-        await bot.send_message(
-            payment.user_id,
-            get_texts(user.language if user else "ru")(
-                "pay_refunded", payment_id=payment.id, plan=plan.name
-            ),
-        )
+    await tell_user(
+        bot, users, payment.user_id, "pay_refunded", payment_id=payment.id, plan=plan.name
+    )
     await message.answer(texts("admin_refunded", payment_id=payment.id))
 
 
@@ -218,16 +210,7 @@ async def payments_command(
     paid = payments.with_status("paid")
 
     def line(payment: Payment) -> str:
-        amount = f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
-        return texts(
-            "admin_payment_line",
-            payment_id=payment.id,
-            method=METHOD_NAMES.get(payment.method, payment.method),
-            plan=payment.plan_id,
-            amount=amount,
-            user_id=payment.user_id,
-            when=format_moment(payment.paid_at or payment.created_at, settings.zone),
-        )
+        return payment_line(payment, texts, settings.zone)
 
     total_rub = sum(p.amount for p in paid if p.currency == "RUB")
     total_stars = sum(p.amount for p in paid if p.currency == "XTR")

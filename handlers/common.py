@@ -54,13 +54,12 @@ async def profile(
 ) -> None:
     """/profile: the user's model, active plans with end dates, free limits."""
     free_models, free_limit = _free_summary(catalog)
-    names = {model.key: model.name for model in catalog.models}
     lines = [
         texts(
             "profile_plan_line",
             plan=item.plan.name,
             end=format_moment(item.end, settings.zone),
-            models=", ".join(names[key] for key in item.plan.models),
+            models=catalog.model_names(item.plan),
         )
         for item in subscriptions.active_plans(user.id)
     ]

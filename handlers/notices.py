@@ -9,14 +9,13 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 
 from config import Settings
+from handlers.views import METHOD_NAMES, amount_text
 from services.catalog import Catalog
 from services.payments import CreditResult
 from services.users import UsersService
 from texts import format_moment, get_texts
 
 logger = logging.getLogger(__name__)
-
-METHOD_NAMES = {"yoomoney": "ЮMoney", "sbp": "СБП", "stars": "Stars"}
 
 
 async def notify_admins(
@@ -62,12 +61,12 @@ class PaymentNotices:
             logger.warning(
                 "Could not tell user %s about payment %s: %s", payment.user_id, payment.id, error
             )
-        amount = (
-            f"{payment.amount:g} ⭐"
-            if payment.currency == "XTR"
-            else f"{payment.received_amount or payment.amount:.2f} ₽"
-        )
         admin_texts = get_texts("ru")
+        amount = amount_text(payment)
+        if payment.received_amount is not None:
+            amount = admin_texts(
+                "amount_received", amount=amount, received=f"{payment.received_amount:.2f}"
+            )
         label = f"@{user.username}" if user and user.username else (user.first_name if user else "")
         await notify_admins(
             self._bot,

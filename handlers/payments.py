@@ -19,7 +19,7 @@ from handlers.keyboards import (
     yoomoney_keyboard,
 )
 from handlers.notices import notify_admins
-from services.catalog import Catalog, Plan
+from services.catalog import Catalog
 from services.models import Payment, UserRecord
 from services.payments import PaymentError, PaymentService
 from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
@@ -31,10 +31,6 @@ router = Router(name=__name__)
 
 class SbpReceipt(StatesGroup):
     waiting = State()
-
-
-def _models(catalog: Catalog, plan: Plan) -> str:
-    return ", ".join(catalog.models_by_key[key].name for key in plan.models)
 
 
 @router.callback_query(BuyPlan.filter())
@@ -57,7 +53,7 @@ async def choose_method(
             plan=plan.name,
             price=plan.price_rub,
             days=plan.days,
-            models=_models(catalog, plan),
+            models=catalog.model_names(plan),
         ),
         reply_markup=payment_methods_keyboard(
             plan, texts, yoomoney=yoomoney.enabled, sbp=bool(settings.sbp_details)
@@ -125,7 +121,7 @@ async def pay_with(
         await bot.send_invoice(
             chat_id=user.id,
             title=texts("stars_title", plan=plan.name, days=plan.days),
-            description=texts("stars_description", models=_models(catalog, plan)),
+            description=texts("stars_description", models=catalog.model_names(plan)),
             payload=payment.id,
             currency="XTR",
             prices=[LabeledPrice(label=plan.name, amount=plan.stars)],

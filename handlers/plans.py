@@ -27,7 +27,6 @@ class PromoInput(StatesGroup):
 def plans_text(
     user: UserRecord, texts: Texts, catalog: Catalog, subs: SubscriptionService, settings: Settings
 ) -> str:
-    names = {model.key: model.name for model in catalog.models}
     active = {item.plan.id: item.end for item in subs.active_plans(user.id)}
     lines = []
     for plan in catalog.plans:
@@ -35,7 +34,7 @@ def plans_text(
             "plan_line",
             plan=plan.name,
             price=plan.price_rub,
-            models=", ".join(names[key] for key in plan.models),
+            models=catalog.model_names(plan),
         )
         if plan.id in active:
             line += texts("plan_active_mark", end=format_moment(active[plan.id], settings.zone))
@@ -134,11 +133,10 @@ async def _activate(
     except PromoError as error:
         return texts(f"promo_{error.reason}", **error.details)
     plan = catalog.plans_by_id[activation.promo.plan_id]
-    names = {model.key: model.name for model in catalog.models}
     return texts(
         "promo_ok",
         plan=plan.name,
         days=activation.promo.days,
         end=format_moment(activation.end, settings.zone),
-        models=", ".join(names[key] for key in plan.models),
+        models=catalog.model_names(plan),
     )

@@ -90,6 +90,10 @@ class Catalog(BaseModel):
     def model(self, key: str | None) -> Model | None:
         return self.models_by_key.get(key) if key else None
 
+    def model_names(self, plan: Plan) -> str:
+        """The display names of a plan's models, comma-separated."""
+        return ", ".join(self.models_by_key[key].name for key in plan.models)
+
     def plans_with_model(self, model_key: str) -> list[Plan]:
         """Plans that open a model, cheapest first."""
         plans = [plan for plan in self.plans if model_key in plan.models]

@@ -196,8 +196,9 @@ TEXTS: dict[str, str] = {
         "<b>Recently paid</b>\n{paid_list}\n\n"
         "Total paid: {total_rub} RUB and {total_stars} ⭐ ({count} payments)"
     ),
-    "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {when}",
+    "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {status}, {when}",
     "none": "—",
+    "amount_received": "{amount} ({received} RUB received)",
     # Admin panel
     "admin_panel": "<b>Admin panel</b>\nUsers: {users} · active subscriptions: {subs} · pending payments: {pending}",
     "btn_admin_users": "👤 Users",

@@ -196,8 +196,9 @@ TEXTS: dict[str, str] = {
         "<b>Последние оплаченные</b>\n{paid_list}\n\n"
         "Итого оплачено: {total_rub} ₽ и {total_stars} ⭐ ({count} платежей)"
     ),
-    "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {when}",
+    "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {status}, {when}",
     "none": "—",
+    "amount_received": "{amount} (пришло {received} ₽)",
     # Admin panel
     "admin_panel": "<b>Админ-панель</b>\nПользователей: {users} · подписок активно: {subs} · ожидают оплаты: {pending}",
     "btn_admin_users": "👤 Пользователи",
