@@ -38,15 +38,6 @@ class Usage:
 
 
 @dataclass(slots=True)
-class Answer:
-    """The full result of one model call."""
-
-    text: str
-    usage: Usage | None = None
-    finished: bool = True
-
-
-@dataclass(slots=True)
 class Period:
     """A stretch of time a plan is active, and what paid for it."""
 

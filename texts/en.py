@@ -72,7 +72,6 @@ TEXTS: dict[str, str] = {
     ),
     "internal_error": "😔 Something went wrong. We are looking into it; please try again.",
     # Admin alerts
-    "alert_error": "🚨 <b>Bot error</b>\n{summary}\n\nDetails are in the log.",
     "unknown_command": "I don't know this command. Commands: /help",
     # Plans and subscriptions
     "btn_plans": "💎 Plans",
@@ -81,10 +80,8 @@ TEXTS: dict[str, str] = {
     "plans": "<b>Plans</b> (access for {days} days)\n\n{plans}\n\nHave a promo code? /promo CODE",
     "plan_line": "<b>{plan}</b> — {price} RUB\nModels: {models}",
     "plan_active_mark": " ✅ until {end}",
-    "payment_unavailable": "Payment is coming soon. For now a plan can be opened with a promo code: /promo",
     "profile_plans": "<b>Subscriptions</b>\n{plans}",
     "profile_plan_line": "• <b>{plan}</b> — until {end}\n  Models: {models}",
-    "model_locked_button": "🔒 {model} comes with a subscription: {plans}.",
     # Promo codes
     "promo_ask": "Send the promo code as one message. Changed your mind? /cancel",
     "promo_ok": (

@@ -72,7 +72,6 @@ TEXTS: dict[str, str] = {
     ),
     "internal_error": "😔 Что-то пошло не так. Мы уже разбираемся — попробуйте ещё раз.",
     # Admin alerts (admins read Russian by default too)
-    "alert_error": "🚨 <b>Ошибка в боте</b>\n{summary}\n\nПодробности в логе.",
     "unknown_command": "Не знаю такой команды. Список команд: /help",
     # Plans and subscriptions
     "btn_plans": "💎 Тарифы",
@@ -81,10 +80,8 @@ TEXTS: dict[str, str] = {
     "plans": "<b>Тарифы</b> (доступ на {days} дн.)\n\n{plans}\n\nЕсть промокод? /promo КОД",
     "plan_line": "<b>{plan}</b> — {price} ₽\nМодели: {models}",
     "plan_active_mark": " ✅ до {end}",
-    "payment_unavailable": "Оплата скоро появится. Пока тариф можно получить по промокоду: /promo",
     "profile_plans": "<b>Подписки</b>\n{plans}",
     "profile_plan_line": "• <b>{plan}</b> — до {end}\n  Модели: {models}",
-    "model_locked_button": "🔒 {model} доступна по подписке: {plans}.",
     # Promo codes
     "promo_ask": "Отправьте промокод одним сообщением. Передумали — /cancel",
     "promo_ok": (
