@@ -42,15 +42,13 @@ async def ask_model(
 ) -> None:
     """Any text: stream the model's answer into the chat."""
     text = message.text or ""
+    reply = StreamingReply(bot, message.chat.id, edit_interval=edit_interval)
     try:
-        chat.check_request(user, text)
+        result = await chat.answer(user, text, reply.add)
     except ChatRefusalError as refusal:
         markup = plans_button(texts) if refusal.reason in ("locked", "too_long") else None
         await message.answer(_refusal_text(refusal, texts, catalog, len(text)), reply_markup=markup)
         return
-    reply = StreamingReply(bot, message.chat.id, edit_interval=edit_interval)
-    try:
-        result = await chat.answer(user, text, reply.add)
     finally:
         reply.close()
     if result.cancelled:
