@@ -1,0 +1,152 @@
+"""ChatService: memory bounds, refusals before any model call, cancel, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.access import AccessService
+from services.alerts import AlertService
+from services.catalog import Catalog, Model
+from services.chat import ChatRefusalError, ChatService
+from services.llm import (
+    LLMGateway,
+    ProviderConfig,
+    ProviderError,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
+from services.models import ChatTurn, Usage, UserRecord
+from services.stats import StatsService
+from services.storage.json_store import JsonStorage
+from services.subscriptions import SubscriptionService
+
+
+class ScriptedLLM(LLMGateway):
+    """Answers "re: <question>" after `delay`, or fails with `fail`."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog, {"openai": ProviderConfig("http://unused", "k")}, 5)
+        self.prompts: list[list[ChatTurn]] = []
+        self.delay = 0.0
+        self.fail: str | None = None
+
+    async def stream(self, model: Model, history: list[ChatTurn]) -> AsyncIterator[StreamEvent]:
+        self.prompts.append(history)
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise ProviderError(self.fail)
+        yield TextDelta("re: ")
+        yield TextDelta(history[-1].content)
+        yield StreamEnd(Usage(10, 5))
+
+
+async def make(
+    tmp_path: Path, catalog: Catalog, **kwargs: int
+) -> tuple[ChatService, ScriptedLLM, SubscriptionService, JsonStorage]:
+    storage = JsonStorage(tmp_path)
+    await storage.open()
+    subs = SubscriptionService(storage, catalog)
+    llm = ScriptedLLM(catalog)
+    stats = StatsService(tmp_path, ZoneInfo("Europe/Moscow"))
+    chat = ChatService(
+        catalog, llm, storage, AccessService(catalog, subs), AlertService(), stats, **kwargs
+    )
+    return chat, llm, subs, storage
+
+
+def nano_user(user_id: int = 1) -> UserRecord:
+    return UserRecord(id=user_id, model_key="gpt-5-nano")
+
+
+async def collect(chat: ChatService, user: UserRecord, text: str) -> str:
+    parts: list[str] = []
+
+    async def on_delta(delta: str) -> None:
+        parts.append(delta)
+
+    result = await chat.answer(user, text, on_delta)
+    assert result.text == "".join(parts)
+    return result.text
+
+
+async def test_memory_is_kept_and_bounded(tmp_path: Path, catalog: Catalog) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog, history_max_messages=4)
+    user = nano_user()
+    for question in ("one", "two", "three"):
+        assert await collect(chat, user, question) == f"re: {question}"
+    assert [t.content for t in llm.prompts[-1]] == ["two", "re: two", "three"]
+    await chat.clear_history(user.id)
+    await collect(chat, user, "fresh")
+    assert [t.content for t in llm.prompts[-1]] == ["fresh"]
+
+
+async def test_memory_fits_the_model_context(tmp_path: Path, catalog: Catalog) -> None:
+    chat, llm, subs, storage = await make(tmp_path, catalog, history_max_messages=100)
+    user = UserRecord(id=2, model_key="gpt-4o-mini")  # 128k tokens of context
+    model = catalog.models_by_key["gpt-4o-mini"]
+    budget_chars = (model.context_tokens - model.max_output_tokens) * 2.5
+    storage_history = [ChatTurn("user", "x" * 9000), ChatTurn("assistant", "y" * 9000)] * 25
+    await storage.save_history(user.id, storage_history)
+    await subs.grant(user.id, "premium1", 30, "admin:test")
+    await collect(chat, user, "question")
+    prompt = llm.prompts[-1]
+    assert sum(len(t.content) for t in prompt) <= budget_chars
+    assert prompt[0].role == "user" and prompt[-1].content == "question"
+    assert len(prompt) < len(storage_history)  # the oldest turns were left out
+
+
+async def test_refusals_happen_before_any_model_call(tmp_path: Path, catalog: Catalog) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog)
+    with pytest.raises(ChatRefusalError) as refusal:
+        await collect(chat, nano_user(), "я" * 1001)
+    assert refusal.value.reason == "too_long" and refusal.value.limit == 1000
+    with pytest.raises(ChatRefusalError) as refusal:
+        await collect(chat, UserRecord(id=1, model_key="grok-3"), "hi")
+    assert refusal.value.reason == "locked"
+    with pytest.raises(ChatRefusalError) as refusal:
+        await collect(chat, UserRecord(id=1, model_key="gpt-4.1-nano"), "hi")
+    assert refusal.value.reason == "unavailable"  # its provider has no key here
+    assert llm.prompts == []
+
+
+async def test_cancel_and_busy(tmp_path: Path, catalog: Catalog) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog)
+    llm.delay = 10
+    user = nano_user()
+    task = asyncio.create_task(collect(chat, user, "slow"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(ChatRefusalError, match="busy"):
+        await collect(chat, user, "again")
+    assert chat.cancel(user.id)
+    assert await task == ""
+    assert not chat.cancel(user.id)
+    llm.delay = 0
+    assert await collect(chat, user, "after") == "re: after"
+
+
+async def test_provider_error_is_a_result_not_an_exception(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog)
+    llm.fail = "timeout"
+    result = await chat.answer(nano_user(), "hi", lambda _: asyncio.sleep(0))
+    assert result.error == "timeout" and result.text == ""
+
+
+async def test_200_users_with_a_1_second_model_take_about_1_second(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog)
+    llm.delay = 1.0
+    started = time.monotonic()
+    answers = await asyncio.gather(*(collect(chat, nano_user(u), f"q{u}") for u in range(200)))
+    elapsed = time.monotonic() - started
+    assert answers == [f"re: q{u}" for u in range(200)]
+    assert elapsed < 3.0  # no lock between users: the calls overlap
