@@ -18,16 +18,33 @@ def markdown_to_html(markdown: str) -> str:
     return str(telegram_format(markdown)).strip()
 
 
+def utf16_length(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units (an emoji can take two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def split_html(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
-    """Split HTML into parts of at most `limit` characters with balanced tags."""
-    if len(html) <= limit:
+    """Split HTML into parts of at most `limit` UTF-16 units with balanced tags."""
+    if utf16_length(html) <= limit:
         return [html]
-    parts = split_html_for_telegram(html, max_length=limit)
-    return [part for part in (str(p).strip() for p in parts) if part]
+    chunk = limit
+    while True:
+        parts = [str(p).strip() for p in split_html_for_telegram(html, max_length=chunk)]
+        parts = [part for part in parts if part]
+        if all(utf16_length(part) <= limit for part in parts) or chunk < limit // 4:
+            return parts
+        chunk = chunk * 2 // 3  # wide characters: cut smaller pieces
 
 
 def split_plain(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split plain text at paragraph, then line, then word boundaries."""
+    parts = _split_plain(text, limit)
+    while any(utf16_length(part) > limit for part in parts):
+        parts = [piece for part in parts for piece in _split_plain(part, limit * 2 // 3)]
+    return parts
+
+
+def _split_plain(text: str, limit: int) -> list[str]:
     parts: list[str] = []
     rest = text.strip()
     while len(rest) > limit:

@@ -62,6 +62,15 @@ def test_long_answer_splits_into_valid_parts_without_breaking_code() -> None:
     assert parts[-1].endswith("End")
 
 
+def test_emoji_heavy_answer_fits_telegrams_utf16_limit() -> None:
+    parts = split_html(markdown_to_html("😀" * 5000))
+    assert len(parts) >= 3
+    assert all(len(part.encode("utf-16-le")) // 2 <= 4096 for part in parts)
+    assert "".join(parts).count("😀") == 5000
+    plain = split_plain("😀" * 5000)
+    assert all(len(part.encode("utf-16-le")) // 2 <= 4096 for part in plain)
+
+
 def test_plain_split_prefers_line_breaks() -> None:
     text = "\n".join(f"line {i} " + "w" * 50 for i in range(300))
     parts = split_plain(text)
