@@ -38,9 +38,11 @@ def split_html(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
 
 def split_plain(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split plain text at paragraph, then line, then word boundaries."""
-    parts = _split_plain(text, limit)
+    chunk = limit
+    parts = _split_plain(text, chunk)
     while any(utf16_length(part) > limit for part in parts):
-        parts = [piece for part in parts for piece in _split_plain(part, limit * 2 // 3)]
+        chunk = chunk * 2 // 3  # wide characters: cut smaller pieces
+        parts = _split_plain(text, chunk)
     return parts
 
 
