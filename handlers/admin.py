@@ -6,12 +6,11 @@ import datetime as dt
 import logging
 import time
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from config import Settings
-from handlers.filters import IsAdmin
 from handlers.views import promo_line, tell_user
 from services.catalog import Catalog
 from services.promo import PromoError, PromoService
@@ -22,9 +21,7 @@ from texts import Raw, Texts, format_moment
 logger = logging.getLogger(__name__)
 
 
-router = Router(name=__name__)
-router.message.filter(IsAdmin(), F.chat.type == "private")
-router.callback_query.filter(IsAdmin())
+router = Router(name=__name__)  # included under the admin-only router (handlers/__init__.py)
 
 
 def _plan_ids(catalog: Catalog) -> str:

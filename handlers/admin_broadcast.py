@@ -20,15 +20,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.callbacks import AdminBroadcast
-from handlers.filters import IsAdmin
 from services.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
 from services.users import UsersService
 from texts import Texts, get_texts
 
 logger = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(IsAdmin(), F.chat.type == "private")
-router.callback_query.filter(IsAdmin())
+router = Router(name=__name__)  # included under the admin-only router (handlers/__init__.py)
 
 
 class BroadcastDraft(StatesGroup):

@@ -16,7 +16,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from config import Settings
 from handlers.callbacks import AdminMenu, AdminPayment, AdminPromo, AdminUser
-from handlers.filters import IsAdmin
 from handlers.views import METHOD_NAMES, payment_line, promo_line, tell_user
 from services.catalog import Catalog
 from services.chart import daily_chart
@@ -29,9 +28,7 @@ from services.subscriptions import SubscriptionService
 from services.users import UsersService
 from texts import Raw, Texts, format_moment
 
-router = Router(name=__name__)
-router.message.filter(IsAdmin(), F.chat.type == "private")
-router.callback_query.filter(IsAdmin())
+router = Router(name=__name__)  # included under the admin-only router (handlers/__init__.py)
 
 GRANT_DAYS = (7, 30, 90, 365)
 

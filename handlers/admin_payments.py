@@ -14,7 +14,6 @@ from aiogram.types import CallbackQuery, Message
 
 from config import Settings
 from handlers.callbacks import AdminPayment
-from handlers.filters import IsAdmin
 from handlers.keyboards import default_reason_keyboard
 from handlers.views import payment_line, tell_user
 from services.models import Payment
@@ -23,9 +22,7 @@ from services.users import UsersService
 from texts import Raw, Texts
 
 logger = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(IsAdmin(), F.chat.type == "private")
-router.callback_query.filter(IsAdmin())
+router = Router(name=__name__)  # included under the admin-only router (handlers/__init__.py)
 
 RECENT_PAID = 15
 
