@@ -1,4 +1,10 @@
-"""End-to-end harness: the real `python bot.py` against the local stand-ins."""
+"""End-to-end harness: the real `python bot.py` against the local stand-ins.
+
+Fixtures: `telegram` (FakeTelegram), `llm` (FakeOpenAI), `yoomoney` (FakeYooMoney),
+`data_dir`, and `bot_process` (alias `start_bot`): a factory that starts the bot and
+returns once that very process polls. Call it again to restart on the same DATA_DIR;
+the emulators keep their state.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -20,38 +28,139 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-e2e-token"
 ADMIN = 1000
 PROVIDERS = ("OPENAI", "OPENROUTER", "DEEPSEEK", "GEMINI", "XAI", "PERPLEXITY", "QWEN")
+TEST_KEY = "sk-test"
+START_TIMEOUT = 20.0
 
 
 class BotProcess:
-    def __init__(self, process: asyncio.subprocess.Process, log_path: Path) -> None:
+    """A running `bot.py`; its stdout and stderr go to `log_path`."""
+
+    def __init__(
+        self, process: asyncio.subprocess.Process, log_path: Path, env: dict[str, str]
+    ) -> None:
         self.process = process
         self.log_path = log_path
+        self.env = env
+        self.started = time.monotonic()
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
     def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        """SIGTERM: the bot should stop polling, finish work in flight and exit 0."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
+        """SIGKILL, like `kill -9`."""
         if self.process.returncode is None:
             self.process.kill()
 
     async def wait(self, timeout: float = 15) -> int:
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        """The exit code; raises TimeoutError (after printing the log) if still running."""
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            print(f"bot {self.pid} still running after {timeout} s:\n{self.log_text()[-5000:]}")
+            raise
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-StartBot = Callable[..., Awaitable[BotProcess]]
+class StartBot(Protocol):
+    def __call__(
+        self,
+        env: Mapping[str, str | None] | None = None,
+        *,
+        admin_ids: Iterable[int] = (ADMIN,),
+        wait_polling: bool = True,
+        timeout: float = START_TIMEOUT,
+    ) -> Awaitable[BotProcess]: ...
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = str(fd.readlink())
+        except OSError:  # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def _local_ports_of(pid: int) -> set[int] | None:
+    """TCP ports of the process's IPv4 sockets (Linux /proc); None where unknown."""
+    try:
+        inodes = _socket_inodes(pid)
+        table = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    ports = set()
+    for line in table:
+        fields = line.split()
+        if len(fields) > 9 and fields[9] in inodes:
+            ports.add(int(fields[1].rpartition(":")[2], 16))
+    return ports
+
+
+def _polls_from(telegram: FakeTelegram, bot: BotProcess, calls_before: int) -> bool:
+    """Whether the emulator has seen getUpdates from this very process."""
+    recent = [port for port, at in telegram.poll_ports.items() if at >= bot.started]
+    if not recent:
+        return False
+    ports = _local_ports_of(bot.pid)
+    if ports is None:  # no /proc: any new poller counts
+        return telegram.pollers > calls_before
+    return any(port in ports for port in recent)
+
+
+def bot_environment(
+    telegram: FakeTelegram,
+    llm: FakeOpenAI,
+    data_dir: Path,
+    admin_ids: Iterable[int] = (ADMIN,),
+    overrides: Mapping[str, str | None] | None = None,
+) -> dict[str, str]:
+    """The bot's environment: this process's, less any real keys, plus the stand-ins."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.endswith(("_API_KEY", "_BASE_URL")) and not key.startswith("YMONEY")
+    }
+    env.update(
+        {
+            "BOT_TOKEN": telegram.token,
+            "TELEGRAM_API_URL": telegram.base_url,
+            "DATA_DIR": str(data_dir),
+            "ADMIN_IDS": ",".join(str(i) for i in admin_ids),
+            "LOG_LEVEL": "DEBUG",
+            "STREAM_EDIT_INTERVAL": "0.3",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for name in PROVIDERS:
+        env[f"{name}_API_KEY"] = TEST_KEY
+        env[f"{name}_BASE_URL"] = llm.base_url
+    for key, value in (overrides or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 @pytest.fixture
@@ -64,7 +173,7 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def llm() -> AsyncIterator[FakeOpenAI]:
-    server = FakeOpenAI()
+    server = FakeOpenAI(TEST_KEY)
     await server.start()
     yield server
     await server.stop()
@@ -84,70 +193,74 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def start_bot(
+async def bot_process(
     telegram: FakeTelegram, llm: FakeOpenAI, data_dir: Path, tmp_path: Path
 ) -> AsyncIterator[StartBot]:
-    """Start `python bot.py`; returns once it polls. Call again to restart on the same data."""
+    """Start `python bot.py`; returns once it polls. Call again to restart on the same data.
+
+    `env` overrides the environment (None removes a variable).
+    """
     started: list[BotProcess] = []
 
-    async def start(env: dict[str, str | None] | None = None) -> BotProcess:
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.endswith(("_API_KEY", "_BASE_URL")) and not key.startswith("YMONEY")
-        }
-        environment.update(
-            {
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": telegram.base_url,
-                "DATA_DIR": str(data_dir),
-                "ADMIN_IDS": str(ADMIN),
-                "LOG_LEVEL": "DEBUG",
-                "STREAM_EDIT_INTERVAL": "0.3",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        for name in PROVIDERS:
-            environment[f"{name}_API_KEY"] = "sk-test"
-            environment[f"{name}_BASE_URL"] = llm.base_url
-        for key, value in (env or {}).items():
-            if value is None:
-                environment.pop(key, None)
-            else:
-                environment[key] = value
+    async def start(
+        env: Mapping[str, str | None] | None = None,
+        *,
+        admin_ids: Iterable[int] = (ADMIN,),
+        wait_polling: bool = True,
+        timeout: float = START_TIMEOUT,
+    ) -> BotProcess:
+        environment = bot_environment(telegram, llm, data_dir, admin_ids, env)
         log_path = tmp_path / f"bot-{len(started)}.log"
-        log = log_path.open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "bot.py", cwd=ROOT, env=environment, stdout=log, stderr=log
-        )
-        bot = BotProcess(process, log_path)
-        started.append(bot)
-        pollers = telegram.pollers
-        try:
-            await telegram.wait_for(
-                lambda: telegram.pollers > pollers or process.returncode is not None, timeout=20
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "bot.py",
+                cwd=ROOT,
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
             )
-        except AssertionError:
-            raise AssertionError(f"bot did not start polling:\n{bot.log_text()}") from None
-        if process.returncode is not None:
-            raise AssertionError(f"bot exited with {process.returncode}:\n{bot.log_text()}")
+        bot = BotProcess(process, log_path, environment)
+        started.append(bot)
+        if not wait_polling:
+            return bot
+        calls_before = telegram.pollers
+        deadline = time.monotonic() + timeout
+        while not _polls_from(telegram, bot, calls_before):
+            if process.returncode is not None:
+                raise AssertionError(f"bot exited with {process.returncode}:\n{bot.log_text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"bot did not start polling in {timeout} s:\n{bot.log_text()}")
+            await asyncio.sleep(0.02)
         return bot
 
     yield start
     for bot in started:
         bot.kill()
-        if bot.process.returncode is None:
-            await bot.wait()
+        await bot.process.wait()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed:
-        tmp = item.funcargs.get("tmp_path") if hasattr(item, "funcargs") else None
+@pytest.fixture
+def start_bot(bot_process: StartBot) -> StartBot:
+    """The same factory as `bot_process`."""
+    return bot_process
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the bot logs and the emulator's state."""
+    report = yield
+    if report.failed:
+        funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+        tmp = funcargs.get("tmp_path")
         if isinstance(tmp, Path):
             for log in sorted(tmp.glob("bot-*.log")):
-                report.sections.append(
-                    (f"bot log {log.name}", log.read_text(errors="replace")[-20000:])
-                )
+                text = log.read_text(errors="replace")
+                report.sections.append((f"bot log {log.name} ({report.when})", text[-20000:]))
+        server = funcargs.get("telegram")
+        if isinstance(server, FakeTelegram):
+            report.sections.append((f"emulator ({report.when})", server.dump()))
+    return report

@@ -1,168 +1,328 @@
-"""An OpenAI-compatible chat completions server: streams SSE chunks like the real API."""
+"""An OpenAI-compatible chat completions server that streams SSE chunks like the real API.
+
+llm = FakeOpenAI()
+await llm.start()
+client = AsyncOpenAI(base_url=llm.base_url, api_key=llm.api_key)
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+Reply = Callable[[dict[str, Any]], "str | Awaitable[str]"]
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Reasoning models reject max_tokens and any temperature but 1 (bare OpenAI ids).
+REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+_ERROR_KINDS = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "unsupported_country_region_territory"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+def text_of(content: Any) -> str:
+    """A message's text: a string, or the text parts of a multimodal list."""
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
 
 
 def echo_reply(request: dict[str, Any]) -> str:
-    return f"Echo: {request['messages'][-1]['content']}"
+    users = [m for m in request.get("messages", []) if m.get("role") == "user"]
+    return f"Echo: {text_of(users[-1]['content']) if users else ''}"
+
+
+def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+    kind, code = _ERROR_KINDS.get(status, ("server_error", None))
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+@dataclass
+class _Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 class FakeOpenAI:
+    """`POST /v1/chat/completions` (plain and streamed) and `GET /v1/models`."""
+
     def __init__(self, api_key: str | None = "sk-test") -> None:
-        self.api_key = api_key
+        self.api_key = api_key  # None: any key (or none) is accepted
         self.base_url = ""
-        self.requests: list[dict[str, Any]] = []
-        self.reply: Callable[[dict[str, Any]], str] = echo_reply
-        self.chunk_size = 8
-        self.delay_first = 0.0
-        self.delay_per_chunk = 0.0
+        self.requests: list[dict[str, Any]] = []  # bodies, plus _path/_authorization
+        self.reply: Reply = echo_reply
         self.models = ["gpt-5-nano", "gpt-4o-mini"]
-        self._failures: list[tuple[int, dict[str, Any], dict[str, str]]] = []
-        self.cut_stream_next = 0
-        self.hang_next = 0
+        self.known_models_only = False  # unknown model -> 404 model_not_found
+        self.strict_reasoning_params = True  # gpt-5/o-series: 400 on max_tokens, temperature
+        self.chunk_size = 8  # characters per content chunk
+        self.delay_first = 0.0  # seconds before the first byte of an answer
+        self.delay_per_chunk = 0.0
+        self.cut_stream_next = 0  # streams to drop half-way (no [DONE])
+        self.hang_next = 0  # requests never answered until stop() or release()
+        self.active = 0  # requests being answered now
+        self.max_active = 0
+        self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()
+        self._release = asyncio.Event()
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        port = _free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        sock = _listening_socket()
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
 
     async def stop(self) -> None:
-        self._stopping.set()
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
+    # Test side ------------------------------------------------------------------------
     def fail_next(
-        self, status: int, message: str = "error", headers: dict[str, str] | None = None
+        self,
+        status: int,
+        body: str | dict[str, Any] = "error",
+        headers: dict[str, str] | None = None,
+        *,
+        retry_after: float | None = None,
     ) -> None:
-        body = {"error": {"message": message, "type": "server_error", "code": None}}
-        self._failures.append((status, body, headers or {}))
+        """The next request gets this error: `body` is a message or a whole JSON body."""
+        payload = error_body(status, body) if isinstance(body, str) else body
+        extra = dict(headers or {})
+        if retry_after is not None:
+            extra["retry-after"] = str(retry_after)
+        self._failures.append(_Failure(status, payload, extra))
+
+    def release(self) -> None:
+        """Let hung requests end (with 503)."""
+        self._release.set()
 
     def user_messages(self) -> list[str]:
         """The last user message of every request, in order."""
-        return [r["messages"][-1]["content"] for r in self.requests]
+        result = []
+        for request in self.requests:
+            users = [m for m in request.get("messages", []) if m.get("role") == "user"]
+            result.append(text_of(users[-1]["content"]) if users else "")
+        return result
 
-    def _authorized(self, request: web.Request) -> bool:
-        return self.api_key is None or request.headers.get("Authorization") == (
-            f"Bearer {self.api_key}"
+    async def wait_for_requests(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.requests)} of {count} model requests arrived")
+            await asyncio.sleep(0.01)
+        return self.requests
+
+    # Server ---------------------------------------------------------------------------
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
+        if self.api_key is None:
+            return None
+        if request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        shown = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        message = (
+            f"Incorrect API key provided: {shown[:3]}***{shown[-4:]}."
+            if shown
+            else "You didn't provide an API key."
         )
+        return web.json_response(error_body(401, message), status=401)
 
     async def _models(self, request: web.Request) -> web.Response:
-        data = [{"id": model, "object": "model", "owned_by": "test"} for model in self.models]
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
+        data = [
+            {"id": model, "object": "model", "created": 1700000000, "owned_by": "system"}
+            for model in self.models
+        ]
         return web.json_response({"object": "list", "data": data})
 
-    async def _completions(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request):
+    def _invalid(self, body: dict[str, Any]) -> web.Response | None:
+        """The request errors the real API gives for this body, if any."""
+        model = str(body.get("model") or "")
+        if not model:
             return web.json_response(
-                {
-                    "error": {
-                        "message": "Incorrect API key provided",
-                        "type": "invalid_request_error",
-                        "code": "invalid_api_key",
-                    }
-                },
-                status=401,
+                error_body(400, "you must provide a model parameter"), status=400
             )
-        body = await request.json()
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return web.json_response(
+                error_body(400, "[] is too short - 'messages'", "messages"), status=400
+            )
+        if self.known_models_only and model not in self.models:
+            return web.json_response(
+                error_body(
+                    404,
+                    f"The model `{model}` does not exist or you do not have access to it.",
+                    "model",
+                ),
+                status=404,
+            )
+        if self.strict_reasoning_params and model.startswith(REASONING_PREFIXES):
+            if "max_tokens" in body:
+                return web.json_response(
+                    error_body(
+                        400,
+                        "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                        "Use 'max_completion_tokens' instead.",
+                        "max_tokens",
+                    ),
+                    status=400,
+                )
+            temperature = body.get("temperature")
+            if temperature is not None and temperature != 1:
+                return web.json_response(
+                    error_body(
+                        400,
+                        f"Unsupported value: 'temperature' does not support {temperature} with "
+                        "this model. Only the default (1) value is supported.",
+                        "temperature",
+                    ),
+                    status=400,
+                )
+        return None
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(
+                error_body(400, "We could not parse the JSON body."), status=400
+            )
         body["_path"] = request.path
         body["_authorization"] = request.headers.get("Authorization")
         self.requests.append(body)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            return await self._answer(request, body)
+        finally:
+            self.active -= 1
+
+    async def _answer(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         if self._failures:
-            status, error, headers = self._failures.pop(0)
-            return web.json_response(error, status=status, headers=headers)
+            failure = self._failures.pop(0)
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if (invalid := self._invalid(body)) is not None:
+            return invalid
         if self.hang_next:
             self.hang_next -= 1
-            await self._stopping.wait()
-            return web.Response(status=503)
+            await self._release.wait()
+            return web.json_response(error_body(503, "released"), status=503)
         text = self.reply(body)
-        completion_id = f"chatcmpl-{next(self._ids)}"
-        created = int(time.time())
-        model = body.get("model", "test")
-        usage = {
-            "prompt_tokens": sum(len(m["content"]) for m in body["messages"]) // 4 + 1,
-            "completion_tokens": len(text) // 4 + 1,
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if inspect.isawaitable(text):
+            text = await text
+        completion = _Completion(f"chatcmpl-{next(self._ids)}", str(body["model"]), str(text))
+        completion.count_prompt(body["messages"])
         if not body.get("stream"):
-            return web.json_response(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": model,
-                    "usage": usage,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": text},
-                        }
-                    ],
-                }
-            )
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            payload = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            return f"data: {json.dumps(payload)}\n\n".encode()
-
-        if self.delay_first:
-            await asyncio.sleep(self.delay_first)
-        await response.write(chunk({"role": "assistant", "content": ""}))
-        pieces = [text[i : i + self.chunk_size] for i in range(0, len(text), self.chunk_size)]
+            if self.delay_first:
+                await asyncio.sleep(self.delay_first)
+            return web.json_response(completion.whole())
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         cut = self.cut_stream_next > 0
         if cut:
             self.cut_stream_next -= 1
+        return await self._stream(request, completion, include_usage, cut)
+
+    async def _stream(
+        self, request: web.Request, completion: _Completion, include_usage: bool, cut: bool
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
+        )
+        await response.prepare(request)  # headers at once, the first token later
+        if self.delay_first:
+            await asyncio.sleep(self.delay_first)
+        text, size = completion.text, max(1, self.chunk_size)
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        if cut:
             pieces = pieces[: max(1, len(pieces) // 2)]
+        await response.write(completion.chunk({"role": "assistant", "content": ""}, include_usage))
         for piece in pieces:
-            await response.write(chunk({"content": piece}))
             if self.delay_per_chunk:
                 await asyncio.sleep(self.delay_per_chunk)
+            await response.write(completion.chunk({"content": piece}, include_usage))
         if cut:
             assert request.transport is not None
-            request.transport.close()  # drop the connection mid-answer
+            request.transport.close()  # flushes what was written, then drops the connection
             return response
-        await response.write(chunk({}, "stop"))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage_chunk = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": usage,
-            }
-            await response.write(f"data: {json.dumps(usage_chunk)}\n\n".encode())
+        await response.write(completion.chunk({}, include_usage, finish="stop"))
+        if include_usage:
+            await response.write(completion.usage_chunk())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+class _Completion:
+    """One answer, as a whole JSON object or as `chat.completion.chunk` SSE events."""
+
+    def __init__(self, completion_id: str, model: str, text: str) -> None:
+        self.id, self.model, self.text = completion_id, model, text
+        self.created = int(time.time())
+        self.prompt_tokens = 0
+
+    def count_prompt(self, messages: list[dict[str, Any]]) -> None:
+        chars = sum(len(text_of(m.get("content"))) for m in messages)
+        self.prompt_tokens = chars // 4 + 4 * len(messages)
+
+    def usage(self) -> dict[str, Any]:
+        completion_tokens = len(self.text) // 4 + 1
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": self.prompt_tokens + completion_tokens,
+        }
+
+    def _head(self, kind: str) -> dict[str, Any]:
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+
+    def whole(self) -> dict[str, Any]:
+        message = {"role": "assistant", "content": self.text, "refusal": None}
+        return self._head("chat.completion") | {
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+            ],
+            "usage": self.usage(),
+        }
+
+    def chunk(self, delta: dict[str, Any], include_usage: bool, finish: str | None = None) -> bytes:
+        payload = self._head("chat.completion.chunk") | {
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+        }
+        if include_usage:
+            payload["usage"] = None
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+    def usage_chunk(self) -> bytes:
+        payload = self._head("chat.completion.chunk") | {"choices": [], "usage": self.usage()}
+        return f"data: {json.dumps(payload)}\n\n".encode()

@@ -1,78 +1,145 @@
 """A Bot API server emulator: aiogram's real Bot talks to it over HTTP, as to Telegram.
 
-It keeps what each chat sees (messages after edits, buttons, documents), answers
-with Telegram's real error texts, long-polls `getUpdates`, and lets tests play the
-user: send messages, press buttons, pay Stars invoices.
+It keeps what each chat sees (messages after edits, buttons, files), answers with
+Telegram's error texts, long-polls `getUpdates` and lets tests play the user: send
+messages, press buttons, pay Stars invoices. Everything runs on 127.0.0.1.
+
+    telegram = FakeTelegram()
+    await telegram.start()
+    bot = Bot(telegram.token, session=AiohttpSession(
+        api=TelegramAPIServer.from_base(telegram.base_url)))
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
+import inspect
 import itertools
 import json
-import re
 import socket
 import time
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
-T = TypeVar("T")
+from tests.stubs.telegram_text import (
+    Entity,
+    EntityParseError,
+    check_entities,
+    normalize,
+    parse_html,
+    utf16_len,
+)
 
-ALLOWED_TAGS = {
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "code",
-    "pre",
-    "a",
-    "blockquote",
-    "tg-spoiler",
-    "span",
-    "tg-emoji",
-}
+T = TypeVar("T")
+Params = dict[str, Any]
+
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a specified content and reply markup of the message"
 )
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+CONFLICT_POLLING = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
+CONFLICT_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+BLOCKED = "Forbidden: bot was blocked by the user"
+# Fields that aiogram sends as JSON strings inside a form.
+JSON_FIELDS = frozenset(
+    {
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "allowed_updates",
+        "commands",
+        "prices",
+        "scope",
+        "reply_parameters",
+        "link_preview_options",
+        "menu_button",
+        "message_ids",
+        "suggested_tip_amounts",
+        "rights",
+    }
+)
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+# Update types Telegram leaves out unless asked for by name.
+NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 
 class ApiError(Exception):
+    """An answer with ok=false; `description` is Telegram's text."""
+
     def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
 
 
 @dataclass
+class Upload:
+    """A file part of a multipart request."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(eq=False)
 class SentMessage:
-    """A message as the user sees it now."""
+    """A bot message as the user sees it now (edits applied; deleted ones disappear)."""
 
     message_id: int
     chat_id: int
-    text: str = ""  # plain text after parsing (caption for media)
-    html: str | None = None  # the raw text as sent
+    text: str = ""  # plain text after parsing (the caption for media)
+    html: str | None = None  # the raw text as sent, whatever its parse_mode
     parse_mode: str | None = None
+    entities: list[Entity] = field(default_factory=list)
     reply_markup: dict[str, Any] | None = None
-    kind: str = "text"  # text, photo, document, invoice, copy
+    kind: str = "text"  # text, photo, document, invoice, copy, forward
+    content: str = "text"  # what it shows: text, photo, document, invoice
     edits: int = 0
-    document: bytes | None = None
+    document: bytes | None = None  # bytes of an uploaded photo or document
     filename: str | None = None
+    file: dict[str, Any] | None = None  # the Bot API file object (photo: largest size)
     extra: dict[str, Any] = field(default_factory=dict)
+    date: int = 0
+    edit_date: int | None = None
+    reply_to_message_id: int | None = None
+    link_preview_options: dict[str, Any] | None = None
+    history: list[str] = field(default_factory=list)  # texts before each edit, oldest first
 
     def buttons(self) -> list[dict[str, Any]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
         return [button for row in rows for button in row]
+
+    def button(self, contains: str) -> dict[str, Any]:
+        for button in self.buttons():
+            if contains in button.get("text", ""):
+                return button
+        raise AssertionError(f"no button with {contains!r} in {self.buttons()}")
 
     def button_data(self, contains: str) -> str:
         for button in self.buttons():
@@ -81,126 +148,195 @@ class SentMessage:
         raise AssertionError(f"no button with {contains!r} in {self.buttons()}")
 
 
-class _HtmlToText(HTMLParser):
-    """Validates Telegram's HTML subset and returns the visible text."""
+@dataclass
+class _Chat:
+    id: int
+    messages: dict[int, SentMessage] = field(default_factory=dict)  # the bot's, by id
+    incoming: dict[int, dict[str, Any]] = field(default_factory=dict)  # the user's, as JSON
+    next_id: int = 1
+    delivered: int = 0
+    last_change: float = 0.0
+    sends: deque[float] = field(default_factory=deque)  # for the per-chat rate limit
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+@dataclass
+class _Query:
+    """A callback or pre-checkout query waiting for its answer."""
+
+    user_id: int
+    created: float
+    answer: Params | None = None
+
+
+class _UpdateQueue:
+    """Pending updates, confirmed by `offset`; `allowed_updates` filters at creation."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.stack: list[str] = []
-        self.error: str | None = None
+        self.pending: deque[dict[str, Any]] = deque()
+        self.by_id: dict[int, dict[str, Any]] = {}
+        self.next_id = 1
+        self.confirmed = 0  # every update_id below this was confirmed
+        self.allowed: frozenset[str] | None = None  # None: Telegram's default set
+        self.dropped: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+        self.generation = 0  # of getUpdates calls: a newer one ends an older one
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in ALLOWED_TAGS:
-            self.error = f'Unsupported start tag "{tag}"'
-        self.stack.append(tag)
+    def accepts(self, kind: str) -> bool:
+        return kind not in NOT_BY_DEFAULT if self.allowed is None else kind in self.allowed
 
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.error = f'Unmatched end tag "{tag}"'
+    def push(self, update: dict[str, Any]) -> int:
+        update_id = self.next_id
+        self.next_id += 1
+        update = {"update_id": update_id, **update}
+        self.by_id[update_id] = update
+        if self.accepts(next(key for key in update if key != "update_id")):
+            self.pending.append(update)
+            self.changed.set()
+        else:
+            self.dropped.append(update)
+        return update_id
+
+    def confirm(self, offset: int) -> None:
+        if offset < 0:  # the last -offset updates; all before them are forgotten
+            while len(self.pending) > -offset:
+                self.confirmed = self.pending.popleft()["update_id"] + 1
             return
-        self.stack.pop()
+        while self.pending and self.pending[0]["update_id"] < offset:
+            self.pending.popleft()
+        self.confirmed = max(self.confirmed, offset)
 
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def parse_html(text: str) -> str:
-    if re.search(r"&(?!(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)", text):
-        raise ApiError(400, "Bad Request: can't parse entities: Character '&' is reserved")
-    if re.search(r"<(?![a-zA-Z/])", text):
-        raise ApiError(400, "Bad Request: can't parse entities: Character '<' is reserved")
-    parser = _HtmlToText()
-    parser.feed(text)
-    parser.close()
-    if parser.error is None and parser.stack:
-        parser.error = f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"'
-    if parser.error:
-        raise ApiError(400, f"Bad Request: can't parse entities: {parser.error}")
-    return "".join(parser.parts)
+    def set_allowed(self, kinds: Iterable[str]) -> None:
+        kinds = frozenset(kinds)
+        self.allowed = kinds or None
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _bool(value: Any) -> bool:
+    return value in (True, 1, "true", "True", "1")
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "123456:TEST-token") -> None:
+    """The emulator. Knobs and recordings are plain attributes; see the module doc."""
+
+    def __init__(self, token: str = "123456:TEST-token", *, strict_html: bool = True) -> None:
         self.token = token
         self.bot_user = {
             "id": int(token.split(":")[0]),
             "is_bot": True,
             "first_name": "Test Bot",
             "username": "test_ai_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
         }
         self.base_url = ""
+        self.port = 0
         self._runner: web.AppRunner | None = None
-        self._updates: list[dict[str, Any]] = []
-        self._confirmed = 0
-        self._update_ids = itertools.count(1)
-        self._message_ids = itertools.count(1)
-        self._callback_ids = itertools.count(1)
-        self._new_update = asyncio.Event()
-        self._chats: dict[int, dict[int, SentMessage]] = {}
-        self.call_log: list[tuple[str, dict[str, Any], float]] = []
-        self.commands: dict[str, list[dict[str, Any]]] = {}
-        self.callback_answers: dict[str, dict[str, Any]] = {}
-        self.pre_checkout_answers: dict[str, dict[str, Any]] = {}
-        self.refunds: list[dict[str, Any]] = []
-        self.users: dict[int, dict[str, Any]] = {}
-        self.pollers = 0
         self._closing = False
-        # Fault injection.
+        self._methods = {
+            name[3:].lower(): getattr(self, name) for name in dir(self) if name.startswith("_m_")
+        }
+        self._queue = _UpdateQueue()
+        self._chats: dict[int, _Chat] = {}
+        self._callbacks: dict[str, _Query] = {}
+        self._pre_checkouts: dict[str, _Query] = {}
+        self._query_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._changed = asyncio.Event()
+        self.users: dict[int, dict[str, Any]] = {}
+        # Recordings.
+        self.record_calls = True  # off for big benchmarks: counts are still kept
+        self.call_log: list[tuple[str, Params, float]] = []
+        self.method_counts: Counter[str] = Counter()
+        self.errors: deque[tuple[str, int, str]] = deque(maxlen=1000)
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # default scope, by language
+        self.scoped_commands: dict[tuple[str, int | None, int | None, str], list[Any]] = {}
+        self.menu_buttons: dict[int | None, dict[str, Any]] = {}
+        self.bot_settings: dict[str, Params] = {}  # setMyDescription and the like
+        self.chat_actions: list[tuple[int, str, float]] = []
+        self.drafts: list[Params] = []
+        self.callback_answers: dict[str, Params] = {}
+        self.pre_checkout_answers: dict[str, Params] = {}
+        self.charges: dict[str, tuple[int, int]] = {}  # charge id -> (user, amount)
+        self.refunds: list[Params] = []
+        self.invoice_links: list[Params] = []
+        self.deleted: list[SentMessage] = []
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file_id -> (File, bytes)
+        self._file_paths: dict[str, bytes] = {}
+        self.delivered: dict[int, int] = {}  # messages delivered per chat
+        self.sent_total = 0
+        self.pollers = 0  # getUpdates calls
+        self.poll_ports: dict[int, float] = {}  # client port -> last getUpdates time
+        self.webhook_url = ""
+        # Behaviour and fault injection.
+        self.strict_html = strict_html  # a bare '&' is refused (Telegram keeps it)
+        self.strict_buttons = False  # press_button must name an existing button
         self.blocked_users: set[int] = set()
-        self.rate_limit_per_second: float | None = None
-        self._sends_this_second: list[float] = []
+        self.rate_limit_per_second: float | None = None  # all sends together
+        self.per_chat_limit_per_second: float | None = None  # sends and edits per chat
         self.rate_limited = 0  # 429 answers given for the global rate
+        self.callback_query_ttl: float | None = None  # seconds to answer; None: forever
+        self.pre_checkout_ttl: float | None = 10.0
+        self._sends: deque[float] = deque()
         self._chat_429: dict[int, int] = {}
-        self._fail_next: dict[str, list[tuple[int, str]]] = {}
-        self.delivered: dict[int, int] = {}
-        self.record_calls = True
+        self._fail_next: dict[str, deque[ApiError]] = {}
 
     # Server ---------------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        port = _free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.base_url = f"http://127.0.0.1:{port}"
+        sock = _listening_socket()
+        self.port = int(sock.getsockname()[1])
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         self._closing = True
-        self._new_update.set()
+        self._queue.changed.set()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        method = request.match_info["method"]
+        name = request.match_info["method"]
+        method = name.lower()
         params = await self._params(request)
+        self.method_counts[method] += 1
         if self.record_calls:
-            self.call_log.append((method, params, time.monotonic()))
-        handler = getattr(self, f"_m_{method}", None)
+            self.call_log.append((name, params, time.monotonic()))
         try:
+            handler = self._methods.get(method)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             failures = self._fail_next.get(method)
             if failures:
-                code, description = failures.pop(0)
-                raise ApiError(code, description)
-            result = await handler(params)
+                raise failures.popleft()
+            if method == "getupdates":
+                peer = request.transport.get_extra_info("peername") if request.transport else None
+                if peer:
+                    self.poll_ports[int(peer[1])] = time.monotonic()
+            result = handler(params)
+            if inspect.isawaitable(result):
+                result = await result
         except ApiError as error:
+            self.errors.append((name, error.code, error.description))
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": error.code,
@@ -209,76 +345,114 @@ class FakeTelegram:
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
             return web.json_response(body, status=error.code)
+        finally:
+            self._changed.set()
         return web.json_response({"ok": True, "result": result})
 
-    async def _params(self, request: web.Request) -> dict[str, Any]:
-        params: dict[str, Any] = dict(request.query)
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        data = self._file_paths.get(request.match_info["path"])
+        if data is None:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _params(self, request: web.Request) -> Params:
+        params: Params = dict(request.query)
         if request.content_type == "application/json":
-            params.update(await request.json())
-            return params
-        if request.content_type == "multipart/form-data":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+        elif request.content_type == "multipart/form-data":
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
                 assert isinstance(part, BodyPartReader)
-                name = part.name or ""
                 if part.filename:
-                    params[name] = {"filename": part.filename, "data": await part.read()}
+                    params[part.name or ""] = Upload(
+                        part.filename,
+                        bytes(await part.read()),
+                        part.headers.get("Content-Type", "application/octet-stream"),
+                    )
                 else:
-                    params[name] = await part.text()
-        else:
+                    params[part.name or ""] = await part.text()
+        elif request.can_read_body:
             params.update({key: str(value) for key, value in (await request.post()).items()})
-        for key in (
-            "reply_markup",
-            "entities",
-            "allowed_updates",
-            "commands",
-            "prices",
-            "scope",
-            "reply_parameters",
-            "link_preview_options",
-        ):
-            if isinstance(params.get(key), str):
+        for key, value in list(params.items()):
+            if isinstance(value, str) and value.startswith("attach://"):
+                params[key] = params.get(value.removeprefix("attach://"))
+            elif key in JSON_FIELDS and isinstance(value, str):
                 with contextlib.suppress(ValueError):
-                    params[key] = json.loads(params[key])
+                    params[key] = json.loads(value)
         return params
 
-    # Test side: the user -----------------------------------------------------------------
+    # Test side: the user ----------------------------------------------------------------
     def _user(
         self,
         user_id: int,
+        language_code: str | None = "ru",
+        first_name: str | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        user = self.users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": "Test"}
+        if first_name:
+            user["first_name"] = first_name
+        if username:
+            user["username"] = username
+        if language_code:
+            user["language_code"] = language_code
+        self.users[user_id] = user
+        return dict(user)
+
+    def _chat(self, chat_id: int) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = self._chats[chat_id] = _Chat(chat_id)
+        return chat
+
+    def _chat_json(self, chat_id: int) -> dict[str, Any]:
+        if chat_id > 0:
+            user = self.users.get(chat_id, {})
+            chat = {"id": chat_id, "type": "private", "first_name": user.get("first_name", "Test")}
+            if "username" in user:
+                chat["username"] = user["username"]
+            return chat
+        kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+        return {"id": chat_id, "type": kind, "title": f"Chat {chat_id}"}
+
+    def _incoming(
+        self,
+        user_id: int,
+        *,
         language_code: str = "ru",
         first_name: str = "Test",
         username: str | None = None,
+        reply_to_message_id: int | None = None,
+        **content: Any,
     ) -> dict[str, Any]:
-        user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": first_name,
-            "language_code": language_code,
-        }
-        if username:
-            user["username"] = username
-        self.users[user_id] = user
-        return user
-
-    def _push(self, update: dict[str, Any]) -> int:
-        update["update_id"] = next(self._update_ids)
-        self._updates.append(update)
-        self._new_update.set()
-        return int(update["update_id"])
-
-    def _incoming(self, user_id: int, **fields: Any) -> dict[str, Any]:
-        language = fields.pop("language_code", "ru")
-        user = self._user(
-            user_id, language, fields.pop("first_name", "Test"), fields.pop("username", None)
-        )
-        return {
-            "message_id": next(self._message_ids),
+        user = self._user(user_id, language_code, first_name, username)
+        chat = self._chat(user_id)
+        message: dict[str, Any] = {
+            "message_id": chat.new_id(),
             "date": int(time.time()),
-            "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]},
+            "chat": self._chat_json(user_id),
             "from": user,
-            **fields,
+            **content,
         }
+        replied = self._find_message_json(chat, reply_to_message_id)
+        if replied is not None:
+            message["reply_to_message"] = replied
+        chat.incoming[message["message_id"]] = message
+        return message
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue any raw update (without update_id); returns its update_id."""
+        update_id = self._queue.push(update)
+        self._changed.set()
+        return update_id
 
     def user_message(
         self,
@@ -288,61 +462,94 @@ class FakeTelegram:
         language_code: str = "ru",
         first_name: str = "Test",
         username: str | None = None,
-        entities: list[dict[str, Any]] | None = None,
+        entities: list[Entity] | None = None,
+        reply_to_message_id: int | None = None,
     ) -> int:
+        """The user writes to the bot in their private chat; returns the update_id."""
         if entities is None and text.startswith("/"):
-            entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            entities = [{"type": "bot_command", "offset": 0, "length": utf16_len(text.split()[0])}]
+        content: dict[str, Any] = {"text": text}
+        if entities:
+            content["entities"] = entities
         message = self._incoming(
             user_id,
-            text=text,
             language_code=language_code,
             first_name=first_name,
             username=username,
+            reply_to_message_id=reply_to_message_id,
+            **content,
         )
-        if entities:
-            message["entities"] = entities
-        return self._push({"message": message})
+        return self.push_update({"message": message})
 
-    def user_photo(self, user_id: int, caption: str | None = None, **kwargs: Any) -> int:
-        photo = [
-            {
-                "file_id": f"photo{user_id}",
-                "file_unique_id": f"u{user_id}",
-                "width": 90,
-                "height": 90,
-            }
+    def user_photo(
+        self,
+        user_id: int,
+        caption: str | None = None,
+        *,
+        data: bytes = b"\x89PNG\r\n\x1a\nfake",
+        caption_entities: list[Entity] | None = None,
+        **user: Any,
+    ) -> int:
+        info = self._register_file(data, "photo", "photo.jpg")
+        sizes = [
+            {**info, "width": 90, "height": 90},
+            {**info, "file_id": info["file_id"] + "-m", "width": 320, "height": 320},
         ]
-        message = self._incoming(user_id, photo=photo, **kwargs)
+        self.files[info["file_id"] + "-m"] = self.files[info["file_id"]]
+        content: dict[str, Any] = {"photo": sizes}
         if caption:
-            message["caption"] = caption
-        return self._push({"message": message})
+            content["caption"] = caption
+        if caption_entities:
+            content["caption_entities"] = caption_entities
+        return self.push_update({"message": self._incoming(user_id, **content, **user)})
 
-    def user_document(self, user_id: int, file_name: str = "receipt.pdf", **kwargs: Any) -> int:
-        document = {
-            "file_id": f"doc{user_id}",
-            "file_unique_id": f"d{user_id}",
-            "file_name": file_name,
+    def user_document(
+        self,
+        user_id: int,
+        file_name: str = "receipt.pdf",
+        *,
+        data: bytes = b"%PDF-1.4 fake",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+        **user: Any,
+    ) -> int:
+        info = self._register_file(data, "document", file_name)
+        content: dict[str, Any] = {
+            "document": {
+                "file_id": info["file_id"],
+                "file_unique_id": info["file_unique_id"],
+                "file_name": file_name,
+                "mime_type": mime_type,
+                "file_size": len(data),
+            }
         }
-        return self._push({"message": self._incoming(user_id, document=document, **kwargs)})
+        if caption:
+            content["caption"] = caption
+        return self.push_update({"message": self._incoming(user_id, **content, **user)})
 
     def press_button(
         self, user_id: int, message_id: int, callback_data: str, language_code: str = "ru"
     ) -> str:
-        query_id = str(next(self._callback_ids))
-        message = self._chats.get(user_id, {}).get(message_id)
-        shown = {
-            "message_id": message_id,
-            "date": int(time.time()),
-            "chat": {"id": user_id, "type": "private"},
-            "from": self.bot_user,
-            "text": message.text if message else "…",
-        }
-        self._push(
+        """The user presses an inline button; returns the callback query id."""
+        message = self._chat(user_id).messages.get(message_id)
+        if self.strict_buttons and (
+            message is None
+            or all(b.get("callback_data") != callback_data for b in message.buttons())
+        ):
+            raise AssertionError(f"message {message_id} has no button {callback_data!r}")
+        query_id = str(next(self._query_ids))
+        self._callbacks[query_id] = _Query(user_id, time.monotonic())
+        shown = (
+            self._message_json(message)
+            if message is not None
+            else {"chat": self._chat_json(user_id), "message_id": message_id, "date": 0}
+        )
+        self.push_update(
             {
                 "callback_query": {
                     "id": query_id,
                     "from": self._user(user_id, language_code),
-                    "chat_instance": "1",
+                    "chat_instance": str(user_id),
                     "message": shown,
                     "data": callback_data,
                 }
@@ -353,8 +560,10 @@ class FakeTelegram:
     def pre_checkout(
         self, user_id: int, payload: str, total_amount: int, currency: str = "XTR"
     ) -> str:
-        query_id = f"pcq{next(self._callback_ids)}"
-        self._push(
+        """Telegram asks the bot to confirm a payment; returns the query id."""
+        query_id = f"pcq{next(self._query_ids)}"
+        self._pre_checkouts[query_id] = _Query(user_id, time.monotonic())
+        self.push_update(
             {
                 "pre_checkout_query": {
                     "id": query_id,
@@ -368,45 +577,141 @@ class FakeTelegram:
         return query_id
 
     def successful_payment(
-        self, user_id: int, payload: str, total_amount: int, charge_id: str, currency: str = "XTR"
+        self,
+        user_id: int,
+        payload: str,
+        total_amount: int,
+        charge_id: str,
+        currency: str = "XTR",
+        **fields: Any,
     ) -> int:
+        """The service message of a completed payment; returns the update_id."""
+        self.charges[charge_id] = (user_id, total_amount)
         paid = {
             "currency": currency,
             "total_amount": total_amount,
             "invoice_payload": payload,
             "telegram_payment_charge_id": charge_id,
             "provider_payment_charge_id": "",
+            **fields,
         }
-        return self._push({"message": self._incoming(user_id, successful_payment=paid)})
+        return self.push_update({"message": self._incoming(user_id, successful_payment=paid)})
 
-    # Test side: what the user sees -------------------------------------------------------
+    def block_bot(self, user_id: int) -> int:
+        """The user blocks the bot: sends fail with 403, a my_chat_member update arrives."""
+        self.blocked_users.add(user_id)
+        return self._member_update(user_id, "member", "kicked")
+
+    def unblock_bot(self, user_id: int) -> int:
+        self.blocked_users.discard(user_id)
+        return self._member_update(user_id, "kicked", "member")
+
+    def _member_update(self, user_id: int, old: str, new: str) -> int:
+        user = self._user(user_id, None)
+        return self.push_update(
+            {
+                "my_chat_member": {
+                    "chat": self._chat_json(user_id),
+                    "from": user,
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": old, "user": self.bot_user},
+                    "new_chat_member": {"status": new, "user": self.bot_user}
+                    | ({"until_date": 0} if new == "kicked" else {}),
+                }
+            }
+        )
+
+    # Test side: what happened -----------------------------------------------------------
     def messages(self, chat_id: int) -> list[SentMessage]:
-        return list(self._chats.get(chat_id, {}).values())
+        """The bot's messages in the chat, oldest first, as they are now."""
+        chat = self._chats.get(chat_id)
+        return list(chat.messages.values()) if chat else []
 
     def last_message(self, chat_id: int) -> SentMessage | None:
-        messages = self.messages(chat_id)
-        return messages[-1] if messages else None
+        chat = self._chats.get(chat_id)
+        if not chat or not chat.messages:
+            return None
+        return chat.messages[next(reversed(chat.messages))]
 
-    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
-        return [params for name, params, _ in self.call_log if method is None or name == method]
+    def last_id(self, chat_id: int) -> int:
+        last = self.last_message(chat_id)
+        return last.message_id if last else 0
 
-    def callback_answer(self, callback_id: str) -> dict[str, Any] | None:
+    def incoming(self, chat_id: int) -> list[dict[str, Any]]:
+        """The user's messages in the chat (Bot API JSON)."""
+        chat = self._chats.get(chat_id)
+        return list(chat.incoming.values()) if chat else []
+
+    def update(self, update_id: int) -> dict[str, Any]:
+        return self._queue.by_id[update_id]
+
+    @property
+    def pending_updates(self) -> int:
+        return len(self._queue.pending)
+
+    @property
+    def dropped_updates(self) -> list[dict[str, Any]]:
+        """Updates not queued because the bot's allowed_updates left them out."""
+        return self._queue.dropped
+
+    def confirmed(self, update_id: int) -> bool:
+        """Whether the bot has fetched the update and asked for the ones after it."""
+        return self._queue.confirmed > update_id
+
+    def calls(self, method: str | None = None) -> list[Params]:
+        wanted = method.lower() if method else None
+        return [p for name, p, _ in self.call_log if wanted is None or name.lower() == wanted]
+
+    def callback_answer(self, callback_id: str) -> Params | None:
         return self.callback_answers.get(callback_id)
 
+    def commands_for(
+        self, scope: str = "default", language_code: str = "", chat_id: int | None = None
+    ) -> list[Any]:
+        return self.scoped_commands.get((scope, chat_id, None, language_code), [])
+
+    def file_bytes(self, file_id: str) -> bytes:
+        return self.files[file_id][1]
+
+    def dump(self, chats: int = 8, per_chat: int = 6) -> str:
+        """A readable summary for assertion messages."""
+        lines = [
+            f"pending updates: {self.pending_updates}, dropped: {len(self.dropped_updates)}, "
+            f"getUpdates calls: {self.pollers}, calls: {dict(self.method_counts)}"
+        ]
+        for chat in list(self._chats.values())[-chats:]:
+            lines.append(f"chat {chat.id}:")
+            for message in list(chat.messages.values())[-per_chat:]:
+                buttons = [b.get("text") for b in message.buttons()]
+                text = message.text if len(message.text) < 300 else message.text[:300] + "…"
+                lines.append(
+                    f"  #{message.message_id} [{message.kind}, edits={message.edits}] "
+                    f"{text!r}" + (f" buttons={buttons}" if buttons else "")
+                )
+        if self.errors:
+            lines.append("last API errors:")
+            lines.extend(f"  {m}: {c} {d}" for m, c, d in list(self.errors)[-8:])
+        return "\n".join(lines)
+
     async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10) -> T:
+        """Until `predicate()` is truthy; returns its value. Wakes on every API call."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
             if value:
                 return value
-            if time.monotonic() > deadline:
-                dump = {chat: [m.text[:200] for m in self.messages(chat)] for chat in self._chats}
-                raise AssertionError(f"condition not met in {timeout} s; chats: {dump}")
-            await asyncio.sleep(0.02)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"condition not met in {timeout} s\n{self.dump()}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
 
     async def wait_for_message(
         self, chat_id: int, contains: str | None = None, after: int = 0, timeout: float = 10
     ) -> SentMessage:
+        """A bot message with id > `after` whose current text contains `contains`."""
+
         def find() -> SentMessage | None:
             for message in self.messages(chat_id):
                 if message.message_id > after and (contains is None or contains in message.text):
@@ -425,52 +730,94 @@ class FakeTelegram:
         return await self.wait_for(newest, timeout)
 
     async def wait_idle(self, chat_id: int, quiet: float = 0.5, timeout: float = 15) -> None:
-        """Wait until nothing in the chat has changed for `quiet` seconds."""
-        deadline = time.monotonic() + timeout
-        state = None
-        stable_since = time.monotonic()
-        while time.monotonic() < deadline:
-            current = [(m.message_id, m.text, m.edits) for m in self.messages(chat_id)]
-            if current != state:
-                state, stable_since = current, time.monotonic()
-            elif time.monotonic() - stable_since >= quiet:
+        """Until nothing in the chat has been sent, edited or deleted for `quiet` seconds
+        (counted from the call at the earliest)."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            chat = self._chats.get(chat_id)
+            idle = time.monotonic() - max(started, chat.last_change if chat else 0.0)
+            if idle >= quiet:
                 return
-            await asyncio.sleep(0.05)
-        raise AssertionError("chat did not settle")
+            if time.monotonic() + (quiet - idle) > deadline:
+                raise AssertionError(f"chat {chat_id} did not settle in {timeout} s\n{self.dump()}")
+            await asyncio.sleep(quiet - idle)
 
-    def last_id(self, chat_id: int) -> int:
-        last = self.last_message(chat_id)
-        return last.message_id if last else 0
-
-    # Fault injection -----------------------------------------------------------------------
+    # Fault injection --------------------------------------------------------------------
     def per_chat_429_once(self, chat_id: int, retry_after: int = 1) -> None:
+        """The next send or edit in the chat gets 429 with this retry_after."""
         self._chat_429[chat_id] = retry_after
 
-    def fail_next(self, method: str, error_code: int, description: str) -> None:
-        self._fail_next.setdefault(method, []).append((error_code, description))
+    def fail_next(
+        self, method: str, error_code: int, description: str, retry_after: int | None = None
+    ) -> None:
+        """The next call of `method` fails so (queued: call again for several)."""
+        queue = self._fail_next.setdefault(method.lower(), deque())
+        queue.append(ApiError(error_code, description, retry_after))
 
-    def _check_send(self, chat_id: int) -> None:
+    def _guard(self, chat_id: int, *, send: bool = False, edit: bool = False) -> None:
         if chat_id in self.blocked_users:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
+            raise ApiError(403, BLOCKED)
+        if not (send or edit):
+            return
         if chat_id in self._chat_429:
-            raise ApiError(
-                429, "Too Many Requests: retry after 1", retry_after=self._chat_429.pop(chat_id)
-            )
-        if self.rate_limit_per_second is not None:
-            now = time.monotonic()
-            window = self._sends_this_second
-            while window and now - window[0] > 1.0:
-                window.pop(0)
-            if len(window) >= self.rate_limit_per_second:
+            retry = self._chat_429.pop(chat_id)
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
+        now = time.monotonic()
+        if send and self.rate_limit_per_second is not None:
+            _slide(self._sends, now)
+            if len(self._sends) >= self.rate_limit_per_second:
                 self.rate_limited += 1
                 raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
-            window.append(now)
+            self._sends.append(now)
+        if self.per_chat_limit_per_second is not None:
+            sends = self._chat(chat_id).sends
+            _slide(sends, now)
+            if len(sends) >= self.per_chat_limit_per_second:
+                raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+            sends.append(now)
 
-    def _text(self, params: dict[str, Any], key: str = "text", limit: int = 4096) -> str:
-        raw = str(params.get(key, ""))
-        text = parse_html(raw) if params.get("parse_mode") == "HTML" else raw
-        if key == "text" and not text.strip():
+    # Helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _int(params: Params, key: str) -> int:
+        value = params.get(key)
+        if value is None or value == "":
+            raise ApiError(400, f"Bad Request: {key} is empty")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            if key == "chat_id":
+                raise ApiError(400, "Bad Request: chat not found") from None
+            raise ApiError(400, f"Bad Request: invalid {key} specified") from None
+
+    def _formatted(
+        self, params: Params, key: str = "text", *, required: bool = True
+    ) -> tuple[str, list[Entity]]:
+        """Text or caption after parse_mode, normalised like Telegram; checks the length."""
+        raw = params.get(key)
+        if raw is None or raw == "":
+            if required:
+                raise ApiError(400, "Bad Request: message text is empty")
+            return "", []
+        raw = str(raw)
+        mode = str(params.get("parse_mode") or "").lower()
+        entities_key = "entities" if key == "text" else f"{key}_entities"
+        try:
+            if mode == "html":
+                text, entities = parse_html(raw, strict=self.strict_html)
+            elif mode in ("markdown", "markdownv2"):
+                text, entities = raw, []  # not parsed by the emulator
+            elif mode:
+                raise ApiError(400, "Bad Request: unsupported parse_mode")
+            else:
+                text, entities = raw, list(params.get(entities_key) or [])
+                check_entities(text, entities)
+        except EntityParseError as error:
+            raise ApiError(400, str(error)) from None
+        text, entities = normalize(text, entities)
+        if not text and required:
             raise ApiError(400, "Bad Request: message text is empty")
+        limit = 4096 if key == "text" else 1024
         if utf16_len(text) > limit:
             raise ApiError(
                 400,
@@ -478,217 +825,642 @@ class FakeTelegram:
                 if key == "text"
                 else "Bad Request: message caption is too long",
             )
-        return text
+        return text, entities
 
-    def _check_markup(self, markup: dict[str, Any] | None) -> None:
-        for row in (markup or {}).get("inline_keyboard", []):
-            for button in row:
-                data = button.get("callback_data")
-                if data is not None and not 1 <= len(data.encode()) <= 64:
-                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    @staticmethod
+    def _markup(params: Params) -> dict[str, Any] | None:
+        markup = params.get("reply_markup")
+        if not isinstance(markup, dict):
+            return None
+        rows = markup.get("inline_keyboard")
+        if rows is not None:
+            for row in rows:
+                for button in row:
+                    if not button.get("text"):
+                        raise ApiError(
+                            400,
+                            "Bad Request: can't parse inline keyboard button: Text must be non-empty",
+                        )
+                    if len(button) < 2:
+                        raise ApiError(
+                            400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                        )
+                    data = button.get("callback_data")
+                    if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                        raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if not any(rows):
+                return None
+        return markup
 
-    def _store(self, chat_id: int, **fields: Any) -> dict[str, Any]:
-        message = SentMessage(message_id=next(self._message_ids), chat_id=chat_id, **fields)
-        self._chats.setdefault(chat_id, {})[message.message_id] = message
-        self.delivered[chat_id] = self.delivered.get(chat_id, 0) + 1
-        return self._message_json(message)
+    def _find_message_json(self, chat: _Chat, message_id: int | None) -> dict[str, Any] | None:
+        if message_id is None:
+            return None
+        if message_id in chat.incoming:
+            replied = dict(chat.incoming[message_id])
+            replied.pop("reply_to_message", None)
+            return replied
+        if message_id in chat.messages:
+            return self._message_json(chat.messages[message_id], nested=True)
+        return None
 
-    def _message_json(self, message: SentMessage) -> dict[str, Any]:
+    def _reply_to(self, chat: _Chat, params: Params) -> int | None:
+        reply = params.get("reply_parameters")
+        if isinstance(reply, dict):
+            message_id, allow = (
+                reply.get("message_id"),
+                _bool(reply.get("allow_sending_without_reply")),
+            )
+        else:
+            message_id = params.get("reply_to_message_id")
+            allow = _bool(params.get("allow_sending_without_reply"))
+        if message_id is None:
+            return None
+        message_id = int(message_id)
+        if message_id in chat.messages or message_id in chat.incoming:
+            return message_id
+        if allow:
+            return None
+        raise ApiError(400, "Bad Request: message to be replied not found")
+
+    def _register_file(self, data: bytes | None, kind: str, filename: str | None) -> dict[str, Any]:
+        number = next(self._file_ids)
+        suffix = PurePosixPath(filename or "").suffix or ".bin"
+        file_id, path = f"{kind}-{number}", f"{kind}s/file_{number}{suffix}"
+        info = {
+            "file_id": file_id,
+            "file_unique_id": f"u{kind}{number}",
+            "file_size": len(data or b""),
+            "file_path": path,
+        }
+        self.files[file_id] = (info, data or b"")
+        self._file_paths[path] = data or b""
+        return {k: info[k] for k in ("file_id", "file_unique_id", "file_size")}
+
+    def _input_file(self, value: Any, kind: str) -> tuple[dict[str, Any], bytes | None, str | None]:
+        """An upload, a file_id sent before, or a URL: (file object, bytes, file name)."""
+        if isinstance(value, Upload):
+            info = self._register_file(value.data, kind, value.filename)
+            if kind == "document":
+                info |= {"file_name": value.filename, "mime_type": value.content_type}
+            return info, value.data, value.filename
+        if isinstance(value, str) and value in self.files:
+            stored, data = self.files[value]
+            info = {k: stored[k] for k in ("file_id", "file_unique_id", "file_size")}
+            return info, data, None
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            info = self._register_file(b"", kind, value.rpartition("/")[2])
+            return info | {"url": value}, None, None
+        raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+    def _store(self, chat: _Chat, **fields: Any) -> SentMessage:
+        message = SentMessage(
+            message_id=chat.new_id(), chat_id=chat.id, date=int(time.time()), **fields
+        )
+        chat.messages[message.message_id] = message
+        chat.delivered += 1
+        self.delivered[chat.id] = chat.delivered
+        self.sent_total += 1
+        chat.last_change = time.monotonic()
+        return message
+
+    def _message_json(self, message: SentMessage, *, nested: bool = False) -> dict[str, Any]:
         result: dict[str, Any] = {
             "message_id": message.message_id,
-            "date": int(time.time()),
-            "chat": {"id": message.chat_id, "type": "private"},
+            "date": message.date,
+            "chat": self._chat_json(message.chat_id),
             "from": self.bot_user,
         }
-        if message.kind == "text":
-            result["text"] = message.text
-        if message.reply_markup:
+        if message.edit_date:
+            result["edit_date"] = message.edit_date
+        text_key, entities_key = "caption", "caption_entities"
+        if message.content == "text":
+            text_key, entities_key = "text", "entities"
+            if message.link_preview_options:
+                result["link_preview_options"] = message.link_preview_options
+        elif message.content == "photo" and message.file:
+            result["photo"] = [{**message.file, "width": 320, "height": 320}]
+        elif message.content == "document" and message.file:
+            result["document"] = message.file
+        elif message.content == "invoice":
+            extra = message.extra
+            result["invoice"] = {
+                "title": extra["title"],
+                "description": extra["description"],
+                "start_parameter": extra.get("start_parameter") or "",
+                "currency": extra["currency"],
+                "total_amount": extra["amount"],
+            }
+        if message.text and message.content != "invoice":
+            result[text_key] = message.text
+            if message.entities:
+                result[entities_key] = message.entities
+        if message.kind == "forward" and "origin" in message.extra:
+            result["forward_origin"] = message.extra["origin"]
+        if message.reply_markup and "inline_keyboard" in message.reply_markup:
             result["reply_markup"] = message.reply_markup
+        if not nested and message.reply_to_message_id is not None:
+            replied = self._find_message_json(
+                self._chat(message.chat_id), message.reply_to_message_id
+            )
+            if replied is not None:
+                result["reply_to_message"] = replied
         return result
 
-    # Bot API methods ------------------------------------------------------------------------
-    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+    def _target(self, params: Params, message_key: str = "message_id") -> tuple[_Chat, SentMessage]:
+        chat = self._chat(self._int(params, "chat_id"))
+        message = chat.messages.get(self._int(params, message_key))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return chat, message
+
+    def _edited(self, message: SentMessage) -> dict[str, Any]:
+        message.edits += 1
+        message.edit_date = int(time.time())
+        self._chat(message.chat_id).last_change = time.monotonic()
+        return self._message_json(message)
+
+    # Bot API: the bot itself ------------------------------------------------------------
+    def _m_getMe(self, params: Params) -> Any:
         return self.bot_user
 
-    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+    def _m_logOut(self, params: Params) -> Any:
         return True
 
-    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+    def _m_close(self, params: Params) -> Any:
+        return True
+
+    def _m_getWebhookInfo(self, params: Params) -> Any:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": self.pending_updates,
+        }
+
+    def _m_setWebhook(self, params: Params) -> Any:
+        self.webhook_url = str(params.get("url") or "")
+        if _bool(params.get("drop_pending_updates")):
+            self._queue.confirm(self._queue.next_id)
+        return True
+
+    def _m_deleteWebhook(self, params: Params) -> Any:
+        self.webhook_url = ""
+        if _bool(params.get("drop_pending_updates")):
+            self._queue.confirm(self._queue.next_id)
+        return True
+
+    async def _m_getUpdates(self, params: Params) -> Any:
+        if self.webhook_url:
+            raise ApiError(409, CONFLICT_WEBHOOK)
+        queue = self._queue
+        queue.generation += 1
+        me = queue.generation
+        queue.changed.set()  # an older long poll still waiting ends with 409
         self.pollers += 1
-        offset = int(params.get("offset", 0) or 0)
-        if offset:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        timeout = float(params.get("timeout", 0) or 0)
-        limit = int(params.get("limit", 100) or 100)
-        allowed = params.get("allowed_updates")
-        deadline = time.monotonic() + timeout
+        if isinstance(params.get("allowed_updates"), list):
+            queue.set_allowed(params["allowed_updates"])
+        queue.confirm(int(params.get("offset") or 0))
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
-            ready = [u for u in self._updates if not allowed or any(kind in u for kind in allowed)]
-            if ready or self._closing or time.monotonic() >= deadline:
-                return ready[:limit]
-            self._new_update.clear()
+            if queue.generation != me:
+                raise ApiError(409, CONFLICT_POLLING)
+            if queue.pending or self._closing:
+                return list(itertools.islice(queue.pending, limit))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            queue.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
+                await asyncio.wait_for(queue.changed.wait(), remaining)
 
-    async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
-        self.commands[params.get("language_code") or ""] = params.get("commands", [])
+    def _scope_key(self, params: Params) -> tuple[str, int | None, int | None, str]:
+        scope = params.get("scope")
+        if not isinstance(scope, dict):
+            scope = {}
+        chat_id, user_id = scope.get("chat_id"), scope.get("user_id")
+        return (
+            str(scope.get("type", "default")),
+            int(chat_id) if chat_id is not None else None,
+            int(user_id) if user_id is not None else None,
+            str(params.get("language_code") or ""),
+        )
+
+    def _m_setMyCommands(self, params: Params) -> Any:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise ApiError(400, "Bad Request: can't parse commands JSON object")
+        for command in commands:
+            name = str(command.get("command", "")).removeprefix("/")
+            if not (1 <= len(name) <= 32 and name.replace("_", "").isalnum() and name.isascii()):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if name != name.lower():
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", ""))) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        key = self._scope_key(params)
+        self.scoped_commands[key] = commands
+        if key[:3] == ("default", None, None):
+            self.commands[key[3]] = commands
         return True
 
-    async def _m_getMyCommands(self, params: dict[str, Any]) -> Any:
-        return self.commands.get(params.get("language_code") or "", [])
+    def _m_getMyCommands(self, params: Params) -> Any:
+        return self.scoped_commands.get(self._scope_key(params), [])
 
-    async def _m_deleteMyCommands(self, params: dict[str, Any]) -> Any:
-        self.commands.pop(params.get("language_code") or "", None)
+    def _m_deleteMyCommands(self, params: Params) -> Any:
+        key = self._scope_key(params)
+        self.scoped_commands.pop(key, None)
+        if key[:3] == ("default", None, None):
+            self.commands.pop(key[3], None)
         return True
 
-    async def _m_setChatMenuButton(self, params: dict[str, Any]) -> Any:
+    def _m_setChatMenuButton(self, params: Params) -> Any:
+        chat_id = params.get("chat_id")
+        button = params.get("menu_button") or {"type": "default"}
+        self.menu_buttons[int(chat_id) if chat_id else None] = button
         return True
 
-    async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
-        if int(params["chat_id"]) in self.blocked_users:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
+    def _m_getChatMenuButton(self, params: Params) -> Any:
+        chat_id = params.get("chat_id")
+        key = int(chat_id) if chat_id else None
+        return self.menu_buttons.get(key) or self.menu_buttons.get(None) or {"type": "commands"}
+
+    def _setting(self, params: Params, name: str) -> Any:
+        self.bot_settings[name] = params
         return True
 
-    async def _m_sendMessageDraft(self, params: dict[str, Any]) -> Any:
+    def _m_setMyDescription(self, params: Params) -> Any:
+        return self._setting(params, "description")
+
+    def _m_setMyShortDescription(self, params: Params) -> Any:
+        return self._setting(params, "short_description")
+
+    def _m_setMyName(self, params: Params) -> Any:
+        return self._setting(params, "name")
+
+    def _m_setMyDefaultAdministratorRights(self, params: Params) -> Any:
+        return self._setting(params, "default_administrator_rights")
+
+    def _m_getChat(self, params: Params) -> Any:
+        chat_id = self._int(params, "chat_id")
+        return self._chat_json(chat_id) | {"accent_color_id": 0, "max_reaction_count": 11}
+
+    def _m_getFile(self, params: Params) -> Any:
+        stored = self.files.get(str(params.get("file_id", "")))
+        if stored is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return stored[0]
+
+    # Bot API: messages ------------------------------------------------------------------
+    def _m_sendChatAction(self, params: Params) -> Any:
+        chat_id = self._int(params, "chat_id")
+        self._guard(chat_id)
+        action = str(params.get("action", ""))
+        if action not in CHAT_ACTIONS:
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        self.chat_actions.append((chat_id, action, time.monotonic()))
         return True
 
-    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
-        chat_id = int(params["chat_id"])
-        self._check_send(chat_id)
-        text = self._text(params)
-        self._check_markup(params.get("reply_markup"))
-        return self._store(
-            chat_id,
+    def _m_sendMessageDraft(self, params: Params) -> Any:
+        chat_id = self._int(params, "chat_id")
+        self._guard(chat_id)
+        if chat_id <= 0:
+            raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
+        if not int(params.get("draft_id") or 0):
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        text, entities = self._formatted(params, required=False)
+        self.drafts.append(
+            {
+                "chat_id": chat_id,
+                "draft_id": int(params["draft_id"]),
+                "text": text,
+                "entities": entities,
+                "html": params.get("text"),
+                "time": time.monotonic(),
+            }
+        )
+        return True
+
+    def _m_sendMessage(self, params: Params) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        self._guard(chat.id, send=True)
+        text, entities = self._formatted(params)
+        markup = self._markup(params)
+        reply_to = self._reply_to(chat, params)
+        preview = params.get("link_preview_options")
+        if preview is None and _bool(params.get("disable_web_page_preview")):
+            preview = {"is_disabled": True}
+        message = self._store(
+            chat,
             text=text,
-            html=params.get("text"),
+            html=str(params["text"]),
             parse_mode=params.get("parse_mode"),
-            reply_markup=params.get("reply_markup"),
+            entities=entities,
+            reply_markup=markup,
+            reply_to_message_id=reply_to,
+            link_preview_options=preview if isinstance(preview, dict) else None,
         )
-
-    async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
-        chat_id = int(params["chat_id"])
-        message = self._chats.get(chat_id, {}).get(int(params["message_id"]))
-        if message is None:
-            raise ApiError(400, "Bad Request: message to edit not found")
-        if chat_id in self._chat_429:
-            raise ApiError(
-                429, "Too Many Requests: retry after 1", retry_after=self._chat_429.pop(chat_id)
-            )
-        text = self._text(params)
-        markup = params.get("reply_markup")
-        self._check_markup(markup)
-        if text == message.text and markup == message.reply_markup:
-            raise ApiError(400, NOT_MODIFIED)
-        message.text, message.html, message.parse_mode = (
-            text,
-            params.get("text"),
-            params.get("parse_mode"),
-        )
-        message.reply_markup = markup
-        message.edits += 1
         return self._message_json(message)
 
-    async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
-        message = self._chats.get(int(params["chat_id"]), {}).get(int(params["message_id"]))
-        if message is None:
-            raise ApiError(400, "Bad Request: message to edit not found")
-        markup = params.get("reply_markup")
-        if markup == message.reply_markup or (not markup and not message.reply_markup):
-            raise ApiError(400, NOT_MODIFIED)
-        message.reply_markup = markup or None
-        message.edits += 1
-        return self._message_json(message)
-
-    async def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
-        chat = self._chats.get(int(params["chat_id"]), {})
-        if chat.pop(int(params["message_id"]), None) is None:
-            raise ApiError(400, "Bad Request: message to delete not found")
-        return True
-
-    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
-        if len(str(params.get("text", ""))) > 200:
-            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
-        self.callback_answers[str(params["callback_query_id"])] = params
-        return True
-
-    async def _media(self, params: dict[str, Any], kind: str) -> Any:
-        chat_id = int(params["chat_id"])
-        self._check_send(chat_id)
-        upload = params.get(kind)
-        if isinstance(upload, str) and upload.startswith("attach://"):
-            upload = params.get(upload.removeprefix("attach://"))
-        caption = self._text(params, "caption", 1024) if params.get("caption") else ""
-        data = upload.get("data") if isinstance(upload, dict) else None
-        name = upload.get("filename") if isinstance(upload, dict) else None
-        return self._store(
-            chat_id,
+    def _media(self, params: Params, kind: str) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        self._guard(chat.id, send=True)
+        if params.get(kind) in (None, ""):
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        caption, entities = self._formatted(params, "caption", required=False)
+        markup = self._markup(params)
+        reply_to = self._reply_to(chat, params)
+        info, data, filename = self._input_file(params[kind], kind)
+        message = self._store(
+            chat,
             text=caption,
+            html=params.get("caption"),
+            parse_mode=params.get("parse_mode"),
+            entities=entities,
             kind=kind,
+            content=kind,
             document=data,
-            filename=name,
-            reply_markup=params.get("reply_markup"),
+            filename=filename,
+            file=info,
+            reply_markup=markup,
+            reply_to_message_id=reply_to,
         )
+        return self._message_json(message)
 
-    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
-        return await self._media(params, "photo")
+    def _m_sendPhoto(self, params: Params) -> Any:
+        return self._media(params, "photo")
 
-    async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
-        return await self._media(params, "document")
+    def _m_sendDocument(self, params: Params) -> Any:
+        return self._media(params, "document")
 
-    async def _m_copyMessage(self, params: dict[str, Any]) -> Any:
-        chat_id = int(params["chat_id"])
-        self._check_send(chat_id)
-        source = self._chats.get(int(params["from_chat_id"]), {}).get(int(params["message_id"]))
-        text = source.text if source else f"copy of {params['from_chat_id']}:{params['message_id']}"
-        stored = self._store(
-            chat_id,
-            text=text,
+    def _source(self, params: Params) -> dict[str, Any]:
+        """What a copy or forward shows: content, text, entities, file."""
+        source_chat = self._chat(self._int(params, "from_chat_id"))
+        message_id = self._int(params, "message_id")
+        sent = source_chat.messages.get(message_id)
+        if sent is not None:
+            return {
+                "content": sent.content,
+                "text": sent.text,
+                "entities": list(sent.entities),
+                "file": sent.file,
+                "document": sent.document,
+                "filename": sent.filename,
+                "extra": dict(sent.extra),
+                "origin": {"type": "user", "sender_user": self.bot_user, "date": sent.date},
+            }
+        incoming = source_chat.incoming.get(message_id)
+        if incoming is None:
+            raise ApiError(400, "Bad Request: message to copy not found")
+        if "successful_payment" in incoming:
+            raise ApiError(400, "Bad Request: message can't be copied")
+        origin = {"type": "user", "sender_user": incoming["from"], "date": incoming["date"]}
+        file, content = None, "text"
+        if "photo" in incoming:
+            file, content = incoming["photo"][-1], "photo"
+        elif "document" in incoming:
+            file, content = incoming["document"], "document"
+        text = incoming.get("text") or incoming.get("caption") or ""
+        entities = incoming.get("entities") or incoming.get("caption_entities") or []
+        data = self.files[file["file_id"]][1] if file and file["file_id"] in self.files else None
+        filename = file.get("file_name") if file else None
+        return {
+            "content": content,
+            "text": text,
+            "entities": list(entities),
+            "file": file,
+            "document": data,
+            "filename": filename,
+            "extra": {},
+            "origin": origin,
+        }
+
+    def _m_copyMessage(self, params: Params) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        self._guard(chat.id, send=True)
+        source = self._source(params)
+        if "caption" in params and source["content"] != "text":
+            source["text"], source["entities"] = self._formatted(params, "caption", required=False)
+        message = self._store(
+            chat,
             kind="copy",
+            content=source["content"],
+            text=source["text"],
+            entities=source["entities"],
+            file=source["file"],
+            document=source["document"],
+            filename=source["filename"],
+            reply_markup=self._markup(params),
+            reply_to_message_id=self._reply_to(chat, params),
             extra={
+                **source["extra"],
                 "from_chat_id": int(params["from_chat_id"]),
                 "source_message_id": int(params["message_id"]),
             },
         )
-        return {"message_id": stored["message_id"]}
+        return {"message_id": message.message_id}
 
-    async def _m_forwardMessage(self, params: dict[str, Any]) -> Any:
-        return await self._m_copyMessage(params)
-
-    async def _m_sendInvoice(self, params: dict[str, Any]) -> Any:
-        chat_id = int(params["chat_id"])
-        self._check_send(chat_id)
-        payload = str(params.get("payload", ""))
-        if not 1 <= len(payload.encode()) <= 128:
-            raise ApiError(400, "Bad Request: invoice payload is invalid")
-        prices = params.get("prices") or []
-        if params.get("currency") == "XTR" and (len(prices) != 1 or params.get("provider_token")):
-            raise ApiError(400, "Bad Request: invalid Stars invoice")
-        return self._store(
-            chat_id,
-            text=str(params.get("title", "")),
-            kind="invoice",
+    def _m_forwardMessage(self, params: Params) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        self._guard(chat.id, send=True)
+        source = self._source(params)
+        message = self._store(
+            chat,
+            kind="forward",
+            content=source["content"],
+            text=source["text"],
+            entities=source["entities"],
+            file=source["file"],
+            document=source["document"],
+            filename=source["filename"],
             extra={
-                "payload": payload,
-                "currency": params.get("currency"),
-                "amount": sum(int(p["amount"]) for p in prices),
-                "description": params.get("description"),
+                **source["extra"],
+                "origin": source["origin"],
+                "from_chat_id": int(params["from_chat_id"]),
+                "source_message_id": int(params["message_id"]),
             },
         )
+        return self._message_json(message)
 
-    async def _m_createInvoiceLink(self, params: dict[str, Any]) -> Any:
-        return f"https://t.me/$invoice{next(self._callback_ids)}"
+    def _m_editMessageText(self, params: Params) -> Any:
+        if params.get("inline_message_id"):
+            return True
+        chat, message = self._target(params)
+        self._guard(chat.id, edit=True)
+        if message.content != "text":
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        text, entities = self._formatted(params)
+        markup = self._markup(params)
+        if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
+            raise ApiError(400, NOT_MODIFIED)
+        message.history.append(message.text)
+        message.text, message.entities, message.reply_markup = text, entities, markup
+        message.html, message.parse_mode = str(params["text"]), params.get("parse_mode")
+        preview = params.get("link_preview_options")
+        if isinstance(preview, dict):
+            message.link_preview_options = preview
+        return self._edited(message)
 
-    async def _m_answerPreCheckoutQuery(self, params: dict[str, Any]) -> Any:
-        self.pre_checkout_answers[str(params["pre_checkout_query_id"])] = params
+    def _m_editMessageCaption(self, params: Params) -> Any:
+        if params.get("inline_message_id"):
+            return True
+        chat, message = self._target(params)
+        self._guard(chat.id, edit=True)
+        if message.content == "text":
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption, entities = self._formatted(params, "caption", required=False)
+        markup = self._markup(params)
+        if (caption, entities, markup) == (message.text, message.entities, message.reply_markup):
+            raise ApiError(400, NOT_MODIFIED)
+        message.history.append(message.text)
+        message.text, message.entities, message.reply_markup = caption, entities, markup
+        message.html, message.parse_mode = params.get("caption"), params.get("parse_mode")
+        return self._edited(message)
+
+    def _m_editMessageReplyMarkup(self, params: Params) -> Any:
+        if params.get("inline_message_id"):
+            return True
+        chat, message = self._target(params)
+        self._guard(chat.id, edit=True)
+        markup = self._markup(params)
+        if markup == message.reply_markup:
+            raise ApiError(400, NOT_MODIFIED)
+        message.reply_markup = markup
+        return self._edited(message)
+
+    def _delete(self, chat: _Chat, message_id: int) -> bool:
+        message = chat.messages.pop(message_id, None)
+        if message is not None:
+            self.deleted.append(message)
+        elif chat.incoming.pop(message_id, None) is None:
+            return False
+        chat.last_change = time.monotonic()
         return True
 
-    async def _m_refundStarPayment(self, params: dict[str, Any]) -> Any:
-        charge = str(params.get("telegram_payment_charge_id"))
+    def _m_deleteMessage(self, params: Params) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        if not self._delete(chat, self._int(params, "message_id")):
+            raise ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    def _m_deleteMessages(self, params: Params) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise ApiError(400, "Bad Request: message_ids is empty")
+        for message_id in ids:
+            self._delete(chat, int(message_id))
+        return True
+
+    def _m_answerCallbackQuery(self, params: Params) -> Any:
+        query_id = str(params.get("callback_query_id", ""))
+        query = self._callbacks.get(query_id)
+        if query is None or query.answer is not None:
+            raise ApiError(400, QUERY_TOO_OLD)
+        if (
+            self.callback_query_ttl is not None
+            and time.monotonic() - query.created > self.callback_query_ttl
+        ):
+            raise ApiError(400, QUERY_TOO_OLD)
+        if len(str(params.get("text", ""))) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        query.answer = params
+        self.callback_answers[query_id] = params
+        return True
+
+    # Bot API: payments ------------------------------------------------------------------
+    def _invoice(self, params: Params) -> dict[str, Any]:
+        title, description = str(params.get("title", "")), str(params.get("description", ""))
+        payload = str(params.get("payload", ""))
+        currency = str(params.get("currency", ""))
+        prices = params.get("prices")
+        if not 1 <= len(title) <= 32:
+            raise ApiError(400, "Bad Request: invoice title must be 1-32 characters long")
+        if not 1 <= len(description) <= 255:
+            raise ApiError(400, "Bad Request: invoice description must be 1-255 characters long")
+        if not 1 <= len(payload.encode()) <= 128:
+            raise ApiError(400, "Bad Request: invoice payload must be 1-128 bytes long")
+        if not isinstance(prices, list) or not prices:
+            raise ApiError(400, "Bad Request: prices must be non-empty")
+        amounts = [int(price.get("amount", 0)) for price in prices]
+        if currency == "XTR":
+            if params.get("provider_token"):
+                raise ApiError(
+                    400, "Bad Request: provider_token must be empty for payments in Telegram Stars"
+                )
+            if len(prices) != 1:
+                raise ApiError(
+                    400,
+                    "Bad Request: exactly one price must be specified for payments in Telegram Stars",
+                )
+        if sum(amounts) <= 0:
+            raise ApiError(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
+        return {
+            "title": title,
+            "description": description,
+            "payload": payload,
+            "currency": currency,
+            "amount": sum(amounts),
+            "prices": prices,
+            "start_parameter": params.get("start_parameter"),
+            "subscription_period": params.get("subscription_period"),
+        }
+
+    def _m_sendInvoice(self, params: Params) -> Any:
+        chat = self._chat(self._int(params, "chat_id"))
+        self._guard(chat.id, send=True)
+        invoice = self._invoice(params)
+        message = self._store(
+            chat,
+            kind="invoice",
+            content="invoice",
+            text=invoice["title"],
+            reply_markup=self._markup(params),
+            reply_to_message_id=self._reply_to(chat, params),
+            extra=invoice,
+        )
+        return self._message_json(message)
+
+    def _m_createInvoiceLink(self, params: Params) -> Any:
+        invoice = self._invoice(params)
+        period = invoice["subscription_period"]
+        if period is not None and (
+            int(period) != 2592000 or invoice["currency"] != "XTR" or invoice["amount"] > 10000
+        ):
+            raise ApiError(400, "Bad Request: SUBSCRIPTION_PERIOD_INVALID")
+        self.invoice_links.append(invoice)
+        return f"https://t.me/$invoice{len(self.invoice_links)}"
+
+    def _m_answerPreCheckoutQuery(self, params: Params) -> Any:
+        query_id = str(params.get("pre_checkout_query_id", ""))
+        query = self._pre_checkouts.get(query_id)
+        if query is None:
+            raise ApiError(400, "Bad Request: QUERY_ID_INVALID")
+        late = (
+            self.pre_checkout_ttl is not None
+            and time.monotonic() - query.created > self.pre_checkout_ttl
+        )
+        if query.answer is not None or late:
+            raise ApiError(400, QUERY_TOO_OLD)
+        if "ok" not in params:
+            raise ApiError(400, "Bad Request: ok is empty")
+        if not _bool(params["ok"]) and not params.get("error_message"):
+            raise ApiError(400, "Bad Request: error_message is empty")
+        query.answer = params
+        self.pre_checkout_answers[query_id] = params
+        return True
+
+    def _m_refundStarPayment(self, params: Params) -> Any:
+        charge = str(params.get("telegram_payment_charge_id", ""))
+        user_id = self._int(params, "user_id")
+        if self.charges.get(charge, (None, 0))[0] != user_id:
+            raise ApiError(400, "Bad Request: CHARGE_NOT_FOUND")
         if any(r["telegram_payment_charge_id"] == charge for r in self.refunds):
             raise ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
         self.refunds.append(params)
         return True
 
 
-def unescape(text: str) -> str:
-    return html.unescape(text)
+def _slide(window: deque[float], now: float) -> None:
+    """Keep the last second of timestamps."""
+    while window and now - window[0] >= 1.0:
+        window.popleft()
