@@ -80,7 +80,7 @@ class _Utf16Index:
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts: list[int] | None = None
-        if not text.isascii() and any(ord(ch) > 0xFFFF for ch in text):
+        if utf16_len(text) != len(text):  # some characters take two code units
             starts, offset = [], 0
             for ch in text:
                 starts.append(offset)
@@ -431,9 +431,10 @@ def normalize(text: str, entities: list[Entity]) -> tuple[str, list[Entity]]:
         text = _CONTROLS.sub(" ", text)
     if _REMOVED.search(text):
         text, entities = _remove_characters(text, entities)
-    index = _Utf16Index(text)
+    index = _Utf16Index(text) if entities else None
     kept: list[Entity] = []
     for entity in entities:
+        assert index is not None
         if entity["type"] not in _HIDDEN_DATA:
             content = index.slice(entity["offset"], entity["length"])
             lead = len(content) - len(content.lstrip(" \n"))  # spaces and \n: one unit each
