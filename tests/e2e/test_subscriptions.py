@@ -144,3 +144,22 @@ async def test_concurrent_activations_and_restart(
     telegram.user_message(activated[0], "/profile")
     await telegram.wait_for_message(activated[0], "Premium 1")
     await asyncio.sleep(0)
+
+
+async def test_expiry_reminder_is_sent_once_across_restarts(
+    telegram: FakeTelegram, start_bot: StartBot
+) -> None:
+    env: dict[str, str | None] = {"REMINDER_INTERVAL": "0.2"}
+    bot = await start_bot(env)
+    telegram.user_message(USER, "/start", language_code="en")
+    await telegram.wait_for_message(USER, "Hi")
+    telegram.user_message(ADMIN, "/grant 777 premium1 1")
+    await telegram.wait_for_message(ADMIN, "выдан")
+    reminder = await telegram.wait_for_message(USER, "ends tomorrow")
+    assert "Premium 1" in reminder.text
+    bot.terminate()
+    assert await bot.wait(10) == 0
+    await start_bot(env)
+    await asyncio.sleep(1.0)  # several reminder rounds after the restart
+    assert sum("ends tomorrow" in m.text for m in telegram.messages(USER)) == 1
+    assert not any("ends in 3 days" in m.text for m in telegram.messages(USER))
