@@ -11,7 +11,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.methods.base import Response
+from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
@@ -26,6 +27,11 @@ from services.yoomoney_webhook import create_notification_app
 from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
+
+# aiogram builds `Response[<result type>]` for every API answer; pydantic caches those
+# generic types only weakly, so they were rebuilt again and again (≈3 ms each).
+# Holding the ones this bot uses on every message keeps them cached.
+_RESPONSE_TYPES = (Response[list[Update]], Response[Message], Response[bool])
 
 MENU_COMMANDS = (
     "start",
