@@ -190,3 +190,15 @@ async def test_kill_9_keeps_every_confirmed_activation(tmp_path: Path, catalog: 
     with_period = {s.user_id for s in subs.subscriptions()}
     assert confirmed <= activated
     assert activated == with_period  # no activation without its period, none twice
+
+
+async def test_disabled_code_is_refused_like_an_unknown_one(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    promo, _ = await make(tmp_path, catalog)
+    await promo.create("PAUSE", "premium1", 3, created_by=1)
+    await promo.set_disabled("pause", True)
+    with pytest.raises(PromoError, match="unknown"):
+        await promo.activate(1, "PAUSE", now=T0)
+    await promo.set_disabled("PAUSE", False)
+    await promo.activate(1, "PAUSE", now=T0)
