@@ -125,9 +125,6 @@ class BroadcastService:
         self._cancelled.add(broadcast_id)
         return True
 
-    def is_running(self, broadcast_id: str) -> bool:
-        return broadcast_id in self._running
-
     def stop_all(self) -> None:
         """Let every broadcast finish its sends in flight and stop, still "running",
         so that the next start resumes it with nobody sent twice or skipped."""

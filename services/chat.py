@@ -111,9 +111,6 @@ class ChatService:
         task.cancel()
         return True
 
-    def is_busy(self, user_id: int) -> bool:
-        return user_id in self._active
-
     async def clear_history(self, user_id: int) -> None:
         await self._storage.save_history(user_id, [])
 

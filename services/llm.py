@@ -66,8 +66,8 @@ class LLMGateway:
 
     def default_model(self) -> Model:
         """The first free model whose provider is configured (else the catalog's first)."""
-        free = [model for model in self._catalog.models if model.free]
-        return next((model for model in free if self.is_available(model)), free[0])
+        free = (model for model in self._catalog.models if model.free)
+        return next((m for m in free if self.is_available(m)), self._catalog.default_model)
 
     async def close(self) -> None:
         for client in self._clients.values():
