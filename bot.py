@@ -19,10 +19,11 @@ from handlers import get_routers
 from handlers.admin_broadcast import BroadcastRunner
 from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
 from handlers.notices import PaymentNotices, notify_admins
-from handlers.notifications import BackgroundTasks, WebServer, reminder_loop
+from handlers.notifications import BackgroundTasks, WebServer, maintenance_loop, reminder_loop
 from services.catalog import CatalogError, load_catalog
 from services.container import Services, create_services
 from services.log_setup import setup_logging
+from services.storage.base import StorageDamagedError
 from services.yoomoney_webhook import create_notification_app
 from texts import CATALOGS, get_texts
 
@@ -87,6 +88,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
             name="reminders",
         )
         background.start(services.stats.run(), name="stats")
+        background.start(maintenance_loop(services), name="maintenance")
         background.start(services.yoomoney.run(settings.payment_check_interval), name="payments")
         if settings.notification_secret:
             await notification_server.start(
@@ -145,7 +147,11 @@ def main() -> None:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     setup_logging(settings)
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except (CatalogError, StorageDamagedError) as error:  # found while reading DATA_DIR
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -25,7 +24,7 @@ router = Router(name=__name__)  # included under the admin-only router (handlers
 
 
 def _plan_ids(catalog: Catalog) -> str:
-    return ", ".join(plan.id for plan in catalog.plans)
+    return ", ".join(plan.id for plan in catalog.on_sale)
 
 
 @router.message(Command("grant"))
@@ -49,7 +48,8 @@ async def grant(
         await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=_plan_ids(catalog)))
         return
     admin_id = message.from_user.id if message.from_user else 0
-    source = f"admin:{admin_id}:{message.message_id}:{time.time():.3f}"
+    # One grant per /grant message: a re-delivered update grants nothing more.
+    source = f"admin:{admin_id}:{message.chat.id}:{message.message_id}"
     subscription = await subscriptions.grant(user_id, plan_id, days, source)
     end = format_moment(subscription.end, settings.zone)
     plan = catalog.plans_by_id[plan_id]
@@ -160,7 +160,7 @@ async def promo_list(message: Message, texts: Texts, catalog: Catalog, promo: Pr
     if not codes:
         await message.answer(texts("admin_promo_empty"))
         return
-    items = [promo_line(item, texts, catalog) for item in codes]
+    items = [promo_line(item, promo.uses(item.code), texts, catalog) for item in codes]
     # Long lists go out in several messages, each under Telegram's limit.
     chunk: list[str] = []
     for item in items:

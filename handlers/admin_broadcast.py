@@ -232,6 +232,12 @@ async def broadcast_button(
     broadcast_runner: BroadcastRunner,
 ) -> None:
     """Send / Cancel under a preview, Stop under the progress message."""
+    # Check-and-set before the first await: two presses handled at once decide once.
+    if callback_data.action in ("send", "drop") and not broadcasts.claim(
+        callback_data.broadcast_id
+    ):
+        await query.answer(texts("admin_broadcast_taken"))
+        return
     await query.answer()
     broadcast = await broadcasts.get(callback_data.broadcast_id)
     if broadcast is None:
@@ -241,6 +247,7 @@ async def broadcast_button(
             await query.message.edit_reply_markup(reply_markup=None)
     if callback_data.action == "send" and broadcast.status == "draft":
         if broadcast_runner.running_id:
+            broadcasts.release(broadcast.id)  # nothing decided: Send may be pressed later
             await query.message.answer(  # type: ignore[union-attr]
                 texts("admin_broadcast_busy", broadcast_id=broadcast_runner.running_id)
             )

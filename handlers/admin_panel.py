@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tempfile
 import time
+from pathlib import Path
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    FSInputFile,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from config import Settings
@@ -22,7 +30,7 @@ from services.chart import daily_chart
 from services.models import UserRecord
 from services.payments import PaymentService
 from services.promo import PromoError, PromoService
-from services.reports import Revenue, payments_csv, revenue_by, revenue_since
+from services.reports import Revenue, export_payments, revenue_report
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
@@ -117,12 +125,10 @@ async def admin_section(
         await state.set_state(AdminFind.query)
         await _show(query, bot, texts("admin_find_ask"), _back(texts))
     elif section == "payments":
-        text, markup = _payments_section(texts, payments, settings)
+        text, markup = await _payments_section(texts, payments, settings)
         await _show(query, bot, text, markup)
     elif section == "export":
-        data = payments_csv(payments.all(), settings.zone)
-        name = f"payments-{dt.date.today().isoformat()}.csv"
-        await bot.send_document(admin_id, BufferedInputFile(data, filename=name))
+        await send_payments_export(bot, admin_id, payments, settings)
     elif section == "stats":
         await send_stats(
             bot, admin_id, texts, users, subscriptions, payments, stats, catalog, settings
@@ -135,6 +141,17 @@ async def admin_section(
 
         await state.set_state(BroadcastDraft.content)
         await bot.send_message(admin_id, texts("admin_broadcast_ask"))
+
+
+async def send_payments_export(
+    bot: Bot, chat_id: int, payments: PaymentService, settings: Settings
+) -> None:
+    """Every payment as CSV, streamed from storage into files under Telegram's limit."""
+    with tempfile.TemporaryDirectory() as folder:
+        stem = f"payments-{dt.datetime.now(settings.zone).date().isoformat()}"
+        files = await export_payments(payments.history(), settings.zone, Path(folder), stem)
+        for path in files:
+            await bot.send_document(chat_id, FSInputFile(path, filename=path.name))
 
 
 async def _show(
@@ -170,11 +187,11 @@ async def find_user(
         await message.answer(texts("admin_user_not_found", query=message.text or ""))
         return
     await state.clear()
-    text = _user_card(found, texts, subscriptions, payments, stats, catalog, settings)
+    text = await _user_card(found, texts, subscriptions, payments, stats, catalog, settings)
     await message.answer(text, reply_markup=_user_keyboard(found.id, texts))
 
 
-def _user_card(
+async def _user_card(
     user: UserRecord,
     texts: Texts,
     subscriptions: SubscriptionService,
@@ -187,7 +204,7 @@ def _user_card(
         f"• {item.plan.name} — {format_moment(item.end, settings.zone)}"
         for item in subscriptions.active_plans(user.id)
     ]
-    own = [p for p in payments.all() if p.user_id == user.id][-10:]
+    own = [p for p in payments.live() if p.user_id == user.id][-10:]  # recent and open
     model = catalog.model(user.model_key)
     return texts(
         "admin_user_card",
@@ -197,7 +214,7 @@ def _user_card(
         model=model.name if model else "—",
         since=format_moment(user.created_at, settings.zone) if user.created_at else "—",
         blocked=texts("admin_user_blocked") if user.blocked else "",
-        messages=stats.user_message_count(user.id, 30),
+        messages=await stats.user_message_count(user.id, 30),
         plans="\n".join(plans) or texts("none"),
         payments=Raw(
             "\n".join(payment_line(p, texts, settings.zone) for p in own) or texts("none")
@@ -232,7 +249,7 @@ async def user_action(
     data = callback_data
     builder = InlineKeyboardBuilder()
     if data.action == "grant":
-        for plan in catalog.plans:
+        for plan in catalog.on_sale:
             builder.button(
                 text=plan.name,
                 callback_data=AdminUser(action="plan", user_id=data.user_id, plan_id=plan.id),
@@ -259,7 +276,10 @@ async def user_action(
         text = texts("admin_confirm_grant", plan=plan.name, days=data.days, user_id=data.user_id)
         await _show(query, bot, text, _back(texts, builder))
     elif data.action == "grant_ok":
-        source = f"admin:{query.from_user.id}:{query.id}"
+        # Keyed on the confirmation message, not the press: a double tap grants once.
+        message = query.message
+        where = f"{message.chat.id}:{message.message_id}" if message else f"query:{query.id}"
+        source = f"admin:{query.from_user.id}:{where}"
         subscription = await subscriptions.grant(data.user_id, data.plan_id, data.days, source)
         plan = catalog.plans_by_id[data.plan_id]
         end = format_moment(subscription.end, settings.zone)
@@ -340,14 +360,12 @@ def _revenue_lines(groups: dict[str, Revenue], texts: Texts) -> str:
     return "\n".join(lines) or texts("none")
 
 
-def _payments_section(
+async def _payments_section(
     texts: Texts, payments: PaymentService, settings: Settings
 ) -> tuple[str, InlineKeyboardMarkup]:
-    everything = payments.all()
+    report = await revenue_report(payments.history(), settings.zone)
     week_ago = (dt.datetime.now(settings.zone) - dt.timedelta(days=6)).date().isoformat()
-    by_day = {
-        k: v for k, v in revenue_by(everything, settings.zone, "day").items() if k >= week_ago
-    }
+    by_day = {k: v for k, v in sorted(report.by_day.items()) if k >= week_ago}
     pending = payments.with_status("pending")
     lines = [
         texts(
@@ -365,11 +383,13 @@ def _payments_section(
         "admin_payments_section",
         pending=Raw("\n".join(lines) or texts("none")),
         by_day=Raw(_revenue_lines(by_day, texts)),
-        by_month=Raw(_revenue_lines(revenue_by(everything, settings.zone, "month"), texts)),
-        by_method=Raw(_revenue_lines(revenue_by(everything, settings.zone, "method"), texts)),
+        by_month=Raw(_revenue_lines(dict(sorted(report.by_month.items())), texts)),
+        by_method=Raw(_revenue_lines(dict(sorted(report.by_method.items())), texts)),
     )
     builder = InlineKeyboardBuilder()
-    for payment in pending[-10:]:
+    # Only SBP waits for a manager; YooMoney and Stars are credited when the money arrives,
+    # so a Confirm button on them would grant a plan for an unpaid invoice.
+    for payment in [p for p in pending[-10:] if p.method == "sbp"]:
         builder.button(
             text=f"✅ {payment.id}",
             callback_data=AdminPayment(action="confirm", payment_id=payment.id),
@@ -416,15 +436,11 @@ async def send_stats(
 ) -> None:
     zone = settings.zone
     today = stats.today()
-    everything = payments.all()
-    now = time.time()
-    per_plan: dict[str, int] = {}
-    for sub in subscriptions.subscriptions():
-        if sub.is_active(now):
-            per_plan[sub.plan_id] = per_plan.get(sub.plan_id, 0) + 1
+    report = await revenue_report(payments.history(), zone)
+    summary = await stats.summary(30)
 
     def money(since: dt.date) -> str:
-        rev = revenue_since(everything, since, zone)
+        rev = report.since(since)
         return f"{rev.rub:g} ₽, {rev.stars:g} ⭐ ({rev.count})"
 
     model_lines = [
@@ -438,16 +454,16 @@ async def send_stats(
             prompt=row.prompt_tokens,
             completion=row.completion_tokens,
         )
-        for row in stats.model_usage(30)
+        for row in summary.models
     ]
     text = texts(
         "admin_stats",
         users_total=await users.count(),
-        new_today=stats.day(today).new_users,
-        active_7d=stats.active_users(7),
+        new_today=summary.new_today,
+        active_7d=summary.active_7d,
         subs="\n".join(
             f"{catalog.plans_by_id[p].name}: {n}"
-            for p, n in per_plan.items()
+            for p, n in subscriptions.active_counts().items()
             if p in catalog.plans_by_id
         )
         or texts("none"),
@@ -455,17 +471,16 @@ async def send_stats(
         rev_7d=money(today - dt.timedelta(days=6)),
         rev_30d=money(today - dt.timedelta(days=29)),
         models=Raw("\n".join(model_lines) or texts("none")),
-        refusals=stats.free_limit_refusals(30),
+        refusals=summary.refusals,
     )
     await bot.send_message(chat_id, text)
-    days = stats.last_days(30)
-    by_day = revenue_by(everything, zone, "day")
-    revenue = [by_day.get(day.isoformat(), Revenue()).rub for day, _ in days]
+    days = [day for day, _ in summary.daily_new_users]
+    revenue = [report.by_day.get(day.isoformat(), Revenue()).rub for day in days]
     png = await asyncio.to_thread(
         daily_chart,
-        [day for day, _ in days],
+        days,
         revenue,
-        [day_stats.new_users for _, day_stats in days],
+        [count for _, count in summary.daily_new_users],
         texts("admin_chart_title"),
     )
     await bot.send_photo(chat_id, BufferedInputFile(png, filename="stats.png"))
@@ -478,7 +493,7 @@ def _promo_section(
     builder = InlineKeyboardBuilder()
     items = []
     for item in promo.codes()[-15:]:
-        items.append(promo_line(item, texts, catalog))
+        items.append(promo_line(item, promo.uses(item.code), texts, catalog))
         toggle = "enable" if item.disabled else "disable"
         builder.button(
             text=texts(f"btn_{toggle}", code=item.code),
@@ -555,7 +570,7 @@ async def promo_wizard_step(
         await state.update_data(code=value.upper())
         await state.set_state(PromoWizard.plan)
         builder = InlineKeyboardBuilder()
-        for plan in catalog.plans:
+        for plan in catalog.on_sale:
             builder.button(text=plan.name, callback_data=AdminPromo(action="plan", code=plan.id))
         builder.adjust(2)
         await message.answer(

@@ -18,6 +18,7 @@ from handlers.keyboards import default_reason_keyboard
 from handlers.views import payment_line, tell_user
 from services.models import Payment
 from services.payments import PaymentError, PaymentService
+from services.reports import revenue_report
 from services.users import UsersService
 from texts import Raw, Texts
 
@@ -32,11 +33,16 @@ class RejectReason(StatesGroup):
 
 
 async def _confirm(payment_id: str, admin_id: int, texts: Texts, payments: PaymentService) -> str:
-    payment = payments.get(payment_id)
+    payment = await payments.find(payment_id)
     if payment is None:
         return texts("pay_not_found")
-    if payment.status != "pending":
+    if payment.status not in ("pending", "expired"):  # expired -> paid: money came late
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+    # Only SBP waits for a manager: confirming an unpaid YooMoney or Stars invoice would
+    # grant a plan for free. YooMoney money that arrived short (noted) may be confirmed.
+    underpaid = payment.method == "yoomoney" and payment.note is not None
+    if payment.method != "sbp" and not underpaid:
+        return texts("admin_confirm_not_sbp", payment_id=payment.id, method=payment.method)
     try:
         await payments.credit(payment.id, decided_by=admin_id)
     except PaymentError as error:
@@ -171,26 +177,32 @@ async def refund_command(
     if len(args) != 1:
         await message.answer(texts("admin_payment_usage", command="refund"))
         return
-    payment = payments.get(args[0])
+    payment = await payments.find(args[0])
     if payment is None:
         await message.answer(texts("pay_not_found"))
         return
     if payment.method != "stars" or not payment.charge_id:
         await message.answer(texts("admin_refund_only_stars"))
         return
-    if payment.status != "paid":
+    try:
+        payment = await payments.begin_refund(payment.id)  # a second tap waits its turn here
+    except PaymentError:
         await message.answer(
             texts("admin_already_decided", payment_id=payment.id, status=payment.status)
         )
         return
-    try:
-        await bot.refund_star_payment(payment.user_id, payment.charge_id)
-    except TelegramBadRequest as error:
-        if "CHARGE_ALREADY_REFUNDED" not in error.message:
-            await message.answer(texts("admin_refund_failed", error=error.message))
-            return
     admin_id = message.from_user.id if message.from_user else 0
-    await payments.refund(payment.id, decided_by=admin_id)
+    try:
+        assert payment.charge_id is not None
+        try:
+            await bot.refund_star_payment(payment.user_id, payment.charge_id)
+        except TelegramBadRequest as error:
+            if "CHARGE_ALREADY_REFUNDED" not in error.message:
+                await message.answer(texts("admin_refund_failed", error=error.message))
+                return
+        await payments.refund(payment.id, decided_by=admin_id)
+    finally:
+        payments.end_refund(payment.id)
     plan = payments.plan_of(payment)
     await tell_user(
         bot, users, payment.user_id, "pay_refunded", payment_id=payment.id, plan=plan.name
@@ -202,28 +214,54 @@ async def refund_command(
 async def payments_command(
     message: Message, texts: Texts, payments: PaymentService, settings: Settings
 ) -> None:
-    """/payments: pending and recent payments with totals."""
+    """/payments: pending, recent and not credited payments, with all-time totals."""
     pending = payments.with_status("pending")
     paid = payments.with_status("paid")
+    unmatched = payments.unmatched()
+    report = await revenue_report(payments.history(), settings.zone)
 
     def line(payment: Payment) -> str:
         return payment_line(payment, texts, settings.zone)
 
-    total_rub = sum(p.amount for p in paid if p.currency == "RUB")
-    total_stars = sum(p.amount for p in paid if p.currency == "XTR")
-    await message.answer(
+    unmatched_lines = [
         texts(
-            "admin_payments",
-            pending=len(pending),
-            pending_list=Raw("\n".join(line(p) for p in pending[-20:]) or texts("none")),
-            paid_list=Raw(
-                "\n".join(
-                    line(p) for p in sorted(paid, key=lambda p: p.paid_at or 0)[-RECENT_PAID:]
-                )
-                or texts("none")
-            ),
-            total_rub=f"{total_rub:g}",
-            total_stars=f"{total_stars:g}",
-            count=len(paid),
+            "admin_unmatched_line",
+            money_id=item.id,
+            amount=f"{item.amount:g} {item.currency}",
+            payment_id=item.payment_id or "—",
+            user_id=item.user_id or "—",
+            reason=item.reason,
         )
+        for item in unmatched[-RECENT_PAID:]
+    ]
+    recent = sorted(paid, key=lambda p: p.paid_at or 0)[-RECENT_PAID:]
+    text = texts(
+        "admin_payments",
+        pending=len(pending),
+        pending_list=Raw("\n".join(line(p) for p in pending[-20:]) or texts("none")),
+        paid_list=Raw("\n".join(line(p) for p in recent) or texts("none")),
+        unmatched=len(unmatched),
+        unmatched_list=Raw("\n".join(unmatched_lines) or texts("none")),
+        total_rub=f"{report.total.rub:g}",
+        total_stars=f"{report.total.stars:g}",
+        count=report.total.count,
     )
+    await message.answer(text[:4096])
+
+
+@router.message(Command("settle"))
+async def settle_command(
+    message: Message, command: CommandObject, texts: Texts, payments: PaymentService
+) -> None:
+    """/settle ID: mark money that was not credited as handled (refunded, credited by hand)."""
+    money_id = (command.args or "").strip()
+    if not money_id:
+        await message.answer(texts("admin_settle_usage"))
+        return
+    admin_id = message.from_user.id if message.from_user else 0
+    try:
+        await payments.resolve_unmatched(money_id, decided_by=admin_id)
+    except PaymentError:
+        await message.answer(texts("admin_settle_unknown", money_id=money_id))
+        return
+    await message.answer(texts("admin_settled", money_id=money_id))

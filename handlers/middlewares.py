@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, User
+from aiogram.types import TelegramObject, Update, User
 
 from services.users import UsersService
 from texts import get_texts, language_for
@@ -29,10 +29,13 @@ class UserContextMiddleware(BaseMiddleware):
         if sender is None or sender.is_bot:
             return await handler(event, data)
         language = language_for(sender.language_code)
+        data["texts"] = get_texts(language)
+        if isinstance(event, Update) and event.pre_checkout_query is not None:
+            # Telegram waits at most 10 s for this answer: no storage write before it.
+            return await handler(event, data)
         data["user"] = await self._users.touch(
             sender.id, first_name=sender.first_name, username=sender.username, language=language
         )
-        data["texts"] = get_texts(language)
         return await handler(event, data)
 
 

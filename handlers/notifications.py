@@ -14,11 +14,14 @@ from aiohttp import web
 
 from config import Settings
 from services.alerts import AlertService
+from services.container import Services
 from services.subscriptions import Reminder, SubscriptionService
 from services.users import UsersService
 from texts import format_moment, get_texts
 
 logger = logging.getLogger(__name__)
+
+MAINTENANCE_INTERVAL = 3600.0
 
 
 async def send_reminder(bot: Bot, users: UsersService, settings: Settings, item: Reminder) -> None:
@@ -57,6 +60,17 @@ async def reminder_loop(
             logger.exception("Reminder round failed")
             await alerts.alert("reminders", f"Plan reminders failed: {error!r}")
         await asyncio.sleep(settings.reminder_interval)
+
+
+async def maintenance_loop(services: Services, interval: float = MAINTENANCE_INTERVAL) -> None:
+    """Every hour: fold the money journal into snapshots, archive, forget old records."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await services.maintain()
+        except Exception as error:
+            logger.exception("Storage maintenance failed")
+            await services.alerts.alert("maintenance", f"Storage maintenance failed: {error!r}")
 
 
 class BackgroundTasks:

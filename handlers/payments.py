@@ -21,7 +21,7 @@ from handlers.keyboards import (
 from handlers.notices import notify_admins
 from services.catalog import Catalog
 from services.models import Payment, UserRecord
-from services.payments import PaymentError, PaymentService
+from services.payments import MoneyArrival, PaymentService
 from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
 from texts import Texts, get_texts
 
@@ -45,7 +45,7 @@ async def choose_method(
     """A plan's buy button: offer the payment methods."""
     await query.answer()
     plan = catalog.plans_by_id.get(callback_data.plan_id)
-    if plan is None or query.message is None:
+    if plan is None or plan.retired or query.message is None:
         return
     await query.message.answer(
         texts(
@@ -78,11 +78,11 @@ async def pay_with(
     plan = catalog.plans_by_id.get(callback_data.plan_id)
     method = callback_data.method
     configured = {"yoomoney": yoomoney.enabled, "sbp": bool(settings.sbp_details), "stars": True}
-    if plan is None or not configured.get(method):
+    if plan is None or plan.retired or not configured.get(method):
         await query.answer(texts("pay_not_configured"), show_alert=True)
         return
     await query.answer()
-    payment = await payments.create(user.id, plan.id, method)
+    payment = await payments.open_invoice(user.id, plan.id, method)
     if method == "yoomoney":
         me = await bot.me()
         url = quickpay_url(
@@ -203,11 +203,11 @@ async def _send_to_manager(
     payment_id: str,
     receipt: Message | None,
 ) -> None:
-    payment = payments.get(payment_id)
+    payment = await payments.find(payment_id)
     if payment is None or payment.user_id != user.id or payment.method != "sbp":
         await bot.send_message(user.id, texts("pay_not_found"))
         return
-    if payment.status != "pending":
+    if payment.status not in ("pending", "expired"):  # an expired invoice may be paid late
         await bot.send_message(user.id, _closed_text(payment, texts))
         return
     already = payment.receipt_sent
@@ -269,22 +269,24 @@ async def pre_checkout(query: PreCheckoutQuery, texts: Texts, payments: PaymentS
 
 
 @router.message(F.successful_payment)
-async def successful_payment(message: Message, texts: Texts, payments: PaymentService) -> None:
-    """Telegram confirms a Stars payment: grant the plan (once per payment)."""
+async def successful_payment(message: Message, payments: PaymentService) -> None:
+    """Telegram confirms a Stars payment: grant the plan (once per payment).
+
+    Stars for an invoice that can no longer be credited are recorded with their
+    charge id (so they can be refunded) and reported to the admins."""
     paid = message.successful_payment
     if paid is None:
         return
-    try:
-        await payments.credit(paid.invoice_payload, charge_id=paid.telegram_payment_charge_id)
-    except PaymentError as error:
-        # Money arrived for an invoice we no longer accept: keep the charge id for a refund.
-        logger.error(
-            "Stars payment %s not credited (%s); charge %s",
-            paid.invoice_payload,
-            error.reason,
-            paid.telegram_payment_charge_id,
+    await payments.accept(
+        MoneyArrival(
+            method="stars",
+            external_id=paid.telegram_payment_charge_id,
+            amount=float(paid.total_amount),
+            currency=paid.currency,
+            reference=paid.invoice_payload,
+            user_id=message.from_user.id if message.from_user else None,
         )
-        raise
+    )
 
 
 @router.message(Command("paysupport"))

@@ -29,7 +29,7 @@ def plans_text(
 ) -> str:
     active = {item.plan.id: item.end for item in subs.active_plans(user.id)}
     lines = []
-    for plan in catalog.plans:
+    for plan in catalog.on_sale:
         line = texts(
             "plan_line",
             plan=plan.name,
@@ -39,7 +39,7 @@ def plans_text(
         if plan.id in active:
             line += texts("plan_active_mark", end=format_moment(active[plan.id], settings.zone))
         lines.append(line)
-    days = max((plan.days for plan in catalog.plans), default=30)
+    days = max((plan.days for plan in catalog.on_sale), default=30)
     return texts("plans", days=days, plans=Raw("\n\n".join(lines)))
 
 
@@ -55,7 +55,7 @@ async def plans_command(
     """/plans or /subscribe: every plan with its price, models and a buy button."""
     await message.answer(
         plans_text(user, texts, catalog, subscriptions, settings),
-        reply_markup=plans_keyboard(list(catalog.plans), texts),
+        reply_markup=plans_keyboard(list(catalog.on_sale), texts),
     )
 
 
@@ -73,7 +73,7 @@ async def plans_button(
     await query.bot.send_message(  # type: ignore[union-attr]
         user.id,
         plans_text(user, texts, catalog, subscriptions, settings),
-        reply_markup=plans_keyboard(list(catalog.plans), texts),
+        reply_markup=plans_keyboard(list(catalog.on_sale), texts),
     )
 
 

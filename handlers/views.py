@@ -34,14 +34,14 @@ def payment_line(payment: Payment, texts: Texts, zone: ZoneInfo) -> str:
     )
 
 
-def promo_line(promo: PromoCode, texts: Texts, catalog: Catalog) -> str:
+def promo_line(promo: PromoCode, uses: int, texts: Texts, catalog: Catalog) -> str:
     plan = catalog.plans_by_id.get(promo.plan_id)
     return texts(
         "admin_promo_item",
         code=promo.code,
         plan=plan.name if plan else promo.plan_id,
         days=promo.days,
-        used=len(promo.activations),
+        used=uses,
         max_uses=promo.max_uses or "∞",
         until=promo.valid_until or texts("no_date"),
         state=texts("disabled_mark") if promo.disabled else "",

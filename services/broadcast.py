@@ -71,6 +71,7 @@ class BroadcastService:
         self._cancelled: set[str] = set()
         self._stopping = False  # shutting down: finish the sends in flight, resume later
         self._running: dict[str, asyncio.Task[Broadcast]] = {}
+        self._claimed: set[str] = set()  # drafts an admin has sent or cancelled
 
     async def open(self) -> None:
         await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
@@ -118,6 +119,21 @@ class BroadcastService:
                 if broadcast is not None and broadcast.status == "running":
                     found.append(broadcast)
         return found
+
+    def claim(self, broadcast_id: str) -> bool:
+        """Take the one decision on a draft (send or cancel); False if already taken.
+
+        Synchronous check-and-set: call it before the first await, so that two
+        presses handled at once cannot both start (or cancel) the broadcast.
+        """
+        if broadcast_id in self._claimed:
+            return False
+        self._claimed.add(broadcast_id)
+        return True
+
+    def release(self, broadcast_id: str) -> None:
+        """Give a claim back when nothing was decided (e.g. another broadcast is running)."""
+        self._claimed.discard(broadcast_id)
 
     def cancel(self, broadcast_id: str) -> bool:
         if broadcast_id not in self._running:

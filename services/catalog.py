@@ -48,6 +48,8 @@ class Plan(BaseModel):
     stars: int = Field(gt=0, le=10_000)
     days: int = Field(gt=0, le=3660)
     models: tuple[str, ...] = Field(min_length=1)
+    # No longer sold, but still honoured: open invoices, active subscriptions, promo codes.
+    retired: bool = False
 
 
 class Catalog(BaseModel):
@@ -83,6 +85,11 @@ class Catalog(BaseModel):
     def plans_by_id(self) -> dict[str, Plan]:
         return {plan.id: plan for plan in self.plans}
 
+    @cached_property
+    def on_sale(self) -> tuple[Plan, ...]:
+        """Plans offered to users and admins (not retired)."""
+        return tuple(plan for plan in self.plans if not plan.retired)
+
     @property
     def default_model(self) -> Model:
         return next(model for model in self.models if model.free)
@@ -96,8 +103,22 @@ class Catalog(BaseModel):
 
     def plans_with_model(self, model_key: str) -> list[Plan]:
         """Plans that open a model, cheapest first."""
-        plans = [plan for plan in self.plans if model_key in plan.models]
+        plans = [plan for plan in self.on_sale if model_key in plan.models]
         return sorted(plans, key=lambda plan: plan.price_rub)
+
+
+def check_plans_in_use(catalog: Catalog, in_use: Mapping[str, list[str]]) -> None:
+    """Refuse a catalog that dropped a plan money records still name (retire it instead).
+
+    `in_use` maps plan ids to what names them ("2 pending payments", ...).
+    """
+    missing = {plan_id: what for plan_id, what in in_use.items() if plan_id not in catalog.plans_by_id}
+    if missing:
+        plan_id, what = next(iter(sorted(missing.items())))
+        raise CatalogError(
+            f"Catalog error: plan {plan_id!r} was removed but {', '.join(what)} still name it; "
+            f"put its [[plans]] block back with `retired = true` (it is then no longer sold)"
+        )
 
 
 def _require_unique(what: str, values: list[str]) -> None:

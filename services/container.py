@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -11,13 +12,14 @@ from config import PROVIDER_NAMES, Settings
 from services.access import AccessService
 from services.alerts import AlertService
 from services.broadcast import BroadcastService
-from services.catalog import Catalog
+from services.catalog import Catalog, check_plans_in_use
 from services.chat import ChatService
 from services.llm import LLMGateway, ProviderConfig
 from services.payments import PaymentService
 from services.promo import PromoService
 from services.stats import StatsService
-from services.storage.base import Storage
+from services.models import UnmatchedMoney
+from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
@@ -40,10 +42,18 @@ class Services:
     http: aiohttp.ClientSession
     stats: StatsService
     broadcasts: BroadcastService
+    retention: Retention
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    async def maintain(self) -> None:
+        """Fold the money journal into snapshots and forget what left the live set."""
+        await self.storage.maintain()
+        now = time.time()
+        self.payments.prune(now)
+        self.subscriptions.prune(self.retention, now)
 
     async def close(self) -> None:
         await self.stats.flush()
@@ -68,22 +78,33 @@ def provider_configs(settings: Settings, catalog: Catalog) -> dict[str, Provider
 
 
 async def create_services(settings: Settings, catalog: Catalog) -> Services:
-    storage = JsonStorage(settings.data_dir)
+    retention = Retention(
+        open_payment_seconds=settings.payment_ttl_hours * 3600 + settings.late_payment_days * DAY
+    )
+    storage = JsonStorage(settings.data_dir, retention)
     await storage.open()
+    money = await storage.load_money()
+    check_plans_in_use(catalog, plans_in_use(money))
     llm = LLMGateway(catalog, provider_configs(settings, catalog), settings.request_timeout)
     alerts = AlertService()
-    storage.write_error_listeners.append(lambda text: alerts.alert("storage", text))
+    storage.problem_listeners.append(lambda text: alerts.alert("storage", text))
     stats = StatsService(settings.data_dir, settings.zone)
+    stats.problem_listeners.append(lambda text: alerts.alert("stats", text))
     await stats.load()
     subscriptions = SubscriptionService(storage, catalog)
-    await subscriptions.load()
+    subscriptions.load(money.subscriptions)
     promo = PromoService(storage, subscriptions, settings.zone)
-    await promo.load()
+    await promo.load(money.promo_codes, money.promo_activations)
     access = AccessService(catalog, subscriptions)
     broadcasts = BroadcastService(settings.data_dir, rate=settings.broadcast_rate)
     await broadcasts.open()
-    payments = PaymentService(storage, catalog, subscriptions)
-    await payments.load()
+    payments = PaymentService(
+        storage, subscriptions, retention, invoice_ttl=settings.payment_ttl_hours * 3600
+    )
+    await payments.load(money.payments, money.unmatched)
+    payments.unmatched_listeners.append(
+        lambda item: alerts.alert(f"unmatched:{item.id}", unmatched_alert(item))
+    )
     http = aiohttp.ClientSession()
     token = settings.yoomoney_token
     yoomoney = YooMoneyChecker(
@@ -92,7 +113,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         alerts,
         accepted_shortfall_percent=settings.ymoney_accepted_shortfall,
         pending_ttl=settings.payment_ttl_hours * 3600,
-        late_window=settings.late_payment_days * 86400,
+        late_window=settings.late_payment_days * DAY,
     )
     return Services(
         catalog=catalog,
@@ -117,4 +138,48 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         http=http,
         stats=stats,
         broadcasts=broadcasts,
+        retention=retention,
     )
+
+
+def plans_in_use(money: MoneyState, now: float | None = None) -> dict[str, list[str]]:
+    """Plan ids named by open invoices, active subscriptions and usable promo codes."""
+    moment = time.time() if now is None else now
+    counts: dict[str, dict[str, int]] = {}
+
+    def count(plan_id: str, what: str) -> None:
+        per_plan = counts.setdefault(plan_id, {})
+        per_plan[what] = per_plan.get(what, 0) + 1
+
+    for payment in money.payments:
+        if payment.status in ("pending", "expired"):
+            count(payment.plan_id, "open invoices")
+    for subscription in money.subscriptions:
+        if subscription.end > moment:
+            count(subscription.plan_id, "active subscriptions")
+    for promo in money.promo_codes:
+        if not promo.disabled:
+            count(promo.plan_id, "promo codes")
+    return {
+        plan_id: [f"{number} {what}" for what, number in sorted(per_plan.items())]
+        for plan_id, per_plan in counts.items()
+    }
+
+
+def unmatched_alert(item: UnmatchedMoney) -> str:
+    """What admins read when money could not be credited (plain text)."""
+    reasons = {
+        "paid": "its invoice was already paid",
+        "rejected": "its invoice was rejected",
+        "refunded": "its invoice was refunded",
+        "unknown": "no invoice of ours matches it",
+        "plan_missing": "the invoice's plan is not in the catalog",
+        "error": "crediting it failed",
+    }
+    who = f", user {item.user_id}" if item.user_id is not None else ""
+    invoice = f", invoice {item.payment_id}" if item.payment_id else ""
+    return (
+        f"Money not credited: {item.amount:g} {item.currency} via {item.method} "
+        f"({item.id}{invoice}{who}): {reasons.get(item.reason, item.reason)}. "
+        f"Recorded; see /payments. {item.detail}"
+    ).strip()

@@ -37,7 +37,7 @@ class Usage:
     completion_tokens: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Period:
     """A stretch of time a plan is active, and what paid for it."""
 
@@ -46,14 +46,18 @@ class Period:
     source: str  # "payment:<id>", "promo:<CODE>" or "admin:<admin id>:<time>"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Subscription:
     """One user's plan: its periods (back to back when extended) and reminders sent."""
 
     user_id: int
     plan_id: str
-    periods: list[Period]
-    reminders_sent: list[str]
+    periods: tuple[Period, ...] = ()
+    reminders_sent: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.user_id}:{self.plan_id}"
 
     @property
     def end(self) -> float:
@@ -66,8 +70,9 @@ class Subscription:
         return any(period.source == source for period in self.periods)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class PromoActivation:
+    code: str
     user_id: int
     at: float
 
@@ -83,11 +88,7 @@ class PromoCode:
     valid_until: str | None  # last valid date, YYYY-MM-DD in the bot's time zone
     created_at: float
     created_by: int
-    activations: list[PromoActivation]
     disabled: bool = False
-
-    def used_by(self, user_id: int) -> bool:
-        return any(activation.user_id == user_id for activation in self.activations)
 
 
 PaymentStatus = Literal["pending", "paid", "rejected", "expired", "refunded"]
@@ -95,7 +96,9 @@ PaymentStatus = Literal["pending", "paid", "rejected", "expired", "refunded"]
 
 @dataclass(slots=True)
 class Payment:
-    """One attempt to buy a plan; its status only moves forward."""
+    """One attempt to buy a plan; its status only moves forward.
+
+    Treated as immutable: a change is a `dataclasses.replace` copy, committed first."""
 
     id: str  # also the YooMoney label and the Stars invoice payload
     user_id: int
@@ -113,3 +116,27 @@ class Payment:
     decided_by: int | None = None  # the admin who confirmed or rejected
     note: str | None = None  # reject reason, or why money was not accepted
     receipt_sent: bool = False  # SBP: the user sent a receipt or pressed "I paid"
+    operations: tuple[str, ...] = ()  # YooMoney operations counted into received_amount
+
+
+UnmatchedReason = Literal[
+    "paid", "rejected", "refunded", "unknown", "underpaid", "plan_missing", "error"
+]
+
+
+@dataclass(slots=True, frozen=True)
+class UnmatchedMoney:
+    """Money that arrived but was not credited: recorded, reported, never dropped."""
+
+    id: str  # "<method>:<operation or charge id>": each arrival is recorded once
+    method: str
+    amount: float
+    currency: str
+    reference: str  # the YooMoney label or the Stars invoice payload
+    payment_id: str | None
+    user_id: int | None
+    reason: UnmatchedReason
+    at: float
+    detail: str = ""
+    resolved_at: float | None = None
+    resolved_by: int | None = None

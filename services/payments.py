@@ -1,29 +1,37 @@
-"""Payments: created pending, credited exactly once, status only moving forward."""
+"""Payments: one open invoice per intent, credited exactly once, every kopeck accounted for."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from services.catalog import Catalog, Plan
-from services.models import Payment, PaymentStatus
-from services.storage.base import Storage
-from services.subscriptions import SubscriptionService
+from cachetools import TTLCache
+
+from services.catalog import Plan
+from services.models import Payment, PaymentStatus, UnmatchedMoney, UnmatchedReason
+from services.money import Staged
+from services.storage.base import Retention, Storage
+from services.subscriptions import SubscriptionService, UnknownPlanError
 
 logger = logging.getLogger(__name__)
 
 # Which status may follow which: forward only.
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     "pending": frozenset({"paid", "rejected", "expired"}),
-    "expired": frozenset({"paid"}),  # late money that is still accepted
+    "expired": frozenset({"paid", "rejected"}),  # late money, or a manager's late decision
     "paid": frozenset({"refunded"}),
     "rejected": frozenset(),
     "refunded": frozenset(),
 }
 METHODS = ("yoomoney", "sbp", "stars")
+# A pending invoice is shown again (not replaced) while at least this much of its life is left.
+REUSE_MARGIN = 3_600.0
+SEEN_MONEY_CACHE = 100_000  # money ids looked up in the history, remembered this many
 
 
 class PaymentError(Exception):
@@ -42,60 +50,139 @@ class CreditResult:
     newly_paid: bool  # False when the payment had already been credited
 
 
+@dataclass(slots=True, frozen=True)
+class MoneyArrival:
+    """Money a payment system reports: a YooMoney operation or a Stars charge."""
+
+    method: str  # "yoomoney" | "stars"
+    external_id: str  # operation id or telegram_payment_charge_id
+    amount: float
+    currency: str
+    reference: str  # the label or invoice payload we gave: our payment id
+    user_id: int | None = None  # who paid, where the system says (Stars)
+
+
+@dataclass(slots=True, frozen=True)
+class ArrivalOutcome:
+    """What became of an arrival: credited, counted toward its invoice, or recorded."""
+
+    credit: CreditResult | None = None
+    partial: Payment | None = None  # counted, but the invoice is still short
+    unmatched: UnmatchedMoney | None = None  # recorded for the admins
+    seen_before: bool = False
+
+
 def new_payment_id() -> str:
     """Short, unguessable, URL- and label-safe."""
     return secrets.token_hex(6)
 
 
 class PaymentService:
+    """Live payments in memory (see Retention); older ones are read from storage on demand."""
+
     def __init__(
-        self, storage: Storage, catalog: Catalog, subscriptions: SubscriptionService
+        self,
+        storage: Storage,
+        subscriptions: SubscriptionService,
+        retention: Retention,
+        *,
+        invoice_ttl: float,
     ) -> None:
         self._storage = storage
-        self._catalog = catalog
         self._subscriptions = subscriptions
-        self._payments: dict[str, Payment] = {}
+        self._retention = retention
+        self._invoice_ttl = invoice_ttl
+        self._live: dict[str, Payment] = {}
+        self._open: dict[tuple[int, str, str], str] = {}  # (user, plan, method) -> payment id
+        self._unmatched: dict[str, UnmatchedMoney] = {}
+        self._seen_money: TTLCache[str, bool] = TTLCache(SEEN_MONEY_CACHE, ttl=7 * 86_400)
+        self._busy: set[str] = set()  # payments with a refund in flight
         # Called once per payment when it becomes paid, whichever path credited it.
         self.credit_listeners: list[Callable[[CreditResult], Awaitable[None]]] = []
+        # Called once per recorded unmatched arrival (admins are told).
+        self.unmatched_listeners: list[Callable[[UnmatchedMoney], Awaitable[object]]] = []
 
-    async def load(self) -> None:
-        self._payments = {p.id: p for p in await self._storage.all_payments()}
+    async def load(self, payments: list[Payment], unmatched: list[UnmatchedMoney]) -> None:
+        for payment in payments:
+            self._install(payment)
+        self._unmatched = {item.id: item for item in unmatched}
         await self._recover_unrecorded_credits()
 
     async def _recover_unrecorded_credits(self) -> None:
-        """The period is written before the payment's status: a crash in between leaves
-        a granted period with a pending payment, which is marked paid here."""
-        for payment in self._payments.values():
+        """Files written by format 1 could hold a period granted for a payment still
+        marked pending (a crash between two writes): mark such payments paid."""
+        staged = Staged()
+        for payment in list(self._live.values()):
             source = f"payment:{payment.id}"
             if payment.status in ("pending", "expired") and self._subscriptions.has_source(
                 payment.user_id, source
             ):
                 logger.warning("Recovering payment %s credited before a crash", payment.id)
-                self._move(payment, "paid")
-                payment.paid_at = payment.paid_at or payment.updated_at
-                await self._storage.save_payment(payment)
+                self._stage(staged, self._moved(payment, "paid", paid_at=payment.updated_at))
+        await staged.commit(self._storage)
+
+    def prune(self, now: float | None = None) -> None:
+        """Forget payments and unmatched money that left the live set."""
+        moment = time.time() if now is None else now
+        for payment in list(self._live.values()):
+            if not self._retention.payment_is_live(payment, moment):
+                self._forget(payment)
+        for item in list(self._unmatched.values()):
+            if not self._retention.unmatched_is_live(item, moment):
+                del self._unmatched[item.id]
 
     # Queries ----------------------------------------------------------------------
     def get(self, payment_id: str) -> Payment | None:
-        return self._payments.get(payment_id.strip().lower())
+        """A live payment (pending, or changed recently)."""
+        return self._live.get(payment_id.strip().lower())
 
-    def all(self) -> list[Payment]:
-        return sorted(self._payments.values(), key=lambda p: p.created_at)
+    async def find(self, payment_id: str) -> Payment | None:
+        """Any payment, also from the history."""
+        key = payment_id.strip().lower()
+        return self._live.get(key) or await self._storage.find_payment(key)
+
+    def live(self) -> list[Payment]:
+        return sorted(self._live.values(), key=lambda p: p.created_at)
 
     def with_status(self, *statuses: PaymentStatus, method: str | None = None) -> list[Payment]:
         return [
-            p for p in self.all() if p.status in statuses and (method is None or p.method == method)
+            p
+            for p in self.live()
+            if p.status in statuses and (method is None or p.method == method)
         ]
+
+    def history(self) -> AsyncIterator[Payment]:
+        """Every payment ever made, each in its latest state, streamed from storage."""
+        return self._storage.iter_payments()
+
+    def unmatched(self) -> list[UnmatchedMoney]:
+        """Recorded arrivals an admin has not settled yet, oldest first."""
+        items = (item for item in self._unmatched.values() if item.resolved_at is None)
+        return sorted(items, key=lambda item: item.at)
 
     def plan_of(self, payment: Payment) -> Plan:
         return self._subscriptions.plan(payment.plan_id)
 
-    # Changes ----------------------------------------------------------------------
-    async def create(self, user_id: int, plan_id: str, method: str) -> Payment:
+    # Invoices ---------------------------------------------------------------------
+    async def open_invoice(
+        self, user_id: int, plan_id: str, method: str, now: float | None = None
+    ) -> Payment:
+        """The user's open invoice for this plan and method, or a new one.
+
+        A second press (or a concurrent one) shows the same invoice; one near its
+        expiry is replaced by a fresh one.
+        """
         plan = self._subscriptions.plan(plan_id)
         if method not in METHODS:
             raise PaymentError("bad_method")
-        now = time.time()
+        moment = time.time() if now is None else now
+        existing = self._live.get(self._open.get((user_id, plan.id, method), ""))
+        if (
+            existing is not None
+            and existing.status == "pending"
+            and moment - existing.created_at < self._invoice_ttl - REUSE_MARGIN
+        ):
+            return existing
         stars = method == "stars"
         payment = Payment(
             id=new_payment_id(),
@@ -105,49 +192,160 @@ class PaymentService:
             amount=float(plan.stars if stars else plan.price_rub),
             currency="XTR" if stars else "RUB",
             status="pending",
-            created_at=now,
-            updated_at=now,
+            created_at=moment,
+            updated_at=moment,
         )
-        self._payments[payment.id] = payment
-        await self._storage.save_payment(payment)
+        staged = Staged()
+        self._stage(staged, payment)
+        await staged.commit(self._storage)
         return payment
 
+    # Money arriving -----------------------------------------------------------------
+    async def accept(self, arrival: MoneyArrival, *, minimum_share: float = 1.0) -> ArrivalOutcome:
+        """The one path for money a payment system reports.
+
+        Credits the invoice it pays for; adds partial transfers up; anything else
+        (a paid, rejected or refunded invoice, an unknown label, a plan that is gone,
+        any failure) is recorded as unmatched money and reported, never dropped.
+        """
+        money_id = f"{arrival.method}:{arrival.external_id}"
+        if self._already_handled(money_id):
+            return ArrivalOutcome(seen_before=True)
+        if arrival.reference:
+            await self._load(arrival.reference)
+            if self._already_handled(money_id):  # decided by someone else meanwhile
+                return ArrivalOutcome(seen_before=True)
+        payment = self.get(arrival.reference) if arrival.reference else None
+        if payment is None or payment.method != arrival.method:
+            return await self._record_unmatched(arrival, payment, "unknown")
+        if arrival.external_id in payment.operations or arrival.external_id == payment.charge_id:
+            self._seen_money[money_id] = True
+            return ArrivalOutcome(seen_before=True)
+        if payment.status in ("paid", "rejected", "refunded"):
+            return await self._record_unmatched(arrival, payment, payment.status)
+        try:
+            return await self._count_toward(payment, arrival, minimum_share)
+        except UnknownPlanError:
+            return await self._record_unmatched(arrival, payment, "plan_missing")
+
+    def _already_handled(self, money_id: str) -> bool:
+        return money_id in self._unmatched or money_id in self._seen_money
+
+    async def _count_toward(
+        self, payment: Payment, arrival: MoneyArrival, minimum_share: float
+    ) -> ArrivalOutcome:
+        received = (payment.received_amount or 0.0) + arrival.amount
+        operations = (*payment.operations, arrival.external_id)
+        self._seen_money[f"{arrival.method}:{arrival.external_id}"] = True
+        if received + 1e-9 < payment.amount * minimum_share:
+            updated = dataclasses.replace(
+                payment, received_amount=received, operations=operations, updated_at=time.time()
+            )
+            staged = Staged()
+            self._stage(staged, updated)
+            await staged.commit(self._storage)
+            return ArrivalOutcome(partial=updated)
+        is_stars = arrival.method == "stars"
+        credit = await self.credit(
+            payment.id,
+            received_amount=None if is_stars else received,
+            operations=() if is_stars else operations,
+            operation_id=None if is_stars else arrival.external_id,
+            charge_id=arrival.external_id if is_stars else None,
+        )
+        return ArrivalOutcome(credit=credit)
+
+    async def _record_unmatched(
+        self, arrival: MoneyArrival, payment: Payment | None, reason: UnmatchedReason
+    ) -> ArrivalOutcome:
+        item = UnmatchedMoney(
+            id=f"{arrival.method}:{arrival.external_id}",
+            method=arrival.method,
+            amount=arrival.amount,
+            currency=arrival.currency,
+            reference=arrival.reference,
+            payment_id=payment.id if payment is not None else None,
+            user_id=payment.user_id if payment is not None else arrival.user_id,
+            reason=reason,
+            at=time.time(),
+        )
+        return ArrivalOutcome(unmatched=await self.record_unmatched(item))
+
+    async def record_unmatched(self, item: UnmatchedMoney) -> UnmatchedMoney | None:
+        """Record money that could not be credited, once per arrival; admins are told."""
+        if item.id in self._unmatched:
+            return None
+        self._unmatched[item.id] = item
+        staged = Staged()
+        staged.transaction.unmatched.append(item)
+        staged.on_undo(lambda: self._unmatched.__delitem__(item.id))
+        await staged.commit(self._storage)
+        logger.warning("Unmatched money %s: %s %s (%s)", item.id, item.amount, item.currency, item.reason)
+        for listener in self.unmatched_listeners:
+            try:
+                await listener(item)
+            except Exception:
+                logger.exception("An unmatched-money listener failed for %s", item.id)
+        return item
+
+    async def resolve_unmatched(self, money_id: str, *, decided_by: int) -> UnmatchedMoney:
+        """An admin settled it (refunded, credited by hand, or it was not for us)."""
+        item = self._unmatched.get(money_id)
+        if item is None:
+            raise PaymentError("not_found")
+        if item.resolved_at is not None:
+            raise PaymentError("already_resolved")
+        resolved = dataclasses.replace(item, resolved_at=time.time(), resolved_by=decided_by)
+        self._unmatched[money_id] = resolved
+        staged = Staged()
+        staged.transaction.unmatched.append(resolved)
+        staged.on_undo(lambda: self._unmatched.__setitem__(money_id, item))
+        await staged.commit(self._storage)
+        return resolved
+
+    # Decisions --------------------------------------------------------------------
     async def credit(
         self,
         payment_id: str,
         *,
         received_amount: float | None = None,
+        operations: tuple[str, ...] = (),
         operation_id: str | None = None,
         charge_id: str | None = None,
         decided_by: int | None = None,
     ) -> CreditResult:
-        """Mark a payment paid and add its plan period, exactly once.
+        """Mark a payment paid and add its plan period, exactly once, in one commit.
 
-        Every check and in-memory change happens before the first await, so two
+        The checks and the in-memory change happen before the first await, so two
         callers at once (poller, check button, notification, admin) credit once.
-        The period is saved before the payment; `load()` repairs a crash between.
         """
-        payment = self.get(payment_id)
-        if payment is None:
-            raise PaymentError("not_found")
+        await self._load(payment_id)
+        payment = self._require(payment_id)  # from here on, no await until the commit
         plan = self.plan_of(payment)
         if payment.status == "paid":
             return CreditResult(payment, plan, self._plan_end(payment), newly_paid=False)
         if "paid" not in TRANSITIONS[payment.status]:
             raise PaymentError(f"not_creditable_{payment.status}")
-        self._move(payment, "paid")
-        payment.paid_at = payment.updated_at
-        payment.received_amount = received_amount
-        payment.operation_id = operation_id or payment.operation_id
-        payment.charge_id = charge_id or payment.charge_id
-        payment.decided_by = decided_by
-        subscription = self._subscriptions.add_period(
-            payment.user_id, plan.id, plan.days, f"payment:{payment.id}"
+        now = time.time()
+        paid = self._moved(
+            payment,
+            "paid",
+            now=now,
+            paid_at=now,
+            received_amount=received_amount,
+            operations=operations or payment.operations,
+            operation_id=operation_id or payment.operation_id,
+            charge_id=charge_id or payment.charge_id,
+            decided_by=decided_by,
         )
-        await self._subscriptions.save(subscription)
-        await self._storage.save_payment(payment)
+        staged = Staged()
+        self._stage(staged, paid)
+        subscription = self._subscriptions.stage_period(
+            staged, payment.user_id, plan.id, plan.days, f"payment:{payment.id}", now
+        )
+        await staged.commit(self._storage)
         logger.info("Payment %s credited: user %s, plan %s", payment.id, payment.user_id, plan.id)
-        result = CreditResult(payment, plan, subscription.end, newly_paid=True)
+        result = CreditResult(paid, plan, subscription.end, newly_paid=True)
         for listener in self.credit_listeners:
             try:
                 await listener(result)
@@ -156,49 +354,84 @@ class PaymentService:
         return result
 
     async def reject(self, payment_id: str, *, reason: str, decided_by: int) -> Payment:
+        await self._load(payment_id)
         payment = self._require(payment_id)
-        if payment.status != "pending":
+        if "rejected" not in TRANSITIONS[payment.status]:
             raise PaymentError(f"not_pending_{payment.status}")
-        self._move(payment, "rejected")
-        payment.note, payment.decided_by = reason, decided_by
-        await self._storage.save_payment(payment)
-        return payment
+        rejected = self._moved(payment, "rejected", note=reason, decided_by=decided_by)
+        staged = Staged()
+        self._stage(staged, rejected)
+        await staged.commit(self._storage)
+        return rejected
 
     async def mark_receipt_sent(self, payment_id: str) -> Payment:
+        """SBP: the user sent a receipt; also for an expired invoice (money may be late)."""
+        await self._load(payment_id)
         payment = self._require(payment_id)
-        if payment.status != "pending":
+        if payment.status not in ("pending", "expired"):
             raise PaymentError(f"not_pending_{payment.status}")
-        payment.receipt_sent = True
-        payment.updated_at = time.time()
-        await self._storage.save_payment(payment)
-        return payment
+        updated = dataclasses.replace(payment, receipt_sent=True, updated_at=time.time())
+        staged = Staged()
+        self._stage(staged, updated)
+        await staged.commit(self._storage)
+        return updated
 
-    async def note(self, payment: Payment, text: str) -> None:
-        payment.note = text
-        await self._storage.save_payment(payment)
+    async def note(self, payment: Payment, text: str) -> Payment:
+        current = self._require(payment.id)
+        updated = dataclasses.replace(current, note=text)
+        staged = Staged()
+        self._stage(staged, updated)
+        await staged.commit(self._storage)
+        return updated
 
     async def expire_stale(self, max_age: float, now: float | None = None) -> list[Payment]:
-        """Pending payments older than `max_age` seconds become expired."""
+        """Pending payments older than `max_age` seconds become expired: one commit."""
         moment = time.time() if now is None else now
+        staged = Staged()
         expired = []
         for payment in self.with_status("pending"):
             if moment - payment.created_at >= max_age and not payment.receipt_sent:
-                self._move(payment, "expired", moment)
-                expired.append(payment)
-        for payment in expired:
-            await self._storage.save_payment(payment)
+                moved = self._moved(payment, "expired", now=moment)
+                self._stage(staged, moved)
+                expired.append(moved)
+        await staged.commit(self._storage)
         return expired
 
-    async def refund(self, payment_id: str, *, decided_by: int) -> Payment:
-        """Record a refund (after the money went back) and take the period back."""
+    async def begin_refund(self, payment_id: str) -> Payment:
+        """Claim a paid payment for a refund; a second press at once is refused."""
+        await self._load(payment_id)
         payment = self._require(payment_id)
         if payment.status != "paid":
             raise PaymentError(f"not_paid_{payment.status}")
-        self._move(payment, "refunded")
-        payment.decided_by = decided_by
-        await self._subscriptions.remove_source(payment.user_id, f"payment:{payment.id}")
-        await self._storage.save_payment(payment)
+        if payment.id in self._busy:
+            raise PaymentError("in_progress")
+        self._busy.add(payment.id)
         return payment
+
+    def end_refund(self, payment_id: str) -> None:
+        self._busy.discard(payment_id)
+
+    async def refund(self, payment_id: str, *, decided_by: int) -> Payment:
+        """Record a refund (after the money went back) and take the unused period back."""
+        payment = self._require(payment_id)
+        if payment.status != "paid":
+            raise PaymentError(f"not_paid_{payment.status}")
+        refunded = self._moved(payment, "refunded", decided_by=decided_by)
+        staged = Staged()
+        self._stage(staged, refunded)
+        self._subscriptions.stage_refund(staged, payment.user_id, f"payment:{payment.id}")
+        await staged.commit(self._storage)
+        return refunded
+
+    # Internals ----------------------------------------------------------------------
+    async def _load(self, payment_id: str) -> None:
+        """Bring a payment from the history into the live set (an old invoice, a refund)."""
+        key = payment_id.strip().lower()
+        if key in self._live:
+            return
+        payment = await self._storage.find_payment(key)
+        if payment is not None and key not in self._live:
+            self._install(payment)
 
     def _require(self, payment_id: str) -> Payment:
         payment = self.get(payment_id)
@@ -206,14 +439,45 @@ class PaymentService:
             raise PaymentError("not_found")
         return payment
 
-    def _move(self, payment: Payment, status: PaymentStatus, now: float | None = None) -> None:
+    def _moved(
+        self, payment: Payment, status: PaymentStatus, now: float | None = None, **changes: Any
+    ) -> Payment:
         if status not in TRANSITIONS[payment.status]:
             raise PaymentError(f"bad_transition_{payment.status}_{status}")
-        payment.status = status
-        payment.updated_at = time.time() if now is None else now
+        moment = time.time() if now is None else now
+        return dataclasses.replace(payment, status=status, updated_at=moment, **changes)
+
+    def _install(self, payment: Payment) -> None:
+        self._live[payment.id] = payment
+        key = (payment.user_id, payment.plan_id, payment.method)
+        if payment.status == "pending":
+            self._open[key] = payment.id
+        elif self._open.get(key) == payment.id:
+            del self._open[key]
+
+    def _forget(self, payment: Payment) -> None:
+        self._live.pop(payment.id, None)
+        key = (payment.user_id, payment.plan_id, payment.method)
+        if self._open.get(key) == payment.id:
+            del self._open[key]
+
+    def _stage(self, staged: Staged, payment: Payment) -> None:
+        old = self._live.get(payment.id)
+        self._install(payment)
+        staged.transaction.payments.append(payment)
+
+        def undo() -> None:
+            if self._live.get(payment.id) is payment:
+                if old is None:
+                    self._forget(payment)
+                else:
+                    self._install(old)
+
+        staged.on_undo(undo)
 
     def _plan_end(self, payment: Payment) -> float:
         for item in self._subscriptions.active_plans(payment.user_id):
             if item.plan.id == payment.plan_id:
                 return item.end
         return payment.paid_at or 0.0
+

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import time
-from collections import deque
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from cachetools import TTLCache
+
 from services.models import PromoActivation, PromoCode
+from services.money import Staged
 from services.storage.base import Storage
 from services.subscriptions import SubscriptionService
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{3,32}$")
 GUESS_LIMIT = 5  # wrong codes per user...
 GUESS_WINDOW = 600.0  # ...per this many seconds
+GUESSERS_TRACKED = 100_000  # users with recent wrong guesses kept in memory, at most
 
 
 class PromoError(Exception):
@@ -45,23 +49,31 @@ class PromoService:
         self._subscriptions = subscriptions
         self._timezone = timezone
         self._codes: dict[str, PromoCode] = {}
-        self._wrong_guesses: dict[int, deque[float]] = {}
+        self._users: dict[str, set[int]] = {}  # code -> users who activated it
+        self._wrong_guesses: TTLCache[int, tuple[float, ...]] = TTLCache(
+            GUESSERS_TRACKED, ttl=GUESS_WINDOW
+        )
 
-    async def load(self) -> None:
-        self._codes = {promo.code: promo for promo in await self._storage.all_promo_codes()}
+    async def load(self, codes: list[PromoCode], activations: list[PromoActivation]) -> None:
+        self._codes = {promo.code: promo for promo in codes}
+        for activation in activations:
+            self._users.setdefault(activation.code, set()).add(activation.user_id)
         await self._recover_unrecorded_activations()
 
     async def _recover_unrecorded_activations(self) -> None:
-        """A crash between the two writes of an activation leaves the period saved but
-        not the activation: record it now so that limits and the once-per-user rule hold."""
+        """Files written by format 1 could hold a promo period without its activation
+        (a crash between two writes): record it so that limits and once-per-user hold."""
+        staged = Staged()
         for subscription in self._subscriptions.subscriptions():
             for period in subscription.periods:
-                if not period.source.startswith("promo:"):
+                code = period.source.removeprefix("promo:")
+                if code == period.source or code not in self._codes:
                     continue
-                promo = self._codes.get(period.source.removeprefix("promo:"))
-                if promo is not None and not promo.used_by(subscription.user_id):
-                    promo.activations.append(PromoActivation(subscription.user_id, period.start))
-                    await self._storage.save_promo_code(promo)
+                if subscription.user_id not in self._users.setdefault(code, set()):
+                    self._users[code].add(subscription.user_id)
+                    activation = PromoActivation(code, subscription.user_id, period.start)
+                    staged.transaction.promo_activations.append(activation)
+        await staged.commit(self._storage)
 
     # Admin side ----------------------------------------------------------------------
     def codes(self) -> list[PromoCode]:
@@ -69,6 +81,12 @@ class PromoService:
 
     def get(self, code: str) -> PromoCode | None:
         return self._codes.get(normalize_code(code))
+
+    def uses(self, code: str) -> int:
+        return len(self._users.get(code, ()))
+
+    def used_by(self, code: str, user_id: int) -> bool:
+        return user_id in self._users.get(code, ())
 
     async def create(
         self,
@@ -96,62 +114,87 @@ class PromoService:
             valid_until=valid_until.isoformat() if valid_until else None,
             created_at=time.time(),
             created_by=created_by,
-            activations=[],
         )
-        self._codes[code] = promo
-        await self._storage.save_promo_code(promo)
+        await self._put(promo)
         return promo
 
     async def delete(self, code: str) -> bool:
         promo = self._codes.pop(normalize_code(code), None)
         if promo is None:
             return False
-        await self._storage.delete_promo_code(promo.code)
+        staged = Staged()
+        staged.transaction.deleted_promo_codes.append(promo.code)
+        staged.on_undo(lambda: self._codes.__setitem__(promo.code, promo))
+        await staged.commit(self._storage)
         return True
 
     async def set_disabled(self, code: str, disabled: bool) -> PromoCode | None:
         promo = self.get(code)
-        if promo is not None:
-            promo.disabled = disabled
-            await self._storage.save_promo_code(promo)
-        return promo
+        if promo is None:
+            return None
+        updated = dataclasses.replace(promo, disabled=disabled)
+        await self._put(updated)
+        return updated
+
+    async def _put(self, promo: PromoCode) -> None:
+        old = self._codes.get(promo.code)
+        self._codes[promo.code] = promo
+        staged = Staged()
+        staged.transaction.promo_codes.append(promo)
+
+        def undo() -> None:
+            if self._codes.get(promo.code) is promo:
+                if old is None:
+                    del self._codes[promo.code]
+                else:
+                    self._codes[promo.code] = old
+
+        staged.on_undo(undo)
+        await staged.commit(self._storage)
 
     # User side ----------------------------------------------------------------------
     async def activate(self, user_id: int, code: str, now: float | None = None) -> Activation:
         """Activate a code for a user; raises PromoError with the reason otherwise.
 
-        The checks and both in-memory changes happen without an await between
-        them, so concurrent activations cannot exceed the limits. The period is
-        saved before the activation record (see `_recover_unrecorded_activations`).
+        The checks and the claim (the user counted as a use) happen before the first
+        await, so concurrent activations cannot exceed the limits; the activation and
+        its period are committed together.
         """
         moment = time.time() if now is None else now
         if self._is_throttled(user_id, moment):
             raise PromoError("throttled")
         promo = self._codes.get(normalize_code(code))
         if promo is None or promo.disabled:
-            self._wrong_guesses.setdefault(user_id, deque()).append(moment)
+            self._wrong_guesses[user_id] = (*self._wrong_guesses.get(user_id, ()), moment)
             raise PromoError("unknown")
-        if promo.used_by(user_id):
+        users = self._users.setdefault(promo.code, set())
+        if user_id in users:
             raise PromoError("already_used")
         if promo.valid_until and self._today(moment) > dt.date.fromisoformat(promo.valid_until):
             raise PromoError("expired", date=promo.valid_until)
-        if promo.max_uses is not None and len(promo.activations) >= promo.max_uses:
+        if promo.max_uses is not None and len(users) >= promo.max_uses:
             raise PromoError("used_up")
-        promo.activations.append(PromoActivation(user_id, moment))
-        subscription = self._subscriptions.add_period(
-            user_id, promo.plan_id, promo.days, f"promo:{promo.code}", moment
+        staged = Staged()
+        users.add(user_id)
+        staged.on_undo(lambda: users.discard(user_id))
+        staged.transaction.promo_activations.append(PromoActivation(promo.code, user_id, moment))
+        subscription = self._subscriptions.stage_period(
+            staged, user_id, promo.plan_id, promo.days, f"promo:{promo.code}", moment
         )
-        await self._subscriptions.save(subscription)
-        await self._storage.save_promo_code(promo)
+        await staged.commit(self._storage)
         return Activation(promo, subscription.end)
 
     def _is_throttled(self, user_id: int, now: float) -> bool:
-        guesses = self._wrong_guesses.get(user_id)
-        if not guesses:
-            return False
-        while guesses and now - guesses[0] > GUESS_WINDOW:
-            guesses.popleft()
-        return len(guesses) >= GUESS_LIMIT
+        """Whether the user made GUESS_LIMIT wrong guesses within GUESS_WINDOW.
+
+        The table forgets a user GUESS_WINDOW after their last wrong guess and holds at
+        most GUESSERS_TRACKED users, so it cannot grow without bound.
+        """
+        guesses = self._wrong_guesses.get(user_id, ())
+        recent = tuple(at for at in guesses if now - at <= GUESS_WINDOW)
+        if recent != guesses and user_id in self._wrong_guesses:
+            self._wrong_guesses[user_id] = recent
+        return len(recent) >= GUESS_LIMIT
 
     def _today(self, now: float) -> dt.date:
         return dt.datetime.fromtimestamp(now, self._timezone).date()

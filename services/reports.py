@@ -1,12 +1,16 @@
-"""Money and usage reports for admins (plain data, no Telegram types)."""
+"""Money reports for admins, computed in one streamed pass (plain data, no Telegram types)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.models import Payment
@@ -27,6 +31,8 @@ CSV_FIELDS = (
     "decided_by",
     "note",
 )
+# Telegram bots upload files up to 50 MB: each export part stays below this.
+EXPORT_PART_BYTES = 45 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -43,41 +49,107 @@ class Revenue:
         self.count += 1
 
 
+@dataclass(slots=True)
+class RevenueReport:
+    """Paid payments grouped by day (YYYY-MM-DD), month (YYYY-MM) and method."""
+
+    total: Revenue = field(default_factory=Revenue)
+    by_day: dict[str, Revenue] = field(default_factory=lambda: defaultdict(Revenue))
+    by_month: dict[str, Revenue] = field(default_factory=lambda: defaultdict(Revenue))
+    by_method: dict[str, Revenue] = field(default_factory=lambda: defaultdict(Revenue))
+
+    def add(self, payment: Payment, zone: ZoneInfo) -> None:
+        day = paid_day(payment, zone).isoformat()
+        for revenue in (
+            self.total,
+            self.by_day[day],
+            self.by_month[day[:7]],
+            self.by_method[payment.method],
+        ):
+            revenue.add(payment)
+
+    def since(self, day: dt.date) -> Revenue:
+        total = Revenue()
+        for key, revenue in self.by_day.items():
+            if key >= day.isoformat():
+                total.rub += revenue.rub
+                total.stars += revenue.stars
+                total.count += revenue.count
+        return total
+
+
 def paid_day(payment: Payment, zone: ZoneInfo) -> dt.date:
     return dt.datetime.fromtimestamp(payment.paid_at or payment.created_at, zone).date()
 
 
-def revenue_since(payments: list[Payment], since: dt.date, zone: ZoneInfo) -> Revenue:
-    total = Revenue()
-    for payment in payments:
-        if payment.status == "paid" and paid_day(payment, zone) >= since:
-            total.add(payment)
-    return total
+async def revenue_report(payments: AsyncIterator[Payment], zone: ZoneInfo) -> RevenueReport:
+    """One pass over every payment (streamed from storage)."""
+    report = RevenueReport()
+    async for payment in payments:
+        if payment.status == "paid":
+            report.add(payment, zone)
+    return report
 
 
-def revenue_by(payments: list[Payment], zone: ZoneInfo, key: str) -> dict[str, Revenue]:
-    """Paid revenue grouped by "day" (YYYY-MM-DD), "month" (YYYY-MM) or "method"."""
-    groups: dict[str, Revenue] = defaultdict(Revenue)
-    for payment in payments:
-        if payment.status != "paid":
-            continue
-        day = paid_day(payment, zone)
-        name = {"day": day.isoformat(), "month": day.isoformat()[:7]}.get(key, payment.method)
-        groups[name].add(payment)
-    return dict(sorted(groups.items()))
+def _csv_row(payment: Payment, zone: ZoneInfo) -> list[object]:
+    row: list[object] = []
+    for name in CSV_FIELDS:
+        value = getattr(payment, name)
+        if name in ("created_at", "paid_at") and value:
+            value = dt.datetime.fromtimestamp(value, zone).isoformat(timespec="seconds")
+        row.append("" if value is None else value)
+    return row
 
 
-def payments_csv(payments: list[Payment], zone: ZoneInfo) -> bytes:
-    """All payments as CSV (UTF-8 with BOM so spreadsheet programs read Cyrillic)."""
+async def export_payments(
+    payments: AsyncIterator[Payment], zone: ZoneInfo, folder: Path, stem: str
+) -> list[Path]:
+    """Every payment as CSV files under `folder` (UTF-8 with BOM for spreadsheets).
+
+    One `<stem>.csv` when it fits Telegram's upload limit; otherwise parts of at most
+    EXPORT_PART_BYTES, each zipped. Rows are written a batch at a time in a thread.
+    """
+    parts: list[Path] = []
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_FIELDS)
-    for payment in payments:
-        row = []
-        for name in CSV_FIELDS:
-            value = getattr(payment, name)
-            if name in ("created_at", "paid_at") and value:
-                value = dt.datetime.fromtimestamp(value, zone).isoformat(timespec="seconds")
-            row.append("" if value is None else value)
-        writer.writerow(row)
-    return ("\ufeff" + buffer.getvalue()).encode()
+    size = 0
+
+    def new_part() -> Path:
+        path = folder / f"{stem}-part{len(parts) + 1}.csv"
+        path.write_bytes(("\ufeff" + ",".join(CSV_FIELDS) + "\r\n").encode())
+        parts.append(path)
+        return path
+
+    current = await asyncio.to_thread(new_part)
+    async for payment in payments:
+        writer.writerow(_csv_row(payment, zone))
+        if buffer.tell() >= 256 * 1024:
+            chunk = buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            if size + len(chunk) > EXPORT_PART_BYTES:
+                current, size = await asyncio.to_thread(new_part), 0
+            await asyncio.to_thread(_append, current, chunk)
+            size += len(chunk)
+    chunk = buffer.getvalue().encode()
+    if size + len(chunk) > EXPORT_PART_BYTES:
+        current = await asyncio.to_thread(new_part)
+    await asyncio.to_thread(_append, current, chunk)
+    if len(parts) == 1:
+        single = folder / f"{stem}.csv"
+        parts[0].replace(single)
+        return [single]
+    return [await asyncio.to_thread(_zip, part) for part in parts]
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as file:
+        file.write(data)
+
+
+def _zip(path: Path) -> Path:
+    target = path.with_suffix(".zip")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, arcname=path.name)
+    path.unlink()
+    return target

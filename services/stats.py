@@ -1,28 +1,30 @@
 """Usage statistics per day: new and active users, messages and tokens per model, refusals.
 
-Counters live in memory and are written to `stats/<date>.json` every FLUSH_INTERVAL
-seconds and at shutdown: statistics are not money, so a kill -9 may lose the last
-few seconds of counts, never a file.
+Today's counters live in memory and are written to `stats/<date>.json` (atomically,
+fsynced) every FLUSH_INTERVAL seconds and at shutdown: statistics are not money, so a
+kill -9 may lose the last few seconds of counts, never a file. Earlier days are read
+from their files when an admin asks; a damaged file is moved aside, not fatal.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.catalog import Model
 from services.models import Usage
-from services.storage.atomic import FileWriter, read_json
+from services.storage.atomic import DamagedFileError, FileWriter, quarantine, read_json
 
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 30.0
-KEEP_DAYS = 40
 
 
 @dataclass(slots=True)
@@ -72,30 +74,46 @@ class ModelUsage:
 
 
 class StatsService:
+    """Today's counters in memory; earlier days are read from their files on demand."""
+
     def __init__(self, data_dir: Path, zone: ZoneInfo) -> None:
+        self._data_dir = data_dir
         self._folder = data_dir / "stats"
         self._zone = zone
-        self._days: dict[str, DayStats] = {}
+        self._days: dict[str, DayStats] = {}  # today, and a past day until it is flushed
         self._dirty: set[str] = set()
         self._writer = FileWriter()
+        # Told when a damaged statistics file is moved aside (admins get an alert).
+        self.problem_listeners: list[Callable[[str], Awaitable[object]]] = []
 
     async def load(self) -> None:
         await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
-        today = self.today()
-        for offset in range(KEEP_DAYS):
-            day = (today - dt.timedelta(days=offset)).isoformat()
-            raw = await asyncio.to_thread(read_json, self._folder / f"{day}.json")
-            if raw is not None:
-                self._days[day] = DayStats.from_json(raw)
+        key = self.today().isoformat()
+        self._days[key] = await self._read_day(key) or DayStats()
+
+    async def _read_day(self, key: str) -> DayStats | None:
+        path = self._folder / f"{key}.json"
+        try:
+            raw = await asyncio.to_thread(read_json, path)
+        except DamagedFileError as error:
+            moved = await asyncio.to_thread(quarantine, self._data_dir, path)
+            for listener in self.problem_listeners:
+                with contextlib.suppress(Exception):
+                    await listener(
+                        f"Damaged statistics file {path.name} ({error.reason}) moved to "
+                        f"{moved.relative_to(self._data_dir)}; that day starts from zero"
+                    )
+            return None
+        return DayStats.from_json(raw) if isinstance(raw, dict) else None
 
     def today(self) -> dt.date:
         return dt.datetime.now(self._zone).date()
 
-    def _day(self, day: dt.date | None = None) -> DayStats:
-        key = (day or self.today()).isoformat()
+    def _day(self) -> DayStats:
+        key = self.today().isoformat()
         self._dirty.add(key)
         stats = self._days.get(key)
-        if stats is None:
+        if stats is None:  # a new day: the old one is written and dropped at the next flush
             stats = self._days[key] = DayStats()
         return stats
 
@@ -123,47 +141,41 @@ class StatsService:
     def free_limit_refusal(self) -> None:
         self._day().free_limit_refusals += 1
 
-    # Reading -------------------------------------------------------------------------
-    def day(self, day: dt.date) -> DayStats:
-        return self._days.get(day.isoformat()) or DayStats()
-
-    def last_days(self, count: int) -> list[tuple[dt.date, DayStats]]:
+    # Reading (on demand) -------------------------------------------------------------
+    async def last_days(self, count: int) -> list[tuple[dt.date, DayStats]]:
+        """The last `count` days, oldest first (days without a file count as zero)."""
         today = self.today()
         days = [today - dt.timedelta(days=offset) for offset in range(count - 1, -1, -1)]
-        return [(day, self.day(day)) for day in days]
+        result = []
+        for day in days:
+            key = day.isoformat()
+            stats = self._days.get(key) or await self._read_day(key) or DayStats()
+            result.append((day, stats))
+        return result
 
-    def active_users(self, days: int) -> int:
-        active: set[int] = set()
-        for _, stats in self.last_days(days):
-            active |= stats.active
-        return len(active)
+    async def summary(self, days: int = 30) -> StatsSummary:
+        window = await self.last_days(days)
+        return StatsSummary(
+            new_today=window[-1][1].new_users,
+            active_7d=len(set().union(*(stats.active for _, stats in window[-7:]))),
+            models=model_usage(window),
+            refusals=sum(stats.free_limit_refusals for _, stats in window),
+            daily_new_users=[(day, stats.new_users) for day, stats in window],
+        )
 
-    def model_usage(self, days: int) -> list[ModelUsage]:
-        totals: dict[str, list[int]] = {}
-        for _, stats in self.last_days(days):
-            keys = set(stats.messages) | set(stats.failures)
-            for key in keys:
-                row = totals.setdefault(key, [0, 0, 0, 0])
-                row[0] += stats.messages.get(key, 0)
-                row[1] += stats.failures.get(key, 0)
-                row[2] += stats.prompt_tokens.get(key, 0)
-                row[3] += stats.completion_tokens.get(key, 0)
-        rows = [ModelUsage(key, *values) for key, values in totals.items()]
-        return sorted(rows, key=lambda row: row.messages, reverse=True)
-
-    def user_message_count(self, user_id: int, days: int) -> int:
-        return sum(stats.user_messages.get(user_id, 0) for _, stats in self.last_days(days))
-
-    def free_limit_refusals(self, days: int) -> int:
-        return sum(stats.free_limit_refusals for _, stats in self.last_days(days))
+    async def user_message_count(self, user_id: int, days: int) -> int:
+        return sum(stats.user_messages.get(user_id, 0) for _, stats in await self.last_days(days))
 
     # Persistence -----------------------------------------------------------------------
     async def flush(self) -> None:
+        """Write the days that changed; past days leave memory once written."""
         dirty, self._dirty = self._dirty, set()
-        for key in dirty:
-            await self._writer.save(
-                self._folder / f"{key}.json", self._days[key].to_json, durable=False
-            )
+        for key in sorted(dirty):
+            snapshot = self._days[key].to_json()
+            await self._writer.save(self._folder / f"{key}.json", lambda: snapshot)
+        today = self.today().isoformat()
+        for key in [key for key in self._days if key != today and key not in self._dirty]:
+            del self._days[key]
 
     async def run(self) -> None:
         while True:
@@ -172,3 +184,26 @@ class StatsService:
                 await self.flush()
             except OSError:
                 logger.exception("Could not write statistics")
+
+
+@dataclass(slots=True, frozen=True)
+class StatsSummary:
+    new_today: int
+    active_7d: int
+    models: list[ModelUsage]
+    refusals: int
+    daily_new_users: list[tuple[dt.date, int]]
+
+
+def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:
+    """Messages, failures and tokens per model over the days, busiest first."""
+    totals: dict[str, list[int]] = {}
+    for _, stats in window:
+        for key in set(stats.messages) | set(stats.failures):
+            row = totals.setdefault(key, [0, 0, 0, 0])
+            row[0] += stats.messages.get(key, 0)
+            row[1] += stats.failures.get(key, 0)
+            row[2] += stats.prompt_tokens.get(key, 0)
+            row[3] += stats.completion_tokens.get(key, 0)
+    rows = [ModelUsage(key, *values) for key, values in totals.items()]
+    return sorted(rows, key=lambda row: row.messages, reverse=True)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
 from services.catalog import Catalog, Plan
 from services.models import Period, Subscription
-from services.storage.base import Storage
+from services.money import Staged
+from services.storage.base import Retention, Storage
 
 DAY = 86_400.0
 # Reminder kind -> how long before the end it is due; "ended" is due at the end.
 REMINDERS = (("3d", 3 * DAY), ("1d", 1 * DAY), ("ended", 0.0))
 # An ended plan is only announced if it ended this recently (no spam after downtime).
 ENDED_NOTICE_WINDOW = 2 * DAY
+YIELD_EVERY = 2_000  # records a periodic round handles between yields to the event loop
 
 
 class UnknownPlanError(Exception):
@@ -35,16 +39,29 @@ class Reminder:
 
 
 class SubscriptionService:
-    """Keeps every subscription in memory and writes each change through storage."""
+    """Keeps the live subscriptions in memory; every change is committed through storage.
+
+    Subscriptions are immutable: a change installs a new copy (see `Staged`).
+    """
 
     def __init__(self, storage: Storage, catalog: Catalog) -> None:
         self._storage = storage
         self._catalog = catalog
         self._by_user: dict[int, dict[str, Subscription]] = {}
 
-    async def load(self) -> None:
-        for subscription in await self._storage.all_subscriptions():
+    def load(self, subscriptions: list[Subscription]) -> None:
+        for subscription in subscriptions:
             self._by_user.setdefault(subscription.user_id, {})[subscription.plan_id] = subscription
+
+    def prune(self, retention: Retention, now: float | None = None) -> None:
+        """Forget subscriptions that left the live set (they stay in the archive)."""
+        moment = time.time() if now is None else now
+        for user_id in list(self._by_user):
+            plans = self._by_user[user_id]
+            for plan_id in [p for p, s in plans.items() if not retention.subscription_is_live(s, moment)]:
+                del plans[plan_id]
+            if not plans:
+                del self._by_user[user_id]
 
     # Queries ----------------------------------------------------------------------
     def active_plans(self, user_id: int, now: float | None = None) -> list[ActivePlan]:
@@ -60,42 +77,73 @@ class SubscriptionService:
     def subscriptions(self) -> list[Subscription]:
         return [sub for plans in self._by_user.values() for sub in plans.values()]
 
+    def active_counts(self, now: float | None = None) -> dict[str, int]:
+        """Active subscriptions per plan id."""
+        moment = time.time() if now is None else now
+        counts: dict[str, int] = {}
+        for subscription in self.subscriptions():
+            if subscription.is_active(moment):
+                counts[subscription.plan_id] = counts.get(subscription.plan_id, 0) + 1
+        return counts
+
     def has_source(self, user_id: int, source: str) -> bool:
         plans = self._by_user.get(user_id, {})
         return any(subscription.has_source(source) for subscription in plans.values())
 
-    # Changes ----------------------------------------------------------------------
     def plan(self, plan_id: str) -> Plan:
         plan = self._catalog.plans_by_id.get(plan_id)
         if plan is None:
             raise UnknownPlanError(plan_id)
         return plan
 
-    def add_period(
-        self, user_id: int, plan_id: str, days: int, source: str, now: float | None = None
+    # Changes ----------------------------------------------------------------------
+    def stage(self, staged: Staged, subscription: Subscription) -> None:
+        """Install a new version in memory now and add it to the commit."""
+        plans = self._by_user.setdefault(subscription.user_id, {})
+        old = plans.get(subscription.plan_id)
+        plans[subscription.plan_id] = subscription
+        staged.transaction.subscriptions.append(subscription)
+
+        def undo() -> None:
+            if plans.get(subscription.plan_id) is subscription:
+                if old is None:
+                    del plans[subscription.plan_id]
+                else:
+                    plans[subscription.plan_id] = old
+
+        staged.on_undo(undo)
+
+    def stage_period(
+        self,
+        staged: Staged,
+        user_id: int,
+        plan_id: str,
+        days: int,
+        source: str,
+        now: float | None = None,
     ) -> Subscription:
-        """Add `days` of a plan in memory, from its current end if still active.
+        """Add `days` of a plan, from its current end if still active.
 
         Idempotent on `source`: a payment or promo code never adds two periods.
-        The caller must `await save(...)` before confirming anything to the user.
         """
         self.plan(plan_id)
         moment = time.time() if now is None else now
-        subscription = self._by_user.setdefault(user_id, {}).setdefault(
-            plan_id, Subscription(user_id, plan_id, periods=[], reminders_sent=[])
-        )
-        if subscription.has_source(source):
-            return subscription
-        start = max(moment, subscription.end)
-        subscription.periods.append(Period(start=start, end=start + days * DAY, source=source))
-        return subscription
+        current = self._by_user.get(user_id, {}).get(plan_id) or Subscription(user_id, plan_id)
+        if current.has_source(source):
+            return current
+        start = max(moment, current.end)
+        period = Period(start=start, end=start + days * DAY, source=source)
+        updated = dataclasses.replace(current, periods=(*current.periods, period))
+        self.stage(staged, updated)
+        return updated
 
     async def grant(
         self, user_id: int, plan_id: str, days: int, source: str, now: float | None = None
     ) -> Subscription:
         """Add a period and persist it; returns once it is durable."""
-        subscription = self.add_period(user_id, plan_id, days, source, now)
-        await self.save(subscription)
+        staged = Staged()
+        subscription = self.stage_period(staged, user_id, plan_id, days, source, now)
+        await staged.commit(self._storage)
         return subscription
 
     async def revoke(
@@ -103,30 +151,42 @@ class SubscriptionService:
     ) -> list[str]:
         """End a plan (or all plans) now; returns the plan ids that were active."""
         moment = time.time() if now is None else now
+        staged = Staged()
         revoked = []
         for subscription in list(self._by_user.get(user_id, {}).values()):
             if plan_id is not None and subscription.plan_id != plan_id:
                 continue
             if subscription.end <= moment:
                 continue
-            subscription.periods = [
+            periods = tuple(
                 Period(p.start, min(p.end, moment), p.source)
                 for p in subscription.periods
                 if p.start < moment
-            ]
-            subscription.reminders_sent.append(f"revoked:{moment}")
+            )
+            marks = (*subscription.reminders_sent, f"revoked:{moment}")
+            self.stage(
+                staged,
+                dataclasses.replace(subscription, periods=periods, reminders_sent=marks),
+            )
             revoked.append(subscription.plan_id)
-            await self.save(subscription)
+        await staged.commit(self._storage)
         return revoked
 
-    async def remove_source(self, user_id: int, source: str, now: float | None = None) -> bool:
-        """Take back the period bought by `source` (a refund); later periods move up."""
+    def stage_refund(
+        self, staged: Staged, user_id: int, source: str, now: float | None = None
+    ) -> bool:
+        """Take back the unused part of the period `source` bought; later periods move up.
+
+        A period that has already ended is left as it is (nothing unused to take back).
+        """
         moment = time.time() if now is None else now
         for subscription in self._by_user.get(user_id, {}).values():
             period = next((p for p in subscription.periods if p.source == source), None)
             if period is None:
                 continue
-            unused = max(0.0, period.end - max(period.start, moment))
+            if period.end <= moment:
+                return False
+            unused = period.end - max(period.start, moment)
             kept = []
             for other in subscription.periods:
                 if other is period:
@@ -136,36 +196,39 @@ class SubscriptionService:
                     kept.append(Period(other.start - unused, other.end - unused, other.source))
                 else:
                     kept.append(other)
-            subscription.periods = kept
-            await self.save(subscription)
+            self.stage(staged, dataclasses.replace(subscription, periods=tuple(kept)))
             return True
         return False
 
-    async def save(self, subscription: Subscription) -> None:
-        await self._storage.save_subscription(subscription)
-
     # Reminders ----------------------------------------------------------------------
     async def take_due_reminders(self, now: float | None = None) -> list[Reminder]:
-        """Reminders due now, marked as sent and saved first so none goes out twice."""
+        """Reminders due now, marked as sent in one commit first, so none goes out twice."""
         moment = time.time() if now is None else now
         due: list[Reminder] = []
-        for subscription in self.subscriptions():
-            plan = self._catalog.plans_by_id.get(subscription.plan_id)
-            if plan is None or not subscription.periods:
+        staged = Staged()
+        keys = [(s.user_id, s.plan_id) for s in self.subscriptions()]
+        for index, (user_id, plan_id) in enumerate(keys):
+            if index and not index % YIELD_EVERY:
+                await asyncio.sleep(0)  # a long round must not stall the event loop
+            subscription = self._by_user.get(user_id, {}).get(plan_id)  # the newest version
+            plan = self._catalog.plans_by_id.get(plan_id)
+            if subscription is None or plan is None or not subscription.periods:
                 continue
             end = subscription.end
             reminder = self._due_reminder(subscription, end, moment)
             if reminder is None:
                 continue
             # Mark this one and every earlier kind, so a late start sends one message.
+            marks = list(subscription.reminders_sent)
             for kind, _ in REMINDERS:
                 mark = f"{kind}:{end:.0f}"
-                if mark not in subscription.reminders_sent:
-                    subscription.reminders_sent.append(mark)
+                if mark not in marks:
+                    marks.append(mark)
                 if kind == reminder:
                     break
-            await self.save(subscription)
+            self.stage(staged, dataclasses.replace(subscription, reminders_sent=tuple(marks)))
             due.append(Reminder(subscription.user_id, plan, reminder, end))
+        await staged.commit(self._storage)
         return due
 
     @staticmethod

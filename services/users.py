@@ -66,18 +66,14 @@ class UsersService:
         name = query.removeprefix("@").lower()
         if not name:
             return None
-        return next(
-            (
-                user
-                for user in await self._storage.all_users()
-                if (user.username or "").lower() == name
-            ),
-            None,
-        )
+        async for user in self._storage.iter_users():
+            if (user.username or "").lower() == name:
+                return user
+        return None
 
     async def count(self) -> int:
-        return len(await self._storage.user_ids())
+        return await self._storage.count_users()
 
     async def broadcast_recipients(self) -> list[int]:
         """Users who have not blocked the bot."""
-        return sorted(user.id for user in await self._storage.all_users() if not user.blocked)
+        return sorted([user.id async for user in self._storage.iter_users() if not user.blocked])

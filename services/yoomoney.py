@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from cachetools import TTLCache
 
 from services.alerts import AlertService
-from services.models import Payment
-from services.payments import CreditResult, PaymentError, PaymentService
+from services.models import Payment, UnmatchedMoney
+from services.payments import CreditResult, MoneyArrival, PaymentService
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ PAGE_SIZE = 100
 MAX_PAGES = 10
 CHECK_BUTTON_COOLDOWN = 15.0  # seconds between "check payment" presses per user
 MAX_BACKOFF = 600.0
+CHECKERS_TRACKED = 100_000  # users whose last "check payment" press is remembered
 
 
 class YooMoneyError(Exception):
@@ -82,7 +84,9 @@ def notification_hash_ok(fields: Mapping[str, str], secret: str) -> bool:
     )
     parts = [fields.get(name, "") for name in names] + [secret, fields.get("label", "")]
     expected = hashlib.sha1("&".join(parts).encode()).hexdigest()
-    return hmac.compare_digest(expected, fields.get("sha1_hash", "").lower())
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII str (a forged hash).
+    received = fields.get("sha1_hash", "").lower().encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(expected.encode("ascii"), received)
 
 
 class YooMoneyClient:
@@ -161,7 +165,9 @@ class YooMoneyChecker:
         self._shortfall = accepted_shortfall_percent / 100
         self._pending_ttl = pending_ttl
         self._late_window = late_window
-        self._last_check: dict[int, float] = {}
+        self._last_check: TTLCache[int, float] = TTLCache(
+            CHECKERS_TRACKED, ttl=CHECK_BUTTON_COOLDOWN
+        )
         self.failures_in_row = 0
 
     @property
@@ -169,32 +175,60 @@ class YooMoneyChecker:
         return self._client is not None
 
     async def apply(self, operation: Operation) -> CreditResult | None:
-        """Credit the payment an incoming operation pays for; the one shared path."""
-        if operation.direction != "in" or operation.status != "success" or not operation.label:
+        """Account for one incoming operation; the one shared path. Never raises for
+        one operation's sake: a failure is recorded as unmatched money and reported."""
+        if operation.direction != "in" or operation.status != "success":
             return None
-        payment = self._payments.get(operation.label)
-        if payment is None or payment.method != "yoomoney":
-            return None
-        if payment.status == "paid":
-            return None  # seen before: credited once already
-        minimum = payment.amount * (1 - self._shortfall)
-        if operation.amount + 1e-9 < minimum:
-            text = (
-                f"YooMoney payment {payment.id}: received {operation.amount:.2f} RUB of "
-                f"{payment.amount:.2f} (minimum {minimum:.2f}); not credited, "
-                f"operation {operation.operation_id}"
-            )
-            if payment.note != text:
-                await self._payments.note(payment, text)
-                await self._alerts.alert(f"underpaid:{operation.operation_id}", text)
-            return None
+        arrival = MoneyArrival(
+            method="yoomoney",
+            external_id=operation.operation_id,
+            amount=operation.amount,
+            currency="RUB",
+            reference=operation.label,
+        )
         try:
-            return await self._payments.credit(
-                payment.id, received_amount=operation.amount, operation_id=operation.operation_id
-            )
-        except PaymentError as error:
-            logger.warning("Operation %s not credited: %s", operation.operation_id, error)
+            outcome = await self._payments.accept(arrival, minimum_share=1 - self._shortfall)
+        except Exception as error:
+            logger.exception("Operation %s could not be accounted for", operation.operation_id)
+            await self._record_failure(arrival, error)
             return None
+        if outcome.partial is not None:
+            await self._report_short(outcome.partial, operation)
+        return outcome.credit
+
+    async def _report_short(self, payment: Payment, operation: Operation) -> None:
+        received = payment.received_amount or 0.0
+        minimum = payment.amount * (1 - self._shortfall)
+        text = (
+            f"YooMoney payment {payment.id}: received {received:.2f} RUB of "
+            f"{payment.amount:.2f} (minimum {minimum:.2f}); not credited yet, "
+            f"operation {operation.operation_id}"
+        )
+        await self._payments.note(payment, text)
+        await self._alerts.alert(f"underpaid:{operation.operation_id}", text)
+
+    async def _record_failure(self, arrival: MoneyArrival, error: Exception) -> None:
+        item = UnmatchedMoney(
+            id=f"{arrival.method}:{arrival.external_id}",
+            method=arrival.method,
+            amount=arrival.amount,
+            currency=arrival.currency,
+            reference=arrival.reference,
+            payment_id=None,
+            user_id=None,
+            reason="error",
+            at=time.time(),
+            detail=repr(error)[:300],
+        )
+        try:
+            await self._payments.record_unmatched(item)
+        except Exception:
+            logger.exception("Could not record operation %s", arrival.external_id)
+            await self._alerts.alert(
+                f"yoomoney:unrecorded:{arrival.external_id}",
+                f"YooMoney operation {arrival.external_id} ({arrival.amount:.2f} RUB, "
+                f"label {arrival.reference or '-'}) could not be credited or recorded: {error!r}",
+            )
 
     async def check_all(self) -> int:
         """One history query covering every payment that may still receive money."""

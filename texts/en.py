@@ -186,13 +186,19 @@ TEXTS: dict[str, str] = {
     "admin_rejected": "❌ Invoice <code>{payment_id}</code> rejected: {reason}",
     "admin_refunded": "↩️ Invoice <code>{payment_id}</code>: Stars refunded, the period taken back.",
     "admin_refund_failed": "Could not refund the Stars: {error}",
+    "admin_confirm_not_sbp": "Invoice <code>{payment_id}</code> ({method}) cannot be confirmed by hand: it is credited by itself when the money arrives. Only SBP payments are confirmed by hand.",
     "admin_refund_only_stars": "Refund by command works for Stars payments only.",
     "admin_payment_usage": "Usage: /{command} PAYMENT_ID",
     "admin_payments": (
         "<b>Payments</b>\nPending: {pending}\n{pending_list}\n\n"
         "<b>Recently paid</b>\n{paid_list}\n\n"
+        "<b>Not credited</b> (money that arrived but matched no open invoice): {unmatched}\n{unmatched_list}\n\n"
         "Total paid: {total_rub} RUB and {total_stars} ⭐ ({count} payments)"
     ),
+    "admin_unmatched_line": "<code>{money_id}</code> {amount} — invoice {payment_id}, user {user_id}: {reason}",
+    "admin_settle_usage": "Usage: /settle ID — mark money that was not credited as handled (ID from /payments)",
+    "admin_settled": "Marked as handled: <code>{money_id}</code>.",
+    "admin_settle_unknown": "No open record <code>{money_id}</code>.",
     "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {status}, {when}",
     "none": "—",
     "amount_received": "{amount} ({received} RUB received)",
@@ -276,5 +282,6 @@ TEXTS: dict[str, str] = {
         "Delivered: {delivered} · blocked: {blocked} · failed: {failed}"
     ),
     "admin_broadcast_resumed": "🔁 Broadcast <code>{broadcast_id}</code> resumed after a restart.",
+    "admin_broadcast_taken": "This broadcast has already been started or cancelled.",
     "admin_broadcast_busy": "Broadcast <code>{broadcast_id}</code> is still running. Wait for it or stop it.",
 }

@@ -186,13 +186,19 @@ TEXTS: dict[str, str] = {
     "admin_rejected": "❌ Счёт <code>{payment_id}</code> отклонён: {reason}",
     "admin_refunded": "↩️ Счёт <code>{payment_id}</code>: Stars возвращены, период снят.",
     "admin_refund_failed": "Не удалось вернуть Stars: {error}",
+    "admin_confirm_not_sbp": "Счёт <code>{payment_id}</code> ({method}) не подтверждается вручную: он зачтётся сам, когда придут деньги. Вручную подтверждаются только оплаты через СБП.",
     "admin_refund_only_stars": "Возврат командой доступен только для оплат Stars.",
     "admin_payment_usage": "Формат: /{command} PAYMENT_ID",
     "admin_payments": (
         "<b>Платежи</b>\nОжидают: {pending}\n{pending_list}\n\n"
         "<b>Последние оплаченные</b>\n{paid_list}\n\n"
+        "<b>Не зачислено</b> (деньги пришли, но не к открытому счёту): {unmatched}\n{unmatched_list}\n\n"
         "Итого оплачено: {total_rub} ₽ и {total_stars} ⭐ ({count} платежей)"
     ),
+    "admin_unmatched_line": "<code>{money_id}</code> {amount} — счёт {payment_id}, пользователь {user_id}: {reason}",
+    "admin_settle_usage": "Использование: /settle ID — отметить незачисленные деньги как разобранные (ID из /payments)",
+    "admin_settled": "Отмечено как разобранное: <code>{money_id}</code>.",
+    "admin_settle_unknown": "Нет неразобранной записи <code>{money_id}</code>.",
     "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {status}, {when}",
     "none": "—",
     "amount_received": "{amount} (пришло {received} ₽)",
@@ -277,5 +283,6 @@ TEXTS: dict[str, str] = {
         "Доставлено: {delivered} · заблокировали: {blocked} · ошибки: {failed}"
     ),
     "admin_broadcast_resumed": "🔁 Рассылка <code>{broadcast_id}</code> продолжена после перезапуска.",
+    "admin_broadcast_taken": "Эта рассылка уже запущена или отменена.",
     "admin_broadcast_busy": "Уже идёт рассылка <code>{broadcast_id}</code>. Дождитесь окончания или остановите её.",
 }

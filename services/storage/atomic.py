@@ -1,100 +1,170 @@
-"""Crash-safe JSON files: write to a temp file, fsync, rename; serialized per path."""
+"""Crash-safe files: whole writes or an error, atomic replace, quarantine of damaged files."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
+import logging
 import os
+import tempfile
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_DIR = "quarantine"
+
+
+class DamagedFileError(Exception):
+    """A file exists but cannot be read as what it should hold."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
 
 def read_json(path: Path, default: Any = None) -> Any:
-    """Load a JSON file, or return `default` when it does not exist."""
+    """Load a JSON file, `default` when it does not exist; DamagedFileError when unreadable."""
     try:
-        with path.open("rb") as file:
-            return json.loads(file.read())
+        data = path.read_bytes()
     except FileNotFoundError:
         return default
-
-
-def write_json_atomic(path: Path, payload: bytes, *, durable: bool = True) -> None:
-    """Replace `path` with `payload` so that a reader sees the old or the new file, whole.
-
-    `durable` adds fsync of the file and its folder, so the change also survives a
-    power loss; without it the rename alone is already safe against a killed process.
-    """
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, payload)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    temp.replace(path)
-    if durable:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        reason = "empty file" if not data.strip() else f"invalid JSON ({error})"
+        raise DamagedFileError(path, reason) from None
 
 
 def dump_json(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON; dataclasses are serialized directly (no `asdict` copies)."""
+    return orjson.dumps(data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte or raise: `os.write` may write less (a full disk) without an error."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(28, "No space left on device (short write)")
+        view = view[written:]
+
+
+def fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_file_atomic(path: Path, payload: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `payload` so that a reader sees the old or the new file, whole.
+
+    Each write has its own temp file, so two writes can never share one. `durable`
+    adds fsync of the file and its folder (survives a power loss); without it the
+    rename alone is already safe against a killed process.
+    """
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        try:
+            write_all(fd, payload)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def remove_temp_files(root: Path) -> None:
+    """Drop temp files a killed process left behind; the real files are intact."""
+    for temp in root.rglob(".*.tmp"):
+        temp.unlink(missing_ok=True)
+        logger.info("Removed unfinished write %s", temp.name)
+
+
+def quarantine(data_dir: Path, path: Path) -> Path:
+    """Move a damaged file aside (under DATA_DIR/quarantine) so the bot can go on."""
+    relative = path.relative_to(data_dir) if path.is_relative_to(data_dir) else Path(path.name)
+    target = data_dir / QUARANTINE_DIR / f"{relative}.{int(time.time())}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(target)
+    logger.error("Moved damaged file %s to %s", path, target)
+    return target
+
+
+@dataclass(slots=True)
+class _PathQueue:
+    snapshot: Callable[[], Any]
+    durable: bool
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
 
 
 class FileWriter:
-    """Serializes writes per path and coalesces the ones that queue up.
+    """Writes whole JSON files, one writer per path, coalescing writes that queue up.
 
-    `save(path, snapshot)` returns once a write that includes the caller's state
-    is on disk. Writes use the newest snapshot given for the path, so callers
-    that queued behind a running write are served together by the next one.
+    `save(path, snapshot)` returns once a write that includes the caller's state is
+    on disk. The write runs in a task of its own: a caller that is cancelled stops
+    waiting, but the write it started finishes before the next one for that path.
     """
 
     def __init__(self) -> None:
-        self._locks: dict[Path, asyncio.Lock] = {}
-        self._callers: dict[Path, int] = {}
-        self._requested: dict[Path, int] = {}
-        self._written: dict[Path, int] = {}
-        self._latest: dict[Path, Callable[[], Any]] = {}
-        # Told about every failed write (the caller still gets the exception).
+        self._queues: dict[Path, _PathQueue] = {}
+        # Told about every failed write (the callers still get the exception).
         self.on_error: Callable[[Path, OSError], Awaitable[object]] | None = None
 
     async def save(self, path: Path, snapshot: Callable[[], Any], *, durable: bool = True) -> None:
-        ticket = self._requested[path] = self._requested.get(path, 0) + 1
-        self._latest[path] = snapshot
-        self._callers[path] = self._callers.get(path, 0) + 1
-        lock = self._locks.setdefault(path, asyncio.Lock())
+        queue = self._queues.get(path)
+        if queue is None:
+            queue = self._queues[path] = _PathQueue(snapshot, durable)
+        queue.snapshot, queue.durable = snapshot, queue.durable or durable
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.waiters.append(waiter)
+        if queue.task is None:
+            queue.task = asyncio.create_task(self._flush(path, queue), name=f"write {path.name}")
+        await waiter
+
+    async def _flush(self, path: Path, queue: _PathQueue) -> None:
         try:
-            async with lock:
-                if self._written.get(path, 0) >= ticket:
-                    return
-                covered = self._requested[path]
-                payload = dump_json(self._latest[path]())
+            while queue.waiters:
+                waiters, queue.waiters = queue.waiters, []
+                durable, queue.durable = queue.durable, False
+                error: Exception | None = None
                 try:
-                    await asyncio.to_thread(write_json_atomic, path, payload, durable=durable)
-                except OSError as error:
-                    if self.on_error is not None:
-                        await self.on_error(path, error)
-                    raise
-                self._written[path] = covered
+                    payload = dump_json(queue.snapshot())
+                    await asyncio.to_thread(write_file_atomic, path, payload, durable=durable)
+                except Exception as failure:
+                    error = failure
+                    logger.error("Could not write %s: %s", path, failure)
+                    if self.on_error is not None and isinstance(failure, OSError):
+                        with contextlib.suppress(Exception):
+                            await self.on_error(path, failure)
+                for waiter in waiters:
+                    if waiter.done():
+                        continue  # its caller was cancelled; the write happened anyway
+                    if error is None:
+                        waiter.set_result(None)
+                    else:
+                        waiter.set_exception(error)
         finally:
-            self._callers[path] -= 1
-            if not self._callers[path]:  # nobody else waits: forget the path
-                for table in (
-                    self._locks,
-                    self._callers,
-                    self._requested,
-                    self._written,
-                    self._latest,
-                ):
-                    table.pop(path, None)
+            del self._queues[path]
 
     async def drain(self) -> None:
         """Wait for every write in progress to finish."""
-        for lock in list(self._locks.values()):
-            async with lock:
-                pass
+        while self._queues:
+            tasks = [queue.task for queue in self._queues.values() if queue.task is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,22 +1,106 @@
-"""The one storage interface the services use; JSON files today, a database later."""
+"""The one storage interface the services use; JSON files today, a database later.
+
+Money records (payments, subscriptions, promo codes and activations, unmatched money)
+change only through `commit(Transaction)`, which lands whole or not at all. The rules
+a database implementation enforces with constraints, and the services check before
+they commit (one process, checks and claims before the first await):
+- a payment's status moves only along `services.payments.TRANSITIONS`;
+- at most one open (pending) invoice per user, plan and method;
+- a promo code is activated once per user and at most `max_uses` times;
+- a money event (`UnmatchedMoney.id`: method and operation or charge id) is recorded once.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
-from services.models import ChatTurn, Payment, PromoCode, Subscription, UserRecord
+from services.models import (
+    ChatTurn,
+    Payment,
+    PromoActivation,
+    PromoCode,
+    Subscription,
+    UnmatchedMoney,
+    UserRecord,
+)
+
+DAY = 86_400.0
+
+
+class StorageDamagedError(Exception):
+    """A money or entitlement file cannot be read; the message names it and the backup."""
+
+
+@dataclass(slots=True, frozen=True)
+class Retention:
+    """Which money records stay live (loaded at start-up, kept in memory); the rest is
+    history, read on demand. A database keeps everything and filters with these rules."""
+
+    open_payment_seconds: float  # an expired invoice may still receive money this long
+    recent_seconds: float = 3 * DAY  # closed records stay live this long after a change
+    subscription_seconds: float = 7 * DAY  # an ended plan stays live (reminders, refunds)
+
+    def payment_is_live(self, payment: Payment, now: float) -> bool:
+        if payment.status == "pending" or now - payment.updated_at < self.recent_seconds:
+            return True
+        return payment.status == "expired" and now - payment.created_at < (
+            self.open_payment_seconds
+        )
+
+    def subscription_is_live(self, subscription: Subscription, now: float) -> bool:
+        return now - subscription.end < self.subscription_seconds
+
+    def unmatched_is_live(self, item: UnmatchedMoney, now: float) -> bool:
+        return item.resolved_at is None or now - item.resolved_at < self.recent_seconds
+
+
+@dataclass(slots=True)
+class Transaction:
+    """Money records to write together: all of them or none."""
+
+    payments: list[Payment] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    promo_codes: list[PromoCode] = field(default_factory=list)
+    deleted_promo_codes: list[str] = field(default_factory=list)
+    promo_activations: list[PromoActivation] = field(default_factory=list)
+    unmatched: list[UnmatchedMoney] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any(
+            (
+                self.payments,
+                self.subscriptions,
+                self.promo_codes,
+                self.deleted_promo_codes,
+                self.promo_activations,
+                self.unmatched,
+            )
+        )
+
+
+@dataclass(slots=True)
+class MoneyState:
+    """The live money records, as loaded at start-up."""
+
+    payments: list[Payment]
+    subscriptions: list[Subscription]
+    promo_codes: list[PromoCode]
+    promo_activations: list[PromoActivation]
+    unmatched: list[UnmatchedMoney]
 
 
 class Storage(ABC):
-    """Persistence for users, conversations and (in later modules) money records.
+    """Persistence for users, conversations and money records.
 
-    Every `save_*` returns only when the change is durable, so whatever the bot
-    confirms to a user afterwards survives a crash.
+    Every write returns only when the change is durable, so whatever the bot confirms
+    to a user afterwards survives a crash.
     """
 
     @abstractmethod
     async def open(self) -> None:
-        """Prepare the backing store (create folders, load indexes)."""
+        """Prepare the backing store; raises StorageDamagedError for damaged money data."""
 
     @abstractmethod
     async def close(self) -> None:
@@ -30,11 +114,11 @@ class Storage(ABC):
     async def save_user(self, user: UserRecord) -> None: ...
 
     @abstractmethod
-    async def user_ids(self) -> list[int]: ...
+    async def count_users(self) -> int: ...
 
     @abstractmethod
-    async def all_users(self) -> list[UserRecord]:
-        """Every user (admin use: broadcasts, statistics, search)."""
+    def iter_users(self) -> AsyncIterator[UserRecord]:
+        """Every user, streamed (admin use: broadcasts, search)."""
 
     # Conversations ------------------------------------------------------------
     @abstractmethod
@@ -43,26 +127,23 @@ class Storage(ABC):
     @abstractmethod
     async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None: ...
 
-    # Subscriptions ------------------------------------------------------------
+    # Money ----------------------------------------------------------------------
     @abstractmethod
-    async def all_subscriptions(self) -> list[Subscription]: ...
+    async def load_money(self) -> MoneyState:
+        """The live records (see Retention): what the services keep in memory."""
 
     @abstractmethod
-    async def save_subscription(self, subscription: Subscription) -> None: ...
-
-    # Promo codes ----------------------------------------------------------------
-    @abstractmethod
-    async def all_promo_codes(self) -> list[PromoCode]: ...
+    async def commit(self, transaction: Transaction) -> None:
+        """Write the records together, durably, all or nothing."""
 
     @abstractmethod
-    async def save_promo_code(self, promo: PromoCode) -> None: ...
+    async def find_payment(self, payment_id: str) -> Payment | None:
+        """Any payment, live or history."""
 
     @abstractmethod
-    async def delete_promo_code(self, code: str) -> None: ...
-
-    # Payments ------------------------------------------------------------------
-    @abstractmethod
-    async def all_payments(self) -> list[Payment]: ...
+    def iter_payments(self) -> AsyncIterator[Payment]:
+        """Every payment, each once in its latest state, streamed (reports, CSV)."""
 
     @abstractmethod
-    async def save_payment(self, payment: Payment) -> None: ...
+    async def maintain(self) -> None:
+        """Periodic housekeeping (for JSON files: compaction and archiving)."""

@@ -1,112 +1,177 @@
-"""Storage on JSON files under DATA_DIR: one small file per user, so writes stay O(1)."""
+"""Storage on JSON files under DATA_DIR; every write costs O(1) in the data's size.
+
+- `users/<id>.json`, `history/<id>.json`: one small file per user, replaced atomically.
+- Money (payments, subscriptions, promo codes and activations, unmatched money): a
+  transaction journal (`journal/`) beside one snapshot per table (`payments.json`,
+  `subscriptions.json`, `promo_codes.json`, ...). A change appends one journal line;
+  compaction, in a thread, folds the journal into the snapshots and moves records that
+  left the live set (see `Retention`) to `archive/<table>/<YYYY-MM>.jsonl`.
+- Start-up reads the snapshots and the journal: the live records only.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import datetime as dt
+import itertools
 import logging
 import os
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from services.models import (
-    ChatTurn,
-    Payment,
-    Period,
-    PromoActivation,
-    PromoCode,
-    Subscription,
-    UserRecord,
+import orjson
+from cachetools import LRUCache
+
+from services.models import ChatTurn, Payment, UserRecord
+from services.storage import records
+from services.storage.atomic import (
+    DamagedFileError,
+    FileWriter,
+    quarantine,
+    read_json,
+    remove_temp_files,
 )
-from services.storage.atomic import FileWriter, read_json
-from services.storage.base import Storage
+from services.storage.base import MoneyState, Retention, Storage, StorageDamagedError, Transaction
+from services.storage.journal import (
+    Journal,
+    append_archive,
+    archive_months,
+    backup_path,
+    journal_numbers,
+    journal_path,
+    read_archive,
+    read_journal,
+    read_snapshot,
+    write_snapshot,
+)
+from services.storage.records import Record, Table
 
 logger = logging.getLogger(__name__)
 
-HISTORY_CACHE_SIZE = 10_000
+T = TypeVar("T")
+USER_CACHE_SIZE = 20_000  # users
+HISTORY_CACHE_CHARS = 20_000_000  # characters of conversation kept in memory
+MIN_COMPACTION_BYTES = 8 << 20  # compact when the journal outgrows this and the snapshots
+STREAM_BATCH = 2_000
+
+Listener = Callable[[str], Awaitable[object]]
 
 
 class JsonStorage(Storage):
-    """Users in `users/<id>.json`, conversations in `history/<id>.json`.
-
-    User records are cached in memory once read; conversations in an LRU cache.
-    Conversation files skip fsync (an atomic rename already survives kill -9);
-    everything else is fsynced.
-    """
-
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, retention: Retention) -> None:
         self.data_dir = data_dir
+        self.retention = retention
         self._users_dir = data_dir / "users"
         self._history_dir = data_dir / "history"
+        self._journal_dir = data_dir / "journal"
+        self._archive_dir = data_dir / "archive"
         self._writer = FileWriter()
         self._writer.on_error = self._report_write_error
-        self.write_error_listeners: list[Callable[[str], Awaitable[object]]] = []
-        self._users: dict[int, UserRecord] = {}
-        self._history: OrderedDict[int, list[ChatTurn]] = OrderedDict()
-        self._subscriptions: dict[str, Subscription] = {}
-        self._promo_codes: dict[str, PromoCode] = {}
-        self._subscriptions_path = data_dir / "subscriptions.json"
-        self._promo_path = data_dir / "promo_codes.json"
-        self._payments: dict[str, Payment] = {}
-        self._payments_path = data_dir / "payments.json"
+        # Told about write failures and quarantined files (admins get an alert).
+        self.problem_listeners: list[Listener] = []
+        self._users: LRUCache[int, UserRecord] = LRUCache(USER_CACHE_SIZE)
+        self._history: LRUCache[int, tuple[ChatTurn, ...]] = LRUCache(
+            HISTORY_CACHE_CHARS, getsizeof=lambda turns: 1 + sum(len(t.content) for t in turns)
+        )
+        self._journal: Journal | None = None
+        self._live_bytes = 0
+        self._compaction: asyncio.Task[None] | None = None
+        self._compaction_lock = asyncio.Lock()
 
+    # Lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
-        for folder in (self.data_dir, self._users_dir, self._history_dir):
+        for folder in (self.data_dir, self._users_dir, self._history_dir, self._journal_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(_remove_temp_files, self.data_dir)
-        raw_subscriptions = await asyncio.to_thread(read_json, self._subscriptions_path, [])
-        for item in raw_subscriptions:
-            subscription = _subscription_from_json(item)
-            self._subscriptions[_subscription_key(subscription)] = subscription
-        raw_promo = await asyncio.to_thread(read_json, self._promo_path, [])
-        self._promo_codes = {item["code"]: _promo_from_json(item) for item in raw_promo}
-        raw_payments = await asyncio.to_thread(read_json, self._payments_path, [])
-        self._payments = {item["id"]: Payment(**item) for item in raw_payments}
+        await asyncio.to_thread(self._remove_temp_files)
+        start = await asyncio.to_thread(self._money_guard, self._first_journal_number)
+        self._journal = Journal(self._journal_dir, start)
+        self._journal.on_error = self._tell
+        if await asyncio.to_thread(self._money_guard, self._needs_upgrade):
+            await asyncio.to_thread(self._money_guard, lambda: self._upgrade(start - 1))
+        self._live_bytes = await asyncio.to_thread(self._snapshot_bytes)
 
     async def close(self) -> None:
+        if self._compaction is not None:
+            await asyncio.gather(self._compaction, return_exceptions=True)
         await self._writer.drain()
+        if self._journal is not None:
+            await self._journal.close()
+
+    def _remove_temp_files(self) -> None:
+        for folder in (self.data_dir, self._users_dir, self._history_dir):
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    Path(entry.path).unlink(missing_ok=True)
+                    logger.info("Removed unfinished write %s", entry.name)
+        for folder in (self.data_dir / "stats", self.data_dir / "broadcasts"):
+            if folder.exists():
+                remove_temp_files(folder)
+
+    # Problems ------------------------------------------------------------------------------
+    async def _tell(self, text: str) -> None:
+        for listener in self.problem_listeners:
+            with contextlib.suppress(Exception):
+                await listener(text)
 
     async def _report_write_error(self, path: Path, error: OSError) -> None:
-        logger.error("Could not write %s: %s", path, error)
-        for listener in self.write_error_listeners:
-            await listener(f"Storage write failed: {path.name}: {error.strerror or error}")
+        await self._tell(f"Storage write failed: {path.name}: {error.strerror or error}")
+
+    def _read_or_quarantine(self, path: Path, default: Any) -> tuple[Any, Path | None]:
+        """Read a user's file; a damaged one is moved aside and reads as `default`."""
+        try:
+            return read_json(path, default), None
+        except DamagedFileError as error:
+            logger.error("Damaged file %s: %s", path, error.reason)
+            return default, quarantine(self.data_dir, path)
+
+    async def _read_user_file(self, path: Path, default: Any) -> Any:
+        raw, moved = await asyncio.to_thread(self._read_or_quarantine, path, default)
+        if moved is not None:
+            await self._tell(f"Damaged file {path.name} moved to {moved.relative_to(self.data_dir)}")
+        return raw
 
     # Users -----------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
         user = self._users.get(user_id)
         if user is None:
-            raw = await asyncio.to_thread(read_json, self._user_path(user_id))
-            if raw is None:
+            raw = await self._read_user_file(self._user_path(user_id), None)
+            if not isinstance(raw, dict):
                 return None
-            user = self._users.setdefault(user_id, _user_from_json(raw))
+            user = self._users.setdefault(user_id, records.user_from_json(raw))
         return dataclasses.replace(user)
 
     async def save_user(self, user: UserRecord) -> None:
         stored = dataclasses.replace(user)
         self._users[user.id] = stored
-        await self._writer.save(self._user_path(user.id), lambda: dataclasses.asdict(stored))
+        await self._writer.save(self._user_path(user.id), lambda: stored)
 
-    async def user_ids(self) -> list[int]:
+    async def count_users(self) -> int:
         names = await asyncio.to_thread(os.listdir, self._users_dir)
-        return [int(name[:-5]) for name in names if name.endswith(".json")]
+        return sum(1 for name in names if name.endswith(".json") and not name.startswith("."))
 
-    async def all_users(self) -> list[UserRecord]:
-        missing = [uid for uid in await self.user_ids() if uid not in self._users]
-        if missing:
-            loaded = await asyncio.to_thread(self._read_users, missing)
-            for user in loaded:
-                self._users.setdefault(user.id, user)
-        return [dataclasses.replace(user) for user in self._users.values()]
+    async def iter_users(self) -> AsyncIterator[UserRecord]:
+        moved: list[Path] = []
 
-    def _read_users(self, user_ids: list[int]) -> list[UserRecord]:
-        users = []
-        for user_id in user_ids:
-            raw = read_json(self._user_path(user_id))
-            if raw is not None:
-                users.append(_user_from_json(raw))
-        return users
+        def users() -> Iterator[UserRecord]:
+            for entry in os.scandir(self._users_dir):
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                raw, quarantined = self._read_or_quarantine(Path(entry.path), None)
+                if quarantined is not None:
+                    moved.append(quarantined)
+                elif isinstance(raw, dict):
+                    yield records.user_from_json(raw)
+
+        async for user in _stream(users):
+            cached = self._users.get(user.id)
+            yield dataclasses.replace(cached) if cached is not None else user
+        for path in moved:
+            await self._tell(f"Damaged file moved to {path.relative_to(self.data_dir)}")
 
     def _user_path(self, user_id: int) -> Path:
         return self._users_dir / f"{user_id}.json"
@@ -115,106 +180,281 @@ class JsonStorage(Storage):
     async def load_history(self, user_id: int) -> list[ChatTurn]:
         turns = self._history.get(user_id)
         if turns is None:
-            raw = await asyncio.to_thread(read_json, self._history_path(user_id), [])
-            turns = [ChatTurn(role=item["role"], content=item["content"]) for item in raw]
-            self._remember_history(user_id, turns)
-        else:
-            self._history.move_to_end(user_id)
+            raw = await self._read_user_file(self._history_path(user_id), [])
+            items = raw if isinstance(raw, list) else []
+            turns = tuple(ChatTurn(role=item["role"], content=item["content"]) for item in items)
+            self._history[user_id] = turns
         return list(turns)
 
     async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None:
-        stored = list(turns)
-        self._remember_history(user_id, stored)
-        await self._writer.save(
-            self._history_path(user_id),
-            lambda: [{"role": turn.role, "content": turn.content} for turn in stored],
-            durable=False,
-        )
-
-    def _remember_history(self, user_id: int, turns: list[ChatTurn]) -> None:
-        self._history[user_id] = turns
-        self._history.move_to_end(user_id)
-        while len(self._history) > HISTORY_CACHE_SIZE:
-            self._history.popitem(last=False)
+        stored = tuple(turns)
+        self._history[user_id] = stored
+        await self._writer.save(self._history_path(user_id), lambda: stored, durable=False)
 
     def _history_path(self, user_id: int) -> Path:
         return self._history_dir / f"{user_id}.json"
 
-    # Subscriptions ------------------------------------------------------------
-    async def all_subscriptions(self) -> list[Subscription]:
-        return [_copy_subscription(item) for item in self._subscriptions.values()]
+    # Money: reading ------------------------------------------------------------------------
+    async def load_money(self) -> MoneyState:
+        tables = await asyncio.to_thread(self._money_guard, self._read_live_tables)
 
-    async def save_subscription(self, subscription: Subscription) -> None:
-        self._subscriptions[_subscription_key(subscription)] = _copy_subscription(subscription)
-        await self._writer.save(
-            self._subscriptions_path,
-            lambda: [dataclasses.asdict(item) for item in self._subscriptions.values()],
+        def loaded(table: Table) -> list[Any]:
+            return [table.load(raw) for raw in tables[table.name].values()]
+
+        return MoneyState(
+            payments=loaded(records.PAYMENTS),
+            subscriptions=loaded(records.SUBSCRIPTIONS),
+            promo_codes=loaded(records.PROMO_CODES),
+            promo_activations=loaded(records.PROMO_ACTIVATIONS),
+            unmatched=loaded(records.UNMATCHED),
         )
 
-    # Promo codes ----------------------------------------------------------------
-    async def all_promo_codes(self) -> list[PromoCode]:
-        return [_copy_promo(item) for item in self._promo_codes.values()]
+    def _snapshot_path(self, table: Table) -> Path:
+        return self.data_dir / f"{table.name}.json"
 
-    async def save_promo_code(self, promo: PromoCode) -> None:
-        self._promo_codes[promo.code] = _copy_promo(promo)
-        await self._save_promo_codes()
+    def _read_live_tables(self, up_to: int | None = None) -> dict[str, dict[str, Record]]:
+        return read_live_records(self.data_dir, up_to)
 
-    async def delete_promo_code(self, code: str) -> None:
-        self._promo_codes.pop(code, None)
-        await self._save_promo_codes()
+    async def find_payment(self, payment_id: str) -> Payment | None:
+        raw = await asyncio.to_thread(self._find_payment, payment_id)
+        return records.payment_from_json(raw) if raw is not None else None
 
-    async def _save_promo_codes(self) -> None:
-        await self._writer.save(
-            self._promo_path,
-            lambda: [dataclasses.asdict(item) for item in self._promo_codes.values()],
-        )
+    def _find_payment(self, payment_id: str) -> Record | None:
+        """Newest first: the journal after the snapshot, the snapshot, then the archive."""
+        needle = b'"id":' + orjson.dumps(payment_id)
+        table = records.PAYMENTS
+        start, _ = read_snapshot(self._snapshot_path(table))
+        for number in reversed(journal_numbers(self._journal_dir)):
+            if number < start:
+                break
+            found: Record | None = None
+            for transaction in _lines_with(journal_path(self._journal_dir, number), needle):
+                for raw in transaction.get("put", {}).get(table.name, []):
+                    if raw.get("id") == payment_id:
+                        found = raw
+            if found is not None:
+                return found
+        _, rows = read_snapshot(self._snapshot_path(table))
+        for row in rows:
+            if row.get("id") == payment_id:
+                return row
+        for month in reversed(archive_months(self._archive_dir / table.name)):
+            found = None
+            for raw in read_archive(month, needle):
+                if raw.get("id") == payment_id:
+                    found = raw
+            if found is not None:
+                return found
+        return None
 
-    # Payments ------------------------------------------------------------------
-    async def all_payments(self) -> list[Payment]:
-        return [dataclasses.replace(item) for item in self._payments.values()]
+    async def iter_payments(self) -> AsyncIterator[Payment]:
+        async for raw in _stream(self._payment_history):
+            yield records.payment_from_json(raw)
 
-    async def save_payment(self, payment: Payment) -> None:
-        self._payments[payment.id] = dataclasses.replace(payment)
-        await self._writer.save(
-            self._payments_path,
-            lambda: [dataclasses.asdict(item) for item in self._payments.values()],
-        )
+    def _payment_history(self) -> Iterator[Record]:
+        """Archived months first (each record once, its last line), then the live ones."""
+        table = records.PAYMENTS
+        live = self._read_live_tables()[table.name]
+        for month in archive_months(self._archive_dir / table.name):
+            latest: dict[str, Record] = {}
+            for raw in read_archive(month):
+                latest[table.key(raw)] = raw
+            yield from (raw for key, raw in latest.items() if key not in live)
+        yield from live.values()
+
+    # Money: writing ------------------------------------------------------------------------
+    async def commit(self, transaction: Transaction) -> None:
+        if not transaction:
+            return
+        assert self._journal is not None, "open() first"
+        put = {
+            name: rows
+            for name, rows in (
+                (records.PAYMENTS.name, transaction.payments),
+                (records.SUBSCRIPTIONS.name, transaction.subscriptions),
+                (records.PROMO_CODES.name, transaction.promo_codes),
+                (records.PROMO_ACTIVATIONS.name, transaction.promo_activations),
+                (records.UNMATCHED.name, transaction.unmatched),
+            )
+            if rows
+        }
+        entry: dict[str, Any] = {"put": put}
+        if transaction.deleted_promo_codes:
+            entry["del"] = {records.PROMO_CODES.name: transaction.deleted_promo_codes}
+        await self._journal.append(orjson.dumps(entry))
+        if self._journal.bytes_written > max(MIN_COMPACTION_BYTES, self._live_bytes):
+            self._start_compaction()
+
+    def _start_compaction(self) -> None:
+        if self._compaction is None or self._compaction.done():
+            self._compaction = asyncio.create_task(self.maintain(), name="compaction")
+
+    async def maintain(self) -> None:
+        """Fold the journal into the snapshots and archive what left the live set."""
+        assert self._journal is not None, "open() first"
+        async with self._compaction_lock:
+            closed = await self._journal.rotate()
+            started = time.monotonic()
+            try:
+                self._live_bytes = await asyncio.to_thread(self._compact, closed, time.time())
+            except Exception as error:
+                logger.exception("Compaction failed")
+                await self._tell(f"Storage compaction failed: {error}")
+                return
+            logger.info("Compacted money records in %.2f s", time.monotonic() - started)
+
+    def _compact(self, closed: int, now: float) -> int:
+        """Snapshots as of journal `closed`; returns their total size."""
+        before = {table.name: read_snapshot(self._snapshot_path(table))[0] for table in records.TABLES}
+        state = self._read_live_tables(up_to=closed)
+        for table in records.TABLES:
+            live, leaving = self._split(table, state[table.name], now)
+            append_archive(self._archive_dir / table.name, leaving)
+            write_snapshot(
+                self._snapshot_path(table),
+                table.name,
+                closed + 1,
+                (orjson.dumps(raw) for raw in live),
+            )
+        # The .bak snapshots still need the journals from their own start on.
+        keep_from = min(before.values())
+        for number in journal_numbers(self._journal_dir):
+            if number < keep_from:
+                journal_path(self._journal_dir, number).unlink(missing_ok=True)
+        return self._snapshot_bytes()
+
+    def _split(
+        self, table: Table, rows: dict[str, Record], now: float
+    ) -> tuple[list[Record], dict[str, list[bytes]]]:
+        is_live = self._live_rule(table)
+        live: list[Record] = []
+        leaving: dict[str, list[bytes]] = {}
+        for raw in rows.values():
+            if is_live(raw, now):
+                live.append(raw)
+            else:
+                leaving.setdefault(table.month(raw), []).append(orjson.dumps(raw))
+        return live, leaving
+
+    def _live_rule(self, table: Table) -> Callable[[Record, float], bool]:
+        rules: dict[str, Callable[[Any, float], bool]] = {
+            records.PAYMENTS.name: self.retention.payment_is_live,
+            records.SUBSCRIPTIONS.name: self.retention.subscription_is_live,
+            records.UNMATCHED.name: self.retention.unmatched_is_live,
+        }
+        rule = rules.get(table.name)
+        if rule is None:
+            return lambda raw, now: True  # promo codes and activations stay live
+        return lambda raw, now: rule(table.load(raw), now)
+
+    def _snapshot_bytes(self) -> int:
+        paths = (self._snapshot_path(table) for table in records.TABLES)
+        return sum(path.stat().st_size for path in paths if path.exists())
+
+    # Start-up checks and the format upgrade ------------------------------------------------
+    def _first_journal_number(self) -> int:
+        """A fresh journal file each start: a line torn by a crash stays behind in the old."""
+        existing = journal_numbers(self._journal_dir)
+        starts = [read_snapshot(self._snapshot_path(table))[0] for table in records.TABLES]
+        return max([*starts, (existing[-1] + 1) if existing else 1, 1])
+
+    def _needs_upgrade(self) -> bool:
+        for table in records.TABLES:
+            path = self._snapshot_path(table)
+            if path.exists():
+                with path.open("rb") as file:
+                    if file.read(64).lstrip().startswith(b"["):
+                        return True
+        return False
+
+    def _upgrade(self, closed: int) -> None:
+        """Format 1 (one JSON list per file, everything live): back the files up, then
+        compact once into format 2 snapshots and monthly archives."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        backup = self.data_dir / f"backup-format1-{stamp}"
+        backup.mkdir(exist_ok=True)
+        for table in records.TABLES:
+            path = self._snapshot_path(table)
+            if path.exists():
+                shutil.copy2(path, backup / path.name)
+        logger.warning("Upgrading money files to format 2; originals kept in %s", backup.name)
+        self._compact(closed, time.time())
+        for table in records.TABLES:  # the format-1 files live on in the backup folder
+            backup_path(self._snapshot_path(table)).unlink(missing_ok=True)
+
+    def _money_guard(self, read: Callable[[], T]) -> T:
+        """Damaged money data stops start-up with one line naming the file and a backup."""
+        try:
+            return read()
+        except DamagedFileError as error:
+            raise StorageDamagedError(
+                f"Storage error: {error.path} is damaged ({error.reason}). "
+                f"Restore it from {self._backup_hint(error.path)}, then start again. "
+                "Nothing was changed."
+            ) from None
+
+    def _backup_hint(self, path: Path) -> str:
+        backup = backup_path(path)
+        if backup.exists() and backup != path:
+            return f"{backup} (the journal since it is kept and replayed)"
+        upgrades = sorted(self.data_dir.glob("backup-format1-*"))
+        if upgrades:
+            return str(upgrades[-1] / path.name)
+        return "your last backup of DATA_DIR"
 
 
-def _subscription_key(subscription: Subscription) -> str:
-    return f"{subscription.user_id}:{subscription.plan_id}"
+def read_live_records(data_dir: Path, up_to: int | None = None) -> dict[str, dict[str, Record]]:
+    """Each money table's live records by key: its snapshot, then the journal after it
+    (up to journal `up_to`). Read-only; also what tests use to look at the files."""
+    state: dict[str, dict[str, Record]] = {table.name: {} for table in records.TABLES}
+    starts: dict[str, int] = {}
+    for table in records.TABLES:
+        start, rows = read_snapshot(data_dir / f"{table.name}.json")
+        starts[table.name] = start
+        current = state[table.name]
+        for raw in rows:
+            if table is records.PROMO_CODES and "activations" in raw:
+                _split_format_1_promo(raw, state[records.PROMO_ACTIVATIONS.name])
+            current[table.key(raw)] = raw
+    by_name = {table.name: table for table in records.TABLES}
+    journals = data_dir / "journal"
+    for number in journal_numbers(journals) if journals.exists() else []:
+        if up_to is not None and number > up_to:
+            break
+        for transaction in read_journal(journal_path(journals, number)):
+            for name, rows in transaction.get("put", {}).items():
+                if name in by_name and number >= starts[name]:
+                    for raw in rows:
+                        state[name][by_name[name].key(raw)] = raw
+            for name, keys in transaction.get("del", {}).items():
+                if name in by_name and number >= starts[name]:
+                    for key in keys:
+                        state[name].pop(key, None)
+    return state
 
 
-def _copy_subscription(item: Subscription) -> Subscription:
-    return _subscription_from_json(dataclasses.asdict(item))
+def _split_format_1_promo(raw: Record, activations: dict[str, Record]) -> None:
+    """Format 1 kept activations inside each code; now they are records of their own."""
+    for item in raw.pop("activations"):
+        row = {"code": raw["code"], "user_id": item["user_id"], "at": item["at"]}
+        activations.setdefault(records.PROMO_ACTIVATIONS.key(row), row)
 
 
-def _subscription_from_json(raw: dict[str, Any]) -> Subscription:
-    return Subscription(
-        user_id=raw["user_id"],
-        plan_id=raw["plan_id"],
-        periods=[Period(**period) for period in raw["periods"]],
-        reminders_sent=list(raw.get("reminders_sent", [])),
-    )
+def _lines_with(path: Path, needle: bytes) -> Iterator[Record]:
+    """Journal transactions that mention `needle` (complete lines only)."""
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as file:
+        for line in file:
+            if needle in line and line.endswith(b"\n"):
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    yield orjson.loads(line)
 
 
-def _copy_promo(item: PromoCode) -> PromoCode:
-    return _promo_from_json(dataclasses.asdict(item))
-
-
-def _promo_from_json(raw: dict[str, Any]) -> PromoCode:
-    fields = dict(raw)
-    fields["activations"] = [PromoActivation(**item) for item in raw.get("activations", [])]
-    return PromoCode(**fields)
-
-
-def _user_from_json(raw: dict[str, Any]) -> UserRecord:
-    known = {field.name for field in dataclasses.fields(UserRecord)}
-    return UserRecord(**{key: value for key, value in raw.items() if key in known})
-
-
-def _remove_temp_files(root: Path) -> None:
-    """Drop temp files a killed process left behind; the real files are intact."""
-    for temp in root.rglob(".*.tmp"):
-        temp.unlink(missing_ok=True)
-        logger.info("Removed unfinished write %s", temp.name)
+async def _stream(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Run a blocking generator in a worker thread, a batch at a time."""
+    iterator = make()
+    while True:
+        batch = await asyncio.to_thread(lambda: list(itertools.islice(iterator, STREAM_BATCH)))
+        if not batch:
+            return
+        for item in batch:
+            yield item

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.catalog import Catalog, load_catalog
+from services.payments import PaymentService
+from services.promo import PromoService
+from services.storage.base import DAY, Retention
+from services.storage.json_store import JsonStorage
+from services.subscriptions import SubscriptionService
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,3 +19,28 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog(ROOT / "catalog.toml")
+
+
+RETENTION = Retention(open_payment_seconds=8 * DAY)
+
+
+@dataclass
+class Money:
+    storage: JsonStorage
+    subscriptions: SubscriptionService
+    payments: PaymentService
+    promo: PromoService
+
+
+async def open_money(data_dir: Path, catalog: Catalog) -> Money:
+    """The money services over a JSON store, loaded as at start-up (a restart each call)."""
+    storage = JsonStorage(data_dir, RETENTION)
+    await storage.open()
+    state = await storage.load_money()
+    subscriptions = SubscriptionService(storage, catalog)
+    subscriptions.load(state.subscriptions)
+    promo = PromoService(storage, subscriptions, ZoneInfo("Europe/Moscow"))
+    await promo.load(state.promo_codes, state.promo_activations)
+    payments = PaymentService(storage, subscriptions, RETENTION, invoice_ttl=DAY)
+    await payments.load(state.payments, state.unmatched)
+    return Money(storage, subscriptions, payments, promo)

@@ -25,6 +25,7 @@ from services.llm import (
 from services.models import ChatTurn, Usage, UserRecord
 from services.stats import StatsService
 from services.storage.json_store import JsonStorage
+from tests.unit.conftest import RETENTION
 from services.subscriptions import SubscriptionService
 
 
@@ -50,7 +51,7 @@ class ScriptedLLM(LLMGateway):
 async def make(
     tmp_path: Path, catalog: Catalog, **kwargs: int
 ) -> tuple[ChatService, ScriptedLLM, SubscriptionService, JsonStorage]:
-    storage = JsonStorage(tmp_path)
+    storage = JsonStorage(tmp_path, RETENTION)
     await storage.open()
     subs = SubscriptionService(storage, catalog)
     llm = ScriptedLLM(catalog)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import time
 from pathlib import Path
 
 import pytest
 
 from services.alerts import AlertService
 from services.catalog import Catalog
-from services.payments import CreditResult, PaymentError, PaymentService
-from services.storage.json_store import JsonStorage
-from services.subscriptions import DAY, SubscriptionService
+from services.payments import CreditResult, PaymentError
+from services.subscriptions import DAY
 from services.yoomoney import Operation, YooMoneyChecker, notification_hash_ok, quickpay_url
+from tests.unit.conftest import open_money
 
 
 class RecordingAlerts(AlertService):
@@ -27,12 +29,8 @@ class RecordingAlerts(AlertService):
 
 
 async def make(tmp_path: Path, catalog: Catalog):
-    storage = JsonStorage(tmp_path)
-    await storage.open()
-    subs = SubscriptionService(storage, catalog)
-    await subs.load()
-    payments = PaymentService(storage, catalog, subs)
-    await payments.load()
+    money = await open_money(tmp_path, catalog)
+    payments, subs = money.payments, money.subscriptions
     credited: list[CreditResult] = []
 
     async def listener(result: CreditResult) -> None:
@@ -53,7 +51,7 @@ async def make(tmp_path: Path, catalog: Catalog):
 
 async def test_every_path_at_once_credits_once(tmp_path: Path, catalog: Catalog) -> None:
     payments, subs, checker, credited, _ = await make(tmp_path, catalog)
-    payment = await payments.create(1, "premium1", "yoomoney")
+    payment = await payments.open_invoice(1, "premium1", "yoomoney")
     op = Operation("op-1", "success", "in", 675.0 * 0.97, payment.id)
     results = await asyncio.gather(
         checker.apply(op),
@@ -73,7 +71,7 @@ async def test_shortfall_beyond_the_setting_is_not_credited(
     tmp_path: Path, catalog: Catalog
 ) -> None:
     payments, subs, checker, credited, alerts = await make(tmp_path, catalog)
-    payment = await payments.create(1, "premium1", "yoomoney")
+    payment = await payments.open_invoice(1, "premium1", "yoomoney")
     assert await checker.apply(Operation("op-2", "success", "in", 600.0, payment.id)) is None
     assert await checker.apply(Operation("op-2", "success", "in", 600.0, payment.id)) is None
     assert payments.get(payment.id).status == "pending"
@@ -89,13 +87,13 @@ async def test_shortfall_beyond_the_setting_is_not_credited(
 
 async def test_status_moves_only_forward(tmp_path: Path, catalog: Catalog) -> None:
     payments, subs, _, _, _ = await make(tmp_path, catalog)
-    sbp = await payments.create(1, "gpt_pro", "sbp")
+    sbp = await payments.open_invoice(1, "gpt_pro", "sbp")
     await payments.reject(sbp.id, reason="no money", decided_by=5)
     with pytest.raises(PaymentError):
         await payments.credit(sbp.id, decided_by=5)
     with pytest.raises(PaymentError):
         await payments.reject(sbp.id, reason="again", decided_by=5)
-    paid = await payments.create(1, "gpt_pro", "sbp")
+    paid = await payments.open_invoice(1, "gpt_pro", "sbp")
     await payments.credit(paid.id, decided_by=5)
     with pytest.raises(PaymentError):
         await payments.reject(paid.id, reason="late", decided_by=5)
@@ -104,7 +102,7 @@ async def test_status_moves_only_forward(tmp_path: Path, catalog: Catalog) -> No
 
 async def test_expired_payment_still_takes_late_money(tmp_path: Path, catalog: Catalog) -> None:
     payments, subs, checker, credited, _ = await make(tmp_path, catalog)
-    payment = await payments.create(1, "ai_group", "yoomoney")
+    payment = await payments.open_invoice(1, "ai_group", "yoomoney")
     expired = await payments.expire_stale(max_age=86400, now=payment.created_at + 86401)
     assert [p.id for p in expired] == [payment.id]
     assert payments.get(payment.id).status == "expired"
@@ -115,7 +113,7 @@ async def test_expired_payment_still_takes_late_money(tmp_path: Path, catalog: C
 
 async def test_stars_refund_takes_the_period_back(tmp_path: Path, catalog: Catalog) -> None:
     payments, subs, _, _, _ = await make(tmp_path, catalog)
-    payment = await payments.create(3, "power_group", "stars")
+    payment = await payments.open_invoice(3, "power_group", "stars")
     assert payment.currency == "XTR" and payment.amount == 580
     await payments.credit(payment.id, charge_id="ch_1")
     assert subs.active_plans(3)
@@ -126,17 +124,30 @@ async def test_stars_refund_takes_the_period_back(tmp_path: Path, catalog: Catal
         await payments.refund(payment.id, decided_by=1)
 
 
-async def test_crash_after_period_before_payment_is_repaired(
+async def test_format_1_crash_after_period_before_payment_is_repaired(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    payments, subs, _, _, _ = await make(tmp_path, catalog)
-    payment = await payments.create(4, "premium1", "yoomoney")
-    # The period is written first; simulate dying before the payment's own write.
-    subscription = subs.add_period(4, "premium1", 30, f"payment:{payment.id}")
-    await subs.save(subscription)
+    """The old format wrote the period first: a crash between left the payment pending."""
+    now = time.time()
+    payment = {
+        "id": "abc123abc123",
+        "user_id": 4,
+        "plan_id": "premium1",
+        "method": "yoomoney",
+        "amount": 675.0,
+        "currency": "RUB",
+        "status": "pending",
+        "created_at": now - 60,
+        "updated_at": now - 60,
+    }
+    period = {"start": now - 30, "end": now + 30 * DAY, "source": "payment:abc123abc123"}
+    (tmp_path / "payments.json").write_text(json.dumps([payment]))
+    (tmp_path / "subscriptions.json").write_text(
+        json.dumps([{"user_id": 4, "plan_id": "premium1", "periods": [period], "reminders_sent": []}])
+    )
     payments2, subs2, checker2, credited2, _ = await make(tmp_path, catalog)
-    assert payments2.get(payment.id).status == "paid"
-    assert await checker2.apply(Operation("op", "success", "in", 675.0, payment.id)) is None
+    assert payments2.get(payment["id"]).status == "paid"
+    assert await checker2.apply(Operation("op", "success", "in", 675.0, payment["id"])) is None
     assert len(subs2.subscriptions()[0].periods) == 1 and credited2 == []
 
 

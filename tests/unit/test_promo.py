@@ -12,21 +12,17 @@ import pytest
 
 from services.catalog import Catalog
 from services.promo import PromoError, PromoService
-from services.storage.json_store import JsonStorage
+from services.storage.json_store import read_live_records
 from services.subscriptions import DAY, SubscriptionService, UnknownPlanError
+from tests.unit.conftest import open_money
 
 MSK = ZoneInfo("Europe/Moscow")
 T0 = 1_800_000_000.0  # 2027-01-15 11:00 MSK
 
 
 async def make(tmp_path: Path, catalog: Catalog) -> tuple[PromoService, SubscriptionService]:
-    storage = JsonStorage(tmp_path)
-    await storage.open()
-    subs = SubscriptionService(storage, catalog)
-    await subs.load()
-    promo = PromoService(storage, subs, MSK)
-    await promo.load()
-    return promo, subs
+    money = await open_money(tmp_path, catalog)
+    return money.promo, money.subscriptions
 
 
 async def test_activation_opens_the_plan_once_per_user(tmp_path: Path, catalog: Catalog) -> None:
@@ -98,8 +94,8 @@ async def test_100_concurrent_activations_of_a_10_use_code(
     results = await asyncio.gather(*(attempt(u) for u in range(100, 200)))
     assert sum(results) == 10
     assert len(subs.subscriptions()) == 10
-    saved = json.loads((tmp_path / "promo_codes.json").read_text())
-    assert len(saved[0]["activations"]) == 10
+    saved = read_live_records(tmp_path)["promo_activations"]
+    assert len(saved) == 10 and {row["code"] for row in saved.values()} == {"RUSH"}
     # A double tap by one user: one period.
     await promo.create("TAP", "premium1", 30, created_by=1)
     results = await asyncio.gather(*(attempt_code(promo, 5, "TAP") for _ in range(5)))
@@ -116,13 +112,25 @@ async def attempt_code(promo: PromoService, user_id: int, code: str) -> bool:
     return True
 
 
-async def test_crash_between_writes_is_recovered(tmp_path: Path, catalog: Catalog) -> None:
-    """The period is saved first; a restart records the missing activation."""
-    promo, subs = await make(tmp_path, catalog)
-    await promo.create("HALF", "premium1", 3, created_by=1, max_uses=1)
-    # Simulate a crash after the period was saved but before the promo file was.
-    subscription = subs.add_period(7, "premium1", 3, "promo:HALF", now=T0)
-    await subs.save(subscription)
+async def test_format_1_crash_between_writes_is_recovered(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """The old format saved the period first: a restart records the missing activation."""
+    code = {
+        "code": "HALF",
+        "plan_id": "premium1",
+        "days": 3,
+        "max_uses": 1,
+        "valid_until": None,
+        "created_at": T0 - 100,
+        "created_by": 1,
+        "activations": [],
+    }
+    period = {"start": T0, "end": T0 + 3 * DAY, "source": "promo:HALF"}
+    (tmp_path / "promo_codes.json").write_text(json.dumps([code]))
+    (tmp_path / "subscriptions.json").write_text(
+        json.dumps([{"user_id": 7, "plan_id": "premium1", "periods": [period], "reminders_sent": []}])
+    )
     restarted, _ = await make(tmp_path, catalog)
     with pytest.raises(PromoError, match="already_used"):
         await restarted.activate(7, "HALF", now=T0 + 1)
@@ -137,16 +145,15 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, {root!r})
 from services.catalog import load_catalog
 from services.promo import PromoService
+from services.storage.base import Retention
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService
 
 async def main():
-    storage = JsonStorage(Path({data!r}))
+    storage = JsonStorage(Path({data!r}), Retention(open_payment_seconds=86400))
     await storage.open()
     subs = SubscriptionService(storage, load_catalog(Path({root!r}) / "catalog.toml"))
-    await subs.load()
     promo = PromoService(storage, subs, ZoneInfo("Europe/Moscow"))
-    await promo.load()
     await promo.create("KILL", "premium1", 30, created_by=1)
     print("ready", flush=True)
 
@@ -184,9 +191,10 @@ async def test_kill_9_keeps_every_confirmed_activation(tmp_path: Path, catalog: 
     for path in data.rglob("*.json"):
         json.loads(path.read_bytes())
     promo, subs = await make(data, catalog)
-    code = promo.get("KILL")
-    assert code is not None
-    activated = {a.user_id for a in code.activations}
+    assert promo.get("KILL") is not None
+    activated = {
+        row["user_id"] for row in read_live_records(data)["promo_activations"].values()
+    }
     with_period = {s.user_id for s in subs.subscriptions()}
     assert confirmed <= activated
     assert activated == with_period  # no activation without its period, none twice

@@ -18,10 +18,11 @@ import services.storage.atomic as atomic
 from services.models import ChatTurn, UserRecord
 from services.storage.atomic import FileWriter, read_json
 from services.storage.json_store import JsonStorage
+from tests.unit.conftest import RETENTION
 
 
 async def test_users_and_history_survive_a_new_instance(tmp_path: Path) -> None:
-    storage = JsonStorage(tmp_path)
+    storage = JsonStorage(tmp_path, RETENTION)
     await storage.open()
     await storage.save_user(UserRecord(id=7, first_name="Анна", model_key="gpt-5-nano"))
     await storage.save_history(
@@ -29,7 +30,7 @@ async def test_users_and_history_survive_a_new_instance(tmp_path: Path) -> None:
     )
     await storage.close()
 
-    again = JsonStorage(tmp_path)
+    again = JsonStorage(tmp_path, RETENTION)
     await again.open()
     user = await again.get_user(7)
     assert user is not None and user.first_name == "Анна" and user.model_key == "gpt-5-nano"
@@ -37,12 +38,12 @@ async def test_users_and_history_survive_a_new_instance(tmp_path: Path) -> None:
         ChatTurn("user", "привет"),
         ChatTurn("assistant", "здравствуйте"),
     ]
-    assert await again.user_ids() == [7]
+    assert await again.count_users() == 1
     assert await again.get_user(8) is None
 
 
 async def test_returned_user_is_a_copy(tmp_path: Path) -> None:
-    storage = JsonStorage(tmp_path)
+    storage = JsonStorage(tmp_path, RETENTION)
     await storage.open()
     await storage.save_user(UserRecord(id=1, model_key="a"))
     user = await storage.get_user(1)
@@ -59,7 +60,7 @@ async def test_concurrent_saves_coalesce_and_keep_the_newest_state(
     path = tmp_path / "counter.json"
     state = {"n": 0}
     writes = 0
-    real_write = atomic.write_json_atomic
+    real_write = atomic.write_file_atomic
 
     def slow_counting_write(*args: Any, **kwargs: Any) -> None:
         nonlocal writes
@@ -67,7 +68,7 @@ async def test_concurrent_saves_coalesce_and_keep_the_newest_state(
         time.sleep(0.01)
         real_write(*args, **kwargs)
 
-    monkeypatch.setattr(atomic, "write_json_atomic", slow_counting_write)
+    monkeypatch.setattr(atomic, "write_file_atomic", slow_counting_write)
 
     async def bump(i: int) -> None:
         state["n"] = i
@@ -83,10 +84,11 @@ KILL_SCRIPT = """
 import asyncio, sys
 sys.path.insert(0, {root!r})
 from services.storage.json_store import JsonStorage
+from services.storage.base import Retention
 from services.models import UserRecord, ChatTurn
 
 async def main():
-    storage = JsonStorage(__import__("pathlib").Path({data!r}))
+    storage = JsonStorage(__import__("pathlib").Path({data!r}), Retention(86400))
     await storage.open()
     i = 0
     print("ready", flush=True)
@@ -121,19 +123,19 @@ def test_kill_9_mid_writes_leaves_valid_files(tmp_path: Path) -> None:
 async def test_write_failure_is_reported_and_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = JsonStorage(tmp_path)
+    storage = JsonStorage(tmp_path, RETENTION)
     await storage.open()
     reports: list[str] = []
 
     async def listener(text: str) -> None:
         reports.append(text)
 
-    storage.write_error_listeners.append(listener)
+    storage.problem_listeners.append(listener)
 
     def broken_write(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(atomic, "write_json_atomic", broken_write)
+    monkeypatch.setattr(atomic, "write_file_atomic", broken_write)
     with pytest.raises(OSError):
         await storage.save_user(UserRecord(id=3))
     assert reports and "No space left" in reports[0] and "3.json" in reports[0]

@@ -6,18 +6,23 @@ from pathlib import Path
 
 from services.access import AccessService
 from services.catalog import Catalog
-from services.storage.json_store import JsonStorage
+from services.money import Staged
 from services.subscriptions import DAY, SubscriptionService
+from tests.unit.conftest import open_money
 
 T0 = 1_800_000_000.0
 
 
 async def make(tmp_path: Path, catalog: Catalog) -> tuple[SubscriptionService, AccessService]:
-    storage = JsonStorage(tmp_path)
-    await storage.open()
-    subs = SubscriptionService(storage, catalog)
-    await subs.load()
+    subs = (await open_money(tmp_path, catalog)).subscriptions
     return subs, AccessService(catalog, subs)
+
+
+async def refund(subs: SubscriptionService, source: str, now: float) -> bool:
+    staged = Staged()
+    taken = subs.stage_refund(staged, 1, source, now=now)
+    await staged.commit(subs._storage)
+    return taken
 
 
 async def test_access_ends_exactly_at_the_end_second(tmp_path: Path, catalog: Catalog) -> None:
@@ -78,10 +83,24 @@ async def test_refund_takes_back_the_unused_period(tmp_path: Path, catalog: Cata
     subs, _ = await make(tmp_path, catalog)
     await subs.grant(1, "premium1", 30, "payment:a", now=T0)
     await subs.grant(1, "premium1", 30, "payment:b", now=T0)
-    assert await subs.remove_source(1, "payment:a", now=T0 + 10 * DAY)
+    assert await refund(subs, "payment:a", now=T0 + 10 * DAY)
     (sub,) = subs.subscriptions()
     assert sub.end == T0 + 40 * DAY  # 10 days used of a, then b's 30 days
-    assert not await subs.remove_source(1, "payment:zzz", now=T0)
+    assert not await refund(subs, "payment:zzz", now=T0)
+    again, _ = await make(tmp_path, catalog)
+    assert again.subscriptions()[0].end == T0 + 40 * DAY
+
+
+async def test_refund_of_an_ended_period_changes_nothing(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """Defect: refunding a period that already ended stretched it to the refund moment."""
+    subs, _ = await make(tmp_path, catalog)
+    await subs.grant(1, "premium1", 30, "payment:old", now=T0)
+    assert not await refund(subs, "payment:old", now=T0 + 45 * DAY)
+    (sub,) = subs.subscriptions()
+    assert sub.end == T0 + 30 * DAY
+    assert subs.active_plans(1, now=T0 + 45 * DAY) == []
 
 
 async def test_reminders_each_once_and_across_restarts(tmp_path: Path, catalog: Catalog) -> None:

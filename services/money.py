@@ -1,0 +1,49 @@
+"""Staged money changes: visible in memory at once, committed together, undone on failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from services.storage.base import Storage, Transaction
+
+logger = logging.getLogger(__name__)
+
+
+class Staged:
+    """One money intent: the records to commit and how to undo their in-memory copies.
+
+    Services install new records in memory before the first await (so a concurrent
+    caller sees them: check-and-set), then `commit`. If the write fails, the memory is
+    put back. A caller cancelled mid-commit does not cut it short: the write goes on,
+    and the memory follows its outcome.
+    """
+
+    def __init__(self) -> None:
+        self.transaction = Transaction()
+        self._undo: list[Callable[[], None]] = []
+
+    def on_undo(self, undo: Callable[[], None]) -> None:
+        self._undo.append(undo)
+
+    def undo(self) -> None:
+        for step in reversed(self._undo):
+            step()
+        self._undo.clear()
+
+    async def commit(self, storage: Storage) -> None:
+        task = asyncio.ensure_future(storage.commit(self.transaction))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._settle)
+            raise
+        except BaseException:
+            self.undo()
+            raise
+
+    def _settle(self, task: asyncio.Future[None]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            logger.error("A money write failed after its caller was cancelled; undone")
+            self.undo()

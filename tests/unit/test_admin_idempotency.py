@@ -1,0 +1,28 @@
+"""BroadcastService.claim: the synchronous check-and-set that makes Send / Cancel act once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.broadcast import BroadcastService
+
+
+async def test_a_broadcast_is_claimed_once(tmp_path: Path) -> None:
+    service = BroadcastService(tmp_path, rate=100)
+    await service.open()
+    first = await service.create(1, text="hi")
+    second = await service.create(1, text="hello")
+    assert service.claim(first.id) is True
+    assert service.claim(first.id) is False
+    assert service.claim(first.id) is False
+    assert service.claim(second.id) is True  # another broadcast is its own decision
+
+
+async def test_a_released_claim_can_be_taken_again(tmp_path: Path) -> None:
+    service = BroadcastService(tmp_path, rate=100)
+    await service.open()
+    draft = await service.create(1, text="hi")
+    assert service.claim(draft.id)
+    service.release(draft.id)  # e.g. Send refused because another broadcast runs
+    assert service.claim(draft.id)
+    assert not service.claim(draft.id)
