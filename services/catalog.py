@@ -112,7 +112,9 @@ def check_plans_in_use(catalog: Catalog, in_use: Mapping[str, list[str]]) -> Non
 
     `in_use` maps plan ids to what names them ("2 pending payments", ...).
     """
-    missing = {plan_id: what for plan_id, what in in_use.items() if plan_id not in catalog.plans_by_id}
+    missing = {
+        plan_id: what for plan_id, what in in_use.items() if plan_id not in catalog.plans_by_id
+    }
     if missing:
         plan_id, what = next(iter(sorted(missing.items())))
         raise CatalogError(

@@ -15,10 +15,10 @@ from services.broadcast import BroadcastService
 from services.catalog import Catalog, check_plans_in_use
 from services.chat import ChatService
 from services.llm import LLMGateway, ProviderConfig
+from services.models import UnmatchedMoney
 from services.payments import PaymentService
 from services.promo import PromoService
 from services.stats import StatsService
-from services.models import UnmatchedMoney
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService

@@ -280,7 +280,9 @@ class PaymentService:
         staged.transaction.unmatched.append(item)
         staged.on_undo(lambda: self._unmatched.__delitem__(item.id))
         await staged.commit(self._storage)
-        logger.warning("Unmatched money %s: %s %s (%s)", item.id, item.amount, item.currency, item.reason)
+        logger.warning(
+            "Unmatched money %s: %s %s (%s)", item.id, item.amount, item.currency, item.reason
+        )
         for listener in self.unmatched_listeners:
             try:
                 await listener(item)
@@ -480,4 +482,3 @@ class PaymentService:
             if item.plan.id == payment.plan_id:
                 return item.end
         return payment.paid_at or 0.0
-

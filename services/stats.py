@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -172,7 +173,7 @@ class StatsService:
         dirty, self._dirty = self._dirty, set()
         for key in sorted(dirty):
             snapshot = self._days[key].to_json()
-            await self._writer.save(self._folder / f"{key}.json", lambda: snapshot)
+            await self._writer.save(self._folder / f"{key}.json", functools.partial(dict, snapshot))
         today = self.today().isoformat()
         for key in [key for key in self._days if key != today and key not in self._dirty]:
             del self._days[key]

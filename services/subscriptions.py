@@ -58,7 +58,9 @@ class SubscriptionService:
         moment = time.time() if now is None else now
         for user_id in list(self._by_user):
             plans = self._by_user[user_id]
-            for plan_id in [p for p, s in plans.items() if not retention.subscription_is_live(s, moment)]:
+            for plan_id in [
+                p for p, s in plans.items() if not retention.subscription_is_live(s, moment)
+            ]:
                 del plans[plan_id]
             if not plans:
                 del self._by_user[user_id]

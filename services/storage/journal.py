@@ -44,7 +44,7 @@ def read_journal(path: Path) -> Iterator[Record]:
     crash (never confirmed) and is skipped; any other unreadable line is damage."""
     with path.open("rb") as file:
         number = 0
-        for number, line in enumerate(file, 1):  # noqa: B007 - used after the loop
+        for number, line in enumerate(file, 1):
             if not line.endswith(b"\n"):
                 logger.warning("Skipping a torn last line of %s", path.name)
                 return
@@ -177,9 +177,7 @@ def write_snapshot(path: Path, table: str, next_journal: int, lines: Iterable[by
     {...}
     ]}
     """
-    header = orjson.dumps(
-        {"format": SNAPSHOT_FORMAT, "table": table, "next_journal": next_journal}
-    )
+    header = orjson.dumps({"format": SNAPSHOT_FORMAT, "table": table, "next_journal": next_journal})
     temp = path.with_name(f".{path.name}.compact.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

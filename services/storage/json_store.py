@@ -132,7 +132,9 @@ class JsonStorage(Storage):
     async def _read_user_file(self, path: Path, default: Any) -> Any:
         raw, moved = await asyncio.to_thread(self._read_or_quarantine, path, default)
         if moved is not None:
-            await self._tell(f"Damaged file {path.name} moved to {moved.relative_to(self.data_dir)}")
+            await self._tell(
+                f"Damaged file {path.name} moved to {moved.relative_to(self.data_dir)}"
+            )
         return raw
 
     # Users -----------------------------------------------------------------
@@ -305,7 +307,9 @@ class JsonStorage(Storage):
 
     def _compact(self, closed: int, now: float) -> int:
         """Snapshots as of journal `closed`; returns their total size."""
-        before = {table.name: read_snapshot(self._snapshot_path(table))[0] for table in records.TABLES}
+        before = {
+            table.name: read_snapshot(self._snapshot_path(table))[0] for table in records.TABLES
+        }
         state = self._read_live_tables(up_to=closed)
         for table in records.TABLES:
             live, leaving = self._split(table, state[table.name], now)

@@ -82,16 +82,24 @@ def _subscription_month(raw: Record) -> str:
     return _month(max((period["end"] for period in raw.get("periods", ())), default=0.0))
 
 
-PAYMENTS = Table("payments", lambda r: str(r["id"]), payment_from_json, lambda r: _month(r["created_at"]))
-SUBSCRIPTIONS = Table("subscriptions", _subscription_key, subscription_from_json, _subscription_month)
-PROMO_CODES = Table("promo_codes", lambda r: str(r["code"]), promo_from_json, lambda r: _month(r["created_at"]))
+PAYMENTS = Table(
+    "payments", lambda r: str(r["id"]), payment_from_json, lambda r: _month(r["created_at"])
+)
+SUBSCRIPTIONS = Table(
+    "subscriptions", _subscription_key, subscription_from_json, _subscription_month
+)
+PROMO_CODES = Table(
+    "promo_codes", lambda r: str(r["code"]), promo_from_json, lambda r: _month(r["created_at"])
+)
 PROMO_ACTIVATIONS = Table(
     "promo_activations",
     lambda r: f"{r['code']}:{r['user_id']}",
     activation_from_json,
     lambda r: _month(r["at"]),
 )
-UNMATCHED = Table("unmatched_money", lambda r: str(r["id"]), unmatched_from_json, lambda r: _month(r["at"]))
+UNMATCHED = Table(
+    "unmatched_money", lambda r: str(r["id"]), unmatched_from_json, lambda r: _month(r["at"])
+)
 TABLES = (PAYMENTS, SUBSCRIPTIONS, PROMO_CODES, PROMO_ACTIVATIONS, UNMATCHED)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from services.storage.json_store import read_live_records
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 from tests.stubs.yoomoney_server import FakeYooMoney
@@ -82,6 +83,11 @@ class StartBot(Protocol):
         wait_polling: bool = True,
         timeout: float = START_TIMEOUT,
     ) -> Awaitable[BotProcess]: ...
+
+
+def money_records(data_dir: Path, table: str) -> list[dict[str, Any]]:
+    """A money table's live records as on disk now (snapshot plus journal)."""
+    return list(read_live_records(data_dir)[table].values())
 
 
 def free_port() -> int:

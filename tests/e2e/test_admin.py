@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN, StartBot
+from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.stubs.telegram_server import FakeTelegram
 
 USER = 4242
@@ -86,9 +86,9 @@ async def test_every_admin_command_and_button_is_inert_for_others(
         assert not answer.get("text"), data
     await asyncio.sleep(0.3)
     assert [m.text for m in telegram.messages(USER)][-1] == start.text  # nothing else was sent
-    assert not (data_dir / "subscriptions.json").exists()
-    assert "HACK" not in (data_dir / "promo_codes.json").read_text()
-    assert "SPRING" in (data_dir / "promo_codes.json").read_text()
+    assert money_records(data_dir, "subscriptions") == []
+    codes = {row["code"] for row in money_records(data_dir, "promo_codes")}
+    assert "HACK" not in codes and "SPRING" in codes
 
 
 async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
@@ -111,10 +111,10 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
     days = await telegram.wait_for_last(ADMIN, "Сколько дней")
     telegram.press_button(ADMIN, days.message_id, days.button_data("90"))
     confirm = await telegram.wait_for_last(ADMIN, "Выдать")
-    assert not (data_dir / "subscriptions.json").exists()  # nothing before the confirmation
+    assert money_records(data_dir, "subscriptions") == []  # nothing before the confirmation
     telegram.press_button(ADMIN, confirm.message_id, confirm.button_data("Да"))
     await telegram.wait_for_message(USER, "Вам открыт тариф")
-    record = json.loads((data_dir / "subscriptions.json").read_text())[0]
+    record = money_records(data_dir, "subscriptions")[0]
     assert record["plan_id"] == "power_group"
     period = record["periods"][0]
     assert round((period["end"] - period["start"]) / 86400) == 90

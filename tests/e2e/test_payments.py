@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from tests.e2e.conftest import ADMIN, StartBot, free_port
+from tests.e2e.conftest import ADMIN, StartBot, free_port, money_records
 from tests.stubs.telegram_server import FakeTelegram, SentMessage
 from tests.stubs.yoomoney_server import FakeYooMoney, notification_fields, send_notification
 
@@ -45,13 +44,12 @@ def label_of(message: SentMessage) -> str:
 
 
 def periods(data_dir: Path, user: int) -> list[dict[str, object]]:
-    path = data_dir / "subscriptions.json"
-    records = json.loads(path.read_text()) if path.exists() else []
+    records = money_records(data_dir, "subscriptions")
     return [p for r in records if r["user_id"] == user for p in r["periods"]]
 
 
 def payments_file(data_dir: Path) -> dict[str, dict[str, object]]:
-    return {p["id"]: p for p in json.loads((data_dir / "payments.json").read_text())}
+    return {p["id"]: p for p in money_records(data_dir, "payments")}
 
 
 async def test_yoomoney_poller_credits_once_and_ignores_underpayment(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN, StartBot
+from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -101,7 +100,7 @@ async def test_admin_grant_and_revoke_and_non_admin_guard(
     assert "Echo: поиск" in await ask(telegram, USER, "поиск")
     assert llm.requests[-1]["model"] == "sonar"
 
-    subscriptions = json.loads((data_dir / "subscriptions.json").read_text())
+    subscriptions = money_records(data_dir, "subscriptions")
     (record,) = subscriptions
     (period,) = record["periods"]
     assert round((period["end"] - period["start"]) / 86400) == 30
@@ -138,8 +137,8 @@ async def test_concurrent_activations_and_restart(
 
     bot.kill()
     await bot.wait()
-    promo = json.loads((data_dir / "promo_codes.json").read_text())
-    assert sorted(a["user_id"] for a in promo[0]["activations"]) == sorted(activated)
+    activations = money_records(data_dir, "promo_activations")
+    assert sorted(a["user_id"] for a in activations) == sorted(activated)
     await start_bot()
     telegram.user_message(activated[0], "/profile")
     await telegram.wait_for_message(activated[0], "Premium 1")

@@ -203,9 +203,9 @@ def _last_keyboard(harness: Harness) -> InlineKeyboardMarkup:
 
 async def test_pending_list_offers_confirm_for_sbp_only(harness: Harness) -> None:
     payments = harness.services.payments
-    yoomoney = await payments.create(7, "premium1", "yoomoney")
-    stars = await payments.create(8, "ai_group", "stars")
-    sbp = await payments.create(9, "premium1", "sbp")
+    yoomoney = await payments.open_invoice(7, "premium1", "yoomoney")
+    stars = await payments.open_invoice(8, "ai_group", "stars")
+    sbp = await payments.open_invoice(9, "premium1", "sbp")
     await harness.press(ADMIN, AdminMenu(section="payments").pack())
     buttons = [
         AdminPayment.unpack(button.callback_data)
@@ -228,9 +228,9 @@ def _not_sbp(payment_id: str, method: str) -> str:
 
 async def test_confirm_refuses_unpaid_yoomoney_and_stars(harness: Harness) -> None:
     payments = harness.services.payments
-    yoomoney = await payments.create(7, "premium1", "yoomoney")
-    stars = await payments.create(8, "ai_group", "stars")
-    sbp = await payments.create(9, "premium1", "sbp")
+    yoomoney = await payments.open_invoice(7, "premium1", "yoomoney")
+    stars = await payments.open_invoice(8, "ai_group", "stars")
+    sbp = await payments.open_invoice(9, "premium1", "sbp")
     await harness.message(ADMIN, f"/confirm {yoomoney.id}")
     assert harness.session.texts_to(ADMIN)[-1] == _not_sbp(yoomoney.id, "yoomoney")
     await harness.press(ADMIN, AdminPayment(action="confirm", payment_id=stars.id).pack())
@@ -249,7 +249,7 @@ async def test_confirm_refuses_unpaid_yoomoney_and_stars(harness: Harness) -> No
 async def test_confirm_still_takes_underpaid_yoomoney_money(harness: Harness) -> None:
     """README: money short of the price is not credited, and an admin may /confirm it."""
     payments = harness.services.payments
-    underpaid = await payments.create(7, "premium1", "yoomoney")
+    underpaid = await payments.open_invoice(7, "premium1", "yoomoney")
     await payments.note(underpaid, "YooMoney payment: received 500.00 RUB of 675.00")
     await harness.message(ADMIN, f"/confirm {underpaid.id}")
     assert "подтверждён" in harness.session.texts_to(ADMIN)[-1]

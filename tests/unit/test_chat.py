@@ -25,8 +25,8 @@ from services.llm import (
 from services.models import ChatTurn, Usage, UserRecord
 from services.stats import StatsService
 from services.storage.json_store import JsonStorage
-from tests.unit.conftest import RETENTION
 from services.subscriptions import SubscriptionService
+from tests.unit.conftest import RETENTION
 
 
 class ScriptedLLM(LLMGateway):

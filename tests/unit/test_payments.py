@@ -129,7 +129,7 @@ async def test_format_1_crash_after_period_before_payment_is_repaired(
 ) -> None:
     """The old format wrote the period first: a crash between left the payment pending."""
     now = time.time()
-    payment = {
+    payment: dict[str, object] = {
         "id": "abc123abc123",
         "user_id": 4,
         "plan_id": "premium1",
@@ -143,11 +143,13 @@ async def test_format_1_crash_after_period_before_payment_is_repaired(
     period = {"start": now - 30, "end": now + 30 * DAY, "source": "payment:abc123abc123"}
     (tmp_path / "payments.json").write_text(json.dumps([payment]))
     (tmp_path / "subscriptions.json").write_text(
-        json.dumps([{"user_id": 4, "plan_id": "premium1", "periods": [period], "reminders_sent": []}])
+        json.dumps(
+            [{"user_id": 4, "plan_id": "premium1", "periods": [period], "reminders_sent": []}]
+        )
     )
     payments2, subs2, checker2, credited2, _ = await make(tmp_path, catalog)
     assert payments2.get(payment["id"]).status == "paid"
-    assert await checker2.apply(Operation("op", "success", "in", 675.0, payment["id"])) is None
+    assert await checker2.apply(Operation("op", "success", "in", 675.0, "abc123abc123")) is None
     assert len(subs2.subscriptions()[0].periods) == 1 and credited2 == []
 
 

@@ -112,9 +112,7 @@ async def attempt_code(promo: PromoService, user_id: int, code: str) -> bool:
     return True
 
 
-async def test_format_1_crash_between_writes_is_recovered(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_format_1_crash_between_writes_is_recovered(tmp_path: Path, catalog: Catalog) -> None:
     """The old format saved the period first: a restart records the missing activation."""
     code = {
         "code": "HALF",
@@ -129,7 +127,9 @@ async def test_format_1_crash_between_writes_is_recovered(
     period = {"start": T0, "end": T0 + 3 * DAY, "source": "promo:HALF"}
     (tmp_path / "promo_codes.json").write_text(json.dumps([code]))
     (tmp_path / "subscriptions.json").write_text(
-        json.dumps([{"user_id": 7, "plan_id": "premium1", "periods": [period], "reminders_sent": []}])
+        json.dumps(
+            [{"user_id": 7, "plan_id": "premium1", "periods": [period], "reminders_sent": []}]
+        )
     )
     restarted, _ = await make(tmp_path, catalog)
     with pytest.raises(PromoError, match="already_used"):
@@ -192,9 +192,7 @@ async def test_kill_9_keeps_every_confirmed_activation(tmp_path: Path, catalog: 
         json.loads(path.read_bytes())
     promo, subs = await make(data, catalog)
     assert promo.get("KILL") is not None
-    activated = {
-        row["user_id"] for row in read_live_records(data)["promo_activations"].values()
-    }
+    activated = {row["user_id"] for row in read_live_records(data)["promo_activations"].values()}
     with_period = {s.user_id for s in subs.subscriptions()}
     assert confirmed <= activated
     assert activated == with_period  # no activation without its period, none twice

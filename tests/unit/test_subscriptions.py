@@ -91,9 +91,7 @@ async def test_refund_takes_back_the_unused_period(tmp_path: Path, catalog: Cata
     assert again.subscriptions()[0].end == T0 + 40 * DAY
 
 
-async def test_refund_of_an_ended_period_changes_nothing(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_refund_of_an_ended_period_changes_nothing(tmp_path: Path, catalog: Catalog) -> None:
     """Defect: refunding a period that already ended stretched it to the refund moment."""
     subs, _ = await make(tmp_path, catalog)
     await subs.grant(1, "premium1", 30, "payment:old", now=T0)
