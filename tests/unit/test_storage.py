@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import signal
@@ -11,14 +12,18 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 import services.storage.atomic as atomic
+from services.catalog import Catalog
 from services.models import ChatTurn, UserRecord
+from services.stats import StatsService
 from services.storage.atomic import FileWriter, read_json
+from services.storage.base import StorageDamagedError
 from services.storage.json_store import JsonStorage
-from tests.unit.conftest import RETENTION
+from tests.unit.conftest import RETENTION, open_money
 
 
 async def test_users_and_history_survive_a_new_instance(tmp_path: Path) -> None:
@@ -139,3 +144,158 @@ async def test_write_failure_is_reported_and_raised(
     with pytest.raises(OSError):
         await storage.save_user(UserRecord(id=3))
     assert reports and "No space left" in reports[0] and "3.json" in reports[0]
+
+
+def test_a_short_write_is_completed_not_renamed_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: `os.write` may write less than asked (a nearly full disk); the rest was lost
+    and the half-written temp file replaced the good one."""
+    path = tmp_path / "payments.json"
+    path.write_bytes(b'{"good": true}')
+    real_write = os.write
+
+    def half_write(fd: int, data: Any) -> int:
+        return real_write(fd, bytes(data[: max(1, len(data) // 2)]))
+
+    monkeypatch.setattr(atomic.os, "write", half_write)
+    payload = json.dumps({"items": list(range(5000))}).encode()
+    atomic.write_file_atomic(path, payload)
+    assert json.loads(path.read_bytes()) == {"items": list(range(5000))}
+
+
+def test_a_full_disk_raises_and_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "payments.json"
+    path.write_bytes(b'{"good": true}')
+    real_write = os.write
+    calls = 0
+
+    def disk_fills_up(fd: int, data: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return real_write(fd, bytes(data[:10]))  # some bytes fit...
+        raise OSError(28, "No space left on device")  # ...then none
+
+    monkeypatch.setattr(atomic.os, "write", disk_fills_up)
+    with pytest.raises(OSError):
+        atomic.write_file_atomic(path, b'{"new": "' + b"x" * 1000 + b'"}')
+    assert json.loads(path.read_bytes()) == {"good": True}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+async def test_a_cancelled_save_does_not_let_the_next_write_overlap_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: cancelling a caller mid-write released the per-file lock while its thread
+    still wrote; the next save then wrote at the same time (through the same temp file)."""
+    writer = FileWriter()
+    path = tmp_path / "history.json"
+    real_write = atomic.write_file_atomic
+    running = 0
+    overlapped = False
+
+    def slow_write(*args: Any, **kwargs: Any) -> None:
+        nonlocal running, overlapped
+        running += 1
+        overlapped = overlapped or running > 1
+        time.sleep(0.2)
+        real_write(*args, **kwargs)
+        running -= 1
+
+    monkeypatch.setattr(atomic, "write_file_atomic", slow_write)
+    first = asyncio.create_task(writer.save(path, lambda: {"v": 1}))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    await writer.save(path, lambda: {"v": 2})
+    await writer.drain()
+    assert not overlapped
+    assert read_json(path) == {"v": 2}
+    assert first.cancelled()
+
+
+async def test_a_damaged_user_file_is_moved_aside_and_the_user_goes_on(tmp_path: Path) -> None:
+    """Defect: one damaged users/<id>.json failed that user's every update and /broadcast."""
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    await storage.save_user(UserRecord(id=1, first_name="ok"))
+    (tmp_path / "users" / "2.json").write_bytes(b'{"id": 2, "first_na')
+    (tmp_path / "history" / "2.json").write_bytes(b"")
+    told: list[str] = []
+
+    async def listener(text: str) -> None:
+        told.append(text)
+
+    fresh = JsonStorage(tmp_path, RETENTION)  # nothing cached
+    await fresh.open()
+    fresh.problem_listeners.append(listener)
+    assert [user.id async for user in fresh.iter_users()] == [1]
+    assert await fresh.get_user(2) is None  # registers anew
+    assert await fresh.load_history(2) == []
+    quarantined = sorted(p.name for p in (tmp_path / "quarantine").rglob("*") if p.is_file())
+    assert len(quarantined) == 2 and any(name.startswith("2.json.") for name in quarantined)
+    assert len(told) == 2 and all("2.json" in text for text in told)
+    await fresh.save_user(UserRecord(id=2, first_name="again"))
+    again = await JsonStorage(tmp_path, RETENTION).get_user(2)
+    assert again is not None and again.first_name == "again"
+
+
+async def test_an_empty_stats_file_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    """Defect: one empty stats file (written without fsync) stopped start-up."""
+    zone = ZoneInfo("Europe/Moscow")
+    stats = StatsService(tmp_path, zone)
+    (tmp_path / "stats").mkdir()
+    (tmp_path / "stats" / f"{stats.today().isoformat()}.json").write_bytes(b"")
+    told: list[str] = []
+
+    async def listener(text: str) -> None:
+        told.append(text)
+
+    stats.problem_listeners.append(listener)
+    await stats.load()
+    stats.user_seen(5, is_new=True)
+    await stats.flush()
+    assert len(told) == 1 and "quarantine" in told[0]
+    summary = await stats.summary(7)
+    assert summary.new_today == 1
+
+
+async def test_only_today_stays_in_memory(tmp_path: Path) -> None:
+    """Statistics days are read on demand, not kept: memory does not grow with history."""
+    zone = ZoneInfo("Europe/Moscow")
+    stats = StatsService(tmp_path, zone)
+    (tmp_path / "stats").mkdir()
+    for offset in range(1, 40):
+        day = stats.today() - dt.timedelta(days=offset)
+        (tmp_path / "stats" / f"{day.isoformat()}.json").write_text(
+            json.dumps({"new_users": offset, "active": [offset]})
+        )
+    await stats.load()
+    assert len(stats._days) == 1
+    summary = await stats.summary(30)
+    assert sum(count for _, count in summary.daily_new_users) == sum(range(1, 30))
+    assert len(stats._days) == 1
+
+
+async def test_damaged_money_file_stops_start_up_naming_it_and_the_backup(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    money = await open_money(tmp_path, catalog)
+    await money.payments.open_invoice(1, "premium1", "sbp")
+    await money.storage.maintain()  # snapshot written, the previous one kept as .bak
+    await money.payments.open_invoice(2, "premium1", "sbp")
+    await money.storage.maintain()
+    await money.storage.close()
+    snapshot = tmp_path / "payments.json"
+    snapshot.write_bytes(snapshot.read_bytes()[:40])
+    with pytest.raises(StorageDamagedError) as error:
+        await open_money(tmp_path, catalog)
+    text = str(error.value)
+    assert "payments.json is damaged" in text and "payments.json.bak" in text
+    assert "\n" not in text
+    # Restoring the backup as told gives every record back.
+    snapshot.write_bytes((tmp_path / "payments.json.bak").read_bytes())
+    restored = await open_money(tmp_path, catalog)
+    assert {p.user_id for p in restored.payments.with_status("pending")} == {1, 2}
