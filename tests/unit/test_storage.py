@@ -158,7 +158,7 @@ def test_a_short_write_is_completed_not_renamed_half_written(
     def half_write(fd: int, data: Any) -> int:
         return real_write(fd, bytes(data[: max(1, len(data) // 2)]))
 
-    monkeypatch.setattr(atomic.os, "write", half_write)
+    monkeypatch.setattr(os, "write", half_write)
     payload = json.dumps({"items": list(range(5000))}).encode()
     atomic.write_file_atomic(path, payload)
     assert json.loads(path.read_bytes()) == {"items": list(range(5000))}
@@ -179,7 +179,7 @@ def test_a_full_disk_raises_and_keeps_the_old_file(
             return real_write(fd, bytes(data[:10]))  # some bytes fit...
         raise OSError(28, "No space left on device")  # ...then none
 
-    monkeypatch.setattr(atomic.os, "write", disk_fills_up)
+    monkeypatch.setattr(os, "write", disk_fills_up)
     with pytest.raises(OSError):
         atomic.write_file_atomic(path, b'{"new": "' + b"x" * 1000 + b'"}')
     assert json.loads(path.read_bytes()) == {"good": True}
