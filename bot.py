@@ -75,7 +75,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dispatcher.include_routers(*get_routers())
 
     async def on_startup(bot: Bot) -> None:
-        services.alerts.connect(
+        await services.alerts.connect(
             lambda text: notify_admins(bot, settings.admin_ids, text, html=False)
         )
         runner.attach(bot)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 logger = logging.getLogger(__name__)
 
 Sender = Callable[[str], Awaitable[None]]
+MAX_EARLY = 20  # alerts kept for delivery once the bot is connected
 
 
 class AlertService:
@@ -21,10 +22,15 @@ class AlertService:
         self._send = send
         self._cooldown = cooldown
         self._last_sent: dict[str, float] = {}
+        self._early: list[str] = []  # raised before the bot could send (start-up)
         self.suppressed = 0
 
-    def connect(self, send: Sender) -> None:
+    async def connect(self, send: Sender) -> None:
+        """Deliver from now on, starting with what was raised during start-up."""
         self._send = send
+        early, self._early = self._early, []
+        for text in early:
+            await self._deliver(text)
 
     async def alert(self, key: str, text: str) -> bool:
         """Deliver `text` unless the same `key` was alerted within the cooldown."""
@@ -35,7 +41,13 @@ class AlertService:
             return False
         self._last_sent[key] = now
         if self._send is None:
+            if len(self._early) < MAX_EARLY:
+                self._early.append(text)
             return False
+        return await self._deliver(text)
+
+    async def _deliver(self, text: str) -> bool:
+        assert self._send is not None
         try:
             await self._send(text)
         except Exception:  # an alert must never break the caller
