@@ -121,9 +121,10 @@ async def export_payments(
         return path
 
     current = await asyncio.to_thread(new_part)
+    flush_at = min(256 * 1024, EXPORT_PART_BYTES // 4)
     async for payment in payments:
         writer.writerow(_csv_row(payment, zone))
-        if buffer.tell() >= 256 * 1024:
+        if buffer.tell() >= flush_at:
             chunk = buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import time
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+import services.promo as promo_module
+import services.reports as reports
+import services.storage.json_store as json_store
 from services.catalog import Catalog, CatalogError, check_plans_in_use
-from services.models import UnmatchedMoney
+from services.models import ChatTurn, UnmatchedMoney
 from services.payments import MoneyArrival, PaymentService
+from services.promo import PromoError
+from services.reports import export_payments
+from services.storage.base import DAY
 from services.storage.journal import journal_numbers, journal_path
 from services.yoomoney import Operation, YooMoneyChecker
 from tests.unit.conftest import ROOT, Money, open_money
@@ -291,3 +302,73 @@ async def test_a_refund_is_claimed_once(tmp_path: Path, catalog: Catalog) -> Non
     money.payments.end_refund(payment.id)
     with pytest.raises(Exception, match="not_paid_refunded"):
         await money.payments.begin_refund(payment.id)
+
+
+# Rounds and exports that stay cheap ------------------------------------------------------
+async def test_a_reminder_round_is_one_write(tmp_path: Path, catalog: Catalog) -> None:
+    money = await open_money(tmp_path, catalog)
+    now = 1_800_000_000.0
+    for user in range(300):
+        await money.subscriptions.grant(user, "premium1", 2, f"admin:1:{user}", now=now)
+    lines = journal_lines(tmp_path)
+    due = await money.subscriptions.take_due_reminders(now=now + DAY)
+    assert len(due) == 300 and journal_lines(tmp_path) == lines + 1
+    assert await money.subscriptions.take_due_reminders(now=now + DAY + 60) == []
+
+
+async def test_an_export_too_big_for_one_upload_is_split_into_zipped_parts(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    money = await open_money(tmp_path, catalog)
+    created = await asyncio.gather(
+        *(money.payments.open_invoice(user, "premium1", "sbp") for user in range(2000))
+    )
+    await money.storage.maintain()
+    out = tmp_path / "out"
+    out.mkdir()
+    zone = ZoneInfo("Europe/Moscow")
+    (single,) = await export_payments(money.payments.history(), zone, out, "all")
+    assert single.suffix == ".csv"
+    monkeypatch.setattr(reports, "EXPORT_PART_BYTES", 50_000)
+    parts = await export_payments(money.payments.history(), zone, out, "split")
+    assert len(parts) > 3 and all(p.suffix == ".zip" and p.stat().st_size < 50_000 for p in parts)
+    ids: list[str] = []
+    for part in parts:
+        with zipfile.ZipFile(part) as archive:
+            (name,) = archive.namelist()
+            rows = list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"))))
+        assert rows[0][0] == "id"
+        ids += [row[0] for row in rows[1:]]
+    assert sorted(ids) == sorted(p.id for p in created)
+
+
+# Bounded memory ------------------------------------------------------------------------
+async def test_per_user_tables_are_bounded(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(promo_module, "GUESSERS_TRACKED", 100)
+    monkeypatch.setattr(json_store, "HISTORY_CACHE_CHARS", 10_000)
+    money = await open_money(tmp_path, catalog)
+    for user in range(1000):
+        with pytest.raises(PromoError):
+            await money.promo.activate(user, "NOPE")
+    assert len(money.promo._wrong_guesses) <= 100
+    storage = money.storage
+    for user in range(200):
+        await storage.save_history(user, [ChatTurn("user", "x" * 500)])
+    assert storage._history.currsize <= 10_000
+    assert await storage.load_history(3) == [ChatTurn("user", "x" * 500)]  # from its file
+
+
+async def test_closed_payments_leave_memory_after_maintenance(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    money = await open_money(tmp_path, catalog)
+    payment = await money.payments.open_invoice(1, "premium1", "sbp")
+    await money.payments.reject(payment.id, reason="x", decided_by=1)
+    later = time.time() + 9 * DAY
+    await money.storage.maintain()
+    money.payments.prune(later)
+    assert money.payments.get(payment.id) is None
+    found = await money.payments.find(payment.id)
+    assert found is not None and found.status == "rejected"
