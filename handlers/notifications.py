@@ -22,6 +22,7 @@ from texts import format_moment, get_texts
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 3600.0
+FIRST_MAINTENANCE = 60.0  # journals left by earlier runs are folded in soon after a start
 
 
 async def send_reminder(bot: Bot, users: UsersService, settings: Settings, item: Reminder) -> None:
@@ -63,9 +64,12 @@ async def reminder_loop(
 
 
 async def maintenance_loop(services: Services, interval: float = MAINTENANCE_INTERVAL) -> None:
-    """Every hour: fold the money journal into snapshots, archive, forget old records."""
+    """Soon after start-up, then hourly: fold the money journal into snapshots, archive,
+    and forget records that left the live set."""
+    delay = FIRST_MAINTENANCE
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
+        delay = interval
         try:
             await services.maintain()
         except Exception as error:
