@@ -50,6 +50,8 @@ async def grant(
     admin_id = message.from_user.id if message.from_user else 0
     # One grant per /grant message: a re-delivered update grants nothing more.
     source = f"admin:{admin_id}:{message.chat.id}:{message.message_id}"
+    if subscriptions.has_source(user_id, source):
+        return  # the same command delivered again: granted once already
     subscription = await subscriptions.grant(user_id, plan_id, days, source)
     end = format_moment(subscription.end, settings.zone)
     plan = catalog.plans_by_id[plan_id]

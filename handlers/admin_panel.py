@@ -280,6 +280,8 @@ async def user_action(
         message = query.message
         where = f"{message.chat.id}:{message.message_id}" if message else f"query:{query.id}"
         source = f"admin:{query.from_user.id}:{where}"
+        if subscriptions.has_source(data.user_id, source):
+            return  # pressed again: granted once already, the admin saw it
         subscription = await subscriptions.grant(data.user_id, data.plan_id, data.days, source)
         plan = catalog.plans_by_id[data.plan_id]
         end = format_moment(subscription.end, settings.zone)

@@ -165,6 +165,8 @@ async def test_grant_confirmation_pressed_twice_at_once_grants_once(harness: Har
     await asyncio.gather(harness.press(ADMIN, grant_ok), harness.press(ADMIN, grant_ok))
     await harness.press(ADMIN, grant_ok)  # and once more later
     assert 29.9 < _days_left(harness, 7, "premium1") <= 30
+    notices = [t for t in harness.session.texts_to(7) if "Вам открыт тариф" in t]
+    assert len(notices) == 1  # the user is told once
 
 
 async def test_grant_confirmations_on_different_messages_both_grant(harness: Harness) -> None:
@@ -182,6 +184,7 @@ async def test_grant_command_delivered_twice_grants_once(harness: Harness) -> No
     await asyncio.sleep(0.01)  # a later re-delivery: a new moment, the same message
     await harness.dispatcher.feed_update(harness.bot, update)
     assert 29.9 < _days_left(harness, 7, "premium1") <= 30
+    assert sum("Вам открыт тариф" in t for t in harness.session.texts_to(7)) == 1
     # Two different /grant messages are two grants.
     await harness.dispatcher.feed_update(
         harness.bot, _command_update(901, 78, "/grant 7 premium1 30")
