@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import secrets
@@ -97,6 +98,7 @@ class PaymentService:
         self._unmatched: dict[str, UnmatchedMoney] = {}
         self._seen_money: TTLCache[str, bool] = TTLCache(SEEN_MONEY_CACHE, ttl=7 * 86_400)
         self._busy: set[str] = set()  # payments with a refund in flight
+        self._committing: dict[str, asyncio.Future[None]] = {}  # payment id -> its write
         # Called once per payment when it becomes paid, whichever path credited it.
         self.credit_listeners: list[Callable[[CreditResult], Awaitable[None]]] = []
         # Called once per recorded unmatched arrival (admins are told).
@@ -119,7 +121,7 @@ class PaymentService:
             ):
                 logger.warning("Recovering payment %s credited before a crash", payment.id)
                 self._stage(staged, self._moved(payment, "paid", paid_at=payment.updated_at))
-        await staged.commit(self._storage)
+        await self._commit(staged)
 
     def prune(self, now: float | None = None) -> None:
         """Forget payments and unmatched money that left the live set."""
@@ -182,6 +184,7 @@ class PaymentService:
             and existing.status == "pending"
             and moment - existing.created_at < self._invoice_ttl - REUSE_MARGIN
         ):
+            await self._settled(existing.id)  # a double tap: the first press's invoice
             return existing
         stars = method == "stars"
         payment = Payment(
@@ -197,7 +200,7 @@ class PaymentService:
         )
         staged = Staged()
         self._stage(staged, payment)
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return payment
 
     # Money arriving -----------------------------------------------------------------
@@ -243,7 +246,7 @@ class PaymentService:
             )
             staged = Staged()
             self._stage(staged, updated)
-            await staged.commit(self._storage)
+            await self._commit(staged)
             return ArrivalOutcome(partial=updated)
         is_stars = arrival.method == "stars"
         credit = await self.credit(
@@ -279,7 +282,7 @@ class PaymentService:
         staged = Staged()
         staged.transaction.unmatched.append(item)
         staged.on_undo(lambda: self._unmatched.__delitem__(item.id))
-        await staged.commit(self._storage)
+        await self._commit(staged)
         logger.warning(
             "Unmatched money %s: %s %s (%s)", item.id, item.amount, item.currency, item.reason
         )
@@ -302,7 +305,7 @@ class PaymentService:
         staged = Staged()
         staged.transaction.unmatched.append(resolved)
         staged.on_undo(lambda: self._unmatched.__setitem__(money_id, item))
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return resolved
 
     # Decisions --------------------------------------------------------------------
@@ -325,6 +328,7 @@ class PaymentService:
         payment = self._require(payment_id)  # from here on, no await until the commit
         plan = self.plan_of(payment)
         if payment.status == "paid":
+            await self._settled(payment.id)  # paid by a caller whose write is in flight
             return CreditResult(payment, plan, self._plan_end(payment), newly_paid=False)
         if "paid" not in TRANSITIONS[payment.status]:
             raise PaymentError(f"not_creditable_{payment.status}")
@@ -345,7 +349,7 @@ class PaymentService:
         subscription = self._subscriptions.stage_period(
             staged, payment.user_id, plan.id, plan.days, f"payment:{payment.id}", now
         )
-        await staged.commit(self._storage)
+        await self._commit(staged)
         logger.info("Payment %s credited: user %s, plan %s", payment.id, payment.user_id, plan.id)
         result = CreditResult(paid, plan, subscription.end, newly_paid=True)
         for listener in self.credit_listeners:
@@ -363,7 +367,7 @@ class PaymentService:
         rejected = self._moved(payment, "rejected", note=reason, decided_by=decided_by)
         staged = Staged()
         self._stage(staged, rejected)
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return rejected
 
     async def mark_receipt_sent(self, payment_id: str) -> Payment:
@@ -375,7 +379,7 @@ class PaymentService:
         updated = dataclasses.replace(payment, receipt_sent=True, updated_at=time.time())
         staged = Staged()
         self._stage(staged, updated)
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return updated
 
     async def note(self, payment: Payment, text: str) -> Payment:
@@ -383,7 +387,7 @@ class PaymentService:
         updated = dataclasses.replace(current, note=text)
         staged = Staged()
         self._stage(staged, updated)
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return updated
 
     async def expire_stale(self, max_age: float, now: float | None = None) -> list[Payment]:
@@ -396,7 +400,7 @@ class PaymentService:
                 moved = self._moved(payment, "expired", now=moment)
                 self._stage(staged, moved)
                 expired.append(moved)
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return expired
 
     async def begin_refund(self, payment_id: str) -> Payment:
@@ -422,10 +426,32 @@ class PaymentService:
         staged = Staged()
         self._stage(staged, refunded)
         self._subscriptions.stage_refund(staged, payment.user_id, f"payment:{payment.id}")
-        await staged.commit(self._storage)
+        await self._commit(staged)
         return refunded
 
     # Internals ----------------------------------------------------------------------
+    async def _commit(self, staged: Staged) -> None:
+        """Commit, letting callers who read these payments from memory meanwhile wait for
+        the outcome (`_settled`): nobody is shown a change that never reached the disk."""
+        task = asyncio.ensure_future(staged.commit(self._storage))
+        ids = [payment.id for payment in staged.transaction.payments]
+        for payment_id in ids:
+            self._committing[payment_id] = task
+
+        def forget(_: object) -> None:
+            for payment_id in ids:
+                if self._committing.get(payment_id) is task:
+                    del self._committing[payment_id]
+
+        task.add_done_callback(forget)
+        await asyncio.shield(task)
+
+    async def _settled(self, payment_id: str) -> None:
+        """Wait for a commit in flight that changed this payment; raises if it failed."""
+        task = self._committing.get(payment_id)
+        if task is not None:
+            await asyncio.shield(task)
+
     async def _load(self, payment_id: str) -> None:
         """Bring a payment from the history into the live set (an old invoice, a refund)."""
         key = payment_id.strip().lower()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from services.storage.atomic import DamagedFileError, fsync_dir, write_all
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 2
+FORMAT_1_CHUNK = 4 << 20  # characters read at a time from a format-1 file
 Record = dict[str, Any]
 
 
@@ -219,9 +221,10 @@ def read_snapshot(path: Path) -> tuple[int, Iterator[Record]]:
         logger.warning("%s missing; reading %s", path.name, backup.name)
         path = backup
     with path.open("rb") as file:
-        first = file.readline()
-    if first.lstrip().startswith(b"["):
-        return 0, _read_format_1(path)
+        if file.read(64).lstrip().startswith(b"["):
+            return 0, _read_format_1(path)
+        file.seek(0)
+        first = file.readline(1 << 16)
     try:
         header = orjson.loads(first.rstrip().removesuffix(b"[") + b"[]}")
         next_journal = int(header["next_journal"])
@@ -232,13 +235,44 @@ def read_snapshot(path: Path) -> tuple[int, Iterator[Record]]:
 
 
 def _read_format_1(path: Path) -> Iterator[Record]:
-    try:
-        records = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as error:
-        raise DamagedFileError(path, f"invalid JSON ({error})") from None
-    if not isinstance(records, list):
-        raise DamagedFileError(path, "not a list of records")
-    yield from records
+    """Records of a format-1 file (one JSON list, possibly hundreds of MB), one at a time:
+    memory stays bounded by a chunk and one record."""
+    decoder = json.JSONDecoder()
+    with path.open("r", encoding="utf-8") as file:
+        buffer, position, at_end = "", 0, False
+
+        def more() -> bool:
+            nonlocal buffer, position, at_end
+            chunk = file.read(FORMAT_1_CHUNK)
+            at_end = not chunk
+            buffer, position = buffer[position:] + chunk, 0
+            return not at_end
+
+        def skip(characters: str) -> None:
+            nonlocal position
+            while True:
+                while position < len(buffer) and buffer[position] in characters:
+                    position += 1
+                if position < len(buffer) or not more():
+                    return
+
+        skip(" \t\r\n")
+        if buffer[position : position + 1] != "[":
+            raise DamagedFileError(path, "not a list of records")
+        position += 1
+        while True:
+            skip(" \t\r\n,")
+            if position >= len(buffer):
+                raise DamagedFileError(path, "cut short (no closing bracket)")
+            if buffer[position] == "]":
+                return
+            try:
+                record, position = decoder.raw_decode(buffer, position)
+            except json.JSONDecodeError:
+                if more():
+                    continue  # the record runs past the chunk: read on
+                raise DamagedFileError(path, "invalid JSON") from None
+            yield record
 
 
 def _read_records(path: Path) -> Iterator[Record]:
@@ -258,19 +292,74 @@ def _read_records(path: Path) -> Iterator[Record]:
 
 
 # Archives --------------------------------------------------------------------------------
-def append_archive(folder: Path, by_month: dict[str, list[bytes]]) -> None:
-    """Append records to their month files, fsynced: they leave the snapshot after this."""
-    if not by_month:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    for month, lines in sorted(by_month.items()):
-        fd = os.open(folder / f"{month}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+class ArchiveWriter:
+    """Appends records to their month files, buffered; `close` fsyncs every file touched.
+    Records leave the snapshot only after this, so a crash between leaves duplicates
+    (the last line wins when reading), never a gap."""
+
+    FLUSH_BYTES = 4 << 20
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._buffers: dict[str, list[bytes]] = {}
+        self._sizes: dict[str, int] = {}
+        self._fds: dict[str, int] = {}
+
+    def add(self, month: str, line: bytes) -> None:
+        self._buffers.setdefault(month, []).append(line)
+        self._sizes[month] = self._sizes.get(month, 0) + len(line) + 1
+        if self._sizes[month] >= self.FLUSH_BYTES:
+            self._flush(month)
+
+    def _flush(self, month: str) -> None:
+        lines = self._buffers.pop(month, [])
+        self._sizes.pop(month, None)
+        if not lines:
+            return
+        fd = self._fds.get(month)
+        if fd is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / f"{month}.jsonl"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fds[month] = fd
+            _cut_torn_tail(fd)
+        size = os.fstat(fd).st_size
         try:
             write_all(fd, b"".join(line + b"\n" for line in lines))
-            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # leave no torn line for the next append
+                os.ftruncate(fd, size)
+            raise
+
+    def close(self) -> None:
+        try:
+            for month in list(self._buffers):
+                self._flush(month)
+            for fd in self._fds.values():
+                os.fsync(fd)
         finally:
-            os.close(fd)
-    fsync_dir(folder)
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+        if self.folder.exists():
+            fsync_dir(self.folder)
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Cut bytes after the last newline: a write torn by a crash or a full disk, whose
+    records are still in the snapshot (they leave it only after the archive is synced)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
+    if tail.endswith(b"\n"):
+        return
+    cut = tail.rfind(b"\n")
+    keep = size - len(tail) + cut + 1 if cut >= 0 else 0
+    if cut < 0 and size > len(tail):  # a torn line longer than 64 KiB: search further back
+        data = os.pread(fd, size, 0)
+        keep = data.rfind(b"\n") + 1
+    os.ftruncate(fd, keep)
 
 
 def archive_months(folder: Path) -> list[Path]:
@@ -288,3 +377,14 @@ def read_archive(path: Path, needle: bytes | None = None) -> Iterator[Record]:
                 continue
             with contextlib.suppress(orjson.JSONDecodeError):
                 yield orjson.loads(line)
+
+
+def read_archive_latest(path: Path, key: Callable[[Record], str]) -> Iterator[Record]:
+    """Each key's last line in a month file (a record archived again replaces its older
+    line). Two passes, so memory holds keys, not records."""
+    last: dict[str, int] = {}
+    for number, raw in enumerate(read_archive(path)):
+        last[key(raw)] = number
+    for number, raw in enumerate(read_archive(path)):
+        if last.get(key(raw)) == number:
+            yield raw

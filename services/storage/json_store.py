@@ -38,13 +38,14 @@ from services.storage.atomic import (
 )
 from services.storage.base import MoneyState, Retention, Storage, StorageDamagedError, Transaction
 from services.storage.journal import (
+    ArchiveWriter,
     Journal,
-    append_archive,
     archive_months,
     backup_path,
     journal_numbers,
     journal_path,
     read_archive,
+    read_archive_latest,
     read_journal,
     read_snapshot,
     write_snapshot,
@@ -258,10 +259,9 @@ class JsonStorage(Storage):
         table = records.PAYMENTS
         live = self._read_live_tables()[table.name]
         for month in archive_months(self._archive_dir / table.name):
-            latest: dict[str, Record] = {}
-            for raw in read_archive(month):
-                latest[table.key(raw)] = raw
-            yield from (raw for key, raw in latest.items() if key not in live)
+            for raw in read_archive_latest(month, table.key):
+                if table.key(raw) not in live:
+                    yield raw
         yield from live.values()
 
     # Money: writing ------------------------------------------------------------------------
@@ -306,39 +306,52 @@ class JsonStorage(Storage):
             logger.info("Compacted money records in %.2f s", time.monotonic() - started)
 
     def _compact(self, closed: int, now: float) -> int:
-        """Snapshots as of journal `closed`; returns their total size."""
-        before = {
-            table.name: read_snapshot(self._snapshot_path(table))[0] for table in records.TABLES
-        }
-        state = self._read_live_tables(up_to=closed)
+        """Snapshots as of journal `closed`; returns their total size.
+
+        Streams each snapshot a record at a time (a format-1 file may hold millions),
+        applying the journal's changes, so memory holds the journal and the live set.
+        """
+        starts = {t.name: read_snapshot(self._snapshot_path(t))[0] for t in records.TABLES}
+        changed, deleted = _journal_changes(self._journal_dir, starts, closed)
         for table in records.TABLES:
-            live, leaving = self._split(table, state[table.name], now)
-            append_archive(self._archive_dir / table.name, leaving)
-            write_snapshot(
-                self._snapshot_path(table),
-                table.name,
-                closed + 1,
-                (orjson.dumps(raw) for raw in live),
-            )
+            live = self._compact_table(table, changed, deleted[table.name], now)
+            write_snapshot(self._snapshot_path(table), table.name, closed + 1, live)
         # The .bak snapshots still need the journals from their own start on.
-        keep_from = min(before.values())
+        keep_from = min(starts.values())
         for number in journal_numbers(self._journal_dir):
             if number < keep_from:
                 journal_path(self._journal_dir, number).unlink(missing_ok=True)
         return self._snapshot_bytes()
 
-    def _split(
-        self, table: Table, rows: dict[str, Record], now: float
-    ) -> tuple[list[Record], dict[str, list[bytes]]]:
+    def _compact_table(
+        self, table: Table, changed: dict[str, dict[str, Record]], gone: set[str], now: float
+    ) -> list[bytes]:
+        """The table's live lines; the rest is appended to its archive."""
+        pending = changed[table.name]
         is_live = self._live_rule(table)
-        live: list[Record] = []
-        leaving: dict[str, list[bytes]] = {}
-        for raw in rows.values():
+        archive = ArchiveWriter(self._archive_dir / table.name)
+        live: list[bytes] = []
+
+        def keep(raw: Record) -> None:
+            line = orjson.dumps(raw)
             if is_live(raw, now):
-                live.append(raw)
+                live.append(line)
             else:
-                leaving.setdefault(table.month(raw), []).append(orjson.dumps(raw))
-        return live, leaving
+                archive.add(table.month(raw), line)
+
+        try:
+            _, rows = read_snapshot(self._snapshot_path(table))
+            for raw in rows:
+                if table is records.PROMO_CODES and "activations" in raw:
+                    _split_format_1_promo(raw, changed[records.PROMO_ACTIVATIONS.name])
+                key = table.key(raw)
+                if key not in gone:
+                    keep(pending.pop(key, raw))
+            for raw in pending.values():
+                keep(raw)
+        finally:
+            archive.close()
+        return live
 
     def _live_rule(self, table: Table) -> Callable[[Record, float], bool]:
         rules: dict[str, Callable[[Any, float], bool]] = {
@@ -420,21 +433,37 @@ def read_live_records(data_dir: Path, up_to: int | None = None) -> dict[str, dic
             if table is records.PROMO_CODES and "activations" in raw:
                 _split_format_1_promo(raw, state[records.PROMO_ACTIVATIONS.name])
             current[table.key(raw)] = raw
+    changed, deleted = _journal_changes(data_dir / "journal", starts, up_to)
+    for name, current in state.items():
+        for key in deleted[name]:
+            current.pop(key, None)
+        current.update(changed[name])
+    return state
+
+
+def _journal_changes(
+    folder: Path, starts: dict[str, int], up_to: int | None
+) -> tuple[dict[str, dict[str, Record]], dict[str, set[str]]]:
+    """Per table: records put and keys deleted by the journal after the table's snapshot."""
+    changed: dict[str, dict[str, Record]] = {table.name: {} for table in records.TABLES}
+    deleted: dict[str, set[str]] = {table.name: set() for table in records.TABLES}
     by_name = {table.name: table for table in records.TABLES}
-    journals = data_dir / "journal"
-    for number in journal_numbers(journals) if journals.exists() else []:
+    for number in journal_numbers(folder) if folder.exists() else []:
         if up_to is not None and number > up_to:
             break
-        for transaction in read_journal(journal_path(journals, number)):
+        for transaction in read_journal(journal_path(folder, number)):
             for name, rows in transaction.get("put", {}).items():
                 if name in by_name and number >= starts[name]:
                     for raw in rows:
-                        state[name][by_name[name].key(raw)] = raw
+                        key = by_name[name].key(raw)
+                        changed[name][key] = raw
+                        deleted[name].discard(key)
             for name, keys in transaction.get("del", {}).items():
                 if name in by_name and number >= starts[name]:
                     for key in keys:
-                        state[name].pop(key, None)
-    return state
+                        changed[name].pop(key, None)
+                        deleted[name].add(key)
+    return changed, deleted
 
 
 def _split_format_1_promo(raw: Record, activations: dict[str, Record]) -> None:
