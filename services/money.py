@@ -47,3 +47,31 @@ class Staged:
         if task.cancelled() or task.exception() is not None:
             logger.error("A money write failed after its caller was cancelled; undone")
             self.undo()
+
+
+class InFlight:
+    """Commits in flight by record key: a caller that reads a record from memory while
+    another caller's write of it is in flight waits for that write's outcome, so nobody
+    is told of a change that never reached the disk."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Future[None]] = {}
+
+    async def commit(self, staged: Staged, storage: Storage, keys: list[str]) -> None:
+        task = asyncio.ensure_future(staged.commit(storage))
+        for key in keys:
+            self._tasks[key] = task
+
+        def forget(_: object) -> None:
+            for key in keys:
+                if self._tasks.get(key) is task:
+                    del self._tasks[key]
+
+        task.add_done_callback(forget)
+        await asyncio.shield(task)
+
+    async def settled(self, key: str) -> None:
+        """Wait for a write in flight of this record; raises if it failed."""
+        task = self._tasks.get(key)
+        if task is not None:
+            await asyncio.shield(task)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import secrets
@@ -15,7 +14,7 @@ from cachetools import TTLCache
 
 from services.catalog import Plan
 from services.models import Payment, PaymentStatus, UnmatchedMoney, UnmatchedReason
-from services.money import Staged
+from services.money import InFlight, Staged
 from services.storage.base import Retention, Storage
 from services.subscriptions import SubscriptionService, UnknownPlanError
 
@@ -98,7 +97,7 @@ class PaymentService:
         self._unmatched: dict[str, UnmatchedMoney] = {}
         self._seen_money: TTLCache[str, bool] = TTLCache(SEEN_MONEY_CACHE, ttl=7 * 86_400)
         self._busy: set[str] = set()  # payments with a refund in flight
-        self._committing: dict[str, asyncio.Future[None]] = {}  # payment id -> its write
+        self._in_flight = InFlight()  # payment writes, for callers who read them meanwhile
         # Called once per payment when it becomes paid, whichever path credited it.
         self.credit_listeners: list[Callable[[CreditResult], Awaitable[None]]] = []
         # Called once per recorded unmatched arrival (admins are told).
@@ -431,26 +430,11 @@ class PaymentService:
 
     # Internals ----------------------------------------------------------------------
     async def _commit(self, staged: Staged) -> None:
-        """Commit, letting callers who read these payments from memory meanwhile wait for
-        the outcome (`_settled`): nobody is shown a change that never reached the disk."""
-        task = asyncio.ensure_future(staged.commit(self._storage))
         ids = [payment.id for payment in staged.transaction.payments]
-        for payment_id in ids:
-            self._committing[payment_id] = task
-
-        def forget(_: object) -> None:
-            for payment_id in ids:
-                if self._committing.get(payment_id) is task:
-                    del self._committing[payment_id]
-
-        task.add_done_callback(forget)
-        await asyncio.shield(task)
+        await self._in_flight.commit(staged, self._storage, ids)
 
     async def _settled(self, payment_id: str) -> None:
-        """Wait for a commit in flight that changed this payment; raises if it failed."""
-        task = self._committing.get(payment_id)
-        if task is not None:
-            await asyncio.shield(task)
+        await self._in_flight.settled(payment_id)
 
     async def _load(self, payment_id: str) -> None:
         """Bring a payment from the history into the live set (an old invoice, a refund)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from services.catalog import Catalog, Plan
 from services.models import Period, Subscription
-from services.money import Staged
+from services.money import InFlight, Staged
 from services.storage.base import Retention, Storage
 
 DAY = 86_400.0
@@ -48,6 +48,7 @@ class SubscriptionService:
         self._storage = storage
         self._catalog = catalog
         self._by_user: dict[int, dict[str, Subscription]] = {}
+        self._in_flight = InFlight()
 
     def load(self, subscriptions: list[Subscription]) -> None:
         for subscription in subscriptions:
@@ -142,10 +143,14 @@ class SubscriptionService:
     async def grant(
         self, user_id: int, plan_id: str, days: int, source: str, now: float | None = None
     ) -> Subscription:
-        """Add a period and persist it; returns once it is durable."""
+        """Add a period and persist it; returns once it is durable (also when another
+        caller with the same `source` is writing it right now)."""
         staged = Staged()
         subscription = self.stage_period(staged, user_id, plan_id, days, source, now)
-        await staged.commit(self._storage)
+        if staged.transaction:
+            await self._in_flight.commit(staged, self._storage, [subscription.key])
+        else:
+            await self._in_flight.settled(subscription.key)
         return subscription
 
     async def revoke(

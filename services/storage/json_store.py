@@ -151,7 +151,11 @@ class JsonStorage(Storage):
     async def save_user(self, user: UserRecord) -> None:
         stored = dataclasses.replace(user)
         self._users[user.id] = stored
-        await self._writer.save(self._user_path(user.id), lambda: stored)
+        try:
+            await self._writer.save(self._user_path(user.id), lambda: stored)
+        except OSError:
+            self._users.pop(user.id, None)  # memory must not claim what the disk lacks
+            raise
 
     async def count_users(self) -> int:
         names = await asyncio.to_thread(os.listdir, self._users_dir)
@@ -192,14 +196,21 @@ class JsonStorage(Storage):
     async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None:
         stored = tuple(turns)
         self._history[user_id] = stored
-        await self._writer.save(self._history_path(user_id), lambda: stored, durable=False)
+        try:
+            await self._writer.save(self._history_path(user_id), lambda: stored, durable=False)
+        except OSError:
+            self._history.pop(user_id, None)
+            raise
 
     def _history_path(self, user_id: int) -> Path:
         return self._history_dir / f"{user_id}.json"
 
     # Money: reading ------------------------------------------------------------------------
     async def load_money(self) -> MoneyState:
-        tables = await asyncio.to_thread(self._money_guard, self._read_live_tables)
+        return await asyncio.to_thread(self._money_guard, self._load_money)
+
+    def _load_money(self) -> MoneyState:
+        tables = self._read_live_tables()
 
         def loaded(table: Table) -> list[Any]:
             return [table.load(raw) for raw in tables[table.name].values()]
@@ -310,12 +321,17 @@ class JsonStorage(Storage):
 
         Streams each snapshot a record at a time (a format-1 file may hold millions),
         applying the journal's changes, so memory holds the journal and the live set.
+        Promo codes are written last: in format 1 they held the activations, which must
+        be in their own snapshot before the codes drop them.
         """
         starts = {t.name: read_snapshot(self._snapshot_path(t))[0] for t in records.TABLES}
         changed, deleted = _journal_changes(self._journal_dir, starts, closed)
-        for table in records.TABLES:
-            live = self._compact_table(table, changed, deleted[table.name], now)
-            write_snapshot(self._snapshot_path(table), table.name, closed + 1, live)
+        live = {
+            table.name: self._compact_table(table, changed, deleted[table.name], now)
+            for table in records.TABLES
+        }
+        for table in sorted(records.TABLES, key=lambda t: t is records.PROMO_CODES):
+            write_snapshot(self._snapshot_path(table), table.name, closed + 1, live[table.name])
         # The .bak snapshots still need the journals from their own start on.
         keep_from = min(starts.values())
         for number in journal_numbers(self._journal_dir):
@@ -376,25 +392,27 @@ class JsonStorage(Storage):
         return max([*starts, (existing[-1] + 1) if existing else 1, 1])
 
     def _needs_upgrade(self) -> bool:
-        for table in records.TABLES:
-            path = self._snapshot_path(table)
-            if path.exists():
-                with path.open("rb") as file:
-                    if file.read(64).lstrip().startswith(b"["):
-                        return True
-        return False
+        return any(_is_format_1(self._snapshot_path(table)) for table in records.TABLES)
 
     def _upgrade(self, closed: int) -> None:
         """Format 1 (one JSON list per file, everything live): back the files up, then
-        compact once into format 2 snapshots and monthly archives."""
+        compact once into format 2 snapshots and monthly archives.
+
+        Only files still in format 1 are copied, and a copy is never overwritten, so a
+        restart after a kill mid-upgrade keeps the true originals."""
+        saved = {
+            p.name for folder in self.data_dir.glob("backup-format1-*") for p in folder.iterdir()
+        }
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         backup = self.data_dir / f"backup-format1-{stamp}"
-        backup.mkdir(exist_ok=True)
         for table in records.TABLES:
             path = self._snapshot_path(table)
-            if path.exists():
+            if _is_format_1(path) and path.name not in saved:
+                backup.mkdir(exist_ok=True)
                 shutil.copy2(path, backup / path.name)
-        logger.warning("Upgrading money files to format 2; originals kept in %s", backup.name)
+        logger.warning(
+            "Upgrading money files to format 2 (once); originals kept in %s", backup.name
+        )
         self._compact(closed, time.time())
         for table in records.TABLES:  # the format-1 files live on in the backup folder
             backup_path(self._snapshot_path(table)).unlink(missing_ok=True)
@@ -471,6 +489,14 @@ def _split_format_1_promo(raw: Record, activations: dict[str, Record]) -> None:
     for item in raw.pop("activations"):
         row = {"code": raw["code"], "user_id": item["user_id"], "at": item["at"]}
         activations.setdefault(records.PROMO_ACTIVATIONS.key(row), row)
+
+
+def _is_format_1(path: Path) -> bool:
+    """The previous version's files: one JSON list."""
+    if not path.exists():
+        return False
+    with path.open("rb") as file:
+        return file.read(64).lstrip().startswith(b"[")
 
 
 def _lines_with(path: Path, needle: bytes) -> Iterator[Record]:
