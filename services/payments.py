@@ -72,6 +72,24 @@ class ArrivalOutcome:
     seen_before: bool = False
 
 
+def unmatched_money(
+    arrival: MoneyArrival, payment: Payment | None, reason: UnmatchedReason, detail: str = ""
+) -> UnmatchedMoney:
+    """The record of an arrival that was not credited."""
+    return UnmatchedMoney(
+        id=f"{arrival.method}:{arrival.external_id}",
+        method=arrival.method,
+        amount=arrival.amount,
+        currency=arrival.currency,
+        reference=arrival.reference,
+        payment_id=payment.id if payment is not None else None,
+        user_id=payment.user_id if payment is not None else arrival.user_id,
+        reason=reason,
+        at=time.time(),
+        detail=detail,
+    )
+
+
 def new_payment_id() -> str:
     """Short, unguessable, URL- and label-safe."""
     return secrets.token_hex(6)
@@ -260,17 +278,7 @@ class PaymentService:
     async def _record_unmatched(
         self, arrival: MoneyArrival, payment: Payment | None, reason: UnmatchedReason
     ) -> ArrivalOutcome:
-        item = UnmatchedMoney(
-            id=f"{arrival.method}:{arrival.external_id}",
-            method=arrival.method,
-            amount=arrival.amount,
-            currency=arrival.currency,
-            reference=arrival.reference,
-            payment_id=payment.id if payment is not None else None,
-            user_id=payment.user_id if payment is not None else arrival.user_id,
-            reason=reason,
-            at=time.time(),
-        )
+        item = unmatched_money(arrival, payment, reason)
         return ArrivalOutcome(unmatched=await self.record_unmatched(item))
 
     async def record_unmatched(self, item: UnmatchedMoney) -> UnmatchedMoney | None:

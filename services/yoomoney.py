@@ -17,8 +17,8 @@ import aiohttp
 from cachetools import TTLCache
 
 from services.alerts import AlertService
-from services.models import Payment, UnmatchedMoney
-from services.payments import CreditResult, MoneyArrival, PaymentService
+from services.models import Payment
+from services.payments import CreditResult, MoneyArrival, PaymentService, unmatched_money
 
 logger = logging.getLogger(__name__)
 
@@ -208,18 +208,7 @@ class YooMoneyChecker:
         await self._alerts.alert(f"underpaid:{operation.operation_id}", text)
 
     async def _record_failure(self, arrival: MoneyArrival, error: Exception) -> None:
-        item = UnmatchedMoney(
-            id=f"{arrival.method}:{arrival.external_id}",
-            method=arrival.method,
-            amount=arrival.amount,
-            currency=arrival.currency,
-            reference=arrival.reference,
-            payment_id=None,
-            user_id=None,
-            reason="error",
-            at=time.time(),
-            detail=repr(error)[:300],
-        )
+        item = unmatched_money(arrival, None, "error", detail=repr(error)[:300])
         try:
             await self._payments.record_unmatched(item)
         except Exception:
