@@ -172,10 +172,14 @@ async def refund_command(
     payments: PaymentService,
     users: UsersService,
 ) -> None:
-    """/refund PAYMENT_ID: return the Stars and take the period back."""
+    """/refund PAYMENT_ID: return the Stars and take the period back; /refund stars:CHARGE
+    returns Stars that arrived for no open invoice (listed in /payments)."""
     args = (command.args or "").split()
     if len(args) != 1:
         await message.answer(texts("admin_payment_usage", command="refund"))
+        return
+    if args[0].startswith("stars:"):
+        await message.answer(await _refund_unmatched(args[0], message, bot, texts, payments))
         return
     payment = await payments.find(args[0])
     if payment is None:
@@ -208,6 +212,28 @@ async def refund_command(
         bot, users, payment.user_id, "pay_refunded", payment_id=payment.id, plan=plan.name
     )
     await message.answer(texts("admin_refunded", payment_id=payment.id))
+
+
+async def _refund_unmatched(
+    money_id: str, message: Message, bot: Bot, texts: Texts, payments: PaymentService
+) -> str:
+    try:
+        item = payments.unmatched_stars(money_id)
+    except PaymentError:
+        return texts("admin_settle_unknown", money_id=money_id)
+    try:
+        assert item.user_id is not None
+        charge_id = money_id.removeprefix("stars:")
+        try:
+            await bot.refund_star_payment(item.user_id, charge_id)
+        except TelegramBadRequest as error:
+            if "CHARGE_ALREADY_REFUNDED" not in error.message:
+                return texts("admin_refund_failed", error=error.message)
+        admin_id = message.from_user.id if message.from_user else 0
+        await payments.resolve_unmatched(money_id, decided_by=admin_id)
+    finally:
+        payments.end_refund(money_id)
+    return texts("admin_settled", money_id=money_id)
 
 
 @router.message(Command("payments"))

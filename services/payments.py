@@ -300,6 +300,18 @@ class PaymentService:
                 logger.exception("An unmatched-money listener failed for %s", item.id)
         return item
 
+    def unmatched_stars(self, money_id: str) -> UnmatchedMoney:
+        """An open Stars record an admin may refund; claimed until `end_refund`."""
+        item = self._unmatched.get(money_id)
+        if item is None or item.resolved_at is not None:
+            raise PaymentError("not_found")
+        if item.method != "stars" or item.user_id is None:
+            raise PaymentError("not_stars")
+        if money_id in self._busy:
+            raise PaymentError("in_progress")
+        self._busy.add(money_id)
+        return item
+
     async def resolve_unmatched(self, money_id: str, *, decided_by: int) -> UnmatchedMoney:
         """An admin settled it (refunded, credited by hand, or it was not for us)."""
         item = self._unmatched.get(money_id)
