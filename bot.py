@@ -16,15 +16,13 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
-from handlers.admin_broadcast import BroadcastRunner
 from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
-from handlers.notices import PaymentNotices, notify_admins
-from handlers.notifications import BackgroundTasks, WebServer, maintenance_loop, reminder_loop
+from runtime import broadcasts, maintenance, notices, reminders, web
+from runtime import tasks as background
 from services.catalog import CatalogError, load_catalog
 from services.container import Services, create_services
 from services.log_setup import setup_logging
 from services.storage.base import StorageDamagedError
-from services.yoomoney_webhook import create_notification_app
 from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
@@ -65,37 +63,21 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     dispatcher["edit_interval"] = settings.stream_edit_interval
-    runner = BroadcastRunner(services.broadcasts, services.users)
-    dispatcher["broadcast_runner"] = runner
-    background = BackgroundTasks()
-    notification_server = WebServer()
     in_flight = InFlightMiddleware()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.include_routers(*get_routers())
 
+    # Start-up runs these in this order; shutdown too.
+    notices.setup(dispatcher, services, settings)
+    broadcasts.setup(dispatcher, services)
+    tasks = background.setup(dispatcher)
+    reminders.setup(tasks, services, settings)
+    maintenance.setup(tasks, services, settings)
+    web.setup(dispatcher, services, settings)
+
     async def on_startup(bot: Bot) -> None:
-        await services.alerts.connect(
-            lambda text: notify_admins(bot, settings.admin_ids, text, html=False)
-        )
-        runner.attach(bot)
-        await runner.resume_unfinished()
-        notices = PaymentNotices(bot, services.users, services.catalog, settings)
-        services.payments.credit_listeners.append(notices.on_credit)
         await _set_commands(bot)
-        background.start(
-            reminder_loop(bot, services.subscriptions, services.users, services.alerts, settings),
-            name="reminders",
-        )
-        background.start(services.stats.run(), name="stats")
-        background.start(maintenance_loop(services), name="maintenance")
-        background.start(services.yoomoney.run(settings.payment_check_interval), name="payments")
-        if settings.notification_secret:
-            await notification_server.start(
-                create_notification_app(services.yoomoney, settings.notification_secret),
-                settings.notification_host,
-                settings.notification_port,
-            )
         logger.info(
             "Bot started; models: %d, plans: %d",
             len(services.catalog.models),
@@ -103,9 +85,6 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         )
 
     async def on_shutdown() -> None:
-        await runner.stop()
-        await background.stop()
-        await notification_server.stop()
         still_running = await in_flight.wait(settings.shutdown_grace)
         if still_running:
             logger.warning("Stopping with %d update(s) still being handled", still_running)

@@ -1,8 +1,63 @@
-"""Every inline button's callback data, in one place (packed size under 64 bytes)."""
+"""Every inline button's callback data, in one place (packed size under 64 bytes).
+
+Actions are enums, so a handler filters `Factory.filter(F.action == Act.X)` and no
+callback string is ever typed by hand.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
+
+
+class PayMethod(StrEnum):
+    YOOMONEY = "yoomoney"
+    SBP = "sbp"
+    STARS = "stars"
+
+
+class Section(StrEnum):
+    """The admin panel's sections (and the CSV export under Payments)."""
+
+    MAIN = "main"
+    USERS = "users"
+    PAYMENTS = "payments"
+    STATS = "stats"
+    PROMO = "promo"
+    BROADCAST = "broadcast"
+    EXPORT = "export"
+
+
+class UserAct(StrEnum):
+    GRANT = "grant"  # choose a plan
+    PLAN = "plan"  # choose the days
+    DAYS = "days"  # confirm
+    GRANT_OK = "grant_ok"
+    REVOKE = "revoke"  # choose a plan or all
+    REVOKE_ASK = "revoke_ask"  # confirm
+    REVOKE_OK = "revoke_ok"
+
+
+class PromoAct(StrEnum):
+    NEW = "new"
+    PLAN = "plan"  # the wizard's plan choice
+    SKIP = "skip"  # the wizard's optional steps
+    DISABLE = "disable"
+    ENABLE = "enable"
+    DELETE = "delete"
+
+
+class PaymentAct(StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"  # asks for a reason
+    DEFAULT = "default"  # reject with the default reason
+
+
+class BroadcastAct(StrEnum):
+    SEND = "send"
+    DROP = "drop"
+    STOP = "stop"
 
 
 class ModelChoice(CallbackData, prefix="m"):
@@ -23,7 +78,7 @@ class EnterPromo(CallbackData, prefix="promo"):
 
 class PayWith(CallbackData, prefix="pay"):
     plan_id: str
-    method: str  # "yoomoney" | "sbp" | "stars"
+    method: PayMethod
 
 
 class CheckPayment(CallbackData, prefix="chk"):
@@ -35,26 +90,26 @@ class SbpPaid(CallbackData, prefix="sbp"):
 
 
 class AdminPayment(CallbackData, prefix="adp"):
-    action: str  # "confirm" | "reject" | "default"
+    action: PaymentAct
     payment_id: str
 
 
 class AdminMenu(CallbackData, prefix="adm"):
-    section: str  # main, users, payments, stats, promo, broadcast, export
+    section: Section
 
 
 class AdminUser(CallbackData, prefix="adu"):
-    action: str  # card, grant, plan, days, grant_ok, revoke, revoke_ok
+    action: UserAct
     user_id: int
     plan_id: str = ""  # "" with revoke means every plan
     days: int = 0
 
 
 class AdminPromo(CallbackData, prefix="apr"):
-    action: str  # new, plan, skip, disable, enable, delete
-    code: str = ""
+    action: PromoAct
+    code: str = ""  # a code, or the plan id for PromoAct.PLAN
 
 
 class AdminBroadcast(CallbackData, prefix="abc"):
-    action: str  # send, drop, stop
+    action: BroadcastAct
     broadcast_id: str

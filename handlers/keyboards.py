@@ -6,11 +6,11 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.callbacks import (
-    AdminPayment,
     BuyPlan,
     CheckPayment,
     EnterPromo,
     ModelChoice,
+    PayMethod,
     PayWith,
     SbpPaid,
     ShowPlans,
@@ -70,15 +70,15 @@ def payment_methods_keyboard(
     if yoomoney:
         builder.button(
             text=texts("btn_pay_yoomoney"),
-            callback_data=PayWith(plan_id=plan.id, method="yoomoney"),
+            callback_data=PayWith(plan_id=plan.id, method=PayMethod.YOOMONEY),
         )
     if sbp:
         builder.button(
-            text=texts("btn_pay_sbp"), callback_data=PayWith(plan_id=plan.id, method="sbp")
+            text=texts("btn_pay_sbp"), callback_data=PayWith(plan_id=plan.id, method=PayMethod.SBP)
         )
     builder.button(
         text=texts("btn_pay_stars", stars=plan.stars),
-        callback_data=PayWith(plan_id=plan.id, method="stars"),
+        callback_data=PayWith(plan_id=plan.id, method=PayMethod.STARS),
     )
     builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
     builder.adjust(1)
@@ -98,25 +98,4 @@ def yoomoney_keyboard(url: str, payment_id: str, price: int, texts: Texts) -> In
 def sbp_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=texts("btn_sbp_paid"), callback_data=SbpPaid(payment_id=payment_id))
-    return builder.as_markup()
-
-
-def admin_payment_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=texts("btn_confirm"),
-        callback_data=AdminPayment(action="confirm", payment_id=payment_id),
-    )
-    builder.button(
-        text=texts("btn_reject"), callback_data=AdminPayment(action="reject", payment_id=payment_id)
-    )
-    return builder.as_markup()
-
-
-def default_reason_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=texts("btn_default_reason"),
-        callback_data=AdminPayment(action="default", payment_id=payment_id),
-    )
     return builder.as_markup()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from handlers.callbacks import ModelChoice
+from handlers.editing import edit_text
 from handlers.keyboards import models_keyboard, plans_button
 from services.access import AccessService
 from services.catalog import Catalog
@@ -53,6 +53,7 @@ async def model_menu(
 async def choose_model(
     query: CallbackQuery,
     callback_data: ModelChoice,
+    bot: Bot,
     user: UserRecord,
     texts: Texts,
     catalog: Catalog,
@@ -82,14 +83,13 @@ async def choose_model(
     await users.set_model(user, model.key)
     await query.answer(_short(texts("model_chosen", model=model.name)))
     if isinstance(query.message, Message):
-        try:
-            await query.message.edit_text(
-                texts("model_menu", model=model.name),
-                reply_markup=_keyboard(user, catalog, access, llm, model.key),
-            )
-        except TelegramBadRequest as error:
-            if "message is not modified" not in error.message:
-                raise
+        await edit_text(
+            bot,
+            query.message.chat.id,
+            query.message.message_id,
+            texts("model_menu", model=model.name),
+            _keyboard(user, catalog, access, llm, model.key),
+        )
 
 
 def _short(html_text: str) -> str:

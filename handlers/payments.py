@@ -5,21 +5,21 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
 from config import Settings
-from handlers.callbacks import BuyPlan, CheckPayment, PayWith, SbpPaid
+from handlers.admin.keyboards import sbp_decision_keyboard
+from handlers.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith, SbpPaid
 from handlers.keyboards import (
-    admin_payment_keyboard,
     payment_methods_keyboard,
     sbp_keyboard,
     yoomoney_keyboard,
 )
-from handlers.notices import notify_admins
-from services.catalog import Catalog
+from handlers.states import SbpReceipt
+from runtime.notices import notify_admins
+from services.catalog import Catalog, Plan
 from services.models import Payment, UserRecord
 from services.payments import MoneyArrival, PaymentService
 from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
@@ -27,10 +27,6 @@ from texts import Texts, get_texts
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
-
-
-class SbpReceipt(StatesGroup):
-    waiting = State()
 
 
 @router.callback_query(BuyPlan.filter())
@@ -61,8 +57,27 @@ async def choose_method(
     )
 
 
-@router.callback_query(PayWith.filter())
-async def pay_with(
+async def _invoice(
+    query: CallbackQuery,
+    callback_data: PayWith,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+    available: bool,
+) -> tuple[Plan, Payment] | None:
+    """The user's open invoice for the pressed plan and method (the same one on a second
+    press), or None after telling them the method is not available."""
+    plan = catalog.plans_by_id.get(callback_data.plan_id)
+    if plan is None or plan.retired or not available:
+        await query.answer(texts("pay_not_configured"), show_alert=True)
+        return None
+    await query.answer()
+    return plan, await payments.open_invoice(user.id, plan.id, callback_data.method)
+
+
+@router.callback_query(PayWith.filter(F.method == PayMethod.YOOMONEY))
+async def pay_with_yoomoney(
     query: CallbackQuery,
     callback_data: PayWith,
     bot: Bot,
@@ -72,61 +87,90 @@ async def pay_with(
     payments: PaymentService,
     yoomoney: YooMoneyChecker,
     settings: Settings,
+) -> None:
+    """ "YooMoney": a Quickpay link and a "check payment" button."""
+    opened = await _invoice(query, callback_data, user, texts, catalog, payments, yoomoney.enabled)
+    if opened is None:
+        return
+    plan, payment = opened
+    me = await bot.me()
+    url = quickpay_url(
+        wallet=settings.ymoney_wallet or "",
+        amount=payment.amount,
+        label=payment.id,
+        targets=f"{plan.name} ({payment.id})",
+        success_url=f"https://t.me/{me.username}" if me.username else None,
+    )
+    await bot.send_message(
+        user.id,
+        texts(
+            "pay_yoomoney",
+            payment_id=payment.id,
+            plan=plan.name,
+            price=plan.price_rub,
+            hours=f"{settings.payment_ttl_hours:g}",
+        ),
+        reply_markup=yoomoney_keyboard(url, payment.id, plan.price_rub, texts),
+    )
+
+
+@router.callback_query(PayWith.filter(F.method == PayMethod.SBP))
+async def pay_with_sbp(
+    query: CallbackQuery,
+    callback_data: PayWith,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+    settings: Settings,
     state: FSMContext,
 ) -> None:
-    """A payment method button: create the invoice for it."""
-    plan = catalog.plans_by_id.get(callback_data.plan_id)
-    method = callback_data.method
-    configured = {"yoomoney": yoomoney.enabled, "sbp": bool(settings.sbp_details), "stars": True}
-    if plan is None or plan.retired or not configured.get(method):
-        await query.answer(texts("pay_not_configured"), show_alert=True)
+    """ "SBP": the requisites; then a receipt or "I have paid" goes to the managers."""
+    available = bool(settings.sbp_details)
+    opened = await _invoice(query, callback_data, user, texts, catalog, payments, available)
+    if opened is None:
         return
-    await query.answer()
-    payment = await payments.open_invoice(user.id, plan.id, method)
-    if method == "yoomoney":
-        me = await bot.me()
-        url = quickpay_url(
-            wallet=settings.ymoney_wallet or "",
-            amount=payment.amount,
-            label=payment.id,
-            targets=f"{plan.name} ({payment.id})",
-            success_url=f"https://t.me/{me.username}" if me.username else None,
-        )
-        await bot.send_message(
-            user.id,
-            texts(
-                "pay_yoomoney",
-                payment_id=payment.id,
-                plan=plan.name,
-                price=plan.price_rub,
-                hours=f"{settings.payment_ttl_hours:g}",
-            ),
-            reply_markup=yoomoney_keyboard(url, payment.id, plan.price_rub, texts),
-        )
-    elif method == "sbp":
-        await state.set_state(SbpReceipt.waiting)
-        await state.update_data(payment_id=payment.id)
-        await bot.send_message(
-            user.id,
-            texts(
-                "pay_sbp",
-                payment_id=payment.id,
-                plan=plan.name,
-                price=plan.price_rub,
-                details=settings.sbp_details,
-            ),
-            reply_markup=sbp_keyboard(payment.id, texts),
-        )
-    else:
-        await bot.send_invoice(
-            chat_id=user.id,
-            title=texts("stars_title", plan=plan.name, days=plan.days),
-            description=texts("stars_description", models=catalog.model_names(plan)),
-            payload=payment.id,
-            currency="XTR",
-            prices=[LabeledPrice(label=plan.name, amount=plan.stars)],
-            provider_token="",
-        )
+    plan, payment = opened
+    await state.set_state(SbpReceipt.waiting)
+    await state.update_data(payment_id=payment.id)
+    await bot.send_message(
+        user.id,
+        texts(
+            "pay_sbp",
+            payment_id=payment.id,
+            plan=plan.name,
+            price=plan.price_rub,
+            details=settings.sbp_details,
+        ),
+        reply_markup=sbp_keyboard(payment.id, texts),
+    )
+
+
+@router.callback_query(PayWith.filter(F.method == PayMethod.STARS))
+async def pay_with_stars(
+    query: CallbackQuery,
+    callback_data: PayWith,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+) -> None:
+    """ "Stars": a Telegram Stars invoice."""
+    opened = await _invoice(query, callback_data, user, texts, catalog, payments, True)
+    if opened is None:
+        return
+    plan, payment = opened
+    await bot.send_invoice(
+        chat_id=user.id,
+        title=texts("stars_title", plan=plan.name, days=plan.days),
+        description=texts("stars_description", models=catalog.model_names(plan)),
+        payload=payment.id,
+        currency="XTR",
+        prices=[LabeledPrice(label=plan.name, amount=plan.stars)],
+        provider_token="",
+    )
 
 
 @router.callback_query(CheckPayment.filter())
@@ -178,7 +222,7 @@ async def sbp_paid_button(
     await state.clear()
 
 
-@router.message(StateFilter(SbpReceipt.waiting), F.photo | F.document)
+@router.message(SbpReceipt.waiting, F.photo | F.document)
 async def sbp_receipt(
     message: Message,
     bot: Bot,
@@ -235,7 +279,7 @@ async def _send_to_manager(
             ),
         )
         await notify_admins(
-            bot, frozenset({admin_id}), text, admin_payment_keyboard(payment.id, admin_texts)
+            bot, frozenset({admin_id}), text, sbp_decision_keyboard(payment.id, admin_texts)
         )
     await bot.send_message(user.id, texts("pay_sbp_sent"))
 
@@ -253,16 +297,9 @@ def _closed_text(payment: Payment, texts: Texts) -> str:
 @router.pre_checkout_query()
 async def pre_checkout(query: PreCheckoutQuery, texts: Texts, payments: PaymentService) -> None:
     """Telegram asks whether a Stars invoice may be paid (must answer within 10 s)."""
-    payment = payments.get(query.invoice_payload)
-    valid = (
-        payment is not None
-        and payment.method == "stars"
-        and payment.status == "pending"
-        and payment.user_id == query.from_user.id
-        and query.currency == "XTR"
-        and query.total_amount == int(payment.amount)
-    )
-    if valid:
+    if payments.stars_checkout_ok(
+        query.invoice_payload, query.from_user.id, query.currency, query.total_amount
+    ):
         await query.answer(ok=True)
     else:
         await query.answer(ok=False, error_message=texts("stars_invalid"))

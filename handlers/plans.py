@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from config import Settings
 from handlers.callbacks import EnterPromo, ShowPlans
 from handlers.keyboards import plans_keyboard
+from handlers.states import PromoEntry
 from services.catalog import Catalog
 from services.models import UserRecord
 from services.promo import PromoError, PromoService
@@ -18,10 +18,6 @@ from services.subscriptions import SubscriptionService
 from texts import Raw, Texts, format_moment
 
 router = Router(name=__name__)
-
-
-class PromoInput(StatesGroup):
-    waiting_for_code = State()
 
 
 def plans_text(
@@ -90,7 +86,7 @@ async def promo_command(
 ) -> None:
     """/promo CODE activates a code; bare /promo asks for it."""
     if not command.args:
-        await state.set_state(PromoInput.waiting_for_code)
+        await state.set_state(PromoEntry.code)
         await message.answer(texts("promo_ask"))
         return
     await message.answer(await _activate(user, command.args, texts, promo, catalog, settings))
@@ -99,13 +95,13 @@ async def promo_command(
 @router.callback_query(EnterPromo.filter())
 async def promo_button(query: CallbackQuery, texts: Texts, state: FSMContext) -> None:
     """The "Enter a promo code" button."""
-    await state.set_state(PromoInput.waiting_for_code)
+    await state.set_state(PromoEntry.code)
     await query.answer()
     if query.message:
         await query.message.answer(texts("promo_ask"))
 
 
-@router.message(StateFilter(PromoInput.waiting_for_code), F.text, ~F.text.startswith("/"))
+@router.message(PromoEntry.code, F.text, ~F.text.startswith("/"))
 async def promo_typed(
     message: Message,
     user: UserRecord,

@@ -12,6 +12,7 @@ from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
 
+from handlers.editing import is_not_modified
 from services.formatting import markdown_to_html, split_html, split_plain
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class StreamingReply:
                 text=part, chat_id=self._chat_id, message_id=message_id, parse_mode=parse_mode
             )
         except TelegramBadRequest as error:
-            if "message is not modified" in error.message:
+            if is_not_modified(error):
                 return
             if "message to edit not found" in error.message:
                 message = await self._bot.send_message(self._chat_id, part, parse_mode=parse_mode)

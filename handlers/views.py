@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -10,6 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 
 from services.catalog import Catalog
 from services.models import Payment, PromoCode
+from services.reports import Revenue
 from services.users import UsersService
 from texts import Texts, format_moment, get_texts
 
@@ -32,6 +34,21 @@ def payment_line(payment: Payment, texts: Texts, zone: ZoneInfo) -> str:
         status=payment.status,
         when=format_moment(payment.paid_at or payment.created_at, zone),
     )
+
+
+def revenue_lines(groups: Mapping[str, Revenue], texts: Texts) -> str:
+    """Revenue per group (day, month or method), in key order."""
+    lines = [
+        texts(
+            "admin_revenue_line",
+            name=name,
+            rub=f"{revenue.rub:g}",
+            stars=f"{revenue.stars:g}",
+            count=revenue.count,
+        )
+        for name, revenue in sorted(groups.items())
+    ]
+    return "\n".join(lines) or texts("none")
 
 
 def promo_line(promo: PromoCode, uses: int, texts: Texts, catalog: Catalog) -> str:

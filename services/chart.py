@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-from matplotlib.figure import Figure
-
 
 def daily_chart(
     days: list[dt.date], revenue_rub: list[float], new_users: list[int], title: str
@@ -14,7 +12,10 @@ def daily_chart(
     """Bars of revenue (left axis) and a line of new users (right axis).
 
     Uses the Figure API (not pyplot), so it is safe to run in a worker thread.
+    matplotlib (≈40 MB) is imported on the first chart, not at start-up.
     """
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 4.5), dpi=100)
     revenue_axis = figure.subplots()
     labels = [day.strftime("%d.%m") for day in days]

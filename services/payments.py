@@ -179,6 +179,19 @@ class PaymentService:
         items = (item for item in self._unmatched.values() if item.resolved_at is None)
         return sorted(items, key=lambda item: item.at)
 
+    def stars_checkout_ok(self, payload: str, user_id: int, currency: str, amount: int) -> bool:
+        """Telegram's pre-checkout question for a Stars invoice: may it be paid now?
+        Reads memory only (the answer is due within 10 s)."""
+        payment = self.get(payload)
+        return (
+            payment is not None
+            and payment.method == "stars"
+            and payment.status == "pending"
+            and payment.user_id == user_id
+            and currency == "XTR"
+            and amount == int(payment.amount)
+        )
+
     def plan_of(self, payment: Payment) -> Plan:
         return self._subscriptions.plan(payment.plan_id)
 
@@ -328,6 +341,24 @@ class PaymentService:
         return resolved
 
     # Decisions --------------------------------------------------------------------
+    async def confirm(self, payment_id: str, *, decided_by: int) -> CreditResult:
+        """A manager confirms by hand: an SBP payment, or YooMoney money that arrived short.
+        YooMoney and Stars invoices otherwise credit themselves when the money arrives, so a
+        hand confirmation there would grant a plan for an unpaid invoice."""
+        await self._load(payment_id)
+        payment = self._require(payment_id)
+        if payment.status not in ("pending", "expired"):
+            raise PaymentError(f"decided_{payment.status}")
+        arrived_short = payment.method == "yoomoney" and bool(payment.operations)
+        if payment.method != "sbp" and not arrived_short:
+            raise PaymentError("not_by_hand")
+        return await self.credit(
+            payment.id,
+            decided_by=decided_by,
+            received_amount=payment.received_amount,
+            operations=payment.operations,
+        )
+
     async def credit(
         self,
         payment_id: str,

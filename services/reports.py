@@ -14,6 +14,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.models import Payment
+from services.payments import PaymentService
+from services.stats import ModelUsage, StatsService
+from services.subscriptions import SubscriptionService
+from services.users import UsersService
 
 CSV_FIELDS = (
     "id",
@@ -89,6 +93,51 @@ async def revenue_report(payments: AsyncIterator[Payment], zone: ZoneInfo) -> Re
         if payment.status == "paid":
             report.add(payment, zone)
     return report
+
+
+@dataclass(slots=True, frozen=True)
+class StatsReport:
+    """Everything /stats shows, computed in one place."""
+
+    users_total: int
+    new_today: int
+    active_7d: int
+    active_by_plan: dict[str, int]
+    revenue_today: Revenue
+    revenue_7d: Revenue
+    revenue_30d: Revenue
+    models: list[ModelUsage]
+    refusals_30d: int
+    days: list[dt.date]  # the last 30 days, for the chart
+    revenue_by_day: list[float]
+    new_users_by_day: list[int]
+
+
+async def stats_report(
+    users: UsersService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    stats: StatsService,
+    zone: ZoneInfo,
+) -> StatsReport:
+    today = stats.today()
+    revenue = await revenue_report(payments.history(), zone)
+    summary = await stats.summary(30)
+    days = [day for day, _ in summary.daily_new_users]
+    return StatsReport(
+        users_total=await users.count(),
+        new_today=summary.new_today,
+        active_7d=summary.active_7d,
+        active_by_plan=subscriptions.active_counts(),
+        revenue_today=revenue.since(today),
+        revenue_7d=revenue.since(today - dt.timedelta(days=6)),
+        revenue_30d=revenue.since(today - dt.timedelta(days=29)),
+        models=summary.models,
+        refusals_30d=summary.refusals,
+        days=days,
+        revenue_by_day=[revenue.by_day.get(day.isoformat(), Revenue()).rub for day in days],
+        new_users_by_day=[count for _, count in summary.daily_new_users],
+    )
 
 
 def _csv_row(payment: Payment, zone: ZoneInfo) -> list[object]:

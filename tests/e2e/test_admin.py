@@ -8,6 +8,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from handlers.callbacks import (
+    AdminBroadcast,
+    AdminMenu,
+    AdminPayment,
+    AdminPromo,
+    AdminUser,
+    BroadcastAct,
+    PaymentAct,
+    PromoAct,
+    Section,
+    UserAct,
+)
 from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -28,21 +40,12 @@ ADMIN_COMMANDS = (
     "/refund abc",
 )
 ADMIN_CALLBACKS = (
-    "adm:main",
-    "adm:users",
-    "adm:payments",
-    "adm:stats",
-    "adm:promo",
-    "adm:broadcast",
-    "adm:export",
-    "adu:grant:4242::0",
-    "adu:grant_ok:4242:premium1:30",
-    "adu:revoke_ok:4242::0",
-    "apr:new:",
-    "apr:delete:SPRING",
-    "adp:confirm:abc",
-    "abc:send:abc",
-    "abc:stop:abc",
+    *(AdminMenu(section=section).pack() for section in Section),
+    *(AdminUser(action=action, user_id=4242).pack() for action in UserAct),
+    AdminUser(action=UserAct.GRANT_OK, user_id=4242, plan_id="premium1", days=30).pack(),
+    *(AdminPromo(action=action, code="SPRING").pack() for action in PromoAct),
+    *(AdminPayment(action=action, payment_id="abc").pack() for action in PaymentAct),
+    *(AdminBroadcast(action=action, broadcast_id="abc").pack() for action in BroadcastAct),
 )
 
 

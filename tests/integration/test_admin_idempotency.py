@@ -18,6 +18,7 @@ from aiogram.types import (
 )
 
 from handlers.callbacks import AdminBroadcast, AdminMenu, AdminPayment, AdminUser
+from services.payments import MoneyArrival
 from tests.integration.conftest import BOT_USER, Harness
 from texts import get_texts
 
@@ -253,7 +254,8 @@ async def test_confirm_still_takes_underpaid_yoomoney_money(harness: Harness) ->
     """README: money short of the price is not credited, and an admin may /confirm it."""
     payments = harness.services.payments
     underpaid = await payments.open_invoice(7, "premium1", "yoomoney")
-    await payments.note(underpaid, "YooMoney payment: received 500.00 RUB of 675.00")
+    short = MoneyArrival("yoomoney", "op-short", 500.0, "RUB", underpaid.id)
+    assert (await payments.accept(short, minimum_share=0.965)).partial is not None
     await harness.message(ADMIN, f"/confirm {underpaid.id}")
     assert "подтверждён" in harness.session.texts_to(ADMIN)[-1]
     confirmed = payments.get(underpaid.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram.methods import SendMessage
 
+from handlers.callbacks import AdminMenu, BuyPlan, ModelChoice, PayMethod, PayWith, Section
 from tests.integration.conftest import Harness
 
 
@@ -40,8 +41,9 @@ async def test_admin_grant_and_panel(harness: Harness) -> None:
     assert "premium1, ai_group" in harness.session.texts_to(1)[-1]
     await harness.message(1, "/admin")
     assert "Админ-панель" in harness.session.texts_to(1)[-1]
-    for section in ("users", "payments", "stats", "promo", "broadcast"):
-        await harness.press(1, f"adm:{section}")
+    for section in (Section.USERS, Section.PAYMENTS, Section.STATS, Section.PROMO):
+        await harness.press(1, AdminMenu(section=section).pack())
+    await harness.press(1, AdminMenu(section=Section.BROADCAST).pack())
     await harness.message(1, "/promo_new SPRING ai_group 7 10 2030-01-01")
     assert "SPRING" in harness.session.texts_to(1)[-1]
     await harness.message(1, "/promo_list")
@@ -56,8 +58,8 @@ async def test_admin_grant_and_panel(harness: Harness) -> None:
 async def test_plans_and_payment_methods(harness: Harness) -> None:
     await harness.message(7, "/plans")
     assert "675" in harness.session.texts_to(7)[-1]
-    await harness.press(7, "buy:premium1")
-    await harness.press(7, "pay:premium1:stars")
+    await harness.press(7, BuyPlan(plan_id="premium1").pack())
+    await harness.press(7, PayWith(plan_id="premium1", method=PayMethod.STARS).pack())
     await harness.message(7, "/model")
-    await harness.press(7, "m:gpt-4o-mini")
+    await harness.press(7, ModelChoice(key="gpt-4o-mini").pack())
     assert "Premium 1" in harness.session.texts_to(7)[-1]

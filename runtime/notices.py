@@ -1,16 +1,17 @@
-"""Messages the bot sends on its own: to admins, and to users about their payments."""
+"""Messages the bot sends on its own: alerts to admins, and payment notices to users."""
 
 from __future__ import annotations
 
 import logging
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 
 from config import Settings
 from handlers.views import METHOD_NAMES, amount_text
 from services.catalog import Catalog
+from services.container import Services
 from services.payments import CreditResult
 from services.users import UsersService
 from texts import format_moment, get_texts
@@ -82,3 +83,16 @@ class PaymentNotices:
                 amount=amount,
             ),
         )
+
+
+def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> None:
+    """At start-up: alerts and payment notices start going out through the bot."""
+
+    async def connect(bot: Bot) -> None:
+        await services.alerts.connect(
+            lambda text: notify_admins(bot, settings.admin_ids, text, html=False)
+        )
+        notices = PaymentNotices(bot, services.users, services.catalog, settings)
+        services.payments.credit_listeners.append(notices.on_credit)
+
+    dispatcher.startup.register(connect)

@@ -1,0 +1,20 @@
+"""Admin-only handlers, one module per feature; one filter here guards them all.
+
+For anyone not in ADMIN_IDS every admin command falls through to the chat router's
+"unknown command" and every admin button does nothing. Admin commands work in private
+chats only.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+
+from handlers.admin import broadcast, panel, payments, promo, stats, users
+from handlers.filters import IsAdmin
+
+router = Router(name="admin")
+router.message.filter(IsAdmin(), F.chat.type == "private")
+router.callback_query.filter(IsAdmin())
+router.include_routers(
+    panel.router, users.router, payments.router, promo.router, stats.router, broadcast.router
+)

@@ -1,0 +1,365 @@
+"""Payments: pending list, confirm / reject SBP, refunds, totals, money not credited, CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, FSInputFile, Message
+
+from config import Settings
+from handlers.admin.keyboards import default_reason_keyboard, payments_section_keyboard
+from handlers.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
+from handlers.editing import remove_buttons, show
+from handlers.states import RejectReason
+from handlers.views import METHOD_NAMES, payment_line, revenue_lines, tell_user
+from services.models import Payment
+from services.payments import PaymentError, PaymentService
+from services.reports import export_payments, revenue_report
+from services.users import UsersService
+from texts import Raw, Texts
+
+router = Router(name=__name__)
+
+RECENT = 15  # payments listed per kind
+PENDING_IN_SECTION = 10
+
+
+# The decisions, shared by commands and buttons ------------------------------------------------
+async def confirm_payment(
+    payment_id: str, admin_id: int, texts: Texts, payments: PaymentService
+) -> str:
+    try:
+        await payments.confirm(payment_id, decided_by=admin_id)
+    except PaymentError as error:
+        payment = await payments.find(payment_id)
+        if payment is None:
+            return texts("pay_not_found")
+        if error.reason == "not_by_hand":
+            return texts("admin_confirm_not_sbp", payment_id=payment.id, method=payment.method)
+        return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+    return texts("admin_confirmed", payment_id=payment_id)
+
+
+async def reject_payment(
+    payment_id: str,
+    reason: str,
+    admin_id: int,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> str:
+    try:
+        payment = await payments.reject(payment_id, reason=reason, decided_by=admin_id)
+    except PaymentError:
+        existing = await payments.find(payment_id)
+        if existing is None:
+            return texts("pay_not_found")
+        return texts("admin_already_decided", payment_id=existing.id, status=existing.status)
+    await tell_user(
+        bot, users, payment.user_id, "pay_rejected", payment_id=payment.id, reason=reason
+    )
+    return texts("admin_rejected", payment_id=payment.id, reason=reason)
+
+
+async def refund_payment(
+    payment_id: str,
+    admin_id: int,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> str:
+    """Return a Stars payment and take its unused period back (claimed: once)."""
+    payment = await payments.find(payment_id)
+    if payment is None:
+        return texts("pay_not_found")
+    if payment.method != "stars" or not payment.charge_id:
+        return texts("admin_refund_only_stars")
+    try:
+        payment = await payments.begin_refund(payment.id)
+    except PaymentError:
+        return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+    try:
+        assert payment.charge_id is not None
+        try:
+            await bot.refund_star_payment(payment.user_id, payment.charge_id)
+        except TelegramBadRequest as error:
+            if "CHARGE_ALREADY_REFUNDED" not in error.message:
+                return texts("admin_refund_failed", error=error.message)
+        await payments.refund(payment.id, decided_by=admin_id)
+    finally:
+        payments.end_refund(payment.id)
+    plan = payments.plan_of(payment)
+    await tell_user(
+        bot, users, payment.user_id, "pay_refunded", payment_id=payment.id, plan=plan.name
+    )
+    return texts("admin_refunded", payment_id=payment.id)
+
+
+async def refund_unmatched(
+    money_id: str, admin_id: int, bot: Bot, texts: Texts, payments: PaymentService
+) -> str:
+    """Return Stars that arrived for no open invoice (claimed: once)."""
+    try:
+        item = payments.unmatched_stars(money_id)
+    except PaymentError:
+        return texts("admin_settle_unknown", money_id=money_id)
+    try:
+        assert item.user_id is not None
+        try:
+            await bot.refund_star_payment(item.user_id, money_id.removeprefix("stars:"))
+        except TelegramBadRequest as error:
+            if "CHARGE_ALREADY_REFUNDED" not in error.message:
+                return texts("admin_refund_failed", error=error.message)
+        await payments.resolve_unmatched(money_id, decided_by=admin_id)
+    finally:
+        payments.end_refund(money_id)
+    return texts("admin_settled", money_id=money_id)
+
+
+def _sender_id(message: Message) -> int:
+    return message.from_user.id if message.from_user else 0
+
+
+# Buttons under an SBP request -----------------------------------------------------------------
+@router.callback_query(AdminPayment.filter(F.action == PaymentAct.CONFIRM))
+async def confirm_button(
+    query: CallbackQuery,
+    callback_data: AdminPayment,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+) -> None:
+    """Confirm under an SBP request or in the pending list."""
+    await query.answer()
+    text = await confirm_payment(callback_data.payment_id, query.from_user.id, texts, payments)
+    await bot.send_message(query.from_user.id, text)
+    await remove_buttons(query)
+
+
+@router.callback_query(AdminPayment.filter(F.action == PaymentAct.REJECT))
+async def reject_button(
+    query: CallbackQuery,
+    callback_data: AdminPayment,
+    bot: Bot,
+    texts: Texts,
+    state: FSMContext,
+) -> None:
+    """Reject: ask for the reason (or offer the default one)."""
+    await query.answer()
+    payment_id = callback_data.payment_id
+    await state.set_state(RejectReason.waiting)
+    await state.update_data(payment_id=payment_id)
+    await bot.send_message(
+        query.from_user.id,
+        texts("admin_reject_ask", payment_id=payment_id),
+        reply_markup=default_reason_keyboard(payment_id, texts),
+    )
+
+
+@router.callback_query(AdminPayment.filter(F.action == PaymentAct.DEFAULT))
+async def reject_with_default_reason(
+    query: CallbackQuery,
+    callback_data: AdminPayment,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+    state: FSMContext,
+) -> None:
+    """The default reason's button after Reject."""
+    await query.answer()
+    await state.clear()
+    text = await reject_payment(
+        callback_data.payment_id,
+        texts("admin_default_reason"),
+        query.from_user.id,
+        bot,
+        texts,
+        payments,
+        users,
+    )
+    await bot.send_message(query.from_user.id, text)
+    await remove_buttons(query)
+
+
+@router.message(RejectReason.waiting, F.text, ~F.text.startswith("/"))
+async def reject_reason(
+    message: Message,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+    state: FSMContext,
+) -> None:
+    """The reason typed after pressing Reject."""
+    data = await state.get_data()
+    await state.clear()
+    reason = (message.text or "").strip()[:500]
+    await message.answer(
+        await reject_payment(
+            data["payment_id"], reason, _sender_id(message), bot, texts, payments, users
+        )
+    )
+
+
+# Commands -----------------------------------------------------------------------------------------
+@router.message(Command("confirm"))
+async def confirm_command(
+    message: Message, command: CommandObject, texts: Texts, payments: PaymentService
+) -> None:
+    """/confirm PAYMENT_ID: confirm an SBP payment (or YooMoney money that arrived short)."""
+    args = (command.args or "").split()
+    if len(args) != 1:
+        await message.answer(texts("admin_payment_usage", command="confirm"))
+        return
+    await message.answer(await confirm_payment(args[0], _sender_id(message), texts, payments))
+
+
+@router.message(Command("reject"))
+async def reject_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> None:
+    """/reject PAYMENT_ID [REASON]: reject a pending payment."""
+    args = (command.args or "").split(maxsplit=1)
+    if not args:
+        await message.answer(texts("admin_payment_usage", command="reject"))
+        return
+    reason = args[1].strip() if len(args) == 2 else texts("admin_default_reason")
+    await message.answer(
+        await reject_payment(args[0], reason, _sender_id(message), bot, texts, payments, users)
+    )
+
+
+@router.message(Command("refund"))
+async def refund_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    users: UsersService,
+) -> None:
+    """/refund PAYMENT_ID, or /refund stars:CHARGE for Stars listed as not credited."""
+    args = (command.args or "").split()
+    if len(args) != 1:
+        await message.answer(texts("admin_payment_usage", command="refund"))
+        return
+    admin_id = _sender_id(message)
+    if args[0].startswith("stars:"):
+        text = await refund_unmatched(args[0], admin_id, bot, texts, payments)
+    else:
+        text = await refund_payment(args[0], admin_id, bot, texts, payments, users)
+    await message.answer(text)
+
+
+@router.message(Command("settle"))
+async def settle_command(
+    message: Message, command: CommandObject, texts: Texts, payments: PaymentService
+) -> None:
+    """/settle ID: mark money that was not credited as handled."""
+    money_id = (command.args or "").strip()
+    if not money_id:
+        await message.answer(texts("admin_settle_usage"))
+        return
+    try:
+        await payments.resolve_unmatched(money_id, decided_by=_sender_id(message))
+    except PaymentError:
+        await message.answer(texts("admin_settle_unknown", money_id=money_id))
+        return
+    await message.answer(texts("admin_settled", money_id=money_id))
+
+
+@router.message(Command("payments"))
+async def payments_command(
+    message: Message, texts: Texts, payments: PaymentService, settings: Settings
+) -> None:
+    """/payments: pending, recent and not credited payments, with all-time totals."""
+    pending = payments.with_status("pending")
+    recent = sorted(payments.with_status("paid"), key=lambda p: p.paid_at or 0)[-RECENT:]
+    unmatched = payments.unmatched()
+    report = await revenue_report(payments.history(), settings.zone)
+
+    def lines(items: list[Payment]) -> Raw:
+        return Raw("\n".join(payment_line(p, texts, settings.zone) for p in items) or texts("none"))
+
+    unmatched_lines = [
+        texts(
+            "admin_unmatched_line",
+            money_id=item.id,
+            amount=f"{item.amount:g} {item.currency}",
+            payment_id=item.payment_id or "—",
+            user_id=item.user_id or "—",
+            reason=item.reason,
+        )
+        for item in unmatched[-RECENT:]
+    ]
+    text = texts(
+        "admin_payments",
+        pending=len(pending),
+        pending_list=lines(pending[-20:]),
+        paid_list=lines(recent),
+        unmatched=len(unmatched),
+        unmatched_list=Raw("\n".join(unmatched_lines) or texts("none")),
+        total_rub=f"{report.total.rub:g}",
+        total_stars=f"{report.total.stars:g}",
+        count=report.total.count,
+    )
+    await message.answer(text[:4096])
+
+
+# The panel's section ---------------------------------------------------------------------------
+@router.callback_query(AdminMenu.filter(F.section == Section.PAYMENTS))
+async def payments_section(
+    query: CallbackQuery, bot: Bot, texts: Texts, payments: PaymentService, settings: Settings
+) -> None:
+    """The panel's "Payments": pending ones, revenue by day, month and method."""
+    await query.answer()
+    report = await revenue_report(payments.history(), settings.zone)
+    week_ago = (dt.datetime.now(settings.zone) - dt.timedelta(days=6)).date().isoformat()
+    pending = payments.with_status("pending")[-PENDING_IN_SECTION:]
+    items = [
+        texts(
+            "admin_pending_item",
+            payment_id=p.id,
+            method=METHOD_NAMES.get(p.method, p.method),
+            plan=p.plan_id,
+            amount=f"{p.amount:g}",
+            user_id=p.user_id,
+            receipt=texts("admin_pending_receipt") if p.receipt_sent else "",
+        )
+        for p in pending
+    ]
+    text = texts(
+        "admin_payments_section",
+        pending=Raw("\n".join(items) or texts("none")),
+        by_day=Raw(revenue_lines({k: v for k, v in report.by_day.items() if k >= week_ago}, texts)),
+        by_month=Raw(revenue_lines(report.by_month, texts)),
+        by_method=Raw(revenue_lines(report.by_method, texts)),
+    )
+    await show(query, bot, text[:4096], payments_section_keyboard(pending, texts))
+
+
+@router.callback_query(AdminMenu.filter(F.section == Section.EXPORT))
+async def export_csv(
+    query: CallbackQuery, bot: Bot, payments: PaymentService, settings: Settings
+) -> None:
+    """ "Export CSV": every payment, streamed into files under Telegram's upload limit."""
+    await query.answer()
+    with tempfile.TemporaryDirectory() as folder:
+        stem = f"payments-{dt.datetime.now(settings.zone).date().isoformat()}"
+        files = await export_payments(payments.history(), settings.zone, Path(folder), stem)
+        for path in files:
+            await bot.send_document(query.from_user.id, FSInputFile(path, filename=path.name))

@@ -1,0 +1,301 @@
+"""Promo codes: commands, the panel's list (disable, enable, delete) and the creation wizard."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from handlers.admin.keyboards import promo_plans_keyboard, promo_section_keyboard, skip_keyboard
+from handlers.admin.users import plan_ids
+from handlers.callbacks import AdminMenu, AdminPromo, PromoAct, Section
+from handlers.editing import show
+from handlers.states import PromoWizard
+from handlers.views import promo_line
+from services.catalog import Catalog
+from services.models import PromoCode
+from services.promo import PromoError, PromoService
+from texts import Raw, Texts
+
+router = Router(name=__name__)
+
+SHOWN_IN_SECTION = 15
+LIST_CHUNK = 3800  # characters per /promo_list message, under Telegram's 4096
+
+
+async def create_code(
+    texts: Texts,
+    catalog: Catalog,
+    promo: PromoService,
+    *,
+    code: str,
+    plan_id: str,
+    days: int,
+    created_by: int,
+    max_uses: int | None,
+    valid_until: dt.date | None,
+) -> str:
+    """Create a code (command and wizard alike); the admin's answer."""
+    if plan_id not in catalog.plans_by_id:
+        return texts("admin_unknown_plan", plan=plan_id, plans=plan_ids(catalog))
+    try:
+        created = await promo.create(
+            code, plan_id, days, created_by=created_by, max_uses=max_uses, valid_until=valid_until
+        )
+    except PromoError as error:
+        return texts(f"admin_promo_{error.reason}", code=code.upper())
+    return texts(
+        "admin_promo_created",
+        code=created.code,
+        plan=catalog.plans_by_id[created.plan_id].name,
+        days=created.days,
+        max_uses=created.max_uses or texts("no_limit"),
+        until=created.valid_until or texts("no_date"),
+    )
+
+
+def _lines(
+    codes: list[PromoCode], texts: Texts, catalog: Catalog, promo: PromoService
+) -> list[str]:
+    return [promo_line(item, promo.uses(item.code), texts, catalog) for item in codes]
+
+
+# Commands ---------------------------------------------------------------------------------
+@router.message(Command("promo_new"))
+async def promo_new(
+    message: Message, command: CommandObject, texts: Texts, catalog: Catalog, promo: PromoService
+) -> None:
+    """/promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]: create a promo code."""
+    args = (command.args or "").split()
+    usage = texts("admin_promo_new_usage", plans=plan_ids(catalog))
+    if not 3 <= len(args) <= 5 or not args[2].isdigit():
+        await message.answer(usage)
+        return
+    max_uses: int | None = None
+    valid_until: dt.date | None = None
+    try:
+        for extra in args[3:]:
+            if extra.isdigit() and max_uses is None and valid_until is None:
+                max_uses = int(extra)
+            else:
+                valid_until = dt.date.fromisoformat(extra)
+    except ValueError:
+        await message.answer(usage)
+        return
+    answer = await create_code(
+        texts,
+        catalog,
+        promo,
+        code=args[0],
+        plan_id=args[1],
+        days=int(args[2]),
+        created_by=message.from_user.id if message.from_user else 0,
+        max_uses=max_uses,
+        valid_until=valid_until,
+    )
+    await message.answer(answer)
+
+
+@router.message(Command("promo_list"))
+async def promo_list(message: Message, texts: Texts, catalog: Catalog, promo: PromoService) -> None:
+    """/promo_list: every code with its usage (in several messages when long)."""
+    items = _lines(promo.codes(), texts, catalog, promo)
+    if not items:
+        await message.answer(texts("admin_promo_empty"))
+        return
+    chunk: list[str] = []
+    for item in items:
+        if sum(len(line) + 1 for line in chunk) + len(item) > LIST_CHUNK:
+            await message.answer(texts("admin_promo_list", items=Raw("\n".join(chunk))))
+            chunk = []
+        chunk.append(item)
+    await message.answer(texts("admin_promo_list", items=Raw("\n".join(chunk))))
+
+
+@router.message(Command("promo_del"))
+async def promo_del(
+    message: Message, command: CommandObject, texts: Texts, promo: PromoService
+) -> None:
+    """/promo_del CODE: delete a promo code."""
+    args = (command.args or "").split()
+    if len(args) != 1:
+        await message.answer(texts("admin_promo_del_usage"))
+        return
+    code = args[0].upper()
+    deleted = await promo.delete(code)
+    await message.answer(
+        texts("admin_promo_deleted" if deleted else "admin_promo_not_found", code=code)
+    )
+
+
+# The panel's section ----------------------------------------------------------------------
+async def _show_section(
+    query: CallbackQuery, bot: Bot, texts: Texts, promo: PromoService, catalog: Catalog
+) -> None:
+    codes = promo.codes()[-SHOWN_IN_SECTION:]
+    items = _lines(codes, texts, catalog, promo)
+    text = texts("admin_promo_section", items=Raw("\n".join(items) or texts("admin_promo_empty")))
+    await show(query, bot, text[:4096], promo_section_keyboard(codes, texts))
+
+
+@router.callback_query(AdminMenu.filter(F.section == Section.PROMO))
+async def promo_section(
+    query: CallbackQuery, bot: Bot, texts: Texts, promo: PromoService, catalog: Catalog
+) -> None:
+    """The panel's "Promo codes": the latest codes with their buttons."""
+    await query.answer()
+    await _show_section(query, bot, texts, promo, catalog)
+
+
+@router.callback_query(AdminPromo.filter(F.action.in_({PromoAct.DISABLE, PromoAct.ENABLE})))
+async def toggle_code(
+    query: CallbackQuery,
+    callback_data: AdminPromo,
+    bot: Bot,
+    texts: Texts,
+    promo: PromoService,
+    catalog: Catalog,
+) -> None:
+    """Disable / enable a code."""
+    await query.answer()
+    await promo.set_disabled(callback_data.code, callback_data.action == PromoAct.DISABLE)
+    await _show_section(query, bot, texts, promo, catalog)
+
+
+@router.callback_query(AdminPromo.filter(F.action == PromoAct.DELETE))
+async def delete_code(
+    query: CallbackQuery,
+    callback_data: AdminPromo,
+    bot: Bot,
+    texts: Texts,
+    promo: PromoService,
+    catalog: Catalog,
+) -> None:
+    """Delete a code."""
+    await query.answer()
+    await promo.delete(callback_data.code)
+    await _show_section(query, bot, texts, promo, catalog)
+
+
+# The wizard: code, plan, days, uses (or skip), last date (or skip) ------------------------------
+@router.callback_query(AdminPromo.filter(F.action == PromoAct.NEW))
+async def wizard_start(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMContext) -> None:
+    """ "New code": ask for the code."""
+    await query.answer()
+    await state.set_state(PromoWizard.code)
+    await bot.send_message(query.from_user.id, texts("admin_promo_wizard_code"))
+
+
+@router.message(PromoWizard.code, F.text, ~F.text.startswith("/"))
+async def wizard_code(message: Message, texts: Texts, catalog: Catalog, state: FSMContext) -> None:
+    """The code typed: choose the plan."""
+    code = (message.text or "").strip().upper()
+    await state.update_data(code=code)
+    await state.set_state(PromoWizard.plan)
+    await message.answer(
+        texts("admin_promo_wizard_plan", code=code),
+        reply_markup=promo_plans_keyboard(catalog.on_sale),
+    )
+
+
+@router.callback_query(PromoWizard.plan, AdminPromo.filter(F.action == PromoAct.PLAN))
+async def wizard_plan(
+    query: CallbackQuery, callback_data: AdminPromo, bot: Bot, texts: Texts, state: FSMContext
+) -> None:
+    """A plan chosen: ask for the days."""
+    await query.answer()
+    await state.update_data(plan_id=callback_data.code)
+    await state.set_state(PromoWizard.days)
+    await bot.send_message(query.from_user.id, texts("admin_promo_wizard_days"))
+
+
+@router.message(PromoWizard.days, F.text, ~F.text.startswith("/"))
+async def wizard_days(message: Message, texts: Texts, state: FSMContext) -> None:
+    """The days typed: ask for the number of uses (or skip)."""
+    value = (message.text or "").strip()
+    if not value.isdigit() or int(value) < 1:
+        await message.answer(texts("admin_number_expected"))
+        return
+    await state.update_data(days=int(value))
+    await state.set_state(PromoWizard.uses)
+    await message.answer(texts("admin_promo_wizard_uses"), reply_markup=skip_keyboard(texts))
+
+
+@router.message(PromoWizard.uses, F.text, ~F.text.startswith("/"))
+async def wizard_uses(message: Message, bot: Bot, texts: Texts, state: FSMContext) -> None:
+    """The number of uses typed: ask for the last valid date (or skip)."""
+    value = (message.text or "").strip()
+    if not value.isdigit() or int(value) < 1:
+        await message.answer(texts("admin_number_expected"))
+        return
+    await state.update_data(max_uses=int(value))
+    await _ask_date(bot, message.chat.id, texts, state)
+
+
+@router.callback_query(PromoWizard.uses, AdminPromo.filter(F.action == PromoAct.SKIP))
+async def wizard_skip_uses(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMContext) -> None:
+    """ "Skip" the number of uses: no limit."""
+    await query.answer()
+    await state.update_data(max_uses=None)
+    await _ask_date(bot, query.from_user.id, texts, state)
+
+
+@router.message(PromoWizard.date, F.text, ~F.text.startswith("/"))
+async def wizard_date(
+    message: Message, texts: Texts, catalog: Catalog, promo: PromoService, state: FSMContext
+) -> None:
+    """The last valid date typed: create the code."""
+    try:
+        date = dt.date.fromisoformat((message.text or "").strip())
+    except ValueError:
+        await message.answer(texts("admin_date_expected"))
+        return
+    await message.answer(await _finish(message.chat.id, date, texts, catalog, promo, state))
+
+
+@router.callback_query(PromoWizard.date, AdminPromo.filter(F.action == PromoAct.SKIP))
+async def wizard_skip_date(
+    query: CallbackQuery,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    promo: PromoService,
+    state: FSMContext,
+) -> None:
+    """ "Skip" the date: valid until deleted."""
+    await query.answer()
+    admin_id = query.from_user.id
+    await bot.send_message(admin_id, await _finish(admin_id, None, texts, catalog, promo, state))
+
+
+async def _ask_date(bot: Bot, chat_id: int, texts: Texts, state: FSMContext) -> None:
+    await state.set_state(PromoWizard.date)
+    await bot.send_message(
+        chat_id, texts("admin_promo_wizard_date"), reply_markup=skip_keyboard(texts)
+    )
+
+
+async def _finish(
+    admin_id: int,
+    date: dt.date | None,
+    texts: Texts,
+    catalog: Catalog,
+    promo: PromoService,
+    state: FSMContext,
+) -> str:
+    data = await state.get_data()
+    await state.clear()
+    return await create_code(
+        texts,
+        catalog,
+        promo,
+        code=data["code"],
+        plan_id=data["plan_id"],
+        days=data["days"],
+        created_by=admin_id,
+        max_uses=data.get("max_uses"),
+        valid_until=date,
+    )

@@ -1,0 +1,354 @@
+"""Users: find one, their card, grant / extend / revoke — by command and by button alike."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from config import Settings
+from handlers.admin.keyboards import (
+    grant_days_keyboard,
+    grant_plans_keyboard,
+    revoke_plans_keyboard,
+    user_keyboard,
+    with_back,
+    yes_keyboard,
+)
+from handlers.callbacks import AdminMenu, AdminUser, Section, UserAct
+from handlers.editing import show
+from handlers.states import AdminFind
+from handlers.views import payment_line, tell_user
+from services.catalog import Catalog
+from services.models import UserRecord
+from services.payments import PaymentService
+from services.stats import StatsService
+from services.subscriptions import SubscriptionService
+from services.users import UsersService
+from texts import Raw, Texts, format_moment
+
+logger = logging.getLogger(__name__)
+router = Router(name=__name__)
+
+
+def plan_ids(catalog: Catalog) -> str:
+    return ", ".join(plan.id for plan in catalog.on_sale)
+
+
+# The two actions, shared by commands and buttons ---------------------------------------------
+async def grant_plan(
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+    settings: Settings,
+    *,
+    user_id: int,
+    plan_id: str,
+    days: int,
+    source: str,
+) -> str | None:
+    """Give or extend a plan and tell the user; the admin's answer, or None if this very
+    intent (`source`: one command message or confirmation message) was already granted."""
+    if subscriptions.has_source(user_id, source):
+        return None  # a double tap or a re-delivered update
+    subscription = await subscriptions.grant(user_id, plan_id, days, source)
+    plan = catalog.plans_by_id[plan_id]
+    end = format_moment(subscription.end, settings.zone)
+    logger.info("Admin granted %s for %d days to %s (%s)", plan_id, days, user_id, source)
+    await tell_user(
+        bot,
+        users,
+        user_id,
+        "granted_notice",
+        plan=plan.name,
+        end=end,
+        models=catalog.model_names(plan),
+    )
+    return texts("admin_granted", user_id=user_id, plan=plan.name, days=days, end=end)
+
+
+async def revoke_plans(
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+    *,
+    user_id: int,
+    plan_id: str | None,
+) -> str:
+    """End one plan (or all) now and tell the user; the admin's answer."""
+    revoked = await subscriptions.revoke(user_id, plan_id)
+    if not revoked:
+        suffix = f" ({plan_id})" if plan_id else ""
+        return texts("admin_nothing_to_revoke", user_id=user_id, plan=suffix)
+    names = [catalog.plans_by_id[pid].name for pid in revoked]
+    logger.info("Admin revoked %s from %s", revoked, user_id)
+    for name in names:
+        await tell_user(bot, users, user_id, "revoked_notice", plan=name)
+    return texts("admin_revoked", user_id=user_id, plans=", ".join(names))
+
+
+# Commands ---------------------------------------------------------------------------------
+@router.message(Command("grant"))
+async def grant_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+    settings: Settings,
+) -> None:
+    """/grant USER_ID PLAN DAYS: give or extend a plan."""
+    args = (command.args or "").split()
+    if len(args) != 3 or not args[0].isdigit() or not args[2].isdigit() or int(args[2]) < 1:
+        await message.answer(texts("admin_grant_usage", plans=plan_ids(catalog)))
+        return
+    user_id, plan_id, days = int(args[0]), args[1], int(args[2])
+    if plan_id not in catalog.plans_by_id:
+        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=plan_ids(catalog)))
+        return
+    admin_id = message.from_user.id if message.from_user else 0
+    source = f"admin:{admin_id}:{message.chat.id}:{message.message_id}"  # one per message
+    answer = await grant_plan(
+        bot,
+        texts,
+        catalog,
+        subscriptions,
+        users,
+        settings,
+        user_id=user_id,
+        plan_id=plan_id,
+        days=days,
+        source=source,
+    )
+    if answer is not None:
+        await message.answer(answer)
+
+
+@router.message(Command("revoke"))
+async def revoke_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+) -> None:
+    """/revoke USER_ID [PLAN]: end one plan or all of them now."""
+    args = (command.args or "").split()
+    if len(args) not in (1, 2) or not args[0].isdigit():
+        await message.answer(texts("admin_revoke_usage", plans=plan_ids(catalog)))
+        return
+    plan_id = args[1] if len(args) == 2 else None
+    if plan_id is not None and plan_id not in catalog.plans_by_id:
+        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=plan_ids(catalog)))
+        return
+    await message.answer(
+        await revoke_plans(
+            bot, texts, catalog, subscriptions, users, user_id=int(args[0]), plan_id=plan_id
+        )
+    )
+
+
+# Finding a user -------------------------------------------------------------------------------
+@router.callback_query(AdminMenu.filter(F.section == Section.USERS))
+async def ask_for_user(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMContext) -> None:
+    """The panel's "Users": ask for an id or @username."""
+    await query.answer()
+    await state.set_state(AdminFind.query)
+    await show(query, bot, texts("admin_find_ask"), with_back(texts))
+
+
+@router.message(AdminFind.query, F.text, ~F.text.startswith("/"))
+async def find_user(
+    message: Message,
+    texts: Texts,
+    users: UsersService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    stats: StatsService,
+    catalog: Catalog,
+    settings: Settings,
+    state: FSMContext,
+) -> None:
+    """The id or @username typed after "Users": the user's card."""
+    found = await users.find(message.text or "")
+    if found is None:
+        await message.answer(texts("admin_user_not_found", query=message.text or ""))
+        return
+    await state.clear()
+    text = await user_card(found, texts, subscriptions, payments, stats, catalog, settings)
+    await message.answer(text, reply_markup=user_keyboard(found.id, texts))
+
+
+async def user_card(
+    user: UserRecord,
+    texts: Texts,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    stats: StatsService,
+    catalog: Catalog,
+    settings: Settings,
+) -> str:
+    plans = [
+        f"• {item.plan.name} — {format_moment(item.end, settings.zone)}"
+        for item in subscriptions.active_plans(user.id)
+    ]
+    own = [p for p in payments.live() if p.user_id == user.id][-10:]  # recent and open
+    model = catalog.model(user.model_key)
+    return texts(
+        "admin_user_card",
+        name=f"@{user.username}" if user.username else user.first_name,
+        user_id=user.id,
+        language=user.language,
+        model=model.name if model else "—",
+        since=format_moment(user.created_at, settings.zone) if user.created_at else "—",
+        blocked=texts("admin_user_blocked") if user.blocked else "",
+        messages=await stats.user_message_count(user.id, 30),
+        plans="\n".join(plans) or texts("none"),
+        payments=Raw(
+            "\n".join(payment_line(p, texts, settings.zone) for p in own) or texts("none")
+        ),
+    )
+
+
+# Grant by buttons: plan, days, confirmation ------------------------------------------------------
+@router.callback_query(AdminUser.filter(F.action == UserAct.GRANT))
+async def grant_choose_plan(
+    query: CallbackQuery, callback_data: AdminUser, bot: Bot, texts: Texts, catalog: Catalog
+) -> None:
+    """ "Grant" on a user card: choose the plan."""
+    await query.answer()
+    user_id = callback_data.user_id
+    await show(
+        query,
+        bot,
+        texts("admin_choose_plan", user_id=user_id),
+        grant_plans_keyboard(user_id, catalog.on_sale, texts),
+    )
+
+
+@router.callback_query(AdminUser.filter(F.action == UserAct.PLAN))
+async def grant_choose_days(
+    query: CallbackQuery, callback_data: AdminUser, bot: Bot, texts: Texts, catalog: Catalog
+) -> None:
+    """A plan chosen: choose the days."""
+    await query.answer()
+    plan = catalog.plans_by_id[callback_data.plan_id]
+    text = texts("admin_choose_days", plan=plan.name, user_id=callback_data.user_id)
+    await show(query, bot, text, grant_days_keyboard(callback_data.user_id, plan.id, texts))
+
+
+@router.callback_query(AdminUser.filter(F.action == UserAct.DAYS))
+async def grant_confirm(
+    query: CallbackQuery, callback_data: AdminUser, bot: Bot, texts: Texts, catalog: Catalog
+) -> None:
+    """Days chosen: ask for a confirmation."""
+    await query.answer()
+    data = callback_data
+    plan = catalog.plans_by_id[data.plan_id]
+    text = texts("admin_confirm_grant", plan=plan.name, days=data.days, user_id=data.user_id)
+    yes = data.model_copy(update={"action": UserAct.GRANT_OK})
+    await show(query, bot, text, yes_keyboard(texts, yes))
+
+
+@router.callback_query(AdminUser.filter(F.action == UserAct.GRANT_OK))
+async def grant_confirmed(
+    query: CallbackQuery,
+    callback_data: AdminUser,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+    settings: Settings,
+) -> None:
+    """ "Yes" under a grant: grant once per confirmation message, however often pressed."""
+    await query.answer()
+    message = query.message
+    where = f"{message.chat.id}:{message.message_id}" if message else f"query:{query.id}"
+    answer = await grant_plan(
+        bot,
+        texts,
+        catalog,
+        subscriptions,
+        users,
+        settings,
+        user_id=callback_data.user_id,
+        plan_id=callback_data.plan_id,
+        days=callback_data.days,
+        source=f"admin:{query.from_user.id}:{where}",
+    )
+    if answer is not None:
+        await show(query, bot, answer, with_back(texts))
+
+
+# Revoke by buttons: plan, confirmation ------------------------------------------------------
+@router.callback_query(AdminUser.filter(F.action == UserAct.REVOKE))
+async def revoke_choose_plan(
+    query: CallbackQuery,
+    callback_data: AdminUser,
+    bot: Bot,
+    texts: Texts,
+    subscriptions: SubscriptionService,
+) -> None:
+    """ "Revoke" on a user card: choose one active plan, or all."""
+    await query.answer()
+    user_id = callback_data.user_id
+    active = [item.plan for item in subscriptions.active_plans(user_id)]
+    await show(
+        query,
+        bot,
+        texts("admin_choose_plan", user_id=user_id),
+        revoke_plans_keyboard(user_id, active, texts),
+    )
+
+
+@router.callback_query(AdminUser.filter(F.action == UserAct.REVOKE_ASK))
+async def revoke_confirm(
+    query: CallbackQuery, callback_data: AdminUser, bot: Bot, texts: Texts, catalog: Catalog
+) -> None:
+    """A plan (or all) chosen: ask for a confirmation."""
+    await query.answer()
+    data = callback_data
+    name = catalog.plans_by_id[data.plan_id].name if data.plan_id else texts("btn_all_plans")
+    yes = data.model_copy(update={"action": UserAct.REVOKE_OK})
+    await show(
+        query,
+        bot,
+        texts("admin_confirm_revoke", plan=name, user_id=data.user_id),
+        yes_keyboard(texts, yes),
+    )
+
+
+@router.callback_query(AdminUser.filter(F.action == UserAct.REVOKE_OK))
+async def revoke_confirmed(
+    query: CallbackQuery,
+    callback_data: AdminUser,
+    bot: Bot,
+    texts: Texts,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    users: UsersService,
+) -> None:
+    """ "Yes" under a revoke."""
+    await query.answer()
+    answer = await revoke_plans(
+        bot,
+        texts,
+        catalog,
+        subscriptions,
+        users,
+        user_id=callback_data.user_id,
+        plan_id=callback_data.plan_id or None,
+    )
+    await show(query, bot, answer, with_back(texts))
