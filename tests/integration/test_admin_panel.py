@@ -1,0 +1,262 @@
+"""Every admin handler through the production Dispatcher: press, then check what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto
+from aiogram.types import InlineKeyboardMarkup
+
+from handlers.callbacks import (
+    AdminBroadcast,
+    AdminMenu,
+    AdminPayment,
+    AdminPromo,
+    AdminUser,
+    BroadcastAct,
+    PaymentAct,
+    PromoAct,
+    Section,
+    UserAct,
+)
+from handlers.states import AdminFind
+from tests.integration.conftest import Harness
+
+ADMIN = 1
+USER = 7
+
+
+def last_to_admin(harness: Harness) -> SendMessage | EditMessageText:
+    for call in reversed(harness.session.calls):
+        if isinstance(call, SendMessage | EditMessageText) and call.chat_id == ADMIN:
+            return call
+    raise AssertionError("nothing was sent to the admin")
+
+
+def last_text(harness: Harness) -> str:
+    return last_to_admin(harness).text or ""
+
+
+def buttons(harness: Harness) -> list[str]:
+    """The callback data of the last keyboard sent to the admin."""
+    markup = last_to_admin(harness).reply_markup
+    assert isinstance(markup, InlineKeyboardMarkup), "no keyboard"
+    return [b.callback_data or "" for row in markup.inline_keyboard for b in row]
+
+
+async def test_panel_menu_and_back(harness: Harness) -> None:
+    await harness.message(ADMIN, "/admin")
+    assert "Админ-панель" in last_text(harness)
+    sections = [AdminMenu.unpack(data).section for data in buttons(harness)]
+    assert sections == [
+        Section.USERS,
+        Section.PAYMENTS,
+        Section.STATS,
+        Section.PROMO,
+        Section.BROADCAST,
+    ]
+    state = harness.dispatcher.fsm.get_context(harness.bot, chat_id=ADMIN, user_id=ADMIN)
+    await harness.press(ADMIN, AdminMenu(section=Section.USERS).pack())
+    assert await state.get_state() == AdminFind.query.state
+    await harness.press(ADMIN, AdminMenu(section=Section.MAIN).pack())
+    assert "Админ-панель" in last_text(harness)
+    assert await state.get_state() is None  # the search step was left
+
+
+async def test_find_a_user_and_grant_then_revoke_by_buttons(harness: Harness) -> None:
+    await harness.message(USER, "/start")
+    await harness.press(ADMIN, AdminMenu(section=Section.USERS).pack())
+    assert "ID" in last_text(harness)
+    await harness.message(ADMIN, "@nobody_here")
+    assert "не найден" in last_text(harness).lower()
+    await harness.message(ADMIN, str(USER))
+    assert str(USER) in last_text(harness)
+    actions = [AdminUser.unpack(data).action for data in buttons(harness)[:2]]
+    assert actions == [UserAct.GRANT, UserAct.REVOKE]
+
+    await harness.press(ADMIN, AdminUser(action=UserAct.GRANT, user_id=USER).pack())
+    plans = [AdminUser.unpack(d).plan_id for d in buttons(harness) if d.startswith("adu")]
+    assert plans == [plan.id for plan in harness.services.catalog.on_sale]
+    await harness.press(
+        ADMIN, AdminUser(action=UserAct.PLAN, user_id=USER, plan_id="gpt_pro").pack()
+    )
+    days = [AdminUser.unpack(d).days for d in buttons(harness) if d.startswith("adu")]
+    assert days == [7, 30, 90, 365]
+    await harness.press(
+        ADMIN, AdminUser(action=UserAct.DAYS, user_id=USER, plan_id="gpt_pro", days=7).pack()
+    )
+    (yes,) = [AdminUser.unpack(d) for d in buttons(harness) if d.startswith("adu")]
+    assert yes.action == UserAct.GRANT_OK and (yes.plan_id, yes.days) == ("gpt_pro", 7)
+    await harness.press(ADMIN, yes.pack())
+    assert "выдан" in last_text(harness)
+    assert [a.plan.id for a in harness.services.subscriptions.active_plans(USER)] == ["gpt_pro"]
+
+    await harness.press(ADMIN, AdminUser(action=UserAct.REVOKE, user_id=USER).pack())
+    choices = [AdminUser.unpack(d) for d in buttons(harness) if d.startswith("adu")]
+    assert [(c.action, c.plan_id) for c in choices] == [
+        (UserAct.REVOKE_ASK, "gpt_pro"),
+        (UserAct.REVOKE_ASK, ""),
+    ]
+    await harness.press(ADMIN, choices[0].pack())
+    (sure,) = [AdminUser.unpack(d) for d in buttons(harness) if d.startswith("adu")]
+    assert sure.action == UserAct.REVOKE_OK
+    await harness.press(ADMIN, sure.pack())
+    assert "отключ" in last_text(harness)
+    assert harness.services.subscriptions.active_plans(USER) == []
+    await harness.press(ADMIN, sure.pack())  # again: nothing left to revoke
+    assert "нечего" in last_text(harness).lower() or "нет" in last_text(harness).lower()
+
+
+async def test_grant_and_revoke_commands_check_their_input(harness: Harness) -> None:
+    for command in ("/grant", "/grant 7 premium1", "/grant x premium1 30", "/grant 7 premium1 0"):
+        await harness.message(ADMIN, command)
+        assert "/grant" in last_text(harness), command
+    await harness.message(ADMIN, "/revoke")
+    assert "/revoke" in last_text(harness)
+    await harness.message(ADMIN, "/revoke 7 gold")
+    assert "gold" in last_text(harness)
+    await harness.message(ADMIN, "/revoke 7")
+    assert str(USER) in last_text(harness)
+    assert harness.services.subscriptions.active_plans(USER) == []
+
+
+async def test_promo_section_toggle_delete_and_commands(harness: Harness) -> None:
+    await harness.message(ADMIN, "/promo_list")
+    assert "нет" in last_text(harness).lower()
+    await harness.message(ADMIN, "/promo_new BAD")
+    assert "/promo_new" in last_text(harness)
+    await harness.message(ADMIN, "/promo_new SUMMER gold 7")
+    assert "gold" in last_text(harness)
+    await harness.message(ADMIN, "/promo_new SUMMER premium1 7 5 2030-06-01")
+    assert "SUMMER" in last_text(harness)
+    await harness.message(ADMIN, "/promo_new SUMMER premium1 7")
+    assert "SUMMER" in last_text(harness)  # exists already
+    assert len(harness.services.promo.codes()) == 1
+
+    await harness.press(ADMIN, AdminMenu(section=Section.PROMO).pack())
+    assert "SUMMER" in last_text(harness)
+    toggle = AdminPromo.unpack(buttons(harness)[0])
+    assert (toggle.action, toggle.code) == (PromoAct.DISABLE, "SUMMER")
+    await harness.press(ADMIN, toggle.pack())
+    assert harness.services.promo.get("SUMMER").disabled  # type: ignore[union-attr]
+    assert AdminPromo.unpack(buttons(harness)[0]).action == PromoAct.ENABLE
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.ENABLE, code="SUMMER").pack())
+    assert not harness.services.promo.get("SUMMER").disabled  # type: ignore[union-attr]
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.DELETE, code="SUMMER").pack())
+    assert harness.services.promo.codes() == []
+    await harness.message(ADMIN, "/promo_del SUMMER")
+    assert "SUMMER" in last_text(harness)
+    await harness.message(ADMIN, "/promo_del")
+    assert "/promo_del" in last_text(harness)
+
+
+async def test_promo_wizard_every_step(harness: Harness) -> None:
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.NEW).pack())
+    await harness.message(ADMIN, "autumn")
+    plans = [AdminPromo.unpack(d) for d in buttons(harness)]
+    assert {p.action for p in plans} == {PromoAct.PLAN}
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.PLAN, code="ai_group").pack())
+    await harness.message(ADMIN, "zero")
+    assert "число" in last_text(harness).lower()
+    await harness.message(ADMIN, "14")
+    assert AdminPromo.unpack(buttons(harness)[0]).action == PromoAct.SKIP
+    await harness.message(ADMIN, "3")  # uses
+    await harness.message(ADMIN, "not a date")
+    assert "дат" in last_text(harness).lower()
+    await harness.message(ADMIN, "2031-01-31")
+    created = harness.services.promo.get("AUTUMN")
+    assert created is not None
+    assert (created.plan_id, created.days, created.max_uses, created.valid_until) == (
+        "ai_group",
+        14,
+        3,
+        "2031-01-31",
+    )
+    # Skipping both optional steps.
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.NEW).pack())
+    await harness.message(ADMIN, "winter")
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.PLAN, code="premium1").pack())
+    await harness.message(ADMIN, "30")
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.SKIP).pack())
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.SKIP).pack())
+    winter = harness.services.promo.get("WINTER")
+    assert winter is not None and (winter.max_uses, winter.valid_until) == (None, None)
+    # A skip outside the wizard does nothing.
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.SKIP).pack())
+    assert len(harness.services.promo.codes()) == 2
+
+
+async def test_reject_with_a_reason_or_the_default_and_by_command(harness: Harness) -> None:
+    payments = harness.services.payments
+    first = await payments.open_invoice(USER, "premium1", "sbp")
+    await harness.press(ADMIN, AdminPayment(action=PaymentAct.REJECT, payment_id=first.id).pack())
+    assert first.id in last_text(harness)
+    default = AdminPayment.unpack(buttons(harness)[0])
+    assert default.action == PaymentAct.DEFAULT
+    await harness.message(ADMIN, "не пришли деньги")
+    assert payments.get(first.id).status == "rejected"  # type: ignore[union-attr]
+    assert "не пришли деньги" in harness.session.texts_to(USER)[-1]
+
+    second = await payments.open_invoice(USER, "ai_group", "sbp")
+    await harness.press(ADMIN, AdminPayment(action=PaymentAct.REJECT, payment_id=second.id).pack())
+    await harness.press(ADMIN, AdminPayment(action=PaymentAct.DEFAULT, payment_id=second.id).pack())
+    assert payments.get(second.id).status == "rejected"  # type: ignore[union-attr]
+
+    third = await payments.open_invoice(USER, "gpt_pro", "sbp")
+    await harness.message(ADMIN, "/reject")
+    assert "/reject" in last_text(harness)
+    await harness.message(ADMIN, f"/reject {third.id} дубль")
+    assert payments.get(third.id).status == "rejected"  # type: ignore[union-attr]
+    await harness.message(ADMIN, f"/reject {third.id}")
+    assert "rejected" in last_text(harness)
+    await harness.message(ADMIN, "/reject nosuchid")
+    await harness.message(ADMIN, "/confirm nosuchid")
+    await harness.message(ADMIN, "/confirm")
+    assert "/confirm" in last_text(harness)
+
+
+async def test_payments_list_export_refund_usage_and_settle(harness: Harness) -> None:
+    payments = harness.services.payments
+    paid = await payments.open_invoice(USER, "premium1", "sbp")
+    await payments.credit(paid.id, decided_by=ADMIN)
+    await harness.message(ADMIN, "/payments")
+    assert paid.id in last_text(harness) and "675" in last_text(harness)
+    await harness.press(ADMIN, AdminMenu(section=Section.EXPORT).pack())
+    (document,) = [c for c in harness.session.calls if isinstance(c, SendDocument)]
+    assert document.chat_id == ADMIN
+    await harness.message(ADMIN, "/refund")
+    assert "/refund" in last_text(harness)
+    await harness.message(ADMIN, f"/refund {paid.id}")
+    assert "Stars" in last_text(harness)  # only Stars are refunded by command
+    await harness.message(ADMIN, "/settle")
+    assert "/settle" in last_text(harness)
+    await harness.message(ADMIN, "/settle yoomoney:nothing")
+    assert "yoomoney:nothing" in last_text(harness)
+
+
+async def test_stats_by_command_and_button(harness: Harness) -> None:
+    await harness.message(USER, "/start")
+    await harness.message(ADMIN, "/stats")
+    await harness.press(ADMIN, AdminMenu(section=Section.STATS).pack())
+    texts = [c.text for c in harness.session.calls if isinstance(c, SendMessage)]
+    photos = [c for c in harness.session.calls if isinstance(c, SendPhoto)]
+    assert sum("Пользователей" in (t or "") for t in texts) == 2 and len(photos) == 2
+
+
+async def test_broadcast_from_the_panel_and_stop(harness: Harness) -> None:
+    harness.dispatcher["broadcast_runner"].attach(harness.bot)
+    await harness.message(USER, "/start")
+    await harness.press(ADMIN, AdminMenu(section=Section.BROADCAST).pack())
+    await harness.message(ADMIN, "Новости")
+    send = AdminBroadcast.unpack(buttons(harness)[0])
+    assert send.action == BroadcastAct.SEND
+    await harness.press(
+        ADMIN, AdminBroadcast(action=BroadcastAct.STOP, broadcast_id=send.broadcast_id).pack()
+    )
+    await harness.press(
+        ADMIN, AdminBroadcast(action=BroadcastAct.DROP, broadcast_id=send.broadcast_id).pack()
+    )
+    assert "Отмен" in last_text(harness)
+    draft = await harness.services.broadcasts.get(send.broadcast_id)
+    assert draft is not None and draft.status == "cancelled"
+    await asyncio.sleep(0)
