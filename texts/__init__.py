@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import string
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,14 +27,93 @@ def language_for(language_code: str | None) -> str:
     return "en" if language_code and language_code.lower().startswith("en") else "ru"
 
 
+# Plurals ------------------------------------------------------------------------------
+# A template names the value to count and the noun's forms: "{days:plural:день|дня|дней}"
+# renders the number and the noun, "1 день", "3 дня", "5 дней", "21 день", "1,5 дня";
+# English gives two forms, "{days:plural:day|days}". The forms are in the case the
+# sentence needs ("через {seconds:plural:секунду|секунды|секунд}"). A fraction takes the
+# second form ("1,5 часа", "1.5 hours"), right where the noun is nominative or accusative;
+# the counts in other cases ("до N символов", "N пользователям") are whole numbers. The
+# value is escaped like every other one.
+PLURAL_SPEC = "plural:"
+
+
+def _number(value: object) -> Decimal | None:
+    """The number a value shows ("5", 5, "1.5", "1,5"), or None if it shows none."""
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _is_fraction(number: Decimal) -> bool:
+    """Written with a fractional part ("1.5", also "1.0"): such numbers agree differently."""
+    exponent = number.as_tuple().exponent
+    return isinstance(exponent, int) and exponent < 0
+
+
+def russian_plural(number: Decimal) -> int:
+    """0: 1, 21, 101 (день); 1: 2-4, 22-24 and fractions (дня); 2: 0, 5-20, 25, 111 (дней)."""
+    if _is_fraction(number):
+        return 1
+    n = abs(int(number))
+    if n % 10 == 1 and n % 100 != 11:
+        return 0
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return 1
+    return 2
+
+
+def english_plural(number: Decimal) -> int:
+    """0: exactly 1 (day); 1: everything else, fractions too (0 days, 1.5 days)."""
+    return 0 if not _is_fraction(number) and abs(number) == 1 else 1
+
+
+# language -> (how many forms its templates give, which form a number takes)
+PLURAL_RULES: dict[str, tuple[int, Callable[[Decimal], int]]] = {
+    "ru": (3, russian_plural),
+    "en": (2, english_plural),
+}
+
+
+def plural_form(language: str, value: object) -> int:
+    """Which of the language's forms goes with `value`; a value that is no number: the last."""
+    forms, rule = PLURAL_RULES[language]
+    number = _number(value)
+    return forms - 1 if number is None else rule(number)
+
+
+class _Formatter(string.Formatter):
+    """str.format plus the `plural:` spec, for one language."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if not format_spec.startswith(PLURAL_SPEC):
+            return super().format_field(value, format_spec)
+        forms = format_spec.removeprefix(PLURAL_SPEC).split("|")
+        expected = PLURAL_RULES[self.language][0]
+        if len(forms) != expected:
+            raise ValueError(f"{format_spec!r}: {self.language} needs {expected} forms")
+        shown = str(value)
+        if self.language == "ru" and _number(shown) is not None:
+            shown = shown.replace(".", ",")  # 1,5 часа
+        return f"{shown} {forms[plural_form(self.language, value)]}"
+
+
 class Texts:
     """The texts of one language; `texts("key", name=...)` escapes every value for HTML."""
 
-    __slots__ = ("_catalog", "language")
+    __slots__ = ("_catalog", "_formatter", "language")
 
     def __init__(self, language: str) -> None:
         self.language = language if language in CATALOGS else DEFAULT_LANGUAGE
         self._catalog = CATALOGS[self.language]
+        self._formatter = _Formatter(self.language)
 
     def __call__(self, key: str, **values: Any) -> str:
         template = self._catalog[key]
@@ -41,6 +123,8 @@ class Texts:
             name: value if isinstance(value, Raw) else html.escape(str(value), quote=False)
             for name, value in values.items()
         }
+        if PLURAL_SPEC in template:
+            return self._formatter.vformat(template, (), escaped)
         return template.format(**escaped)
 
 

@@ -28,14 +28,14 @@ TEXTS: dict[str, str] = {
         "/profile — your model and subscriptions\n"
         "/plans — plans: more models and no length limit\n"
         "/promo CODE — activate a promo code\n\n"
-        "Free: {free_models} (requests up to {free_limit} characters)."
+        "Free: {free_models} (requests up to {free_limit:plural:character|characters})."
     ),
     "profile": (
         "<b>Profile</b>\n"
         "ID: <code>{user_id}</code>\n"
         "Model: <b>{model}</b>\n\n"
         "{plans}\n\n"
-        "Free models: {free_models}, requests up to {free_limit} characters."
+        "Free models: {free_models}, requests up to {free_limit:plural:character|characters}."
     ),
     "profile_no_plans": "No active subscriptions. Plans: /plans",
     # Models
@@ -54,7 +54,7 @@ TEXTS: dict[str, str] = {
     "busy": "⏳ Still answering your previous message. Please wait or press /cancel.",
     "empty_request": "Please write your question as text.",
     "too_long": (
-        "✂️ Your request is too long: {length} characters, the free models' limit is {limit}.\n"
+        "✂️ Your request is too long: {length:plural:character|characters}, the free models' limit is {limit}.\n"
         "Shorten it, or any subscription lifts the limit: /plans"
     ),
     "only_text": "I only understand text messages. Please write your question as text.",
@@ -77,7 +77,7 @@ TEXTS: dict[str, str] = {
     "btn_plans": "💎 Plans",
     "btn_promo": "🎟 Enter a promo code",
     "btn_buy": "Buy {plan} — {price} RUB",
-    "plans": "<b>Plans</b> (access for {days} days)\n\n{plans}\n\nHave a promo code? /promo CODE",
+    "plans": "<b>Plans</b> (access for {days:plural:day|days})\n\n{plans}\n\nHave a promo code? /promo CODE",
     "plan_line": "<b>{plan}</b> — {price} RUB\nModels: {models}",
     "plan_active_mark": " ✅ until {end}",
     "profile_plans": "<b>Subscriptions</b>\n{plans}",
@@ -85,7 +85,7 @@ TEXTS: dict[str, str] = {
     # Promo codes
     "promo_ask": "Send the promo code as one message. Changed your mind? /cancel",
     "promo_ok": (
-        "🎉 Promo code activated: <b>{plan}</b> for {days} days, until {end}.\n"
+        "🎉 Promo code activated: <b>{plan}</b> for {days:plural:day|days}, until {end}.\n"
         "Models opened: {models}. Choose one: /model"
     ),
     "promo_unknown": "There is no such promo code. Please check the spelling.",
@@ -108,18 +108,18 @@ TEXTS: dict[str, str] = {
     ),
     "admin_promo_del_usage": "Usage: /promo_del CODE",
     "admin_unknown_plan": "There is no plan “{plan}”. Valid plans: {plans}",
-    "admin_granted": "✅ User <code>{user_id}</code> got <b>{plan}</b> for {days} days, until {end}.",
+    "admin_granted": "✅ User <code>{user_id}</code> got <b>{plan}</b> for {days:plural:day|days}, until {end}.",
     "admin_revoked": "✅ Turned off for user <code>{user_id}</code>: {plans}.",
     "admin_nothing_to_revoke": "User <code>{user_id}</code> has no active subscriptions{plan}.",
     "admin_promo_created": (
-        "✅ Promo code <code>{code}</code>: {plan} for {days} days, "
+        "✅ Promo code <code>{code}</code>: {plan} for {days:plural:day|days}, "
         "activations: {max_uses}, valid until: {until}."
     ),
     "admin_promo_exists": "Promo code <code>{code}</code> already exists.",
     "admin_promo_bad_code": "A code is 3-32 characters: Latin letters, digits, _ and -.",
     "admin_promo_bad_numbers": "DAYS is 1 to 3660, MAX_USES at least 1, the date YYYY-MM-DD.",
     "admin_promo_list": "<b>Promo codes</b>\n{items}",
-    "admin_promo_item": "<code>{code}</code> — {plan}, {days} days, used {used}/{max_uses}, until {until}{state}",
+    "admin_promo_item": "<code>{code}</code> — {plan}, {days:plural:day|days}, used {used}/{max_uses}, until {until}{state}",
     "admin_promo_empty": "No promo codes yet. Create one: /promo_new",
     "admin_promo_deleted": "🗑 Promo code <code>{code}</code> deleted.",
     "admin_promo_not_found": "There is no promo code <code>{code}</code>.",
@@ -127,7 +127,7 @@ TEXTS: dict[str, str] = {
     "no_date": "no end date",
     "disabled_mark": " (disabled)",
     # Payments
-    "pay_choose_method": "<b>{plan}</b> — {price} RUB for {days} days\nModels: {models}\n\nChoose how to pay:",
+    "pay_choose_method": "<b>{plan}</b> — {price} RUB for {days:plural:day|days}\nModels: {models}\n\nChoose how to pay:",
     "btn_pay_yoomoney": "💳 YooMoney (card)",
     "btn_pay_sbp": "🏦 SBP via a manager",
     "btn_pay_stars": "⭐ Telegram Stars ({stars})",
@@ -138,7 +138,7 @@ TEXTS: dict[str, str] = {
         "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n"
         "Press “Pay” to open the YooMoney form. Payment is checked automatically, "
         "usually within a couple of minutes; you can also press “Check payment”.\n"
-        "The invoice is valid for {hours} h."
+        "The invoice is valid for {hours:plural:hour|hours}."
     ),
     "pay_sbp": (
         "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n\n"
@@ -150,7 +150,7 @@ TEXTS: dict[str, str] = {
     "pay_sbp_already_sent": "Invoice <code>{payment_id}</code> is already being checked by the manager.",
     "pay_not_configured": "This payment method is unavailable right now. Please choose another.",
     "pay_pending": "The payment has not arrived yet. If you have paid, please wait a couple of minutes.",
-    "pay_check_too_soon": "We check at most once every 15 seconds. Try again in {seconds} s.",
+    "pay_check_too_soon": "We check at most once every 15 seconds. Try again in {seconds:plural:second|seconds}.",
     "pay_check_failed": "Could not check the payment right now. We will check automatically.",
     "pay_not_found": "Invoice not found.",
     "pay_already_paid": "This invoice is already paid. Thank you!",
@@ -158,7 +158,7 @@ TEXTS: dict[str, str] = {
     "pay_success": "✅ Payment received! <b>{plan}</b> is active until {end}.\nChoose a model: /model",
     "pay_rejected": "❌ Payment for invoice <code>{payment_id}</code> was rejected: {reason}\nQuestions: /paysupport",
     "pay_refunded": "↩️ Payment for invoice <code>{payment_id}</code> was refunded; {plan} is turned off.",
-    "stars_title": "{plan} — {days} days",
+    "stars_title": "{plan} — {days:plural:day|days}",
     "stars_description": "Access to models: {models}",
     "stars_invalid": "This invoice is no longer valid. Create a new one: /plans",
     "paysupport": (
@@ -193,7 +193,7 @@ TEXTS: dict[str, str] = {
         "<b>Payments</b>\nPending: {pending}\n{pending_list}\n\n"
         "<b>Recently paid</b>\n{paid_list}\n\n"
         "<b>Not credited</b> (money that arrived but matched no open invoice): {unmatched}\n{unmatched_list}\n\n"
-        "Total paid: {total_rub} RUB and {total_stars} ⭐ ({count} payments)"
+        "Total paid: {total_rub} RUB and {total_stars} ⭐ ({count:plural:payment|payments})"
     ),
     "admin_unmatched_line": "<code>{money_id}</code> {amount} — invoice {payment_id}, user {user_id}: {reason}",
     "admin_settle_usage": "Usage: /settle ID — mark money that was not credited as handled (ID from /payments)",
@@ -234,7 +234,7 @@ TEXTS: dict[str, str] = {
     "admin_user_blocked": " · blocked the bot",
     "admin_choose_plan": "Choose a plan for <code>{user_id}</code>:",
     "admin_choose_days": "How many days of <b>{plan}</b> for <code>{user_id}</code>?",
-    "admin_confirm_grant": "Grant <b>{plan}</b> for {days} days to user <code>{user_id}</code>?",
+    "admin_confirm_grant": "Grant <b>{plan}</b> for {days:plural:day|days} to user <code>{user_id}</code>?",
     "admin_confirm_revoke": "Revoke {plan} from user <code>{user_id}</code>?",
     "admin_payments_section": (
         "<b>Payments</b>\nWaiting for confirmation: {pending}\n\n"
@@ -268,7 +268,7 @@ TEXTS: dict[str, str] = {
     "admin_broadcast_ask": (
         "Send the message to broadcast (formatted text, photo, video or file). Cancel: /cancel"
     ),
-    "admin_broadcast_preview": "This is what {count} users will get (users who blocked the bot are skipped). Send?",
+    "admin_broadcast_preview": "This is what {count:plural:user|users} will get (users who blocked the bot are skipped). Send?",
     "admin_broadcast_progress": (
         "📣 Broadcast <code>{broadcast_id}</code>: {processed}/{total}\n"
         "Delivered: {delivered} · blocked: {blocked} · failed: {failed} · skipped: {skipped}"

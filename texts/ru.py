@@ -28,14 +28,14 @@ TEXTS: dict[str, str] = {
         "/profile — ваша модель и подписки\n"
         "/plans — тарифы: больше моделей и без ограничения длины\n"
         "/promo КОД — активировать промокод\n\n"
-        "Бесплатно: {free_models} (запрос до {free_limit} символов)."
+        "Бесплатно: {free_models} (запрос до {free_limit:plural:символа|символов|символов})."
     ),
     "profile": (
         "<b>Профиль</b>\n"
         "ID: <code>{user_id}</code>\n"
         "Модель: <b>{model}</b>\n\n"
         "{plans}\n\n"
-        "Бесплатные модели: {free_models} — запрос до {free_limit} символов."
+        "Бесплатные модели: {free_models} — запрос до {free_limit:plural:символа|символов|символов}."
     ),
     "profile_no_plans": "Активных подписок нет. Тарифы: /plans",
     # Models
@@ -53,7 +53,7 @@ TEXTS: dict[str, str] = {
     "busy": "⏳ Ещё отвечаю на предыдущее сообщение. Подождите или нажмите /cancel.",
     "empty_request": "Напишите вопрос текстом.",
     "too_long": (
-        "✂️ Запрос слишком длинный: {length} симв. при лимите {limit} для бесплатных моделей.\n"
+        "✂️ Запрос слишком длинный: {length:plural:символ|символа|символов} при лимите {limit} для бесплатных моделей.\n"
         "Сократите запрос или оформите любую подписку — ограничение длины снимется: /plans"
     ),
     "only_text": "Я понимаю только текстовые сообщения. Напишите вопрос текстом.",
@@ -77,7 +77,7 @@ TEXTS: dict[str, str] = {
     "btn_plans": "💎 Тарифы",
     "btn_promo": "🎟 Ввести промокод",
     "btn_buy": "Купить {plan} — {price} ₽",
-    "plans": "<b>Тарифы</b> (доступ на {days} дн.)\n\n{plans}\n\nЕсть промокод? /promo КОД",
+    "plans": "<b>Тарифы</b> (доступ на {days:plural:день|дня|дней})\n\n{plans}\n\nЕсть промокод? /promo КОД",
     "plan_line": "<b>{plan}</b> — {price} ₽\nМодели: {models}",
     "plan_active_mark": " ✅ до {end}",
     "profile_plans": "<b>Подписки</b>\n{plans}",
@@ -85,7 +85,7 @@ TEXTS: dict[str, str] = {
     # Promo codes
     "promo_ask": "Отправьте промокод одним сообщением. Передумали — /cancel",
     "promo_ok": (
-        "🎉 Промокод активирован: <b>{plan}</b> на {days} дн., до {end}.\n"
+        "🎉 Промокод активирован: <b>{plan}</b> на {days:plural:день|дня|дней}, до {end}.\n"
         "Открыты модели: {models}. Выбрать: /model"
     ),
     "promo_unknown": "Такого промокода нет. Проверьте написание.",
@@ -108,18 +108,18 @@ TEXTS: dict[str, str] = {
     ),
     "admin_promo_del_usage": "Формат: /promo_del CODE",
     "admin_unknown_plan": "Нет тарифа «{plan}». Доступные: {plans}",
-    "admin_granted": "✅ Пользователю <code>{user_id}</code> выдан <b>{plan}</b> на {days} дн., до {end}.",
+    "admin_granted": "✅ Пользователю <code>{user_id}</code> выдан <b>{plan}</b> на {days:plural:день|дня|дней}, до {end}.",
     "admin_revoked": "✅ У пользователя <code>{user_id}</code> отключено: {plans}.",
     "admin_nothing_to_revoke": "У пользователя <code>{user_id}</code> нет активных подписок{plan}.",
     "admin_promo_created": (
-        "✅ Промокод <code>{code}</code>: {plan} на {days} дн., "
+        "✅ Промокод <code>{code}</code>: {plan} на {days:plural:день|дня|дней}, "
         "активаций: {max_uses}, действует до: {until}."
     ),
     "admin_promo_exists": "Промокод <code>{code}</code> уже существует.",
     "admin_promo_bad_code": "Код должен быть 3–32 символа: латиница, цифры, _ и -.",
     "admin_promo_bad_numbers": "DAYS — от 1 до 3660, MAX_USES — не меньше 1, дата — ГГГГ-ММ-ДД.",
     "admin_promo_list": "<b>Промокоды</b>\n{items}",
-    "admin_promo_item": "<code>{code}</code> — {plan}, {days} дн., использован {used}/{max_uses}, до {until}{state}",
+    "admin_promo_item": "<code>{code}</code> — {plan}, {days:plural:день|дня|дней}, использован {used}/{max_uses}, до {until}{state}",
     "admin_promo_empty": "Промокодов пока нет. Создать: /promo_new",
     "admin_promo_deleted": "🗑 Промокод <code>{code}</code> удалён.",
     "admin_promo_not_found": "Промокода <code>{code}</code> нет.",
@@ -127,7 +127,7 @@ TEXTS: dict[str, str] = {
     "no_date": "бессрочно",
     "disabled_mark": " (отключён)",
     # Payments
-    "pay_choose_method": "<b>{plan}</b> — {price} ₽ на {days} дн.\nМодели: {models}\n\nВыберите способ оплаты:",
+    "pay_choose_method": "<b>{plan}</b> — {price} ₽ на {days:plural:день|дня|дней}\nМодели: {models}\n\nВыберите способ оплаты:",
     "btn_pay_yoomoney": "💳 ЮMoney (карта)",
     "btn_pay_sbp": "🏦 СБП через менеджера",
     "btn_pay_stars": "⭐ Telegram Stars ({stars})",
@@ -138,7 +138,7 @@ TEXTS: dict[str, str] = {
         "Счёт <code>{payment_id}</code>: <b>{plan}</b>, {price} ₽.\n"
         "Нажмите «Оплатить» — откроется форма ЮMoney. Оплата проверяется автоматически, "
         "обычно в течение пары минут; можно нажать «Проверить оплату».\n"
-        "Счёт действует {hours} ч."
+        "Счёт действует {hours:plural:час|часа|часов}."
     ),
     "pay_sbp": (
         "Счёт <code>{payment_id}</code>: <b>{plan}</b>, {price} ₽.\n\n"
@@ -150,7 +150,7 @@ TEXTS: dict[str, str] = {
     "pay_sbp_already_sent": "Оплата по счёту <code>{payment_id}</code> уже на проверке у менеджера.",
     "pay_not_configured": "Этот способ оплаты сейчас недоступен. Выберите другой.",
     "pay_pending": "Оплата пока не поступила. Если вы уже оплатили, подождите пару минут.",
-    "pay_check_too_soon": "Проверяем не чаще раза в 15 секунд. Попробуйте через {seconds} с.",
+    "pay_check_too_soon": "Проверяем не чаще раза в 15 секунд. Попробуйте через {seconds:plural:секунду|секунды|секунд}.",
     "pay_check_failed": "Не удалось проверить оплату прямо сейчас. Мы проверим автоматически.",
     "pay_not_found": "Счёт не найден.",
     "pay_already_paid": "Этот счёт уже оплачен. Спасибо!",
@@ -158,7 +158,7 @@ TEXTS: dict[str, str] = {
     "pay_success": "✅ Оплата получена! Тариф <b>{plan}</b> активен до {end}.\nВыбрать модель: /model",
     "pay_rejected": "❌ Оплата по счёту <code>{payment_id}</code> отклонена: {reason}\nВопросы — ответьте менеджеру или /paysupport",
     "pay_refunded": "↩️ Оплата по счёту <code>{payment_id}</code> возвращена, тариф {plan} отключён.",
-    "stars_title": "{plan} — {days} дней",
+    "stars_title": "{plan} — {days:plural:день|дня|дней}",
     "stars_description": "Доступ к моделям: {models}",
     "stars_invalid": "Этот счёт больше не действует. Создайте новый: /plans",
     "paysupport": (
@@ -193,7 +193,7 @@ TEXTS: dict[str, str] = {
         "<b>Платежи</b>\nОжидают: {pending}\n{pending_list}\n\n"
         "<b>Последние оплаченные</b>\n{paid_list}\n\n"
         "<b>Не зачислено</b> (деньги пришли, но не к открытому счёту): {unmatched}\n{unmatched_list}\n\n"
-        "Итого оплачено: {total_rub} ₽ и {total_stars} ⭐ ({count} платежей)"
+        "Итого оплачено: {total_rub} ₽ и {total_stars} ⭐ ({count:plural:платёж|платежа|платежей})"
     ),
     "admin_unmatched_line": "<code>{money_id}</code> {amount} — счёт {payment_id}, пользователь {user_id}: {reason}",
     "admin_settle_usage": "Использование: /settle ID — отметить незачисленные деньги как разобранные (ID из /payments)",
@@ -234,7 +234,7 @@ TEXTS: dict[str, str] = {
     "admin_user_blocked": " · заблокировал бота",
     "admin_choose_plan": "Выберите тариф для <code>{user_id}</code>:",
     "admin_choose_days": "Сколько дней <b>{plan}</b> выдать <code>{user_id}</code>?",
-    "admin_confirm_grant": "Выдать <b>{plan}</b> на {days} дн. пользователю <code>{user_id}</code>?",
+    "admin_confirm_grant": "Выдать <b>{plan}</b> на {days:plural:день|дня|дней} пользователю <code>{user_id}</code>?",
     "admin_confirm_revoke": "Отключить {plan} у пользователя <code>{user_id}</code>?",
     "admin_payments_section": (
         "<b>Платежи</b>\nОжидают подтверждения: {pending}\n\n"
@@ -269,7 +269,7 @@ TEXTS: dict[str, str] = {
         "Пришлите сообщение для рассылки (текст с форматированием, фото, видео или файл). "
         "Отмена — /cancel"
     ),
-    "admin_broadcast_preview": "Так увидят рассылку {count} пользователей (заблокировавшие бота пропускаются). Отправить?",
+    "admin_broadcast_preview": "Так увидят рассылку. Отправить рассылку {count:plural:пользователю|пользователям|пользователям} (заблокировавшие бота пропускаются)?",
     "admin_broadcast_progress": (
         "📣 Рассылка <code>{broadcast_id}</code>: {processed}/{total}\n"
         "Доставлено: {delivered} · заблокировали: {blocked} · ошибки: {failed} · пропущено: {skipped}"
