@@ -22,6 +22,7 @@ from runtime.notices import notify_admins
 from services.catalog import Catalog, Plan
 from services.models import Payment, UserRecord
 from services.payments import MoneyArrival, PaymentService
+from services.users import UsersService
 from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
 from texts import Texts, get_texts
 
@@ -213,12 +214,15 @@ async def sbp_paid_button(
     user: UserRecord,
     texts: Texts,
     payments: PaymentService,
+    users: UsersService,
     settings: Settings,
     state: FSMContext,
 ) -> None:
     """ "I have paid" under an SBP invoice, without a receipt."""
     await query.answer()
-    await _send_to_manager(bot, user, texts, payments, settings, callback_data.payment_id, None)
+    await _send_to_manager(
+        bot, user, texts, payments, users, settings, callback_data.payment_id, None
+    )
     await state.clear()
 
 
@@ -229,13 +233,14 @@ async def sbp_receipt(
     user: UserRecord,
     texts: Texts,
     payments: PaymentService,
+    users: UsersService,
     settings: Settings,
     state: FSMContext,
 ) -> None:
     """A photo or file sent after an SBP invoice: the receipt."""
     data = await state.get_data()
     await state.clear()
-    await _send_to_manager(bot, user, texts, payments, settings, data["payment_id"], message)
+    await _send_to_manager(bot, user, texts, payments, users, settings, data["payment_id"], message)
 
 
 async def _send_to_manager(
@@ -243,6 +248,7 @@ async def _send_to_manager(
     user: UserRecord,
     texts: Texts,
     payments: PaymentService,
+    users: UsersService,
     settings: Settings,
     payment_id: str,
     receipt: Message | None,
@@ -261,7 +267,7 @@ async def _send_to_manager(
         return
     plan = payments.plan_of(payment)
     for admin_id in settings.admin_ids:
-        admin_texts = get_texts("ru")
+        admin_texts = get_texts(await users.language(admin_id))
         if receipt is not None:
             try:
                 await bot.copy_message(admin_id, receipt.chat.id, receipt.message_id)

@@ -55,7 +55,9 @@ class BroadcastRunner:
             with contextlib.suppress(TelegramAPIError):
                 await self.bot.send_message(
                     broadcast.created_by,
-                    get_texts("ru")("admin_broadcast_resumed", broadcast_id=broadcast.id),
+                    get_texts(await self._users.language(broadcast.created_by))(
+                        "admin_broadcast_resumed", broadcast_id=broadcast.id
+                    ),
                 )
             self.start(broadcast)
 
@@ -94,7 +96,7 @@ class BroadcastRunner:
         return "delivered"
 
     async def _progress(self, broadcast: Broadcast) -> None:
-        texts = get_texts("ru")
+        texts = get_texts(await self._users.language(broadcast.created_by))
         key = {
             "done": "admin_broadcast_done",
             "cancelled": "admin_broadcast_cancelled",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
@@ -14,7 +15,7 @@ from services.catalog import Catalog
 from services.container import Services
 from services.payments import CreditResult
 from services.users import UsersService
-from texts import format_moment, get_texts
+from texts import Texts, format_moment, get_texts
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,18 @@ async def notify_admins(
             logger.warning("Could not notify admin %s: %s", admin_id, error)
 
 
+async def notify_each_admin(
+    bot: Bot,
+    users: UsersService,
+    admin_ids: frozenset[int],
+    render: Callable[[Texts], tuple[str, InlineKeyboardMarkup | None]],
+) -> None:
+    """Send every admin a message rendered in their own language."""
+    for admin_id in admin_ids:
+        text, markup = render(get_texts(await users.language(admin_id)))
+        await notify_admins(bot, frozenset({admin_id}), text, markup)
+
+
 class PaymentNotices:
     """Credit listener: tells the user their plan is on and the admins money came in."""
 
@@ -62,17 +75,15 @@ class PaymentNotices:
             logger.warning(
                 "Could not tell user %s about payment %s: %s", payment.user_id, payment.id, error
             )
-        admin_texts = get_texts("ru")
-        amount = amount_text(payment)
-        if payment.received_amount is not None:
-            amount = admin_texts(
-                "amount_received", amount=amount, received=f"{payment.received_amount:.2f}"
-            )
         label = f"@{user.username}" if user and user.username else (user.first_name if user else "")
-        await notify_admins(
-            self._bot,
-            self._settings.admin_ids,
-            admin_texts(
+
+        def render(texts: Texts) -> tuple[str, InlineKeyboardMarkup | None]:
+            amount = amount_text(payment)
+            if payment.received_amount is not None:
+                amount = texts(
+                    "amount_received", amount=amount, received=f"{payment.received_amount:.2f}"
+                )
+            text = texts(
                 "admin_paid",
                 method=METHOD_NAMES.get(payment.method, payment.method),
                 payment_id=payment.id,
@@ -81,8 +92,10 @@ class PaymentNotices:
                 plan=result.plan.name,
                 end=end,
                 amount=amount,
-            ),
-        )
+            )
+            return text, None
+
+        await notify_each_admin(self._bot, self._users, self._settings.admin_ids, render)
 
 
 def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> None:

@@ -47,6 +47,11 @@ class UsersService:
     async def get(self, user_id: int) -> UserRecord | None:
         return await self._storage.get_user(user_id)
 
+    async def language(self, user_id: int) -> str:
+        """The language a user (or an admin) reads, as last seen; Russian by default."""
+        user = await self._storage.get_user(user_id)
+        return user.language if user is not None else "ru"
+
     async def set_model(self, user: UserRecord, model_key: str) -> None:
         user.model_key = model_key
         await self._storage.save_user(user)

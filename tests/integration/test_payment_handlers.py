@@ -17,7 +17,8 @@ from aiogram.types import (
     User,
 )
 
-from handlers.callbacks import PayWith, SbpPaid
+from handlers.callbacks import PayMethod, PayWith, SbpPaid
+from runtime.notices import PaymentNotices
 from services.models import UserRecord
 from tests.integration.conftest import Harness
 
@@ -41,9 +42,12 @@ async def feed_message(harness: Harness, message: Message, update_id: int) -> No
 async def test_pressing_a_payment_method_again_shows_the_same_invoice(harness: Harness) -> None:
     enable_sbp(harness)
     for _ in range(3):
-        await harness.press(USER, PayWith(plan_id="premium1", method="stars").pack())
+        await harness.press(USER, PayWith(plan_id="premium1", method=PayMethod.STARS).pack())
     await asyncio.gather(
-        *(harness.press(USER, PayWith(plan_id="premium1", method="sbp").pack()) for _ in range(3))
+        *(
+            harness.press(USER, PayWith(plan_id="premium1", method=PayMethod.SBP).pack())
+            for _ in range(3)
+        )
     )
     pending = harness.services.payments.with_status("pending")
     assert sorted(p.method for p in pending) == ["sbp", "stars"]
@@ -56,7 +60,7 @@ async def test_an_sbp_receipt_after_expiry_reaches_the_managers_and_can_be_confi
 ) -> None:
     enable_sbp(harness)
     payments = harness.services.payments
-    await harness.press(USER, PayWith(plan_id="gpt_pro", method="sbp").pack())
+    await harness.press(USER, PayWith(plan_id="gpt_pro", method=PayMethod.SBP).pack())
     (payment,) = payments.with_status("pending")
     await payments.expire_stale(3600, now=payment.created_at + 3601)
     await harness.press(USER, SbpPaid(payment_id=payment.id).pack())
@@ -141,3 +145,21 @@ async def test_a_second_stars_payment_is_recorded_with_its_charge(harness: Harne
     assert [(c.user_id, c.telegram_payment_charge_id) for c in refunds] == [(USER, "charge-B")]
     assert payments.unmatched() == []
     assert payments.get(payment.id).status == "paid"  # type: ignore[union-attr]  # the first stays
+
+
+async def test_admin_notices_follow_the_admins_language(harness: Harness) -> None:
+    enable_sbp(harness)
+    services = harness.services
+    notices = PaymentNotices(
+        harness.bot, services.users, services.catalog, harness.dispatcher["settings"]
+    )
+    services.payments.credit_listeners.append(notices.on_credit)
+    await harness.message(ADMIN, "/start", language="en")
+    await harness.press(USER, PayWith(plan_id="gpt_pro", method=PayMethod.SBP).pack())
+    (payment,) = harness.services.payments.with_status("pending")
+    await harness.press(USER, SbpPaid(payment_id=payment.id).pack())
+    request = harness.session.texts_to(ADMIN)[-1]
+    assert "SBP: check the payment" in request and payment.id in request
+    await harness.message(ADMIN, f"/confirm {payment.id}", language="en")
+    paid = [t for t in harness.session.texts_to(ADMIN) if payment.id in t]
+    assert any(t.startswith("💰 <b>Payment</b>") for t in paid)
