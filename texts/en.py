@@ -262,8 +262,6 @@ TEXTS: dict[str, str] = {
     "admin_promo_wizard_date": "Step 5/5. Last valid day YYYY-MM-DD (or Skip)",
     "admin_number_expected": "A whole number above zero, please.",
     "admin_date_expected": "A date as YYYY-MM-DD, please.",
-    "admin_promo_disabled": "Promo code <code>{code}</code> disabled.",
-    "admin_promo_enabled": "Promo code <code>{code}</code> is active again.",
     "admin_cancelled": "Cancelled.",
     "admin_broadcast_ask": (
         "Send the message to broadcast (formatted text, photo, video or file). Cancel: /cancel"

@@ -262,8 +262,6 @@ TEXTS: dict[str, str] = {
     "admin_promo_wizard_date": "Шаг 5/5. Последний день действия ГГГГ-ММ-ДД (или «Пропустить»)",
     "admin_number_expected": "Нужно целое число больше нуля.",
     "admin_date_expected": "Нужна дата в формате ГГГГ-ММ-ДД.",
-    "admin_promo_disabled": "Промокод <code>{code}</code> отключён.",
-    "admin_promo_enabled": "Промокод <code>{code}</code> снова действует.",
     "admin_cancelled": "Отменено.",
     "admin_broadcast_ask": (
         "Пришлите сообщение для рассылки (текст с форматированием, фото, видео или файл). "
