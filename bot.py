@@ -1,7 +1,9 @@
-"""Entry point: `python bot.py` starts long polling."""
+"""Entry point: `python bot.py` starts long polling; `python bot.py --check` only checks
+the settings, the catalog and DATA_DIR's money files, without contacting Telegram."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import sys
@@ -11,18 +13,21 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods.base import Response
 from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
 from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
-from runtime import broadcasts, maintenance, notices, reminders, web
+from runtime import broadcasts, connect, maintenance, notices, reminders, web
 from runtime import tasks as background
-from services.catalog import CatalogError, load_catalog
-from services.container import Services, create_services
+from runtime.health import Health, PollWatch, quiet_polling_retries
+from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
+from services.container import Services, create_services, plans_in_use
 from services.log_setup import setup_logging
-from services.storage.base import StorageDamagedError
+from services.storage.base import Retention, StorageDamagedError
+from services.storage.json_store import JsonStorage
 from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
@@ -45,8 +50,11 @@ MENU_COMMANDS = (
 )
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, health: Health | None = None) -> Bot:
+    """The Bot; with `health`, its getUpdates answers are recorded (see runtime.health)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    if health is not None:
+        session.middleware(PollWatch(health))
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -57,7 +65,9 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
-def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
+def create_dispatcher(
+    settings: Settings, services: Services, web_server: web.WebServer | None = None
+) -> Dispatcher:
     """The production wiring: routers, middlewares, services and lifecycle hooks."""
     dispatcher = Dispatcher()
     dispatcher.workflow_data.update(services.as_workflow_data())
@@ -74,10 +84,13 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     tasks = background.setup(dispatcher)
     reminders.setup(tasks, services, settings)
     maintenance.setup(tasks, services, settings)
-    web.setup(dispatcher, services, settings)
+    web.setup(dispatcher, web_server)
 
     async def on_startup(bot: Bot) -> None:
-        await _set_commands(bot)
+        try:
+            await _set_commands(bot)
+        except TelegramAPIError as error:  # Telegram went away right after answering getMe
+            logger.warning("Command menu not updated (%s); it stays as it was", error)
         logger.info(
             "Bot started; models: %d, plans: %d",
             len(services.catalog.models),
@@ -110,25 +123,77 @@ async def _set_commands(bot: Bot) -> None:
 
 
 async def run(settings: Settings) -> None:
+    health = Health(settings.data_dir, max_poll_age=settings.health_max_poll_age)
     catalog = load_catalog(settings.catalog_path)
     services = await create_services(settings, catalog)
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, services)
-    await bot.delete_webhook(drop_pending_updates=False)
-    await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    bot = create_bot(settings, health)
+    web_server = web.create_server(settings, services, health)
+    dispatcher = create_dispatcher(settings, services, web_server)
+    services_closed = False
+
+    async def after_shutdown() -> None:  # registered last: runs after on_shutdown
+        nonlocal services_closed
+        services_closed = True
+
+    dispatcher.shutdown.register(after_shutdown)
+    try:
+        reached, _ = await connect.until_signal(
+            connect.connect(bot, settings, health.telegram, web_server)
+        )
+        if not reached:
+            logger.info("Stopped before polling started")
+            return
+        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    finally:
+        # start_polling closes these on its way out; this covers every way out before it.
+        if not services_closed:
+            await services.close()
+        await bot.session.close()
+        if web_server is not None:
+            await web_server.stop()
 
 
-def main() -> None:
+async def check(settings: Settings, catalog: Catalog) -> str:
+    """`--check`: DATA_DIR's money files read (nothing written) and matched to the catalog."""
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        return f"DATA_DIR {data_dir} does not exist yet (created at the first start)"
+    retention = Retention(open_payment_seconds=0)
+    money = await JsonStorage(data_dir, retention).load_money()
+    check_plans_in_use(catalog, plans_in_use(money))
+    return (
+        f"DATA_DIR {data_dir} readable ({len(money.payments)} live payments, "
+        f"{len(money.subscriptions)} subscriptions, {len(money.promo_codes)} promo codes)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="AI models bot for Telegram (long polling).")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check settings, catalog and DATA_DIR, print one line and exit (0: OK, 2: error)",
+    )
+    args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        load_catalog(settings.catalog_path)  # fail fast with a clear line
-    except (ConfigError, CatalogError) as error:
+        catalog = load_catalog(settings.catalog_path)  # fail fast with a clear line
+        if args.check:
+            data = asyncio.run(check(settings, catalog))
+            print(
+                f"OK: settings, catalog ({len(catalog.models)} models, "
+                f"{len(catalog.plans)} plans), {data}; Telegram not contacted"
+            )
+            return
+    except (ConfigError, CatalogError, StorageDamagedError) as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     setup_logging(settings)
+    quiet_polling_retries()
     try:
         asyncio.run(run(settings))
-    except (CatalogError, StorageDamagedError) as error:  # found while reading DATA_DIR
+    except (ConfigError, CatalogError, StorageDamagedError, connect.TokenRejectedError) as error:
+        # found while reading DATA_DIR, opening the web port or at Telegram's first answer
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The providers whose NAME_API_KEY / NAME_BASE_URL settings the bot understands.
 PROVIDER_NAMES = ("openai", "openrouter", "deepseek", "gemini", "xai", "perplexity", "qwen")
+
+# BOT_TOKEN in .env.example: refused, so a copied example never reaches Telegram.
+EXAMPLE_TOKEN = "123456789:replace-me"
+# A token from @BotFather: the bot's numeric id, ':', then 35 of [A-Za-z0-9_-].
+TOKEN_KEY_LENGTH = 35
+_TOKEN_ID = re.compile(r"[0-9]{1,20}")
+_TOKEN_KEY_CHAR = re.compile(r"[A-Za-z0-9_-]")
 
 
 class ConfigError(Exception):
@@ -44,13 +52,23 @@ class Settings(BaseSettings):
     ymoney_api_url: str = "https://yoomoney.ru"
     ymoney_accepted_shortfall: float = Field(default=3.5, ge=0, lt=100)
     ymoney_notification_secret: SecretStr | None = None
-    notification_host: str = "0.0.0.0"
-    notification_port: int = Field(default=80, gt=0, lt=65536)
     payment_check_interval: float = Field(default=60.0, gt=0)
     payment_ttl_hours: float = Field(default=24.0, gt=0)
     late_payment_days: float = Field(default=7.0, ge=0)
     sbp_details: str | None = None
     support_contact: str = ""
+
+    # The web server: GET /health always, YooMoney notifications when their secret is set.
+    # NOTIFICATION_HOST / NOTIFICATION_PORT are the older names, still read. Port 0: off.
+    web_host: str = Field(
+        default="0.0.0.0", validation_alias=AliasChoices("web_host", "notification_host")
+    )
+    web_port: int = Field(
+        default=8080, ge=0, lt=65536, validation_alias=AliasChoices("web_port", "notification_port")
+    )
+    # /health answers 503 when no getUpdates call has succeeded for this many seconds
+    # (more than the 10 s long poll), or at once while polling fails.
+    health_max_poll_age: float = Field(default=60.0, gt=10)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -82,8 +100,9 @@ class Settings(BaseSettings):
     @classmethod
     def _check_token(cls, value: SecretStr) -> SecretStr:
         token = value.get_secret_value().strip()
-        if not token or ":" not in token:
-            raise ValueError("must look like 123456:ABC... (from @BotFather)")
+        problem = token_problem(token)
+        if problem:
+            raise ValueError(problem)
         return SecretStr(token)
 
     @field_validator("log_level")
@@ -136,6 +155,39 @@ class Settings(BaseSettings):
         return value or None
 
 
+# Settings read under an older name too (validation_alias); errors name both.
+_OLDER_NAMES = {"WEB_HOST": "NOTIFICATION_HOST", "WEB_PORT": "NOTIFICATION_PORT"}
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` cannot be a token from @BotFather (never quoting it), or None."""
+    fix = "put the token from @BotFather (123456789:AAH...)"
+    if not token:
+        return f"is empty; {fix}"
+    if token == EXAMPLE_TOKEN or "replace-me" in token:
+        return f"is still the example value; {fix}"
+    if token[0] in "\"'" or token[-1] in "\"'":
+        return "is in quotes; remove them"
+    if any(char.isspace() for char in token):
+        return "contains a space or line break; copy the token from @BotFather again"
+    if token.lower().startswith("bot"):
+        return "starts with 'bot'; leave that out (it belongs to the API URL, not the token)"
+    bot_id, colon, key = token.partition(":")
+    if not colon:
+        return f"has no ':'; {fix}"
+    if not _TOKEN_ID.fullmatch(bot_id):
+        return f"must start with the bot's numeric id before ':'; {fix}"
+    if not key:
+        return f"misses the part after ':'; {fix}"
+    wrong = next((char for char in key if not _TOKEN_KEY_CHAR.fullmatch(char)), None)
+    if wrong is not None:
+        return (
+            f"contains {wrong!r}, which a token never has (only letters, digits, '_' and '-' "
+            "after ':'); copy the token from @BotFather again"
+        )
+    return None
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning a validation failure into one clear line."""
     try:
@@ -143,6 +195,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        if name in _OLDER_NAMES:
+            name = f"{name} (or {_OLDER_NAMES[name]})"
         reason = "is required" if first["type"] == "missing" else first["msg"]
         reason = reason.removeprefix("Value error, ")
         raise ConfigError(f"Configuration error: {name} {reason}") from None

@@ -188,6 +188,7 @@ def bot_environment(services: StandIns, data_dir: Path) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             "NO_PROXY": "127.0.0.1,localhost",
+            "WEB_PORT": "0",  # no /health server: only polling is measured
         }
     )
     env.pop("STREAM_EDIT_INTERVAL", None)  # the production default

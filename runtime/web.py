@@ -1,15 +1,20 @@
-"""The bot's optional web server: YooMoney HTTP notifications."""
+"""The bot's web server: `GET /health` always, YooMoney HTTP notifications when their
+secret is set. WEB_HOST:WEB_PORT (older names NOTIFICATION_HOST/NOTIFICATION_PORT);
+port 0 turns it off."""
 
 from __future__ import annotations
 
+import errno
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiogram import Dispatcher
 from aiohttp import web
 
-from config import Settings
+from config import ConfigError, Settings
+from runtime.health import Health
 from services.container import Services
-from services.yoomoney_webhook import create_notification_app
+from services.yoomoney_webhook import NOTIFICATION_PATH, create_notification_app
 
 logger = logging.getLogger(__name__)
 
@@ -22,26 +27,86 @@ class WebServer:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        # Notifications are answered 503 (YooMoney retries) until the bot has started.
+        self.accepting = False
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self._app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
+        """Listen (once); a port that cannot be opened is a ConfigError naming the fix."""
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(self._app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except OSError as error:
+            await runner.cleanup()
+            raise ConfigError(self._bind_error(error)) from None
+        self._runner = runner
         logger.info("Web server listening on %s:%d", self._host, self._port)
 
+    async def open_notifications(self) -> None:
+        await self.start()
+        self.accepting = True
+
     async def stop(self) -> None:
+        self.accepting = False
         if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    def _bind_error(self, error: OSError) -> str:
+        where = f"{self._host}:{self._port}"
+        if error.errno == errno.EACCES:
+            why = "permission denied: ports below 1024 need root"
+        elif error.errno == errno.EADDRINUSE:
+            why = "the port is in use"
+        else:
+            why = error.strerror or str(error)
+        return (
+            f"Configuration error: WEB_PORT: cannot listen on {where} ({why}); "
+            "set WEB_PORT to a free port such as 8080, or 0 to turn the web server off"
+        )
 
 
-def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> WebServer | None:
-    """Serve YooMoney notifications when their secret is set."""
+SERVER_KEY = web.AppKey("server", WebServer)
+
+
+@web.middleware
+async def _gate(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.path == NOTIFICATION_PATH and not request.app[SERVER_KEY].accepting:
+        return web.Response(status=503, text="starting")
+    return await handler(request)
+
+
+def create_server(settings: Settings, services: Services, health: Health) -> WebServer | None:
+    """The server for these settings (not started yet), or None when WEB_PORT is 0."""
     secret = settings.notification_secret
-    if not secret:
+    if settings.web_port == 0:
+        if secret:
+            logger.warning(
+                "WEB_PORT is 0: YooMoney notifications are off (payments are still found by "
+                "the periodic check)"
+            )
         return None
-    app = create_notification_app(services.yoomoney, secret)
-    server = WebServer(app, settings.notification_host, settings.notification_port)
-    dispatcher.startup.register(server.start)
-    dispatcher.shutdown.register(server.stop)
+    app = create_notification_app(services.yoomoney, secret) if secret else web.Application()
+    app.middlewares.append(_gate)
+
+    async def report(request: web.Request) -> web.Response:
+        status, body = await health.report()
+        return web.json_response(body, status=status)
+
+    app.router.add_get("/health", report)
+    server = WebServer(app, settings.web_host, settings.web_port)
+    app[SERVER_KEY] = server
     return server
+
+
+def setup(dispatcher: Dispatcher, server: WebServer | None) -> None:
+    """Notifications are taken from start-up to shutdown. bot.py starts the server (for
+    /health) before contacting Telegram, and stops it last."""
+    if server is None:
+        return
+    dispatcher.startup.register(server.open_notifications)
+    dispatcher.shutdown.register(server.stop)

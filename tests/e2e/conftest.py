@@ -141,11 +141,16 @@ def bot_environment(
     admin_ids: Iterable[int] = (ADMIN,),
     overrides: Mapping[str, str | None] | None = None,
 ) -> dict[str, str]:
-    """The bot's environment: this process's, less any real keys, plus the stand-ins."""
+    """The bot's environment: this process's, less any real keys, plus the stand-ins.
+
+    The web server (/health) listens on 127.0.0.1 and a free port, in `env["WEB_PORT"]`,
+    unless the overrides name WEB_PORT or NOTIFICATION_PORT.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.endswith(("_API_KEY", "_BASE_URL")) and not key.startswith("YMONEY")
+        if not key.endswith(("_API_KEY", "_BASE_URL"))
+        and not key.startswith(("YMONEY", "WEB_", "NOTIFICATION_"))
     }
     env.update(
         {
@@ -166,6 +171,11 @@ def bot_environment(
             env.pop(key, None)
         else:
             env[key] = value
+    overridden = set(overrides or {})
+    if not overridden & {"WEB_HOST", "NOTIFICATION_HOST"}:
+        env["WEB_HOST"] = "127.0.0.1"
+    if not overridden & {"WEB_PORT", "NOTIFICATION_PORT"}:
+        env["WEB_PORT"] = str(free_port())
     return env
 
 

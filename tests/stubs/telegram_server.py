@@ -214,10 +214,10 @@ class _UpdateQueue:
         self.allowed = kinds or None
 
 
-def _listening_socket() -> socket.socket:
+def _listening_socket(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 
@@ -276,6 +276,7 @@ class FakeTelegram:
         self.delivered: dict[int, int] = {}  # messages delivered per chat
         self.sent_total = 0
         self.pollers = 0  # getUpdates calls
+        self.unauthorized: list[str] = []  # methods called with a wrong token (answered 401)
         self.poll_ports: dict[int, float] = {}  # client port -> last getUpdates time
         self.webhook_url = ""
         # Behaviour and fault injection.
@@ -292,13 +293,17 @@ class FakeTelegram:
         self._fail_next: dict[str, deque[ApiError]] = {}
 
     # Server ---------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen on `port` (0: any free one). After `stop()`, `start(telegram.port)` brings
+        the same emulator back on the same address, its state kept: Telegram reachable
+        again after an outage."""
+        self._closing = False
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        sock = _listening_socket()
+        sock = _listening_socket(port)
         self.port = int(sock.getsockname()[1])
         await web.SockSite(self._runner, sock).start()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -312,6 +317,7 @@ class FakeTelegram:
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
+            self.unauthorized.append(request.match_info["method"])
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
