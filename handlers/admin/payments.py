@@ -88,11 +88,9 @@ async def refund_payment(
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
     try:
         assert payment.charge_id is not None
-        try:
-            await bot.refund_star_payment(payment.user_id, payment.charge_id)
-        except TelegramBadRequest as error:
-            if "CHARGE_ALREADY_REFUNDED" not in error.message:
-                return texts("admin_refund_failed", error=error.message)
+        failure = await _return_stars(bot, payment.user_id, payment.charge_id)
+        if failure is not None:
+            return texts("admin_refund_failed", error=failure)
         await payments.refund(payment.id, decided_by=admin_id)
     finally:
         payments.end_refund(payment.id)
@@ -113,15 +111,24 @@ async def refund_unmatched(
         return texts("admin_settle_unknown", money_id=money_id)
     try:
         assert item.user_id is not None
-        try:
-            await bot.refund_star_payment(item.user_id, money_id.removeprefix("stars:"))
-        except TelegramBadRequest as error:
-            if "CHARGE_ALREADY_REFUNDED" not in error.message:
-                return texts("admin_refund_failed", error=error.message)
+        failure = await _return_stars(bot, item.user_id, money_id.removeprefix("stars:"))
+        if failure is not None:
+            return texts("admin_refund_failed", error=failure)
         await payments.resolve_unmatched(money_id, decided_by=admin_id)
     finally:
         payments.end_refund(money_id)
     return texts("admin_settled", money_id=money_id)
+
+
+async def _return_stars(bot: Bot, user_id: int, charge_id: str) -> str | None:
+    """refundStarPayment; Telegram's error, or None when the Stars are back (also when they
+    already were: a retry after a crash)."""
+    try:
+        await bot.refund_star_payment(user_id, charge_id)
+    except TelegramBadRequest as error:
+        if "CHARGE_ALREADY_REFUNDED" not in error.message:
+            return error.message
+    return None
 
 
 def _sender_id(message: Message) -> int:
