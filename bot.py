@@ -19,7 +19,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
-from handlers.middlewares import InFlightMiddleware, UserContextMiddleware
+from handlers.middlewares import ArrivalOrder, InFlightMiddleware, UserContextMiddleware
 from runtime import broadcasts, connect, maintenance, notices, reminders, web
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
@@ -75,6 +75,7 @@ def create_dispatcher(
     dispatcher["edit_interval"] = settings.stream_edit_interval
     in_flight = InFlightMiddleware()
     dispatcher.update.outer_middleware(in_flight)
+    dispatcher.update.outer_middleware(ArrivalOrder())
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.include_routers(*get_routers())
 

@@ -6,10 +6,13 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
 
 from handlers.keyboards import plans_button
+from handlers.middlewares import Turn
 from handlers.streaming import StreamingReply
 from services.catalog import Catalog
 from services.chat import ChatRefusalError, ChatService
+from services.inbox import Offer
 from services.models import UserRecord
+from services.users import UsersService
 from texts import Texts
 
 router = Router(name=__name__)
@@ -37,24 +40,59 @@ async def ask_model(
     user: UserRecord,
     texts: Texts,
     chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    edit_interval: float,
+    turn: Turn,
+) -> None:
+    """Any text: stream the model's answer into the chat. Messages sent meanwhile wait,
+    in order, and are answered together right after (this handler answers them)."""
+    text = message.text or ""
+    await turn.wait()  # a burst is queued in the order it was sent
+    offer = chat.inbox.offer(user.id, text)
+    turn.passed()
+    if offer is Offer.FULL:
+        await message.answer(texts("queue_full", limit=chat.inbox.limit))
+        return
+    if offer is Offer.QUEUED:
+        return
+    try:
+        request: str | None = await chat.inbox.first_request(user.id, text)
+        while request is not None:
+            current = await users.get(user.id) or user  # the model may have changed meanwhile
+            await _answer(
+                bot, message.chat.id, current, request, texts, chat, catalog, edit_interval
+            )
+            request = chat.inbox.next_request(user.id)
+    finally:
+        chat.inbox.release(user.id)
+
+
+async def _answer(
+    bot: Bot,
+    chat_id: int,
+    user: UserRecord,
+    request: str,
+    texts: Texts,
+    chat: ChatService,
     catalog: Catalog,
     edit_interval: float,
 ) -> None:
-    """Any text: stream the model's answer into the chat."""
-    text = message.text or ""
-    reply = StreamingReply(bot, message.chat.id, edit_interval=edit_interval)
+    """One request: refusal, streamed answer, or the provider's error, explained."""
+    reply = StreamingReply(bot, chat_id, edit_interval=edit_interval)
     try:
-        result = await chat.answer(user, text, reply.add)
+        result = await chat.answer(user, request, reply.add)
     except ChatRefusalError as refusal:
         markup = plans_button(texts) if refusal.reason in ("locked", "too_long") else None
-        await message.answer(_refusal_text(refusal, texts, catalog, len(text)), reply_markup=markup)
+        text = _refusal_text(refusal, texts, catalog, len(request))
+        await bot.send_message(chat_id, text, reply_markup=markup)
         return
     finally:
         reply.close()
     if result.cancelled:
         await reply.finish(texts("answer_cancelled") if reply.text else "")
         if not reply.text:
-            await message.answer(texts("cancel_done"))
+            await bot.send_message(chat_id, texts("cancel_done"))
     elif result.error is None:
         if result.text.strip():
             await reply.finish()
@@ -82,7 +120,7 @@ def _refusal_text(refusal: ChatRefusalError, texts: Texts, catalog: Catalog, len
         return texts("too_long", length=length, limit=refusal.limit)
     if refusal.reason == "unavailable":
         return texts("model_unavailable", model=model.name)
-    return texts(refusal.reason)  # "busy" or "empty_request"
+    return texts(refusal.reason)  # "empty_request"
 
 
 @router.callback_query()

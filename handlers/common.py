@@ -9,6 +9,7 @@ from aiogram.types import Message
 
 from config import Settings
 from handlers.keyboards import start_keyboard
+from handlers.middlewares import Turn
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.models import UserRecord
@@ -77,8 +78,11 @@ async def profile(
 
 
 @router.message(Command("new"))
-async def new_chat(message: Message, user: UserRecord, texts: Texts, chat: ChatService) -> None:
-    """/new: forget the conversation."""
+async def new_chat(
+    message: Message, user: UserRecord, texts: Texts, chat: ChatService, turn: Turn
+) -> None:
+    """/new: forget the conversation (and what was sent before the command)."""
+    await turn.wait()
     chat.cancel(user.id)
     await chat.clear_history(user.id)
     await message.answer(texts("new_done"))
@@ -86,9 +90,16 @@ async def new_chat(message: Message, user: UserRecord, texts: Texts, chat: ChatS
 
 @router.message(Command("cancel"))
 async def cancel(
-    message: Message, user: UserRecord, texts: Texts, chat: ChatService, state: FSMContext
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    state: FSMContext,
+    turn: Turn,
 ) -> None:
-    """/cancel: stop the answer in progress or leave a multi-step action."""
+    """/cancel: stop the answer in progress, drop what was sent before it, or leave a
+    multi-step action."""
+    await turn.wait()  # everything sent before /cancel is queued by now, and dropped
     had_state = await state.get_state() is not None
     await state.clear()
     stopped = chat.cancel(user.id)

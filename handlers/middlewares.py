@@ -1,8 +1,10 @@
-"""Per-update context: the current user and their texts; in-flight tracking."""
+"""Per-update context: the current user and their texts; in-flight tracking; a user's
+arrival order."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -67,3 +69,68 @@ class InFlightMiddleware(BaseMiddleware):
             return 0
         _, still_running = await asyncio.wait(pending, timeout=seconds)
         return len(still_running)
+
+
+class Turn:
+    """One update's place in its sender's arrival order (see ArrivalOrder)."""
+
+    __slots__ = ("_order", "_ticket", "_user_id")
+
+    def __init__(self, order: ArrivalOrder, user_id: int, ticket: int) -> None:
+        self._order, self._user_id, self._ticket = order, user_id, ticket
+
+    async def wait(self) -> None:
+        """Until every earlier update of this user has passed (or finished)."""
+        await self._order.wait(self._user_id, self._ticket)
+
+    def passed(self) -> None:
+        """This update has done what had to happen in order; later ones may go on."""
+        self._order.passed(self._user_id, self._ticket)
+
+
+class ArrivalOrder(BaseMiddleware):
+    """Keeps a user's updates in arrival order where a handler asks for it (`turn`).
+
+    Updates are handled concurrently, and the steps before a handler take different
+    times (a new user's registration writes a file), so a burst could reach the chat
+    handler out of order. Each update takes a ticket as it arrives, before any await;
+    a handler that cares awaits `turn.wait()`, and its ticket counts as passed when it
+    calls `turn.passed()` or finishes.
+    """
+
+    def __init__(self) -> None:
+        self._tickets = itertools.count()  # one sequence for everyone: never reused
+        self._open: dict[int, set[int]] = {}  # user -> tickets not passed yet
+        self._changed: dict[int, asyncio.Event] = {}
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        sender: User | None = data.get("event_from_user")
+        if sender is None:
+            return await handler(event, data)
+        user_id, ticket = sender.id, next(self._tickets)
+        self._open.setdefault(user_id, set()).add(ticket)
+        data["turn"] = Turn(self, user_id, ticket)
+        try:
+            return await handler(event, data)
+        finally:
+            self.passed(user_id, ticket)
+
+    async def wait(self, user_id: int, ticket: int) -> None:
+        while any(earlier < ticket for earlier in self._open.get(user_id, ())):
+            await self._changed.setdefault(user_id, asyncio.Event()).wait()
+
+    def passed(self, user_id: int, ticket: int) -> None:
+        tickets = self._open.get(user_id)
+        if tickets is None or ticket not in tickets:
+            return
+        tickets.discard(ticket)
+        if not tickets:
+            del self._open[user_id]
+        event = self._changed.pop(user_id, None)
+        if event is not None:
+            event.set()

@@ -1,4 +1,4 @@
-"""Conversations: who may ask what, the model's memory, one answer at a time per user."""
+"""Conversations: who may ask what, the model's memory; a user's messages queue (inbox)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
+from services.inbox import Inbox
 from services.llm import LLMGateway, ProviderError, TextDelta
 from services.models import ChatTurn, Usage, UserRecord
 from services.stats import StatsService
@@ -30,7 +31,7 @@ class ChatRefusalError(Exception):
 
     def __init__(self, reason: str, model: Model, *, limit: int | None = None) -> None:
         super().__init__(reason)
-        self.reason = reason  # "busy" | "locked" | "too_long" | "unavailable" | "empty_request"
+        self.reason = reason  # "locked" | "too_long" | "unavailable" | "empty_request"
         self.model = model
         self.limit = limit
 
@@ -65,6 +66,7 @@ class ChatService:
         self._access = access
         self._history_max_messages = history_max_messages
         self._active: dict[int, asyncio.Task[ChatResult]] = {}
+        self.inbox = Inbox()  # messages that arrive while an answer is written
 
     def current_model(self, user: UserRecord) -> Model:
         return self._catalog.model(user.model_key) or self._llm.default_model()
@@ -72,8 +74,6 @@ class ChatService:
     def check_request(self, user: UserRecord, text: str) -> Model:
         """Return the model to ask, or raise ChatRefusalError without any model call."""
         model = self.current_model(user)
-        if user.id in self._active:
-            raise ChatRefusalError("busy", model)
         if not text.strip():
             raise ChatRefusalError("empty_request", model)
         if not self._access.can_use(user.id, model):
@@ -104,10 +104,12 @@ class ChatService:
             self._active.pop(user.id, None)
 
     def cancel(self, user_id: int) -> bool:
-        """Stop the user's answer in progress; False when there is none."""
+        """Stop the user's answer in progress and drop what queued up behind it;
+        False when there was nothing to stop."""
+        dropped = self.inbox.drop(user_id)
         task = self._active.get(user_id)
         if task is None or task.done():
-            return False
+            return dropped > 0
         task.cancel()
         return True
 

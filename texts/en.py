@@ -51,7 +51,7 @@ TEXTS: dict[str, str] = {
     "new_done": "🧹 New chat started. The previous context is forgotten.",
     "cancel_done": "⏹ Answer stopped.",
     "cancel_nothing": "Nothing to cancel right now.",
-    "busy": "⏳ Still answering your previous message. Please wait or press /cancel.",
+    "queue_full": "⏳ {limit:plural:message is|messages are} already waiting for the answer: no room for more. Please wait for it or press /cancel.",
     "empty_request": "Please write your question as text.",
     "too_long": (
         "✂️ Your request is too long: {length:plural:character|characters}, the free models' limit is {limit}.\n"

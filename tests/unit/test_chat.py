@@ -14,6 +14,7 @@ from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
 from services.chat import ChatRefusalError, ChatService
+from services.inbox import Offer
 from services.llm import (
     LLMGateway,
     ProviderConfig,
@@ -117,15 +118,18 @@ async def test_refusals_happen_before_any_model_call(tmp_path: Path, catalog: Ca
     assert llm.prompts == []
 
 
-async def test_cancel_and_busy(tmp_path: Path, catalog: Catalog) -> None:
+async def test_cancel_stops_the_answer_and_drops_the_queue(
+    tmp_path: Path, catalog: Catalog
+) -> None:
     chat, llm, *_ = await make(tmp_path, catalog)
     llm.delay = 10
     user = nano_user()
+    chat.inbox.offer(user.id, "slow")
     task = asyncio.create_task(collect(chat, user, "slow"))
     await asyncio.sleep(0.05)
-    with pytest.raises(ChatRefusalError, match="busy"):
-        await collect(chat, user, "again")
+    assert chat.inbox.offer(user.id, "again") is Offer.QUEUED
     assert chat.cancel(user.id)
+    assert chat.inbox.next_request(user.id) is None  # "again" was dropped
     assert await task == ""
     assert not chat.cancel(user.id)
     llm.delay = 0

@@ -555,7 +555,7 @@ def test_the_scan_finds_the_text_calls(uses: tuple[list[Use], set[str]]) -> None
     assert {"start", "help", "profile", "admin_panel", "cmd_start"} <= keys
     # The dynamic keys the resolver is expected to list, not just match.
     assert {"btn_admin_users", "btn_enable", "btn_disable", "cmd_paysupport"} <= keys
-    assert {"admin_promo_exists", "promo_expired", "error_timeout", "busy"} <= keys
+    assert {"admin_promo_exists", "promo_expired", "error_timeout", "queue_full"} <= keys
     assert {"admin_broadcast_done", "revoked_notice"} <= keys
 
 

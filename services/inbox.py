@@ -1,0 +1,124 @@
+"""Messages a user sends while their answer is being written: kept in order, then joined.
+
+People type in bursts, and Telegram splits a paste longer than 4096 characters into
+several messages that arrive within milliseconds. The first message of an idle user
+starts a worker (the caller of `offer` that got START); later ones wait here and
+become one request after the current answer. A message near the split size waits
+briefly for the rest of its paste, so ordinary messages are never delayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from enum import Enum
+
+QUEUE_LIMIT = 20  # messages waiting behind a running answer, per user
+PASTE_PART = 4000  # a message this long may be a part of a paste Telegram split...
+PASTE_WAIT = 0.8  # ...so its next part is awaited this many seconds
+JOINER = "\n\n"  # between separate messages; parts of one paste are joined as they are
+
+
+class Offer(Enum):
+    START = "start"  # nothing was running: the caller answers this and what queues up
+    QUEUED = "queued"  # kept; answered right after the current answer
+    FULL = "full"  # the queue is at QUEUE_LIMIT: refused
+
+
+def join_messages(parts: list[str], paste_part: int = PASTE_PART) -> str:
+    """One request from messages in order; a part after a paste-sized one continues it."""
+    joined = parts[0]
+    for previous, part in itertools.pairwise(parts):
+        joined += ("" if len(previous) >= paste_part else JOINER) + part
+    return joined
+
+
+class Inbox:
+    """Per-user waiting messages; a user is "working" from START until `release`."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = QUEUE_LIMIT,
+        paste_part: int = PASTE_PART,
+        paste_wait: float = PASTE_WAIT,
+    ) -> None:
+        self._limit = limit
+        self._paste_part = paste_part
+        self._paste_wait = paste_wait
+        self._waiting: dict[int, list[str]] = {}  # present while the user has a worker
+        self._arrived: dict[int, asyncio.Event] = {}
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def offer(self, user_id: int, text: str) -> Offer:
+        """Decide, before any await, who answers a new message."""
+        waiting = self._waiting.get(user_id)
+        if waiting is None:
+            self._waiting[user_id] = []
+            return Offer.START
+        if len(waiting) >= self._limit:
+            return Offer.FULL
+        waiting.append(text)
+        event = self._arrived.get(user_id)
+        if event is not None:
+            event.set()
+        return Offer.QUEUED
+
+    def waiting(self, user_id: int) -> int:
+        return len(self._waiting.get(user_id, ()))
+
+    async def first_request(self, user_id: int, text: str) -> str:
+        """The worker's first request: `text`, plus the rest of its paste if it is one."""
+        parts = [text]
+        while len(parts[-1]) >= self._paste_part:
+            if not self._waiting.get(user_id) and not await self._next_part(user_id):
+                break
+            waiting = self._waiting.get(user_id)
+            if not waiting:
+                break
+            parts.append(waiting.pop(0))
+        return join_messages(parts, self._paste_part)
+
+    async def _next_part(self, user_id: int) -> bool:
+        event = self._arrived.setdefault(user_id, asyncio.Event())
+        event.clear()
+        try:
+            async with asyncio.timeout(self._paste_wait):
+                await event.wait()
+        except TimeoutError:
+            return False
+        finally:
+            self._arrived.pop(user_id, None)
+        return True
+
+    def next_request(self, user_id: int) -> str | None:
+        """What queued up behind the answer, as one request; None when nothing did, and
+        then the worker is released in the same step (a message arriving right after
+        starts a new worker, so none is stranded)."""
+        waiting = self._waiting.get(user_id)
+        if not waiting:
+            self.release(user_id)
+            return None
+        self._waiting[user_id] = []
+        return join_messages(waiting, self._paste_part)
+
+    def drop(self, user_id: int) -> int:
+        """Forget the waiting messages (/cancel, Stop); returns how many there were."""
+        waiting = self._waiting.get(user_id)
+        if not waiting:
+            return 0
+        count = len(waiting)
+        waiting.clear()
+        return count
+
+    def release(self, user_id: int) -> None:
+        """The worker is done: the next message starts a new one."""
+        self._waiting.pop(user_id, None)
+        event = self._arrived.pop(user_id, None)
+        if event is not None:
+            with contextlib.suppress(Exception):
+                event.set()

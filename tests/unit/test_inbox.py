@@ -1,0 +1,60 @@
+"""The chat inbox: nothing lost, order kept, pastes joined, the queue bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from services.inbox import Inbox, Offer, join_messages
+
+
+async def test_the_first_message_starts_a_worker_and_the_rest_wait_in_order() -> None:
+    inbox = Inbox()
+    assert inbox.offer(1, "a") is Offer.START
+    assert [inbox.offer(1, text) for text in ("b", "c")] == [Offer.QUEUED, Offer.QUEUED]
+    assert inbox.offer(2, "x") is Offer.START  # another user is independent
+    assert await inbox.first_request(1, "a") == "a"
+    assert inbox.next_request(1) == "b\n\nc"
+    assert inbox.next_request(1) is None  # done: released in the same step
+    assert inbox.offer(1, "d") is Offer.START
+
+
+async def test_the_queue_is_bounded_and_drop_empties_it() -> None:
+    inbox = Inbox(limit=3)
+    inbox.offer(1, "first")
+    assert [inbox.offer(1, str(n)) for n in range(4)] == [Offer.QUEUED] * 3 + [Offer.FULL]
+    assert inbox.drop(1) == 3
+    assert inbox.next_request(1) is None
+
+
+async def test_a_split_paste_is_joined_without_a_separator() -> None:
+    inbox = Inbox(paste_part=10, paste_wait=0.5)
+    first, rest = "x" * 10, "y" * 4
+    assert inbox.offer(1, first) is Offer.START
+
+    async def second_part() -> None:
+        await asyncio.sleep(0.05)
+        assert inbox.offer(1, rest) is Offer.QUEUED
+
+    task = asyncio.create_task(second_part())
+    assert await inbox.first_request(1, first) == first + rest
+    await task
+    assert inbox.next_request(1) is None
+
+
+async def test_an_ordinary_message_is_not_delayed_and_a_lone_long_one_waits_briefly() -> None:
+    inbox = Inbox(paste_part=10, paste_wait=0.2)
+    inbox.offer(1, "short")
+    started = time.monotonic()
+    assert await inbox.first_request(1, "short") == "short"
+    assert time.monotonic() - started < 0.05
+    inbox.release(1)
+    inbox.offer(1, "z" * 10)
+    started = time.monotonic()
+    assert await inbox.first_request(1, "z" * 10) == "z" * 10
+    assert 0.15 < time.monotonic() - started < 1
+
+
+def test_joining_keeps_paste_parts_together_and_separates_messages() -> None:
+    assert join_messages(["a" * 5, "b", "c"], paste_part=5) == "a" * 5 + "b\n\nc"
+    assert join_messages(["one"], paste_part=5) == "one"
