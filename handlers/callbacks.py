@@ -60,6 +60,17 @@ class BroadcastAct(StrEnum):
     STOP = "stop"
 
 
+class AnswerAct(StrEnum):
+    STOP = "stop"  # under an answer being written
+    RETRY = "retry"  # under a finished answer or a provider error
+
+
+class AnswerControl(CallbackData, prefix="ans"):
+    """Buttons under the presser's own answer (private chats: the presser is the user)."""
+
+    action: AnswerAct
+
+
 class ModelChoice(CallbackData, prefix="m"):
     key: str
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
-from handlers.keyboards import plans_button
+from handlers.callbacks import AnswerAct, AnswerControl
+from handlers.editing import remove_buttons
+from handlers.keyboards import answer_keyboard, plans_button
 from handlers.middlewares import Turn
 from handlers.streaming import StreamingReply
 from services.catalog import Catalog
@@ -54,15 +59,27 @@ async def ask_model(
     if offer is Offer.FULL:
         await message.answer(texts("queue_full", limit=chat.inbox.limit))
         return
-    if offer is Offer.QUEUED:
-        return
+    if offer is Offer.START:
+        request = await chat.inbox.first_request(user.id, text)
+        await _work(bot, message.chat.id, user, request, texts, chat, users, catalog, edit_interval)
+
+
+async def _work(
+    bot: Bot,
+    chat_id: int,
+    user: UserRecord,
+    request: str | None,
+    texts: Texts,
+    chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    edit_interval: float,
+) -> None:
+    """Answer `request`, then whatever queued up meanwhile, until nothing waits."""
     try:
-        request: str | None = await chat.inbox.first_request(user.id, text)
         while request is not None:
             current = await users.get(user.id) or user  # the model may have changed meanwhile
-            await _answer(
-                bot, message.chat.id, current, request, texts, chat, catalog, edit_interval
-            )
+            await _answer(bot, chat_id, current, request, texts, chat, catalog, edit_interval)
             request = chat.inbox.next_request(user.id)
     finally:
         chat.inbox.release(user.id)
@@ -78,8 +95,16 @@ async def _answer(
     catalog: Catalog,
     edit_interval: float,
 ) -> None:
-    """One request: refusal, streamed answer, or the provider's error, explained."""
-    reply = StreamingReply(bot, chat_id, edit_interval=edit_interval)
+    """One request: refusal, streamed answer (Stop under it, then Retry), or the provider's
+    error explained (with Retry)."""
+    await _remove_old_retry(bot, chat, user.id)
+    reply = StreamingReply(
+        bot,
+        chat_id,
+        edit_interval=edit_interval,
+        streaming_markup=answer_keyboard(AnswerAct.STOP, texts),
+        final_markup=answer_keyboard(AnswerAct.RETRY, texts),
+    )
     try:
         result = await chat.answer(user, request, reply.add)
     except ChatRefusalError as refusal:
@@ -90,9 +115,10 @@ async def _answer(
     finally:
         reply.close()
     if result.cancelled:
-        await reply.finish(texts("answer_cancelled") if reply.text else "")
-        if not reply.text:
-            await bot.send_message(chat_id, texts("cancel_done"))
+        if reply.text:
+            await reply.finish(texts("answer_cancelled"))
+        else:
+            await reply.replace_with(texts("cancel_done"))
     elif result.error is None:
         if result.text.strip():
             await reply.finish()
@@ -103,6 +129,57 @@ async def _answer(
     else:
         key = ERROR_TEXTS.get(result.error, "error_generic")
         await reply.replace_with(texts(key, model=result.model.name))
+    if reply.last_message_id is not None:
+        chat.last_answer[user.id] = (chat_id, reply.last_message_id)
+
+
+async def _remove_old_retry(bot: Bot, chat: ChatService, user_id: int) -> None:
+    """A new answer begins: the previous answer's Retry no longer applies."""
+    where = chat.last_answer.pop(user_id, None)
+    if where is not None:
+        with contextlib.suppress(TelegramAPIError):
+            await bot.edit_message_reply_markup(
+                chat_id=where[0], message_id=where[1], reply_markup=None
+            )
+
+
+@router.callback_query(AnswerControl.filter(F.action == AnswerAct.STOP))
+async def stop_answer(
+    query: CallbackQuery, user: UserRecord, texts: Texts, chat: ChatService
+) -> None:
+    """Stop under an answer being written: the provider's stream is closed at once."""
+    stopped = chat.cancel(user.id)
+    await query.answer(texts("stop_done" if stopped else "stop_nothing"))
+    if not stopped:
+        await remove_buttons(query)
+
+
+@router.callback_query(AnswerControl.filter(F.action == AnswerAct.RETRY))
+async def retry_answer(
+    query: CallbackQuery,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    edit_interval: float,
+) -> None:
+    """Retry under an answer or an error: the last request again; its new answer replaces
+    the old one in the memory."""
+    if not chat.inbox.claim(user.id):  # an answer is being written
+        await query.answer(texts("retry_busy"))
+        return
+    request = await chat.take_retry(user.id)
+    if request is None:
+        chat.inbox.release(user.id)
+        await query.answer(texts("retry_nothing"))
+        await remove_buttons(query)
+        return
+    await query.answer()
+    await remove_buttons(query)
+    chat_id = query.message.chat.id if query.message else user.id
+    await _work(bot, chat_id, user, request, texts, chat, users, catalog, edit_interval)
 
 
 @router.message()

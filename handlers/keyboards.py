@@ -6,6 +6,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.callbacks import (
+    AnswerAct,
+    AnswerControl,
     BuyPlan,
     CheckPayment,
     EnterPromo,
@@ -98,4 +100,11 @@ def yoomoney_keyboard(url: str, payment_id: str, price: int, texts: Texts) -> In
 def sbp_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=texts("btn_sbp_paid"), callback_data=SbpPaid(payment_id=payment_id))
+    return builder.as_markup()
+
+
+def answer_keyboard(action: AnswerAct, texts: Texts) -> InlineKeyboardMarkup:
+    """Stop under an answer being written; Retry under a finished one."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts(f"btn_{action}"), callback_data=AnswerControl(action=action))
     return builder.as_markup()

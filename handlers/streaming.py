@@ -11,6 +11,7 @@ import time
 from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
+from aiogram.types import InlineKeyboardMarkup
 
 from handlers.editing import is_not_modified
 from services.formatting import markdown_to_html, split_html, split_plain
@@ -30,13 +31,23 @@ class StreamingReply:
     interval; an answer longer than one message continues in new messages.
     """
 
-    def __init__(self, bot: Bot, chat_id: int, *, edit_interval: float) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        *,
+        edit_interval: float,
+        streaming_markup: InlineKeyboardMarkup | None = None,
+        final_markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         self._bot = bot
         self._chat_id = chat_id
         self._interval = edit_interval
+        # Buttons under the last message: while streaming (Stop), and at the end (Retry).
+        self._markups = (streaming_markup, final_markup)
         self._chunks: list[str] = []
         self._message_ids: list[int] = []
-        self._shown: list[str] = []  # what each message currently shows
+        self._shown: list[tuple[str, InlineKeyboardMarkup | None]] = []  # per message
         self._plain = False  # Telegram rejected our HTML once: plain text from then on
         self._next_flush = time.monotonic() + edit_interval
         self._typing_stopped = False
@@ -46,6 +57,11 @@ class StreamingReply:
     @property
     def text(self) -> str:
         return "".join(self._chunks)
+
+    @property
+    def last_message_id(self) -> int | None:
+        """The message that carries the buttons, once something was sent."""
+        return self._message_ids[-1] if self._message_ids else None
 
     async def add(self, delta: str) -> None:
         """Take a new piece of the answer; edits the messages when it is time."""
@@ -88,11 +104,13 @@ class StreamingReply:
             await self._show(self._render(suffix), final=final)
 
     async def _show(self, parts: list[str], *, final: bool) -> None:
+        buttons = self._markups[1] if final else self._markups[0]
         for index, part in enumerate(parts):
-            if index < len(self._shown) and self._shown[index] == part:
+            markup = buttons if index == len(parts) - 1 else None
+            if index < len(self._shown) and self._shown[index] == (part, markup):
                 continue
             try:
-                await self._send_or_edit(index, part, retry=final)
+                await self._send_or_edit(index, part, markup, retry=final)
             except TelegramRetryAfter as error:
                 # While streaming, skip this edit and wait as Telegram asks.
                 self._next_flush = time.monotonic() + error.retry_after
@@ -101,20 +119,24 @@ class StreamingReply:
             for message_id in self._message_ids[len(parts) :]:
                 with contextlib.suppress(TelegramBadRequest):
                     await self._bot.delete_message(self._chat_id, message_id)
+            del self._message_ids[len(parts) :]
+            del self._shown[len(parts) :]
 
-    async def _send_or_edit(self, index: int, part: str, *, retry: bool) -> None:
+    async def _send_or_edit(
+        self, index: int, part: str, markup: InlineKeyboardMarkup | None, *, retry: bool
+    ) -> None:
         parse_mode = None if self._plain else ParseMode.HTML
         for attempt in range(1, FINAL_SEND_ATTEMPTS + 1):
             try:
                 if index < len(self._message_ids):
-                    await self._edit(self._message_ids[index], part, parse_mode)
+                    await self._edit(self._message_ids[index], part, parse_mode, markup)
                 else:
                     message = await self._bot.send_message(
-                        self._chat_id, part, parse_mode=parse_mode
+                        self._chat_id, part, parse_mode=parse_mode, reply_markup=markup
                     )
                     self._message_ids.append(message.message_id)
                     self._stop_typing()
-                self._store_shown(index, part)
+                self._store_shown(index, (part, markup))
                 return
             except (TelegramRetryAfter, TelegramNetworkError) as error:
                 if not retry or attempt == FINAL_SEND_ATTEMPTS:
@@ -122,21 +144,33 @@ class StreamingReply:
                 delay = error.retry_after if isinstance(error, TelegramRetryAfter) else attempt
                 await asyncio.sleep(delay)
 
-    async def _edit(self, message_id: int, part: str, parse_mode: ParseMode | None) -> None:
+    async def _edit(
+        self,
+        message_id: int,
+        part: str,
+        parse_mode: ParseMode | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> None:
         try:
             await self._bot.edit_message_text(
-                text=part, chat_id=self._chat_id, message_id=message_id, parse_mode=parse_mode
+                text=part,
+                chat_id=self._chat_id,
+                message_id=message_id,
+                parse_mode=parse_mode,
+                reply_markup=markup,
             )
         except TelegramBadRequest as error:
             if is_not_modified(error):
                 return
             if "message to edit not found" in error.message:
-                message = await self._bot.send_message(self._chat_id, part, parse_mode=parse_mode)
+                message = await self._bot.send_message(
+                    self._chat_id, part, parse_mode=parse_mode, reply_markup=markup
+                )
                 self._message_ids[self._message_ids.index(message_id)] = message.message_id
                 return
             raise
 
-    def _store_shown(self, index: int, part: str) -> None:
+    def _store_shown(self, index: int, part: tuple[str, InlineKeyboardMarkup | None]) -> None:
         if index < len(self._shown):
             self._shown[index] = part
         else:

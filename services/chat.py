@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cachetools import LRUCache
+
 from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
@@ -24,6 +26,7 @@ FAILURES_BEFORE_ALERT = 3
 
 # Rough characters per token for budgeting memory; low so that Cyrillic fits too.
 CHARS_PER_TOKEN = 2.5
+TRACKED_USERS = 100_000  # per-user Retry state kept in memory, at most
 
 
 class ChatRefusalError(Exception):
@@ -67,6 +70,9 @@ class ChatService:
         self._history_max_messages = history_max_messages
         self._active: dict[int, asyncio.Task[ChatResult]] = {}
         self.inbox = Inbox()  # messages that arrive while an answer is written
+        self._last_request: LRUCache[int, str] = LRUCache(TRACKED_USERS)  # for Retry
+        # Where each user's last answer ends (chat id, message id): its Retry button.
+        self.last_answer: LRUCache[int, tuple[int, int]] = LRUCache(TRACKED_USERS)
 
     def current_model(self, user: UserRecord) -> Model:
         return self._catalog.model(user.model_key) or self._llm.default_model()
@@ -91,6 +97,7 @@ class ChatService:
     ) -> ChatResult:
         """Ask the user's model, calling `on_delta` with each piece of the answer."""
         model = self.check_request(user, text)
+        self._last_request[user.id] = text
         task = asyncio.create_task(self._generate(user.id, model, text, on_delta))
         self._active[user.id] = task
         try:
@@ -114,7 +121,23 @@ class ChatService:
         return True
 
     async def clear_history(self, user_id: int) -> None:
+        self._last_request.pop(user_id, None)
         await self._storage.save_history(user_id, [])
+
+    async def take_retry(self, user_id: int) -> str | None:
+        """The last request again, its answer taken out of the memory (the new one replaces
+        it); None when there is nothing to retry (a new conversation, a restart)."""
+        text = self._last_request.get(user_id)
+        if text is None:
+            return None
+        history = await self._storage.load_history(user_id)
+        if (
+            len(history) >= 2
+            and history[-2] == ChatTurn("user", text)
+            and history[-1].role == "assistant"
+        ):
+            await self._storage.save_history(user_id, history[:-2])
+        return text
 
     async def _generate(
         self, user_id: int, model: Model, text: str, on_delta: Callable[[str], Awaitable[None]]
@@ -131,6 +154,11 @@ class ChatService:
                     await on_delta(event.text)
                 else:
                     usage = event.usage
+        except asyncio.CancelledError:  # Stop or /cancel: the stream to the provider is closed
+            if "".join(parts).strip():  # the part the user saw stays in the memory
+                turns = [*history, question, ChatTurn("assistant", "".join(parts))]
+                await self._storage.save_history(user_id, turns[-self._history_max_messages :])
+            raise
         except ProviderError as error:
             logger.warning("Model %s failed for user %s: %s", model.key, user_id, error)
             self._stats.answer(user_id, model, usage, ok=False)

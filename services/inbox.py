@@ -68,6 +68,13 @@ class Inbox:
             event.set()
         return Offer.QUEUED
 
+    def claim(self, user_id: int) -> bool:
+        """Become the user's worker without a new message (Retry); False if one runs."""
+        if user_id in self._waiting:
+            return False
+        self._waiting[user_id] = []
+        return True
+
     def waiting(self, user_id: int) -> int:
         return len(self._waiting.get(user_id, ()))
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiogram.methods import SendMessage
+from aiogram.types import Chat, Message, Sticker, Update, User
 
 from handlers.callbacks import AdminMenu, BuyPlan, ModelChoice, PayMethod, PayWith, Section
 from tests.integration.conftest import Harness
@@ -63,3 +66,23 @@ async def test_plans_and_payment_methods(harness: Harness) -> None:
     await harness.message(7, "/model")
     await harness.press(7, ModelChoice(key="gpt-4o-mini").pack())
     assert "Premium 1" in harness.session.texts_to(7)[-1]
+
+
+async def test_a_sticker_gets_the_only_text_answer(harness: Harness) -> None:
+    sticker = Message(
+        message_id=900,
+        date=dt.datetime.now(),
+        chat=Chat(id=7, type="private"),
+        from_user=User(id=7, is_bot=False, first_name="Иван", language_code="ru"),
+        sticker=Sticker(
+            file_id="s",
+            file_unique_id="s",
+            type="regular",
+            width=1,
+            height=1,
+            is_animated=False,
+            is_video=False,
+        ),
+    )
+    await harness.dispatcher.feed_update(harness.bot, Update(update_id=900, message=sticker))
+    assert "текст" in harness.session.texts_to(7)[-1]

@@ -80,6 +80,8 @@ class FakeOpenAI:
         self.cut_stream_next = 0  # streams to drop half-way (no [DONE])
         self.hang_next = 0  # requests never answered until stop() or release()
         self.active = 0  # requests being answered now
+        self.closed_by_client = 0  # streams the client closed before the end (Stop)
+        self.pieces_sent = 0  # content chunks written, over all streams
         self.max_active = 0
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
@@ -270,7 +272,11 @@ class FakeOpenAI:
         for piece in pieces:
             if self.delay_per_chunk:
                 await asyncio.sleep(self.delay_per_chunk)
+            if request.transport is None or request.transport.is_closing():
+                self.closed_by_client += 1  # as a real server sees it: no one reads anymore
+                return response
             await response.write(completion.chunk({"content": piece}, include_usage))
+            self.pieces_sent += 1
         if cut:
             assert request.transport is not None
             request.transport.close()  # flushes what was written, then drops the connection
