@@ -20,7 +20,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
 from handlers.middlewares import ArrivalOrder, InFlightMiddleware, UserContextMiddleware
-from runtime import broadcasts, connect, maintenance, notices, reminders, web
+from runtime import broadcasts, connect, maintenance, model_check, notices, reminders, web
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
@@ -41,6 +41,8 @@ MENU_COMMANDS = (
     "start",
     "model",
     "new",
+    "chats",
+    "mode",
     "profile",
     "plans",
     "promo",
@@ -85,6 +87,7 @@ def create_dispatcher(
     tasks = background.setup(dispatcher)
     reminders.setup(tasks, services, settings)
     maintenance.setup(tasks, services, settings)
+    model_check.setup(dispatcher, services, settings)
     web.setup(dispatcher, web_server)
 
     async def on_startup(bot: Bot) -> None:

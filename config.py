@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The providers whose NAME_API_KEY / NAME_BASE_URL settings the bot understands.
+# The providers whose NAME_API_KEY / NAME_BASE_URL / NAME_PROXY settings the bot understands.
 PROVIDER_NAMES = ("openai", "openrouter", "deepseek", "gemini", "xai", "perplexity", "qwen")
+# What a NAME_PROXY URL may start with: an HTTP(S) proxy, or SOCKS (aiohttp-socks).
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4")
 
 # BOT_TOKEN in .env.example: refused, so a copied example never reaches Telegram.
 EXAMPLE_TOKEN = "123456789:replace-me"
@@ -84,6 +87,17 @@ class Settings(BaseSettings):
     perplexity_base_url: str | None = None
     qwen_api_key: SecretStr | None = None
     qwen_base_url: str | None = None
+    # A provider's requests through a proxy (the others and Telegram stay direct): for
+    # providers that refuse this server's country. SecretStr: the URL may hold a password.
+    openai_proxy: SecretStr | None = None
+    openrouter_proxy: SecretStr | None = None
+    deepseek_proxy: SecretStr | None = None
+    gemini_proxy: SecretStr | None = None
+    xai_proxy: SecretStr | None = None
+    perplexity_proxy: SecretStr | None = None
+    qwen_proxy: SecretStr | None = None
+    # Seconds between checks of each provider's model list (GET /models); 0: never.
+    model_check_interval: float = Field(default=86400.0, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -120,6 +134,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator(*(f"{name}_proxy" for name in PROVIDER_NAMES))
+    @classmethod
+    def _check_proxy(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value else ""
+        if not url:
+            return None
+        problem = proxy_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return SecretStr(url)
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -154,9 +179,50 @@ class Settings(BaseSettings):
         value: str | None = getattr(self, f"{provider}_base_url", None)
         return value or None
 
+    def provider_proxy(self, provider: str) -> str | None:
+        """The proxy URL a provider's requests go through, or None (direct)."""
+        secret: SecretStr | None = getattr(self, f"{provider}_proxy", None)
+        return secret.get_secret_value() if secret else None
+
 
 # Settings read under an older name too (validation_alias); errors name both.
 _OLDER_NAMES = {"WEB_HOST": "NOTIFICATION_HOST", "WEB_PORT": "NOTIFICATION_PORT"}
+
+
+def proxy_problem(url: str) -> str | None:
+    """Why `url` cannot be a proxy URL (never quoting it: it may hold a password), or None."""
+    example = "e.g. socks5://user:password@host:1080 or http://host:3128"
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in PROXY_SCHEMES:
+        return f"must start with {', '.join(s + '://' for s in PROXY_SCHEMES)}; {example}"
+    try:
+        parsed = urlsplit(url)
+        port = parsed.port
+    except ValueError:
+        return f"has a malformed host or port; {example}"
+    if not parsed.hostname or port is None:
+        return f"needs a host and a port; {example}"
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        return f"must be only scheme, optional user:password@, host and port; {example}"
+    if any(char.isspace() for char in rest):
+        return "contains a space or line break"
+    return None
+
+
+def proxy_secrets(url: str) -> list[str]:
+    """The parts of a proxy URL that must never be logged: the URL, its user:password and
+    its password (as written and decoded)."""
+    secrets = [url]
+    try:
+        parsed = urlsplit(url)
+    except ValueError:
+        return secrets
+    userinfo = parsed.netloc.rpartition("@")[0]
+    if userinfo:
+        secrets.append(userinfo)
+        password = userinfo.partition(":")[2]
+        secrets += [password, unquote(password)]
+    return [secret for secret in dict.fromkeys(secrets) if secret]
 
 
 def token_problem(token: str) -> str | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, chat, common, errors, models, payments, plans
+from handlers import admin, chat, common, conversations, errors, models, payments, plans
 
 
 def get_routers() -> list[Router]:
     return [
         errors.router,
         common.router,
+        conversations.router,
         models.router,
         plans.router,
         payments.router,

@@ -71,6 +71,31 @@ class AnswerControl(CallbackData, prefix="ans"):
     action: AnswerAct
 
 
+class ChatsAct(StrEnum):
+    OPEN = "open"  # switch to a conversation
+    NEW = "new"
+    RENAME = "rename"  # the current one
+    DELETE = "delete"  # asks first
+    DELETE_OK = "delete_ok"
+    FORGET_OK = "forget_ok"  # /forget confirmed
+
+
+class ChatsMenu(CallbackData, prefix="cv"):
+    action: ChatsAct
+    conversation_id: str = ""
+
+
+class ModeAct(StrEnum):
+    SET = "set"  # a preset
+    CUSTOM = "custom"  # ask for the user's own instruction
+    USE = "use"  # use the instruction shown back
+
+
+class ModeChoice(CallbackData, prefix="md"):
+    action: ModeAct
+    key: str = ""
+
+
 class ModelChoice(CallbackData, prefix="m"):
     key: str
 

@@ -6,13 +6,13 @@ import contextlib
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
 
 from handlers.callbacks import AnswerAct, AnswerControl
 from handlers.editing import remove_buttons
 from handlers.keyboards import answer_keyboard, plans_button
 from handlers.middlewares import Turn
-from handlers.streaming import StreamingReply
+from handlers.streaming import StreamingReply, is_streaming_draft
 from services.catalog import Catalog
 from services.chat import ChatRefusalError, ChatService
 from services.inbox import Offer
@@ -28,6 +28,7 @@ ERROR_TEXTS = {
     "rate_limited": "error_rate_limited",
     "cut": "error_cut",
     "unavailable": "error_unavailable",
+    "region_blocked": "error_region_blocked",
 }
 router.message.filter(F.chat.type == "private")
 
@@ -152,6 +153,14 @@ async def stop_answer(
     await query.answer(texts("stop_done" if stopped else "stop_nothing"))
     if not stopped:
         await remove_buttons(query)
+
+
+@router.stopped_message_generation()
+async def stop_draft(event: MessageGenerationStopped, bot: Bot, chat: ChatService) -> None:
+    """Telegram's stop button on an answer streamed as a draft: ends it as Stop does. The
+    update names no user; a private chat's id is its user's id."""
+    if event.chat.type == "private" and is_streaming_draft(bot, event.chat.id, event.draft_id):
+        chat.cancel(event.chat.id)
 
 
 @router.callback_query(AnswerControl.filter(F.action == AnswerAct.RETRY))

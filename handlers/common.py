@@ -77,17 +77,6 @@ async def profile(
     )
 
 
-@router.message(Command("new"))
-async def new_chat(
-    message: Message, user: UserRecord, texts: Texts, chat: ChatService, turn: Turn
-) -> None:
-    """/new: forget the conversation (and what was sent before the command)."""
-    await turn.wait()
-    chat.cancel(user.id)
-    await chat.clear_history(user.id)
-    await message.answer(texts("new_done"))
-
-
 @router.message(Command("cancel"))
 async def cancel(
     message: Message,

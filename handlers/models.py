@@ -10,7 +10,7 @@ from handlers.callbacks import ModelChoice
 from handlers.editing import edit_text
 from handlers.keyboards import models_keyboard, plans_button
 from services.access import AccessService
-from services.catalog import Catalog
+from services.catalog import Catalog, Model
 from services.chat import ChatService
 from services.llm import LLMGateway
 from services.models import UserRecord
@@ -31,6 +31,25 @@ def _keyboard(
     )
 
 
+def _menu_text(texts: Texts, catalog: Catalog, llm: LLMGateway, current: str) -> str:
+    """The menu's text, with why each model its provider no longer serves is unavailable."""
+    lines = [
+        texts("model_not_served_line", model=model.name, provider=llm.provider_name(model.provider))
+        for model in catalog.models
+        if llm.unavailable_reason(model) == "not_served"
+    ]
+    menu = texts("model_menu", model=current)
+    return "\n\n".join([menu, "\n".join(lines)]) if lines else menu
+
+
+def _unavailable_text(texts: Texts, llm: LLMGateway, model: Model) -> str:
+    if llm.unavailable_reason(model) == "not_served":
+        return texts(
+            "model_not_served", model=model.name, provider=llm.provider_name(model.provider)
+        )
+    return texts("model_unavailable", model=model.name)
+
+
 @router.message(Command("model"), F.chat.type == "private")
 async def model_menu(
     message: Message,
@@ -44,7 +63,7 @@ async def model_menu(
     """/model: show every model with its state."""
     current = chat.current_model(user)
     await message.answer(
-        texts("model_menu", model=current.name),
+        _menu_text(texts, catalog, llm, current.name),
         reply_markup=_keyboard(user, catalog, access, llm, current.key),
     )
 
@@ -59,6 +78,7 @@ async def choose_model(
     catalog: Catalog,
     access: AccessService,
     users: UsersService,
+    chat: ChatService,
     llm: LLMGateway,
 ) -> None:
     """A model button: switch to it, or say which plan opens it."""
@@ -69,7 +89,7 @@ async def choose_model(
     if not llm.is_available(model):
         await query.answer()
         if query.message:
-            await query.message.answer(texts("model_unavailable", model=model.name))
+            await query.message.answer(_unavailable_text(texts, llm, model))
         return
     if not access.can_use(user.id, model):
         await query.answer()
@@ -81,13 +101,14 @@ async def choose_model(
             )
         return
     await users.set_model(user, model.key)
+    await chat.conversations.set_current_model(user.id, model.key)
     await query.answer(_short(texts("model_chosen", model=model.name)))
     if isinstance(query.message, Message):
         await edit_text(
             bot,
             query.message.chat.id,
             query.message.message_id,
-            texts("model_menu", model=model.name),
+            _menu_text(texts, catalog, llm, model.name),
             _keyboard(user, catalog, access, llm, model.key),
         )
 

@@ -17,6 +17,18 @@ class PromoEntry(StatesGroup):
     code = State()
 
 
+class ChatRename(StatesGroup):
+    """A user types a new title for the current conversation."""
+
+    title = State()
+
+
+class CustomMode(StatesGroup):
+    """A user writes their own instruction for the conversation."""
+
+    instruction = State()
+
+
 class AdminFind(StatesGroup):
     """An admin types a user id or @username."""
 

@@ -1,4 +1,12 @@
-"""Show a growing model answer in Telegram: send once, then edit at a per-chat safe pace."""
+"""Show a growing model answer in Telegram, at a per-chat safe pace.
+
+Private chats: the answer streams as a draft (`sendMessageDraft`, Bot API 9.5+), a
+temporary preview with Telegram's own stop button, and the final text goes out with
+`sendMessage`. Groups, and Bot API servers without drafts (older or local ones: the
+first "method not found" switches the whole process to this): send once, then edit.
+Either way the chat gets at most one update per `edit_interval`, and a 429 pauses the
+chat for its `retry_after`.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +14,96 @@ import asyncio
 import contextlib
 import html
 import logging
+import secrets
 import time
+import weakref
+from dataclasses import dataclass, field
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
-from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import InlineKeyboardMarkup
 
 from handlers.editing import is_not_modified
-from services.formatting import markdown_to_html, split_html, split_plain
+from services.formatting import (
+    TELEGRAM_TEXT_LIMIT,
+    markdown_to_html,
+    split_html,
+    split_plain,
+    utf16_length,
+)
 
 logger = logging.getLogger(__name__)
 
 TYPING_DELAY = 0.3  # show "typing" only if the first words take longer than this
 TYPING_REPEAT = 4.5  # Telegram shows a chat action for about 5 seconds
 FINAL_SEND_ATTEMPTS = 4
+# A draft is a preview Telegram shows for about 30 s: shown again if the answer pauses.
+DRAFT_REFRESH = 20.0
+DRAFT_ID_LIMIT = 2**31 - 1  # draft ids are non-zero; stay within a 32-bit integer
+
+
+def _open_fence(markdown: str) -> str:
+    """The opening line of a code block still open at the end of `markdown` ("" if none)."""
+    fence = ""
+    for line in markdown.splitlines():
+        if line.strip().startswith("```"):
+            fence = "" if fence else line.strip()
+    return fence
+
+
+@dataclass
+class _ServerState:
+    """What one bot's Bot API server has shown, kept for the whole process."""
+
+    drafts: bool = True  # False once the server answered that it has no sendMessageDraft
+    paused_until: dict[int, float] = field(default_factory=dict)  # chat -> end of its 429
+    streaming: dict[int, list[int]] = field(default_factory=dict)  # chat -> live draft ids
+
+
+_STATES: dict[int, _ServerState] = {}  # by id(bot): Bot objects with one token are equal
+
+
+def _state(bot: Bot) -> _ServerState:
+    state = _STATES.get(id(bot))
+    if state is None:
+        state = _STATES[id(bot)] = _ServerState()
+        weakref.finalize(bot, _STATES.pop, id(bot), None)
+    return state
+
+
+def is_streaming_draft(bot: Bot, chat_id: int, draft_id: int) -> bool:
+    """Whether `draft_id` belongs to the answer being written in the chat now (a stop
+    pressed on an older draft must not end the next answer)."""
+    return draft_id in _state(bot).streaming.get(chat_id, ())
+
+
+def drafts_unsupported(error: TelegramAPIError) -> bool:
+    """The server does not know sendMessageDraft (an older or a local Bot API server)."""
+    if isinstance(error, TelegramNotFound):  # "Not Found: method not found"
+        return True
+    text = error.message.lower()
+    return "method" in text and any(
+        word in text for word in ("not found", "unknown", "not supported", "unsupported")
+    )
 
 
 class StreamingReply:
-    """Collects answer pieces and mirrors them into one or more Telegram messages.
+    """Collects answer pieces and mirrors them into Telegram as they grow.
 
-    Nothing is sent before `edit_interval` has passed, so a fast answer costs a
-    single sendMessage. After that the message is edited at most once per
-    interval; an answer longer than one message continues in new messages.
+    Nothing is shown before `edit_interval` has passed, so a fast answer costs a single
+    sendMessage. After that the chat gets one update per interval: a new draft (private
+    chats) or an edit of the message (elsewhere). An answer longer than one message
+    continues in new messages: with drafts, each full part becomes a message of its own
+    and the draft goes on with the rest. `finish` sends what is not sent yet with
+    sendMessage (and Retry under the last message).
     """
 
     def __init__(
@@ -39,10 +114,12 @@ class StreamingReply:
         edit_interval: float,
         streaming_markup: InlineKeyboardMarkup | None = None,
         final_markup: InlineKeyboardMarkup | None = None,
+        drafts: bool = True,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
         self._interval = edit_interval
+        self._state = _state(bot)
         # Buttons under the last message: while streaming (Stop), and at the end (Retry).
         self._markups = (streaming_markup, final_markup)
         self._chunks: list[str] = []
@@ -53,6 +130,20 @@ class StreamingReply:
         self._typing_stopped = False
         self._typing_task: asyncio.Task[None] | None = None
         self._typing_timer = asyncio.get_running_loop().call_later(TYPING_DELAY, self._start_typing)
+        # Drafts: only private chats (a user's chat id is positive) have them.
+        self._drafting = drafts and chat_id > 0 and self._state.drafts
+        self._draft_ids: list[int] = []  # one per message part; Telegram's stop names one
+        self._draft_text: str | None = None  # what the current draft shows
+        self._draft_sent_at = 0.0
+        self._draft_lock = asyncio.Lock()
+        self._draft_keeper: asyncio.Task[None] | None = None
+        # With drafts, a full part of a long answer is sent while the rest is written:
+        self._committed = 0  # messages holding such parts (their text never changes)
+        self._frozen = 0  # characters of the answer they hold
+        self._carry = ""  # Markdown that reopens a code block cut between two messages
+        if self._drafting:
+            self._new_draft()
+            self._state.streaming[chat_id] = self._draft_ids
 
     @property
     def text(self) -> str:
@@ -63,47 +154,213 @@ class StreamingReply:
         """The message that carries the buttons, once something was sent."""
         return self._message_ids[-1] if self._message_ids else None
 
+    @property
+    def draft_id(self) -> int | None:
+        """The draft being streamed now (None: this answer streams with edits)."""
+        return self._draft_ids[-1] if self._drafting else None
+
     async def add(self, delta: str) -> None:
-        """Take a new piece of the answer; edits the messages when it is time."""
+        """Take a new piece of the answer; updates the chat when it is time."""
         self._chunks.append(delta)
-        if time.monotonic() >= self._next_flush:
+        if time.monotonic() >= self._next_flush and not self._pause_left():
             await self._flush(final=False)
 
     async def finish(self, suffix: str = "") -> None:
         """Show the whole answer (plus an optional plain-text suffix) for good."""
-        self._stop_typing()
+        self.close()
+        await self._wait_pause()
         await self._flush(final=True, suffix=suffix)
 
     async def replace_with(self, text_html: str) -> None:
         """Show only `text_html` (an error message), reusing a message already sent."""
-        self._stop_typing()
+        self.close()
         self._chunks = []
         self._plain = False
+        await self._wait_pause()
         await self._show([text_html], final=True)
 
     def close(self) -> None:
+        """The answer is over: no more typing or drafts (the final text still goes out)."""
         self._stop_typing()
+        self._end_drafts()
 
     def _render(self, suffix: str) -> list[str]:
+        """The answer's messages: those sent already with a finished part, then the rest."""
+        rest = self._carry + self.text[self._frozen :]
         if self._plain:
-            return split_plain(self.text + suffix)
-        return split_html(markdown_to_html(self.text) + html.escape(suffix, quote=False))
+            parts = split_plain(rest + suffix)
+        else:
+            parts = split_html(markdown_to_html(rest) + html.escape(suffix, quote=False))
+        committed = [text for text, _ in self._shown[: self._committed]]
+        return committed + [part for part in parts if part.strip()]
+
+    def _render_one(self, markdown: str) -> str:
+        return markdown.strip() if self._plain else markdown_to_html(markdown)
 
     async def _flush(self, *, final: bool, suffix: str = "") -> None:
         self._next_flush = time.monotonic() + self._interval
         if not self.text.strip() and not suffix:
             return
-        parts = self._render(suffix)
         try:
-            await self._show(parts, final=final)
+            await self._update(self._render(suffix), final=final)
         except TelegramBadRequest as error:
             if "can't parse entities" not in error.message or self._plain:
                 raise
             logger.warning("Telegram rejected rendered HTML, resending as plain text: %s", error)
             self._plain = True
-            await self._show(self._render(suffix), final=final)
+            await self._update(self._render(suffix), final=final)
 
+    async def _update(self, parts: list[str], *, final: bool) -> None:
+        if self._drafting and not final:
+            await self._stream_draft(parts)
+        if final or not self._drafting:  # (also when drafts just turned out to be missing)
+            await self._show(parts, final=final)
+
+    # Drafts -----------------------------------------------------------------------------
+    async def _stream_draft(self, parts: list[str]) -> None:
+        """One step of draft streaming: the draft shows the part being written, or, once
+        that outgrows a message, its start becomes a message and the draft goes on."""
+        rest = parts[self._committed :]
+        if len(rest) > 1 and self._committed == len(self._message_ids):
+            await self._commit()
+        elif len(rest) == 1:
+            await self._send_draft(rest[0])
+
+    async def _commit(self) -> None:
+        """Send the start of the unsent answer as a message whose text stays as it is."""
+        rest = self._carry + self.text[self._frozen :]
+        cut, part = self._cut(rest)
+        try:
+            await self._send_or_edit(self._committed, part, None, retry=False)
+        except TelegramRetryAfter as error:
+            self._pause(error.retry_after)
+            return
+        self._frozen += cut - len(self._carry)
+        fence = "" if self._plain else _open_fence(rest[:cut])
+        self._carry = fence + "\n" if fence else ""
+        self._committed += 1
+        self._new_draft()  # the message took the draft's place: the rest is a new draft
+
+    def _cut(self, markdown: str) -> tuple[int, str]:
+        """The longest start of `markdown` that makes one message, ending at a paragraph,
+        else a line, else a line of code, else a word: (its length, the message)."""
+        start = len(self._carry) + 1  # never just the reopened code block
+        kinds: list[list[int]] = [[], [], [], []]  # paragraph, line, code line, word ends
+        position, in_code = 0, False
+        for line in markdown.splitlines(keepends=True):
+            if line.strip().startswith("```"):
+                in_code = not in_code
+            position += len(line)
+            if position >= start and line.endswith("\n"):
+                kinds[2 if in_code else 0 if not line.strip() else 1].append(position)
+        kinds[3] = [i + 1 for i, char in enumerate(markdown) if char == " " and i + 1 >= start]
+        best: tuple[int, str] | None = None
+        for ends in [*kinds, list(range(start, len(markdown)))]:
+            found = self._longest_fitting(markdown, ends)
+            if found is None:
+                continue
+            if best is None or utf16_length(found[1]) > utf16_length(best[1]):
+                best = found
+            if utf16_length(best[1]) >= TELEGRAM_TEXT_LIMIT // 2:
+                break
+        if best is None:  # cannot happen with real text: a message of one character fits
+            return len(markdown), self._render_one(markdown)
+        return best
+
+    def _longest_fitting(self, markdown: str, ends: list[int]) -> tuple[int, str] | None:
+        low, high = 0, len(ends) - 1
+        found: tuple[int, str] | None = None
+        while low <= high:  # the rendered length grows with the end: bisect
+            middle = (low + high) // 2
+            part = self._render_one(markdown[: ends[middle]])
+            if utf16_length(part) <= TELEGRAM_TEXT_LIMIT:
+                if part.strip():
+                    found = (ends[middle], part)
+                low = middle + 1
+            else:
+                high = middle - 1
+        return found
+
+    async def _send_draft(self, text: str, *, again: bool = False) -> None:
+        if text == self._draft_text and not again:
+            return
+        async with self._draft_lock:
+            self._draft_sent_at = time.monotonic()
+            try:
+                await self._bot.send_message_draft(
+                    chat_id=self._chat_id,
+                    draft_id=self._draft_ids[-1],
+                    text=text,
+                    parse_mode=None if self._plain else ParseMode.HTML,
+                    can_stop=True,  # Telegram's stop button: a stopped_message_generation update
+                    keep_on_stop=True,  # the partial draft stays until the final message
+                )
+            except TelegramRetryAfter as error:
+                self._pause(error.retry_after)
+                return
+            except (TelegramNetworkError, TelegramServerError) as error:
+                logger.debug("Draft not shown in chat %s (%s)", self._chat_id, error)
+                return  # a preview only: the next one shows the answer again
+            except (TelegramBadRequest, TelegramNotFound) as error:
+                if "can't parse entities" in error.message:
+                    raise
+                self._give_up_drafts(error)
+                return
+        self._draft_text = text
+        self._stop_typing()  # the draft shows that the answer is being written
+        if self._draft_keeper is None:
+            self._draft_keeper = asyncio.create_task(self._keep_draft())
+
+    def _give_up_drafts(self, error: TelegramAPIError) -> None:
+        self._drafting = False
+        self._end_drafts()
+        if drafts_unsupported(error):
+            if self._state.drafts:
+                logger.warning(
+                    "The Bot API server has no sendMessageDraft (%s): answers stream with "
+                    "edits from now on",
+                    error.message,
+                )
+            self._state.drafts = False
+        else:
+            logger.warning(
+                "Draft refused in chat %s (%s): this answer streams with edits",
+                self._chat_id,
+                error.message,
+            )
+
+    def _end_drafts(self) -> None:
+        if self._draft_keeper is not None:
+            if self._draft_keeper is not asyncio.current_task():
+                self._draft_keeper.cancel()
+            self._draft_keeper = None
+        if self._state.streaming.get(self._chat_id) is self._draft_ids:
+            del self._state.streaming[self._chat_id]
+
+    def _new_draft(self) -> None:
+        self._draft_ids.append(secrets.randbelow(DRAFT_ID_LIMIT) + 1)
+        self._draft_text = None
+
+    async def _keep_draft(self) -> None:
+        """Show the draft again while the answer pauses longer than a draft lasts."""
+        with contextlib.suppress(TelegramAPIError):
+            while self._drafting:
+                now = time.monotonic()
+                wait = max(self._draft_sent_at + DRAFT_REFRESH, self._next_flush) - now
+                wait = max(wait, self._pause_left())
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                if self._draft_text is None:  # a part just became a message: wait for more
+                    self._draft_sent_at = now
+                    continue
+                self._next_flush = now + self._interval
+                await self._send_draft(self._draft_text, again=True)
+
+    # Edits ------------------------------------------------------------------------------
     async def _show(self, parts: list[str], *, final: bool) -> None:
+        if not parts:
+            return
         buttons = self._markups[1] if final else self._markups[0]
         for index, part in enumerate(parts):
             markup = buttons if index == len(parts) - 1 else None
@@ -113,7 +370,7 @@ class StreamingReply:
                 await self._send_or_edit(index, part, markup, retry=final)
             except TelegramRetryAfter as error:
                 # While streaming, skip this edit and wait as Telegram asks.
-                self._next_flush = time.monotonic() + error.retry_after
+                self._pause(error.retry_after)
                 return
         if final:  # the answer may now fit in fewer messages than were streamed
             for message_id in self._message_ids[len(parts) :]:
@@ -139,6 +396,8 @@ class StreamingReply:
                 self._store_shown(index, (part, markup))
                 return
             except (TelegramRetryAfter, TelegramNetworkError) as error:
+                if isinstance(error, TelegramRetryAfter):
+                    self._pause(error.retry_after)
                 if not retry or attempt == FINAL_SEND_ATTEMPTS:
                     raise
                 delay = error.retry_after if isinstance(error, TelegramRetryAfter) else attempt
@@ -176,6 +435,25 @@ class StreamingReply:
         else:
             self._shown.append(part)
 
+    # The chat's pace ----------------------------------------------------------------------
+    def _pause(self, seconds: float) -> None:
+        """Telegram answered 429: nothing more to this chat for `seconds` (any answer)."""
+        now = time.monotonic()
+        paused = self._state.paused_until
+        for chat_id in [chat_id for chat_id, until in paused.items() if until <= now]:
+            del paused[chat_id]  # pauses that are over
+        paused[self._chat_id] = max(paused.get(self._chat_id, 0.0), now + seconds)
+        logger.info("Telegram asks to wait %s s in chat %s", seconds, self._chat_id)
+
+    def _pause_left(self) -> float:
+        return max(0.0, self._state.paused_until.get(self._chat_id, 0.0) - time.monotonic())
+
+    async def _wait_pause(self) -> None:
+        left = self._pause_left()
+        if left:
+            await asyncio.sleep(left)
+
+    # Typing -----------------------------------------------------------------------------
     def _start_typing(self) -> None:
         if not self._message_ids and not self._typing_stopped:
             self._typing_task = asyncio.create_task(self._keep_typing())

@@ -52,12 +52,34 @@ class Plan(BaseModel):
     retired: bool = False
 
 
+class Mode(BaseModel):
+    """A preset assistant: a system prompt per language."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=_KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=40)
+    name_en: str = Field(min_length=1, max_length=40)
+    prompt: str = Field(min_length=1)
+    prompt_en: str = Field(min_length=1)
+
+    def title(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name
+
+    def system_prompt(self, language: str) -> str:
+        return self.prompt_en if language == "en" else self.prompt
+
+
+CUSTOM_MODE = "custom"  # the user's own instruction (not a catalog key)
+
+
 class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     providers: Mapping[str, Provider]
     models: tuple[Model, ...] = Field(min_length=1)
     plans: tuple[Plan, ...] = ()
+    modes: tuple[Mode, ...] = ()
 
     @model_validator(mode="after")
     def _check_references(self) -> Catalog:
@@ -73,6 +95,9 @@ class Catalog(BaseModel):
             for key in plan.models:
                 if key not in model_keys:
                     raise ValueError(f"plan {plan.id!r}: unknown model {key!r}")
+        _require_unique("mode key", [mode.key for mode in self.modes])
+        if any(mode.key == CUSTOM_MODE for mode in self.modes):
+            raise ValueError(f"mode key {CUSTOM_MODE!r} is reserved for the user's own instruction")
         if not any(model.free for model in self.models):
             raise ValueError("at least one model must be free (the default model)")
         return self
@@ -84,6 +109,10 @@ class Catalog(BaseModel):
     @cached_property
     def plans_by_id(self) -> dict[str, Plan]:
         return {plan.id: plan for plan in self.plans}
+
+    @cached_property
+    def modes_by_key(self) -> dict[str, Mode]:
+        return {mode.key: mode for mode in self.modes}
 
     @cached_property
     def on_sale(self) -> tuple[Plan, ...]:

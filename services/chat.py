@@ -12,16 +12,19 @@ from cachetools import LRUCache
 from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
+from services.conversations import ConversationService
 from services.inbox import Inbox
 from services.llm import LLMGateway, ProviderError, TextDelta
-from services.models import ChatTurn, Usage, UserRecord
+from services.models import ChatTurn, Conversation, Usage, UserRecord
 from services.stats import StatsService
 from services.storage.base import Storage
 
 logger = logging.getLogger(__name__)
 
 # Provider failures that mean the operator must act (a key, a retired model id).
-CONFIG_FAILURES = frozenset({"auth", "model_missing", "bad_request"})
+CONFIG_FAILURES = frozenset(
+    {"auth", "model_missing", "bad_request", "region_blocked", "proxy_refused", "proxy_unreachable"}
+)
 FAILURES_BEFORE_ALERT = 3
 
 # Rough characters per token for budgeting memory; low so that Cyrillic fits too.
@@ -57,9 +60,11 @@ class ChatService:
         access: AccessService,
         alerts: AlertService,
         stats: StatsService,
+        conversations: ConversationService,
         *,
         history_max_messages: int = 40,
     ) -> None:
+        self.conversations = conversations
         self._alerts = alerts
         self._stats = stats
         self._failures_in_row: dict[str, int] = {}
@@ -70,15 +75,18 @@ class ChatService:
         self._history_max_messages = history_max_messages
         self._active: dict[int, asyncio.Task[ChatResult]] = {}
         self.inbox = Inbox()  # messages that arrive while an answer is written
-        self._last_request: LRUCache[int, str] = LRUCache(TRACKED_USERS)  # for Retry
+        # owner -> (conversation id, text) of the last request, for Retry
+        self._last_request: LRUCache[int, tuple[str, str]] = LRUCache(TRACKED_USERS)
         # Where each user's last answer ends (chat id, message id): its Retry button.
         self.last_answer: LRUCache[int, tuple[int, int]] = LRUCache(TRACKED_USERS)
 
     def current_model(self, user: UserRecord) -> Model:
+        """The asking user's model (their current conversation's; in groups too)."""
         return self._catalog.model(user.model_key) or self._llm.default_model()
 
     def check_request(self, user: UserRecord, text: str) -> Model:
-        """Return the model to ask, or raise ChatRefusalError without any model call."""
+        """Return the model to ask, or raise ChatRefusalError without any model call.
+        Access and limits are the asking user's, in groups too."""
         model = self.current_model(user)
         if not text.strip():
             raise ChatRefusalError("empty_request", model)
@@ -93,13 +101,21 @@ class ChatService:
         return model
 
     async def answer(
-        self, user: UserRecord, text: str, on_delta: Callable[[str], Awaitable[None]]
+        self,
+        user: UserRecord,
+        text: str,
+        on_delta: Callable[[str], Awaitable[None]],
+        *,
+        owner: int | None = None,
     ) -> ChatResult:
-        """Ask the user's model, calling `on_delta` with each piece of the answer."""
+        """Ask the model of the owner's current conversation (the owner is the user, or a
+        group), calling `on_delta` with each piece of the answer."""
+        owner = user.id if owner is None else owner
+        conversation = await self.conversations.current(owner, user.model_key)
         model = self.check_request(user, text)
-        self._last_request[user.id] = text
-        task = asyncio.create_task(self._generate(user.id, model, text, on_delta))
-        self._active[user.id] = task
+        self._last_request[owner] = (conversation.id, text)
+        task = asyncio.create_task(self._generate(user, owner, conversation, model, text, on_delta))
+        self._active[owner] = task
         try:
             return await task
         except asyncio.CancelledError:
@@ -108,45 +124,78 @@ class ChatService:
                 raise  # we are being cancelled ourselves (shutdown), not by /cancel
             return ChatResult(text="", model=model, cancelled=True)
         finally:
-            self._active.pop(user.id, None)
+            self._active.pop(owner, None)
 
-    def cancel(self, user_id: int) -> bool:
-        """Stop the user's answer in progress and drop what queued up behind it;
+    def cancel(self, owner: int) -> bool:
+        """Stop the owner's answer in progress and drop what queued up behind it;
         False when there was nothing to stop."""
-        dropped = self.inbox.drop(user_id)
-        task = self._active.get(user_id)
+        dropped = self.inbox.drop(owner)
+        task = self._active.get(owner)
         if task is None or task.done():
             return dropped > 0
         task.cancel()
         return True
 
-    async def clear_history(self, user_id: int) -> None:
-        self._last_request.pop(user_id, None)
-        await self._storage.save_history(user_id, [])
+    async def new_conversation(self, user: UserRecord, owner: int | None = None) -> Conversation:
+        """/new: a fresh conversation (same model and mode); the others are kept."""
+        owner = user.id if owner is None else owner
+        self.cancel(owner)
+        self._last_request.pop(owner, None)
+        current = await self.conversations.current(owner, user.model_key)
+        return await self.conversations.start_new(
+            owner, current.model_key or user.model_key, keep_mode_of=current
+        )
 
-    async def take_retry(self, user_id: int) -> str | None:
+    async def forget(self, owner: int) -> None:
+        """/forget: every conversation of the owner deleted for good."""
+        self.cancel(owner)
+        self._last_request.pop(owner, None)
+        await self.conversations.forget(owner)
+
+    async def take_retry(self, owner: int) -> str | None:
         """The last request again, its answer taken out of the memory (the new one replaces
-        it); None when there is nothing to retry (a new conversation, a restart)."""
-        text = self._last_request.get(user_id)
-        if text is None:
+        it); None when there is nothing to retry (its conversation is gone or not current,
+        or after a restart)."""
+        last = self._last_request.get(owner)
+        if last is None:
             return None
-        history = await self._storage.load_history(user_id)
+        conversation_id, text = last
+        conversations = await self.conversations.all(owner)
+        if conversations.current != conversation_id:
+            return None
+        history = await self.conversations.history(owner, conversation_id)
         if (
             len(history) >= 2
             and history[-2] == ChatTurn("user", text)
             and history[-1].role == "assistant"
         ):
-            await self._storage.save_history(user_id, history[:-2])
+            await self._storage.save_history(owner, conversation_id, history[:-2])
         return text
 
     async def _generate(
-        self, user_id: int, model: Model, text: str, on_delta: Callable[[str], Awaitable[None]]
+        self,
+        user: UserRecord,
+        owner: int,
+        conversation: Conversation,
+        model: Model,
+        text: str,
+        on_delta: Callable[[str], Awaitable[None]],
     ) -> ChatResult:
-        history = await self._storage.load_history(user_id)
+        history = await self.conversations.history(owner, conversation.id)
         question = ChatTurn("user", text)
         prompt = self._fit_memory([*history, question], model)
+        instruction = self.conversations.system_prompt(conversation, user.language)
+        if instruction:
+            prompt.insert(0, ChatTurn("system", instruction))
         parts: list[str] = []
         usage: Usage | None = None
+
+        async def remember(answer: str) -> None:
+            turns = [*history, question, ChatTurn("assistant", answer)]
+            await self.conversations.remember(
+                owner, conversation.id, turns[-self._history_max_messages :], text
+            )
+
         try:
             async for event in self._llm.stream(model, prompt):
                 if isinstance(event, TextDelta):
@@ -156,19 +205,17 @@ class ChatService:
                     usage = event.usage
         except asyncio.CancelledError:  # Stop or /cancel: the stream to the provider is closed
             if "".join(parts).strip():  # the part the user saw stays in the memory
-                turns = [*history, question, ChatTurn("assistant", "".join(parts))]
-                await self._storage.save_history(user_id, turns[-self._history_max_messages :])
+                await remember("".join(parts))
             raise
         except ProviderError as error:
-            logger.warning("Model %s failed for user %s: %s", model.key, user_id, error)
-            self._stats.answer(user_id, model, usage, ok=False)
+            logger.warning("Model %s failed for user %s: %s", model.key, user.id, error)
+            self._stats.answer(user.id, model, usage, ok=False)
             await self._report_failure(model, error)
             return ChatResult(text="".join(parts), model=model, error=error.kind)
         answer = "".join(parts)
         self._failures_in_row[model.provider] = 0
-        self._stats.answer(user_id, model, usage, ok=True)
-        turns = [*history, question, ChatTurn("assistant", answer)]
-        await self._storage.save_history(user_id, turns[-self._history_max_messages :])
+        self._stats.answer(user.id, model, usage, ok=True)
+        await remember(answer)
         return ChatResult(text=answer, model=model, usage=usage)
 
     def _fit_memory(self, turns: list[ChatTurn], model: Model) -> list[ChatTurn]:
@@ -192,8 +239,8 @@ class ChatService:
             self._failures_in_row.get(model.provider, 0) + 1
         )
         if error.kind in CONFIG_FAILURES or count >= FAILURES_BEFORE_ALERT:
-            await self._alerts.alert(
-                f"provider:{model.provider}:{error.kind}",
+            text = self._llm.alert_text(model.provider, error.kind) or (  # <NAME>_PROXY fixes
                 f"Provider {model.provider} failed for model {model.key} "
-                f"({model.model_id}): {error.kind}, {count} failure(s) in a row",
+                f"({model.model_id}): {error.kind}, {count} failure(s) in a row"
             )
+            await self._alerts.alert(f"provider:{model.provider}:{error.kind}", text)

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from config import PROVIDER_NAMES, Settings
+from config import PROVIDER_NAMES, ConfigError, Settings, proxy_problem
 from services.access import AccessService
 from services.alerts import AlertService
 from services.broadcast import BroadcastService
 from services.catalog import Catalog, check_plans_in_use
 from services.chat import ChatService
+from services.conversations import ConversationService
 from services.llm import LLMGateway, ProviderConfig
+from services.model_check import STATE_FILE, ModelCheck
 from services.models import UnmatchedMoney
 from services.payments import PaymentService
 from services.promo import PromoService
@@ -31,6 +33,7 @@ class Services:
     catalog: Catalog
     storage: Storage
     llm: LLMGateway
+    model_check: ModelCheck
     alerts: AlertService
     access: AccessService
     users: UsersService
@@ -63,17 +66,21 @@ class Services:
 
 
 def provider_configs(settings: Settings, catalog: Catalog) -> dict[str, ProviderConfig]:
-    """Base URL (setting or the catalog's default) and key for each catalog provider."""
+    """Base URL (setting or the catalog's default), key and proxy for each catalog provider."""
     configs = {}
     for name, provider in catalog.providers.items():
         if name in PROVIDER_NAMES:
             base_url, api_key = settings.provider_base_url(name), settings.provider_key(name)
+            proxy = settings.provider_proxy(name)
         else:  # a provider added in the catalog only: read its settings from the environment
             prefix = name.upper()
             base_url = os.environ.get(f"{prefix}_BASE_URL")
             api_key = os.environ.get(f"{prefix}_API_KEY")
+            proxy = (os.environ.get(f"{prefix}_PROXY") or "").strip() or None
+            if proxy and (problem := proxy_problem(proxy)):
+                raise ConfigError(f"Configuration error: {prefix}_PROXY {problem}")
         base_url = base_url or provider.base_url
-        configs[name] = ProviderConfig(base_url=base_url, api_key=api_key)
+        configs[name] = ProviderConfig(base_url=base_url, api_key=api_key, proxy=proxy)
     return configs
 
 
@@ -119,9 +126,10 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         catalog=catalog,
         storage=storage,
         llm=llm,
+        model_check=ModelCheck(catalog, llm, access, alerts, settings.data_dir / STATE_FILE),
         alerts=alerts,
         access=access,
-        users=UsersService(storage, llm.default_model().key, stats),
+        users=UsersService(storage, lambda: llm.default_model().key, stats),
         chat=ChatService(
             catalog,
             llm,
@@ -129,6 +137,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
             access,
             alerts,
             stats,
+            ConversationService(storage, catalog),
             history_max_messages=settings.history_max_messages,
         ),
         subscriptions=subscriptions,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 
-from config import PROVIDER_NAMES, Settings
+from config import PROVIDER_NAMES, Settings, proxy_secrets
 
 
 class SecretsFilter(logging.Filter):
@@ -36,6 +37,12 @@ def collect_secrets(settings: Settings) -> list[str]:
     secrets = [settings.bot_token.get_secret_value()]
     secrets += [key for name in PROVIDER_NAMES if (key := settings.provider_key(name))]
     secrets += [value for value in (settings.yoomoney_token, settings.notification_secret) if value]
+    # Proxy URLs may hold a password: NAME_PROXY settings, and any *_PROXY in the
+    # environment (catalog-only providers read theirs from there; HTTPS_PROXY...).
+    proxies = [proxy for name in PROVIDER_NAMES if (proxy := settings.provider_proxy(name))]
+    proxies += [value for key, value in os.environ.items() if key.upper().endswith("_PROXY")]
+    for proxy in proxies:
+        secrets += proxy_secrets(proxy.strip())
     return secrets
 
 

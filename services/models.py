@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["user", "assistant"]
+Role = Literal["system", "user", "assistant"]
 
 
 @dataclass(slots=True)
@@ -27,6 +27,44 @@ class ChatTurn:
 
     role: Role
     content: str
+
+
+@dataclass(slots=True, frozen=True)
+class Conversation:
+    """One of a user's (or a group's) conversations: its own model, mode and memory."""
+
+    id: str
+    title: str  # from the first question, or renamed
+    created_at: float
+    updated_at: float
+    model_key: str | None = None
+    mode: str = "assistant"  # a preset's key (catalog), or "custom"
+    instruction: str = ""  # the custom instruction, for mode "custom"
+
+
+TITLE_LENGTH = 40
+
+
+def title_from(question: str) -> str:
+    """A conversation's title: the start of its first question, on one line."""
+    line = " ".join(question.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+@dataclass(slots=True, frozen=True)
+class Conversations:
+    """An owner's conversations, newest last, and the one new messages go to."""
+
+    current: str | None = None
+    items: tuple[Conversation, ...] = ()
+
+    def get(self, conversation_id: str | None) -> Conversation | None:
+        return next((item for item in self.items if item.id == conversation_id), None)
+
+    def with_item(self, changed: Conversation) -> Conversations:
+        """The same list with one conversation replaced by its new version."""
+        items = tuple(changed if item.id == changed.id else item for item in self.items)
+        return Conversations(current=self.current, items=items)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from services.models import UserRecord
 from services.stats import StatsService
@@ -10,9 +11,14 @@ from services.storage.base import Storage
 
 
 class UsersService:
-    def __init__(self, storage: Storage, default_model_key: str, stats: StatsService) -> None:
+    def __init__(
+        self, storage: Storage, default_model_key: str | Callable[[], str], stats: StatsService
+    ) -> None:
         self._storage = storage
-        self._default_model_key = default_model_key
+        # A callable: the default changes when a provider stops serving a model.
+        self._default_model_key = (
+            default_model_key if callable(default_model_key) else lambda: default_model_key
+        )
         self._stats = stats
 
     async def touch(
@@ -26,7 +32,7 @@ class UsersService:
                 first_name=first_name,
                 username=username,
                 language=language,
-                model_key=self._default_model_key,
+                model_key=self._default_model_key(),
                 created_at=time.time(),
             )
             await self._storage.save_user(user)

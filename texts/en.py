@@ -4,7 +4,7 @@ TEXTS: dict[str, str] = {
     # Commands menu
     "cmd_start": "Start and show the current model",
     "cmd_model": "Choose a model",
-    "cmd_new": "New chat (forget the context)",
+    "cmd_new": "New chat",
     "cmd_profile": "Profile and subscriptions",
     "cmd_plans": "Plans and payment",
     "cmd_promo": "Activate a promo code",
@@ -23,7 +23,10 @@ TEXTS: dict[str, str] = {
         "<b>How to use</b>\n"
         "Send a message and the model answers, keeping the chat's earlier messages in mind.\n\n"
         "/model — choose a model\n"
-        "/new — start a new chat (the context is forgotten)\n"
+        "/new — start a new chat (the earlier ones are kept)\n"
+        "/chats — your chats: continue, rename, delete\n"
+        "/mode — the assistant's mode: translator, programmer, editor or your own instruction\n"
+        "/forget — delete all chats\n"
         "/cancel — stop the answer\n"
         "/profile — your model and subscriptions\n"
         "/plans — plans: more models and no length limit\n"
@@ -47,8 +50,14 @@ TEXTS: dict[str, str] = {
     "model_locked": "🔒 <b>{model}</b> comes with a subscription: {plans}.\nSubscribe: /plans",
     "model_unavailable": "⛔ <b>{model}</b> is unavailable right now. Choose another: /model",
     "model_unknown": "This model is no longer offered. Choose one from the list: /model",
+    "model_not_served": "⛔ <b>{model}</b> is not served by {provider} any more. Choose another model: /model",
+    "model_not_served_line": "⛔ {model} is not served by {provider} any more",
+    "model_moved": (
+        "ℹ️ <b>{old}</b> is not served by {provider} any more, so <b>{new}</b> answers now. "
+        "Choose another model: /model"
+    ),
     # Chat
-    "new_done": "🧹 New chat started. The previous context is forgotten.",
+    "new_done": "🆕 New chat started. The earlier ones are kept: /chats",
     "cancel_done": "⏹ Answer stopped.",
     "cancel_nothing": "Nothing to cancel right now.",
     "queue_full": "⏳ {limit:plural:message is|messages are} already waiting for the answer: no room for more. Please wait for it or press /cancel.",
@@ -65,6 +74,35 @@ TEXTS: dict[str, str] = {
     "stop_nothing": "The answer has already ended",
     "retry_nothing": "Nothing to retry: just send a new message",
     "retry_busy": "Please wait for the current answer first",
+    "cmd_chats": "My chats",
+    "cmd_mode": "Assistant mode",
+    "chats_list": "<b>Chats</b> ({count:plural:chat|chats}; ▶️ is the current one):\n{items}\n\nTap a chat to continue it.",
+    "chats_item": "{mark} {title} — {date}, {model}",
+    "chats_untitled": "New chat",
+    "chats_switched": "Continuing: {title}",
+    "chats_gone": "This chat no longer exists.",
+    "chats_rename_ask": "What should the current chat be called? Send the title in one message. Cancel: /cancel",
+    "chats_renamed": "✏️ Chat renamed: {title}",
+    "chats_delete_ask": "Delete the current chat and its history? This cannot be undone.",
+    "chats_deleted": "🗑 Chat deleted.",
+    "btn_chat_new": "➕ New chat",
+    "btn_chat_rename": "✏️ Rename the current one",
+    "btn_chat_delete": "🗑 Delete the current one",
+    "btn_yes_delete": "Yes, delete",
+    "forget_ask": "Delete <b>all</b> your chats and their history? This cannot be undone.",
+    "btn_yes_forget": "Yes, delete everything",
+    "forget_done": "🧹 All chats deleted. We no longer keep their text.",
+    "mode_menu": "The current chat's mode: <b>{mode}</b>.\nChoose an assistant or write your own instruction:",
+    "mode_set": "Mode: {mode}",
+    "mode_unknown": "There is no such mode.",
+    "mode_custom_name": "your own instruction",
+    "btn_mode_custom": "✍️ My own instruction",
+    "mode_custom_ask": "Describe how the assistant should behave in this chat (up to {limit:plural:character|characters}). Cancel: /cancel",
+    "mode_custom_too_long": "The instruction is too long: {length:plural:character|characters} of {limit}. Shorten it and send it again.",
+    "mode_custom_preview": "Your instruction:\n\n<blockquote>{instruction}</blockquote>\n\nUse it in this chat?",
+    "btn_mode_use": "✅ Use it",
+    "mode_custom_expired": "The instruction was not found: set it again with /mode",
+    "mode_custom_set": "✅ Done: this chat follows your instruction.",
     "answer_cancelled": "\n\n⏹ Stopped.",
     "error_timeout": "⌛ {model} did not answer in time. Please try again a bit later.",
     "error_rate_limited": "🚦 {model} is overloaded right now. Please try again in a minute.",
@@ -72,6 +110,10 @@ TEXTS: dict[str, str] = {
         "⚠️ {model} is temporarily unavailable. Try later or choose another: /model"
     ),
     "error_cut": "⚠️ The answer from {model} was cut off. Please try again.",
+    "error_region_blocked": (
+        "🌍 {model} is unavailable right now: its provider refuses requests from our server. "
+        "The administrator knows and will fix it. Meanwhile choose another model: /model"
+    ),
     "error_generic": (
         "⚠️ Could not get an answer from {model}. Try again or choose another model: /model"
     ),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from services.models import (
     ChatTurn,
+    Conversations,
     Payment,
     PromoActivation,
     PromoCode,
@@ -120,12 +121,29 @@ class Storage(ABC):
     def iter_users(self) -> AsyncIterator[UserRecord]:
         """Every user, streamed (admin use: broadcasts, search)."""
 
-    # Conversations ------------------------------------------------------------
+    # Conversations (an owner is a user, or a group chat) ------------------------
     @abstractmethod
-    async def load_history(self, user_id: int) -> list[ChatTurn]: ...
+    async def load_conversations(self, owner: int) -> Conversations | None:
+        """The owner's conversations; None if they never had any."""
 
     @abstractmethod
-    async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None: ...
+    async def save_conversations(self, owner: int, conversations: Conversations) -> None: ...
+
+    @abstractmethod
+    async def load_history(self, owner: int, conversation_id: str) -> list[ChatTurn]: ...
+
+    @abstractmethod
+    async def save_history(
+        self, owner: int, conversation_id: str, turns: list[ChatTurn]
+    ) -> None: ...
+
+    @abstractmethod
+    async def delete_history(self, owner: int, conversation_id: str) -> None:
+        """Remove one conversation's memory for good."""
+
+    @abstractmethod
+    async def forget(self, owner: int) -> None:
+        """Remove every conversation of the owner and its memory, for good."""
 
     # Money ----------------------------------------------------------------------
     @abstractmethod

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import orjson
 from cachetools import LRUCache
 
-from services.models import ChatTurn, Payment, UserRecord
+from services.models import ChatTurn, Conversation, Conversations, Payment, UserRecord, title_from
 from services.storage import records
 from services.storage.atomic import (
     DamagedFileError,
@@ -69,6 +69,7 @@ class JsonStorage(Storage):
         self.retention = retention
         self._users_dir = data_dir / "users"
         self._history_dir = data_dir / "history"
+        self._conversations_dir = data_dir / "conversations"
         self._journal_dir = data_dir / "journal"
         self._archive_dir = data_dir / "archive"
         self._writer = FileWriter()
@@ -76,9 +77,10 @@ class JsonStorage(Storage):
         # Told about write failures and quarantined files (admins get an alert).
         self.problem_listeners: list[Listener] = []
         self._users: LRUCache[int, UserRecord] = LRUCache(USER_CACHE_SIZE)
-        self._history: LRUCache[int, tuple[ChatTurn, ...]] = LRUCache(
+        self._history: LRUCache[tuple[int, str], tuple[ChatTurn, ...]] = LRUCache(
             HISTORY_CACHE_CHARS, getsizeof=lambda turns: 1 + sum(len(t.content) for t in turns)
         )
+        self._conversations: LRUCache[int, Conversations] = LRUCache(USER_CACHE_SIZE)
         self._journal: Journal | None = None
         self._live_bytes = 0
         self._compaction: asyncio.Task[None] | None = None
@@ -86,7 +88,13 @@ class JsonStorage(Storage):
 
     # Lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
-        for folder in (self.data_dir, self._users_dir, self._history_dir, self._journal_dir):
+        for folder in (
+            self.data_dir,
+            self._users_dir,
+            self._history_dir,
+            self._conversations_dir,
+            self._journal_dir,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._remove_temp_files)
         start = await asyncio.to_thread(self._money_guard, self._first_journal_number)
@@ -184,26 +192,90 @@ class JsonStorage(Storage):
         return self._users_dir / f"{user_id}.json"
 
     # Conversations ------------------------------------------------------------
-    async def load_history(self, user_id: int) -> list[ChatTurn]:
-        turns = self._history.get(user_id)
-        if turns is None:
-            raw = await self._read_user_file(self._history_path(user_id), [])
-            items = raw if isinstance(raw, list) else []
-            turns = tuple(ChatTurn(role=item["role"], content=item["content"]) for item in items)
-            self._history[user_id] = turns
-        return list(turns)
+    async def load_conversations(self, owner: int) -> Conversations | None:
+        cached = self._conversations.get(owner)
+        if cached is not None:
+            return cached
+        raw = await self._read_user_file(self._conversations_path(owner), None)
+        if isinstance(raw, dict):
+            conversations = records.conversations_from_json(raw)
+        else:
+            adopted = await self._adopt_format_1_history(owner)
+            if adopted is None:
+                return None
+            conversations = adopted
+        self._conversations[owner] = conversations
+        return conversations
 
-    async def save_history(self, user_id: int, turns: list[ChatTurn]) -> None:
-        stored = tuple(turns)
-        self._history[user_id] = stored
+    async def save_conversations(self, owner: int, conversations: Conversations) -> None:
+        self._conversations[owner] = conversations
         try:
-            await self._writer.save(self._history_path(user_id), lambda: stored, durable=False)
+            await self._writer.save(self._conversations_path(owner), lambda: conversations)
         except OSError:
-            self._history.pop(user_id, None)
+            self._conversations.pop(owner, None)
             raise
 
-    def _history_path(self, user_id: int) -> Path:
-        return self._history_dir / f"{user_id}.json"
+    async def load_history(self, owner: int, conversation_id: str) -> list[ChatTurn]:
+        key = (owner, conversation_id)
+        turns = self._history.get(key)
+        if turns is None:
+            raw = await self._read_user_file(self._history_path(owner, conversation_id), [])
+            items = raw if isinstance(raw, list) else []
+            turns = tuple(ChatTurn(role=item["role"], content=item["content"]) for item in items)
+            self._history[key] = turns
+        return list(turns)
+
+    async def save_history(self, owner: int, conversation_id: str, turns: list[ChatTurn]) -> None:
+        key, stored = (owner, conversation_id), tuple(turns)
+        self._history[key] = stored
+        path = self._history_path(owner, conversation_id)
+        try:
+            if not path.parent.exists():
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+            await self._writer.save(path, lambda: stored, durable=False)
+        except OSError:
+            self._history.pop(key, None)
+            raise
+
+    async def delete_history(self, owner: int, conversation_id: str) -> None:
+        self._history.pop((owner, conversation_id), None)
+        await self._writer.drain()  # a write still queued would bring the file back
+        await asyncio.to_thread(self._history_path(owner, conversation_id).unlink, missing_ok=True)
+
+    async def forget(self, owner: int) -> None:
+        self._conversations.pop(owner, None)
+        for key in [key for key in self._history if key[0] == owner]:
+            self._history.pop(key, None)
+        await self._writer.drain()
+        await asyncio.to_thread(self._remove_owner_files, owner)
+
+    def _remove_owner_files(self, owner: int) -> None:
+        shutil.rmtree(self._history_dir / str(owner), ignore_errors=True)
+        (self._history_dir / f"{owner}.json").unlink(missing_ok=True)  # format 1
+        self._conversations_path(owner).unlink(missing_ok=True)
+
+    async def _adopt_format_1_history(self, owner: int) -> Conversations | None:
+        """Format 1 kept one memory per user in history/<id>.json: it becomes the user's
+        first conversation."""
+        legacy = self._history_dir / f"{owner}.json"
+        if not await asyncio.to_thread(legacy.is_file):
+            return None
+        moment = (await asyncio.to_thread(legacy.stat)).st_mtime
+        raw = await self._read_user_file(legacy, [])  # a damaged one is moved aside: []
+        turns = [ChatTurn(item["role"], item["content"]) for item in raw if isinstance(item, dict)]
+        first = next((turn.content for turn in turns if turn.role == "user"), "")
+        conversation = Conversation("1", title_from(first), moment, moment)
+        conversations = Conversations(current="1", items=(conversation,))
+        await self.save_history(owner, "1", turns)
+        await self.save_conversations(owner, conversations)
+        await asyncio.to_thread(legacy.unlink, missing_ok=True)
+        return conversations
+
+    def _conversations_path(self, owner: int) -> Path:
+        return self._conversations_dir / f"{owner}.json"
+
+    def _history_path(self, owner: int, conversation_id: str) -> Path:
+        return self._history_dir / str(owner) / f"{conversation_id}.json"
 
     # Money: reading ------------------------------------------------------------------------
     async def load_money(self) -> MoneyState:

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import orjson
 
 from services.models import (
+    Conversation,
+    Conversations,
     Payment,
     Period,
     PromoActivation,
@@ -31,6 +33,11 @@ def _known(cls: type[Any], raw: Record) -> Record:
 
 def user_from_json(raw: Record) -> UserRecord:
     return UserRecord(**_known(UserRecord, raw))
+
+
+def conversations_from_json(raw: Record) -> Conversations:
+    items = tuple(Conversation(**_known(Conversation, item)) for item in raw.get("items", ()))
+    return Conversations(current=raw.get("current"), items=items)
 
 
 def payment_from_json(raw: Record) -> Payment:

@@ -141,7 +141,8 @@ def bot_environment(
     admin_ids: Iterable[int] = (ADMIN,),
     overrides: Mapping[str, str | None] | None = None,
 ) -> dict[str, str]:
-    """The bot's environment: this process's, less any real keys, plus the stand-ins.
+    """The bot's environment: this process's, less any real keys and proxies, plus the
+    stand-ins.
 
     The web server (/health) listens on 127.0.0.1 and a free port, in `env["WEB_PORT"]`,
     unless the overrides name WEB_PORT or NOTIFICATION_PORT.
@@ -150,6 +151,7 @@ def bot_environment(
         key: value
         for key, value in os.environ.items()
         if not key.endswith(("_API_KEY", "_BASE_URL"))
+        and not key.upper().endswith("_PROXY")  # OPENAI_PROXY..., also http_proxy
         and not key.startswith(("YMONEY", "WEB_", "NOTIFICATION_"))
     }
     env.update(

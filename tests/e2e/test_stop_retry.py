@@ -1,4 +1,8 @@
-"""Stop under an answer being written, Retry under a finished one: through the real bot."""
+"""Stop under an answer being written, Retry under a finished one: through the real bot.
+
+The Stop button lives under a message that is edited while the answer streams: the path
+for groups and for Bot API servers without drafts, which the emulator plays here.
+Private chats with drafts have Telegram's own stop: tests/e2e/test_drafts.py."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ def has_button(message: SentMessage, label: str) -> bool:
 async def test_stop_closes_the_provider_stream_and_keeps_the_partial_answer(
     telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
 ) -> None:
+    telegram.drafts_supported = False  # edit streaming, with the Stop button
     await start_bot()
     llm.delay_per_chunk = 0.05
     question = "длинный ответ " * 60  # echoed back in ~100 chunks: several seconds

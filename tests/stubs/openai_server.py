@@ -13,14 +13,17 @@ import itertools
 import json
 import socket
 import time
+import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 Reply = Callable[[dict[str, Any]], "str | Awaitable[str]"]
 
+CATALOG = Path(__file__).resolve().parents[2] / "catalog.toml"
 # Reasoning models reject max_tokens and any temperature but 1 (bare OpenAI ids).
 REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 _ERROR_KINDS = {
@@ -30,6 +33,13 @@ _ERROR_KINDS = {
     404: ("invalid_request_error", "model_not_found"),
     429: ("requests", "rate_limit_exceeded"),
 }
+
+
+def catalog_model_ids() -> list[str]:
+    """The model ids the project's catalog.toml sends (in its order, once each)."""
+    with CATALOG.open("rb") as file:
+        models = tomllib.load(file).get("models", [])
+    return list(dict.fromkeys(str(model["model_id"]) for model in models))
 
 
 def text_of(content: Any) -> str:
@@ -71,7 +81,11 @@ class FakeOpenAI:
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []  # bodies, plus _path/_authorization
         self.reply: Reply = echo_reply
-        self.models = ["gpt-5-nano", "gpt-4o-mini"]
+        # GET /models lists these: every model_id of catalog.toml, so the bot's start-up
+        # check finds them all served; a test removes one to retire it.
+        self.models = catalog_model_ids()
+        self.models_status: int | None = None  # e.g. 404: /models not implemented
+        self.models_requests = 0  # GET /models calls answered
         self.known_models_only = False  # unknown model -> 404 model_not_found
         self.strict_reasoning_params = True  # gpt-5/o-series: 400 on max_tokens, temperature
         self.chunk_size = 8  # characters per content chunk
@@ -155,8 +169,12 @@ class FakeOpenAI:
         return web.json_response(error_body(401, message), status=401)
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.models_requests += 1
         if (refused := self._unauthorized(request)) is not None:
             return refused
+        if self.models_status is not None:
+            status = self.models_status
+            return web.json_response(error_body(status, "Not Found"), status=status)
         data = [
             {"id": model, "object": "model", "created": 1700000000, "owned_by": "system"}
             for model in self.models

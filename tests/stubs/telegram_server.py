@@ -4,6 +4,11 @@ It keeps what each chat sees (messages after edits, buttons, files), answers wit
 Telegram's error texts, long-polls `getUpdates` and lets tests play the user: send
 messages, press buttons, pay Stars invoices. Everything runs on 127.0.0.1.
 
+Drafts (`sendMessageDraft`): recorded per chat (`drafts_in`, `visible_draft`), with
+flood control (`draft_limit_per_second`, `draft_429_once`); `drafts_supported = False`
+plays a server without them (404 "method not found"); `stop_draft` is the user pressing
+the draft's stop button (a `stopped_message_generation` update).
+
     telegram = FakeTelegram()
     await telegram.start()
     bot = Bot(telegram.token, session=AiohttpSession(
@@ -17,6 +22,7 @@ import contextlib
 import inspect
 import itertools
 import json
+import math
 import socket
 import time
 from collections import Counter, deque
@@ -88,6 +94,8 @@ CHAT_ACTIONS = frozenset(
 )
 # Update types Telegram leaves out unless asked for by name.
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+DRAFT_TTL = 30.0  # a draft is a temporary preview: clients drop it after this long
+METHOD_NOT_FOUND = "Not Found: method not found"
 
 
 class ApiError(Exception):
@@ -157,6 +165,10 @@ class _Chat:
     delivered: int = 0
     last_change: float = 0.0
     sends: deque[float] = field(default_factory=deque)  # for the per-chat rate limit
+    drafts: list[dict[str, Any]] = field(default_factory=list)  # every draft shown, oldest first
+    draft: dict[str, Any] | None = None  # the draft the user sees now (see visible_draft)
+    draft_sends: deque[float] = field(default_factory=deque)  # for the draft rate limit
+    draft_pause: float = 0.0  # after a 429 on drafts: no draft before this time
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -264,7 +276,8 @@ class FakeTelegram:
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.bot_settings: dict[str, Params] = {}  # setMyDescription and the like
         self.chat_actions: list[tuple[int, str, float]] = []
-        self.drafts: list[Params] = []
+        self.drafts: list[Params] = []  # sendMessageDraft calls answered ok, all chats
+        self.draft_rejections: list[tuple[int, float, int]] = []  # 429s: (chat, time, retry)
         self.callback_answers: dict[str, Params] = {}
         self.pre_checkout_answers: dict[str, Params] = {}
         self.charges: dict[str, tuple[int, int]] = {}  # charge id -> (user, amount)
@@ -290,6 +303,9 @@ class FakeTelegram:
         self.pre_checkout_ttl: float | None = 10.0
         self._sends: deque[float] = deque()
         self._chat_429: dict[int, int] = {}
+        self.drafts_supported = True  # False: sendMessageDraft is "method not found" (404)
+        self.draft_limit_per_second: float | None = None  # drafts per chat; then 429
+        self._draft_429: dict[int, int] = {}
         self._fail_next: dict[str, deque[ApiError]] = {}
 
     # Server ---------------------------------------------------------------------------
@@ -329,8 +345,8 @@ class FakeTelegram:
             self.call_log.append((name, params, time.monotonic()))
         try:
             handler = self._methods.get(method)
-            if handler is None:
-                raise ApiError(404, "Not Found: method not found")
+            if handler is None or (method == "sendmessagedraft" and not self.drafts_supported):
+                raise ApiError(404, METHOD_NOT_FOUND)
             failures = self._fail_next.get(method)
             if failures:
                 raise failures.popleft()
@@ -627,7 +643,45 @@ class FakeTelegram:
             }
         )
 
+    def stop_draft(
+        self, user_id: int, draft_id: int | None = None, message_thread_id: int | None = None
+    ) -> int:
+        """The user presses the stop button of the draft they see (the bot must have sent
+        it with can_stop); with `draft_id`, a stop for that draft whatever is shown (late,
+        or for an older draft). Returns the update_id of `stopped_message_generation`."""
+        chat = self._chat(user_id)
+        if draft_id is None:
+            draft = self.visible_draft(user_id)
+            if draft is None or not draft["can_stop"]:
+                raise AssertionError(f"no draft with a stop button in chat {user_id}: {draft}")
+            draft_id, message_thread_id = draft["draft_id"], draft["message_thread_id"]
+            if not draft["keep_on_stop"]:
+                chat.draft = None
+        stopped: dict[str, Any] = {"chat": self._chat_json(user_id), "draft_id": draft_id}
+        if message_thread_id is not None:
+            stopped["message_thread_id"] = message_thread_id
+        return self.push_update({"stopped_message_generation": stopped})
+
     # Test side: what happened -----------------------------------------------------------
+    def drafts_in(self, chat_id: int) -> list[dict[str, Any]]:
+        """Drafts sent to the chat (answered ok), oldest first: text, draft_id, time..."""
+        chat = self._chats.get(chat_id)
+        return list(chat.drafts) if chat else []
+
+    def visible_draft(self, chat_id: int) -> dict[str, Any] | None:
+        """The draft the user sees now: the last one, unless a message from the bot came
+        after it or it is older than DRAFT_TTL."""
+        chat = self._chats.get(chat_id)
+        draft = chat.draft if chat else None
+        if draft is None or time.monotonic() - draft["time"] > DRAFT_TTL:
+            return None
+        return draft
+
+    @property
+    def allowed_updates(self) -> frozenset[str] | None:
+        """The update types the bot's last getUpdates asked for (None: Telegram's default)."""
+        return self._queue.allowed
+
     def messages(self, chat_id: int) -> list[SentMessage]:
         """The bot's messages in the chat, oldest first, as they are now."""
         chat = self._chats.get(chat_id)
@@ -686,7 +740,9 @@ class FakeTelegram:
             f"getUpdates calls: {self.pollers}, calls: {dict(self.method_counts)}"
         ]
         for chat in list(self._chats.values())[-chats:]:
-            lines.append(f"chat {chat.id}:")
+            lines.append(
+                f"chat {chat.id}:" + (f" {len(chat.drafts)} drafts" if chat.drafts else "")
+            )
             for message in list(chat.messages.values())[-per_chat:]:
                 buttons = [b.get("text") for b in message.buttons()]
                 text = message.text if len(message.text) < 300 else message.text[:300] + "…"
@@ -753,6 +809,11 @@ class FakeTelegram:
     def per_chat_429_once(self, chat_id: int, retry_after: int = 1) -> None:
         """The next send or edit in the chat gets 429 with this retry_after."""
         self._chat_429[chat_id] = retry_after
+
+    def draft_429_once(self, chat_id: int, retry_after: int = 1) -> None:
+        """The next draft in the chat gets 429 with this retry_after; drafts sooner than
+        that get 429 again (with the time left), as Telegram's flood control does."""
+        self._draft_429[chat_id] = retry_after
 
     def fail_next(
         self, method: str, error_code: int, description: str, retry_after: int | None = None
@@ -923,6 +984,7 @@ class FakeTelegram:
             message_id=chat.new_id(), chat_id=chat.id, date=int(time.time()), **fields
         )
         chat.messages[message.message_id] = message
+        chat.draft = None  # a message from the bot replaces its draft in the client
         chat.delivered += 1
         self.delivered[chat.id] = chat.delivered
         self.sent_total += 1
@@ -1127,24 +1189,56 @@ class FakeTelegram:
         return True
 
     def _m_sendMessageDraft(self, params: Params) -> Any:
+        """A draft: a temporary preview of a message being written (private chats only).
+        Text 0..4096 after entity parsing; an empty one shows "Thinking…"."""
         chat_id = self._int(params, "chat_id")
         self._guard(chat_id)
         if chat_id <= 0:
             raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
-        if not int(params.get("draft_id") or 0):
+        draft_id = self._int(params, "draft_id")
+        if draft_id == 0:
             raise ApiError(400, "Bad Request: draft_id must be non-zero")
         text, entities = self._formatted(params, required=False)
-        self.drafts.append(
-            {
-                "chat_id": chat_id,
-                "draft_id": int(params["draft_id"]),
-                "text": text,
-                "entities": entities,
-                "html": params.get("text"),
-                "time": time.monotonic(),
-            }
-        )
+        chat = self._chat(chat_id)
+        self._draft_flood(chat)
+        thread = params.get("message_thread_id")
+        draft = {
+            "chat_id": chat_id,
+            "draft_id": draft_id,
+            "message_thread_id": int(thread) if thread not in (None, "") else None,
+            "text": text,
+            "entities": entities,
+            "html": params.get("text"),
+            "parse_mode": params.get("parse_mode"),
+            "placeholder": not text,
+            "can_stop": _bool(params.get("can_stop")),
+            "keep_on_stop": _bool(params.get("keep_on_stop")),
+            "time": time.monotonic(),
+        }
+        self.drafts.append(draft)
+        chat.drafts.append(draft)
+        chat.draft = draft
         return True
+
+    def _draft_flood(self, chat: _Chat) -> None:
+        """429 for drafts: one injected, over `draft_limit_per_second`, or sooner than the
+        retry_after of the last one (that 429 carries the time left)."""
+        now = time.monotonic()
+        retry: int | None = None
+        if now < chat.draft_pause:
+            retry = max(1, math.ceil(chat.draft_pause - now))
+        elif chat.id in self._draft_429:
+            retry = self._draft_429.pop(chat.id)
+        elif self.draft_limit_per_second is not None:
+            _slide(chat.draft_sends, now)
+            if len(chat.draft_sends) >= self.draft_limit_per_second:
+                retry = 1
+        if retry is None:
+            chat.draft_sends.append(now)
+            return
+        chat.draft_pause = max(chat.draft_pause, now + retry)
+        self.draft_rejections.append((chat.id, now, retry))
+        raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
 
     def _m_sendMessage(self, params: Params) -> Any:
         chat = self._chat(self._int(params, "chat_id"))

@@ -14,6 +14,7 @@ from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
 from services.chat import ChatRefusalError, ChatService
+from services.conversations import ConversationService
 from services.inbox import Offer
 from services.llm import (
     LLMGateway,
@@ -57,10 +58,23 @@ async def make(
     subs = SubscriptionService(storage, catalog)
     llm = ScriptedLLM(catalog)
     stats = StatsService(tmp_path, ZoneInfo("Europe/Moscow"))
+    conversations = ConversationService(storage, catalog)
     chat = ChatService(
-        catalog, llm, storage, AccessService(catalog, subs), AlertService(), stats, **kwargs
+        catalog,
+        llm,
+        storage,
+        AccessService(catalog, subs),
+        AlertService(),
+        stats,
+        conversations,
+        **kwargs,
     )
     return chat, llm, subs, storage
+
+
+def asked(llm: ScriptedLLM) -> list[str]:
+    """The last prompt's conversation turns (the mode's system message left out)."""
+    return [turn.content for turn in llm.prompts[-1] if turn.role != "system"]
 
 
 def nano_user(user_id: int = 1) -> UserRecord:
@@ -83,10 +97,10 @@ async def test_memory_is_kept_and_bounded(tmp_path: Path, catalog: Catalog) -> N
     user = nano_user()
     for question in ("one", "two", "three"):
         assert await collect(chat, user, question) == f"re: {question}"
-    assert [t.content for t in llm.prompts[-1]] == ["two", "re: two", "three"]
-    await chat.clear_history(user.id)
+    assert asked(llm) == ["two", "re: two", "three"]
+    await chat.new_conversation(user)
     await collect(chat, user, "fresh")
-    assert [t.content for t in llm.prompts[-1]] == ["fresh"]
+    assert asked(llm) == ["fresh"]
 
 
 async def test_memory_fits_the_model_context(tmp_path: Path, catalog: Catalog) -> None:
@@ -95,10 +109,11 @@ async def test_memory_fits_the_model_context(tmp_path: Path, catalog: Catalog) -
     model = catalog.models_by_key["gpt-4o-mini"]
     budget_chars = (model.context_tokens - model.max_output_tokens) * 2.5
     storage_history = [ChatTurn("user", "x" * 9000), ChatTurn("assistant", "y" * 9000)] * 25
-    await storage.save_history(user.id, storage_history)
+    first = await chat.conversations.current(user.id, user.model_key)
+    await storage.save_history(user.id, first.id, storage_history)
     await subs.grant(user.id, "premium1", 30, "admin:test")
     await collect(chat, user, "question")
-    prompt = llm.prompts[-1]
+    prompt = [turn for turn in llm.prompts[-1] if turn.role != "system"]
     assert sum(len(t.content) for t in prompt) <= budget_chars
     assert prompt[0].role == "user" and prompt[-1].content == "question"
     assert len(prompt) < len(storage_history)  # the oldest turns were left out

@@ -198,7 +198,7 @@ async def main():
     async def save_history():
         user, number = rng.randint(1, users), next_number()
         turns = [ChatTurn("user", str(number)), ChatTurn("assistant", "a" * rng.randint(0, 30000))]
-        await storage.save_history(user, turns)
+        await storage.save_history(user, "1", turns)
         say("history", user, number)
 
     operations = [invoice] * 4 + [activate] * 2 + [grant] * 2 + [save_user] * 2 + [save_history] * 2
@@ -300,7 +300,7 @@ async def check_confirmed_facts(data: Path, catalog: Catalog, confirmed: Confirm
             raw = json.loads((data / "users" / f"{user}.json").read_bytes())
             assert int(raw["model_key"]) >= number, f"user {user}: {raw['model_key']} < {number}"
         for user, number in confirmed.histories.items():
-            turns = json.loads((data / "history" / f"{user}.json").read_bytes())
+            turns = json.loads((data / "history" / str(user) / "1.json").read_bytes())
             assert int(turns[0]["content"]) >= number, f"history {user} went back"
     finally:
         await money.storage.close()
@@ -420,7 +420,7 @@ async def main():
     # Good data first.
     await storage.save_user(UserRecord(id=1, first_name="Анна", model_key="1"))
     say("user", 1, 1)
-    await storage.save_history(1, [ChatTurn("user", "привет"), ChatTurn("assistant", "да")])
+    await storage.save_history(1, "1", [ChatTurn("user", "привет"), ChatTurn("assistant", "да")])
     say("history", 1)
     await promo.create("DISK", "premium1", 30, created_by=1, max_uses=1000)
     for user in range(1, 6):
@@ -472,7 +472,7 @@ async def main():
     for what, write in (
         ("user", lambda: storage.save_user(UserRecord(id=1, first_name=big, model_key="2"))),
         ("new-user", lambda: storage.save_user(UserRecord(id=2, first_name=big, model_key="2"))),
-        ("history", lambda: storage.save_history(1, [ChatTurn("user", big)])),
+        ("history", lambda: storage.save_history(1, "1", [ChatTurn("user", big)])),
     ):
         try:
             await write()
@@ -530,7 +530,7 @@ async def test_full_disk_never_replaces_good_data_with_bad(
     user = json.loads((data / "users" / "1.json").read_bytes())
     assert (user["first_name"], user["model_key"]) == ("Анна", "1")
     assert not (data / "users" / "2.json").exists()
-    assert json.loads((data / "history" / "1.json").read_bytes()) == [
+    assert json.loads((data / "history" / "1" / "1.json").read_bytes()) == [
         {"role": "user", "content": "привет"},
         {"role": "assistant", "content": "да"},
     ]

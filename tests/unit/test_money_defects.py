@@ -355,9 +355,9 @@ async def test_per_user_tables_are_bounded(
     assert len(money.promo._wrong_guesses) <= 100
     storage = money.storage
     for user in range(200):
-        await storage.save_history(user, [ChatTurn("user", "x" * 500)])
+        await storage.save_history(user, "1", [ChatTurn("user", "x" * 500)])
     assert storage._history.currsize <= 10_000
-    assert await storage.load_history(3) == [ChatTurn("user", "x" * 500)]  # from its file
+    assert await storage.load_history(3, "1") == [ChatTurn("user", "x" * 500)]  # from its file
 
 
 async def test_closed_payments_leave_memory_after_maintenance(

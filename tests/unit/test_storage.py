@@ -31,7 +31,7 @@ async def test_users_and_history_survive_a_new_instance(tmp_path: Path) -> None:
     await storage.open()
     await storage.save_user(UserRecord(id=7, first_name="Анна", model_key="gpt-5-nano"))
     await storage.save_history(
-        7, [ChatTurn("user", "привет"), ChatTurn("assistant", "здравствуйте")]
+        7, "1", [ChatTurn("user", "привет"), ChatTurn("assistant", "здравствуйте")]
     )
     await storage.close()
 
@@ -39,7 +39,7 @@ async def test_users_and_history_survive_a_new_instance(tmp_path: Path) -> None:
     await again.open()
     user = await again.get_user(7)
     assert user is not None and user.first_name == "Анна" and user.model_key == "gpt-5-nano"
-    assert await again.load_history(7) == [
+    assert await again.load_history(7, "1") == [
         ChatTurn("user", "привет"),
         ChatTurn("assistant", "здравствуйте"),
     ]
@@ -100,7 +100,7 @@ async def main():
     while True:
         i += 1
         await storage.save_user(UserRecord(id=1, first_name="x" * (i % 5000), model_key=str(i)))
-        await storage.save_history(1, [ChatTurn("user", "y" * (i % 7000))] * 3)
+        await storage.save_history(1, "1", [ChatTurn("user", "y" * (i % 7000))] * 3)
 
 asyncio.run(main())
 """
@@ -233,7 +233,8 @@ async def test_a_damaged_user_file_is_moved_aside_and_the_user_goes_on(tmp_path:
     fresh.problem_listeners.append(listener)
     assert [user.id async for user in fresh.iter_users()] == [1]
     assert await fresh.get_user(2) is None  # registers anew
-    assert await fresh.load_history(2) == []
+    assert await fresh.load_conversations(2) is not None  # the old memory was damaged...
+    assert await fresh.load_history(2, "1") == []  # ...so the conversation starts empty
     quarantined = sorted(p.name for p in (tmp_path / "quarantine").rglob("*") if p.is_file())
     assert len(quarantined) == 2 and any(name.startswith("2.json.") for name in quarantined)
     assert len(told) == 2 and all("2.json" in text for text in told)

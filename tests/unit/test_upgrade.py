@@ -400,7 +400,10 @@ async def test_a_data_dir_written_by_the_previous_version_is_upgraded_once_with_
         assert (tmp_path / name).read_bytes() == old.files[name], name
     user = await money.storage.get_user(1)
     assert user is not None and user.first_name == "Анна" and user.model_key == "gpt-5-nano"
-    assert [t.content for t in await money.storage.load_history(1)] == ["привет", "да"]
+    adopted = await money.storage.load_conversations(1)  # the old memory: conversation "1"
+    assert adopted is not None and adopted.current == "1" and adopted.items[0].title == "привет"
+    assert [t.content for t in await money.storage.load_history(1, "1")] == ["привет", "да"]
+    assert not (tmp_path / "history" / "1.json").exists()
     first = await state_of(money, tmp_path)
     files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     await money.storage.close()

@@ -1,0 +1,339 @@
+"""/new, /chats, /forget and /mode: several conversations, each with its own mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from config import Settings
+from handlers.callbacks import ChatsAct, ChatsMenu, ModeAct, ModeChoice
+from handlers.editing import remove_buttons, show
+from handlers.middlewares import Turn
+from handlers.states import ChatRename, CustomMode
+from services.catalog import CUSTOM_MODE, Catalog
+from services.chat import ChatService
+from services.conversations import INSTRUCTION_LIMIT, ConversationError
+from services.models import Conversation, Conversations, UserRecord
+from services.users import UsersService
+from texts import Texts
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+LISTED = 10  # conversations shown in /chats, newest first
+
+
+# Keyboards and texts ----------------------------------------------------------------------
+def _chats_keyboard(conversations: Conversations, texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for item in _newest(conversations):
+        if item.id != conversations.current:
+            builder.button(
+                text=f"💬 {item.title or texts('chats_untitled')}",
+                callback_data=ChatsMenu(action=ChatsAct.OPEN, conversation_id=item.id),
+            )
+    current = conversations.current or ""
+    builder.button(text=texts("btn_chat_new"), callback_data=ChatsMenu(action=ChatsAct.NEW))
+    if current:
+        builder.button(
+            text=texts("btn_chat_rename"),
+            callback_data=ChatsMenu(action=ChatsAct.RENAME, conversation_id=current),
+        )
+        builder.button(
+            text=texts("btn_chat_delete"),
+            callback_data=ChatsMenu(action=ChatsAct.DELETE, conversation_id=current),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def _newest(conversations: Conversations) -> list[Conversation]:
+    return sorted(conversations.items, key=lambda item: item.updated_at, reverse=True)[:LISTED]
+
+
+def _chats_text(
+    conversations: Conversations, texts: Texts, catalog: Catalog, settings: Settings
+) -> str:
+    lines = []
+    for item in _newest(conversations):
+        model = catalog.model(item.model_key)
+        day = dt.datetime.fromtimestamp(item.updated_at, settings.zone).strftime("%d.%m")
+        lines.append(
+            texts(
+                "chats_item",
+                mark="▶️" if item.id == conversations.current else "•",
+                title=item.title or texts("chats_untitled"),
+                date=day,
+                model=model.name if model else "—",
+            )
+        )
+    return texts("chats_list", count=len(conversations.items), items="\n".join(lines))
+
+
+def _mode_keyboard(
+    catalog: Catalog, current: Conversation, language: str, texts: Texts
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for mode in catalog.modes:
+        mark = "✅ " if mode.key == current.mode else ""
+        builder.button(
+            text=f"{mark}{mode.title(language)}",
+            callback_data=ModeChoice(action=ModeAct.SET, key=mode.key),
+        )
+    mark = "✅ " if current.mode == CUSTOM_MODE else ""
+    builder.button(
+        text=f"{mark}{texts('btn_mode_custom')}", callback_data=ModeChoice(action=ModeAct.CUSTOM)
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def _mode_name(catalog: Catalog, conversation: Conversation, language: str, texts: Texts) -> str:
+    mode = catalog.modes_by_key.get(conversation.mode)
+    return mode.title(language) if mode else texts("mode_custom_name")
+
+
+# /new and /chats --------------------------------------------------------------------------
+@router.message(Command("new"))
+async def new_chat(
+    message: Message, user: UserRecord, texts: Texts, chat: ChatService, turn: Turn
+) -> None:
+    """/new: a new conversation; the previous ones stay in /chats."""
+    await turn.wait()  # what was sent before /new belongs to the old conversation
+    await chat.new_conversation(user)
+    await message.answer(texts("new_done"))
+
+
+@router.message(Command("chats"))
+async def list_chats(
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    settings: Settings,
+) -> None:
+    """/chats: the conversations, to switch, rename or delete."""
+    await chat.conversations.current(user.id, user.model_key)  # there is always one
+    conversations = await chat.conversations.all(user.id)
+    await message.answer(
+        _chats_text(conversations, texts, catalog, settings),
+        reply_markup=_chats_keyboard(conversations, texts),
+    )
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.OPEN))
+async def open_chat(
+    query: CallbackQuery,
+    callback_data: ChatsMenu,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    settings: Settings,
+) -> None:
+    """A conversation's button: continue it (with its own model and mode)."""
+    try:
+        opened = await chat.conversations.switch(user.id, callback_data.conversation_id)
+    except ConversationError:
+        await query.answer(texts("chats_gone"), show_alert=True)
+        return
+    chat.cancel(user.id)
+    if opened.model_key and opened.model_key != user.model_key:
+        await users.set_model(user, opened.model_key)
+    await query.answer(texts("chats_switched", title=opened.title or texts("chats_untitled"))[:200])
+    conversations = await chat.conversations.all(user.id)
+    await show(
+        query,
+        bot,
+        _chats_text(conversations, texts, catalog, settings),
+        _chats_keyboard(conversations, texts),
+    )
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.NEW))
+async def new_chat_button(
+    query: CallbackQuery, user: UserRecord, texts: Texts, chat: ChatService
+) -> None:
+    """ "New conversation" under /chats."""
+    await chat.new_conversation(user)
+    await query.answer(texts("new_done")[:200])
+    await remove_buttons(query)
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.RENAME))
+async def rename_ask(
+    query: CallbackQuery, callback_data: ChatsMenu, bot: Bot, texts: Texts, state: FSMContext
+) -> None:
+    """ "Rename": ask for the new title."""
+    await query.answer()
+    await state.set_state(ChatRename.title)
+    await state.update_data(conversation_id=callback_data.conversation_id)
+    await bot.send_message(query.from_user.id, texts("chats_rename_ask"))
+
+
+@router.message(ChatRename.title, F.text, ~F.text.startswith("/"))
+async def rename_chat(
+    message: Message, user: UserRecord, texts: Texts, chat: ChatService, state: FSMContext
+) -> None:
+    """The new title typed."""
+    data = await state.get_data()
+    await state.clear()
+    try:
+        renamed = await chat.conversations.rename(
+            user.id, data["conversation_id"], message.text or ""
+        )
+    except ConversationError:
+        await message.answer(texts("chats_gone"))
+        return
+    await message.answer(texts("chats_renamed", title=renamed.title))
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.DELETE))
+async def delete_ask(
+    query: CallbackQuery, callback_data: ChatsMenu, bot: Bot, texts: Texts
+) -> None:
+    """ "Delete": ask first."""
+    await query.answer()
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts("btn_yes_delete"),
+        callback_data=ChatsMenu(
+            action=ChatsAct.DELETE_OK, conversation_id=callback_data.conversation_id
+        ),
+    )
+    await bot.send_message(
+        query.from_user.id, texts("chats_delete_ask"), reply_markup=builder.as_markup()
+    )
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.DELETE_OK))
+async def delete_chat(
+    query: CallbackQuery,
+    callback_data: ChatsMenu,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+) -> None:
+    """Deletion confirmed: the conversation and its memory are gone."""
+    await remove_buttons(query)
+    chat.cancel(user.id)
+    try:
+        await chat.conversations.delete(user.id, callback_data.conversation_id)
+    except ConversationError:
+        await query.answer(texts("chats_gone"))
+        return
+    await query.answer(texts("chats_deleted")[:200])
+
+
+# /forget ----------------------------------------------------------------------------------
+@router.message(Command("forget"))
+async def forget_ask(message: Message, texts: Texts) -> None:
+    """/forget: ask before deleting every conversation."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_yes_forget"), callback_data=ChatsMenu(action=ChatsAct.FORGET_OK))
+    await message.answer(texts("forget_ask"), reply_markup=builder.as_markup())
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.FORGET_OK))
+async def forget_all(
+    query: CallbackQuery, bot: Bot, user: UserRecord, texts: Texts, chat: ChatService
+) -> None:
+    """Confirmed: every conversation and its memory deleted for good."""
+    await remove_buttons(query)
+    await chat.forget(user.id)
+    await query.answer()
+    await bot.send_message(query.from_user.id, texts("forget_done"))
+
+
+# /mode ------------------------------------------------------------------------------------
+@router.message(Command("mode"))
+async def mode_menu(
+    message: Message, user: UserRecord, texts: Texts, chat: ChatService, catalog: Catalog
+) -> None:
+    """/mode: the current conversation's assistant (a preset or your own instruction)."""
+    current = await chat.conversations.current(user.id, user.model_key)
+    await message.answer(
+        texts("mode_menu", mode=_mode_name(catalog, current, user.language, texts)),
+        reply_markup=_mode_keyboard(catalog, current, user.language, texts),
+    )
+
+
+@router.callback_query(ModeChoice.filter(F.action == ModeAct.SET))
+async def set_mode(
+    query: CallbackQuery,
+    callback_data: ModeChoice,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+) -> None:
+    """A preset chosen: the conversation answers in that mode from now on."""
+    mode = catalog.modes_by_key.get(callback_data.key)
+    if mode is None:
+        await query.answer(texts("mode_unknown"), show_alert=True)
+        return
+    current = await chat.conversations.current(user.id, user.model_key)
+    updated = await chat.conversations.set_mode(user.id, current.id, mode.key)
+    await query.answer(texts("mode_set", mode=mode.title(user.language))[:200])
+    await show(
+        query,
+        bot,
+        texts("mode_menu", mode=mode.title(user.language)),
+        _mode_keyboard(catalog, updated, user.language, texts),
+    )
+
+
+@router.callback_query(ModeChoice.filter(F.action == ModeAct.CUSTOM))
+async def custom_mode_ask(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMContext) -> None:
+    """ "My own instruction": ask for it."""
+    await query.answer()
+    await state.set_state(CustomMode.instruction)
+    await bot.send_message(query.from_user.id, texts("mode_custom_ask", limit=INSTRUCTION_LIMIT))
+
+
+@router.message(CustomMode.instruction, F.text, ~F.text.startswith("/"))
+async def custom_mode_text(message: Message, texts: Texts, state: FSMContext) -> None:
+    """The instruction typed: shown back before it is used."""
+    instruction = (message.text or "").strip()
+    if len(instruction) > INSTRUCTION_LIMIT:
+        await message.answer(
+            texts("mode_custom_too_long", length=len(instruction), limit=INSTRUCTION_LIMIT)
+        )
+        return
+    await state.update_data(instruction=instruction)
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_mode_use"), callback_data=ModeChoice(action=ModeAct.USE))
+    await message.answer(
+        texts("mode_custom_preview", instruction=instruction), reply_markup=builder.as_markup()
+    )
+
+
+@router.callback_query(ModeChoice.filter(F.action == ModeAct.USE))
+async def custom_mode_use(
+    query: CallbackQuery,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    state: FSMContext,
+) -> None:
+    """ "Use it": the conversation follows the instruction from now on."""
+    instruction = (await state.get_data()).get("instruction")
+    await state.clear()
+    await remove_buttons(query)
+    if not instruction:
+        await query.answer(texts("mode_custom_expired"), show_alert=True)
+        return
+    current = await chat.conversations.current(user.id, user.model_key)
+    await chat.conversations.set_mode(user.id, current.id, CUSTOM_MODE, instruction)
+    await query.answer()
+    await bot.send_message(query.from_user.id, texts("mode_custom_set"))

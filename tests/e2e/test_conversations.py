@@ -1,0 +1,127 @@
+"""Several conversations, modes and /forget, tried as a user would through the real bot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import StartBot
+from tests.stubs.openai_server import FakeOpenAI
+from tests.stubs.telegram_server import FakeTelegram
+
+USER = 801
+
+
+def asked(llm: FakeOpenAI) -> list[tuple[str, str]]:
+    """The last request's messages as (role, text)."""
+    return [(m["role"], m["content"]) for m in llm.requests[-1]["messages"]]
+
+
+async def ask(telegram: FakeTelegram, text: str) -> None:
+    telegram.user_message(USER, text)
+    await telegram.wait_for_message(USER, f"Echo: {text}")
+
+
+async def test_two_conversations_keep_their_contexts_apart_across_a_restart(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    bot = await start_bot()
+    await ask(telegram, "Про кошек")
+    await ask(telegram, "Сколько им лет?")
+    telegram.user_message(USER, "/new")
+    await telegram.wait_for_message(USER, "новый диалог")
+    await ask(telegram, "Про космос")
+    assert [text for role, text in asked(llm) if role == "user"] == ["Про космос"]
+
+    bot.terminate()
+    assert await bot.wait() == 0
+    await start_bot()
+    await ask(telegram, "А далеко до Марса?")  # the current conversation survived
+    assert [text for role, text in asked(llm) if role == "user"] == [
+        "Про космос",
+        "А далеко до Марса?",
+    ]
+    telegram.user_message(USER, "/chats")
+    chats = await telegram.wait_for_message(USER, "Диалоги")
+    assert "Про кошек" in chats.text and "Про космос" in chats.text
+    telegram.press_button(USER, chats.message_id, chats.button_data("Про кошек"))
+    await telegram.wait_for(lambda: telegram.messages(USER)[-1].text.count("▶️ Про кошек") == 1)
+    await ask(telegram, "А собаки?")
+    assert [text for role, text in asked(llm) if role == "user"] == [
+        "Про кошек",
+        "Сколько им лет?",
+        "А собаки?",
+    ]
+
+
+async def test_rename_and_delete_a_conversation(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    await ask(telegram, "Первый вопрос")
+    telegram.user_message(USER, "/chats")
+    chats = await telegram.wait_for_message(USER, "Диалоги")
+    telegram.press_button(USER, chats.message_id, chats.button_data("Переименовать"))
+    await telegram.wait_for_message(USER, "Как назвать")
+    telegram.user_message(USER, "Рабочие заметки")
+    renamed = await telegram.wait_for_message(USER, "переименован: Рабочие заметки")
+    telegram.user_message(USER, "/chats")
+    chats = await telegram.wait_for_message(USER, "Диалоги", after=renamed.message_id)
+    assert "Рабочие заметки" in chats.text
+    telegram.press_button(USER, chats.message_id, chats.button_data("Удалить"))
+    confirm = await telegram.wait_for_message(USER, "Удалить текущий диалог")
+    telegram.press_button(USER, confirm.message_id, confirm.button_data("Да"))
+    await telegram.wait_for(lambda: not telegram.messages(USER)[-1].buttons())
+    await ask(telegram, "После удаления")
+    assert [text for role, text in asked(llm) if role == "user"] == ["После удаления"]
+
+
+async def test_forget_leaves_no_trace_in_the_data_dir(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot()
+    await ask(telegram, "секретное слово арбуз")
+    telegram.user_message(USER, "/new")
+    await telegram.wait_for_message(USER, "новый диалог")
+    await ask(telegram, "второй секрет дыня")
+    telegram.user_message(USER, "/forget")
+    question = await telegram.wait_for_message(USER, "Удалить все")
+    telegram.press_button(USER, question.message_id, question.button_data("Да"))
+    await telegram.wait_for_message(USER, "Все диалоги удалены")
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert "арбуз".encode() not in content and "дыня".encode() not in content, path
+    await ask(telegram, "с чистого листа")
+    assert [text for role, text in asked(llm) if role == "user"] == ["с чистого листа"]
+
+
+async def test_modes_presets_and_a_custom_instruction(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    await ask(telegram, "привет")
+    assert asked(llm)[0][0] == "system" and "ассистент" in asked(llm)[0][1]
+    telegram.user_message(USER, "/mode")
+    menu = await telegram.wait_for_message(USER, "Режим текущего диалога")
+    telegram.press_button(USER, menu.message_id, menu.button_data("Переводчик"))
+    await telegram.wait_for(lambda: "Переводчик</b>" in (telegram.messages(USER)[-1].html or ""))
+    await ask(telegram, "hello")
+    assert "переводчик" in asked(llm)[0][1].lower()
+
+    telegram.user_message(USER, "/mode")
+    menu = await telegram.wait_for_message(USER, "Режим текущего диалога", after=menu.message_id)
+    telegram.press_button(USER, menu.message_id, menu.button_data("Своя инструкция"))
+    await telegram.wait_for_message(USER, "Опишите")
+    telegram.user_message(USER, "x" * 4000)
+    await telegram.wait_for_message(USER, "слишком длинная")
+    telegram.user_message(USER, "Отвечай стихами")
+    preview = await telegram.wait_for_message(USER, "Ваша инструкция")
+    assert "Отвечай стихами" in preview.text
+    telegram.press_button(USER, preview.message_id, preview.button_data("Использовать"))
+    await telegram.wait_for_message(USER, "следует вашей инструкции")
+    await ask(telegram, "как дела")
+    assert asked(llm)[0] == ("system", "Отвечай стихами")
+    telegram.user_message(USER, "/new")  # a new conversation keeps the mode
+    await telegram.wait_for_message(USER, "новый диалог")
+    await ask(telegram, "снова")
+    assert asked(llm)[0] == ("system", "Отвечай стихами")
