@@ -134,7 +134,7 @@ async def test_a_model_its_provider_no_longer_lists_is_unavailable_with_the_reas
     telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, data_dir: Path
 ) -> None:
     llm.models = [model for model in llm.models if model != "openai/gpt-4.1-nano"]
-    await start_bot()
+    bot = await start_bot()
     alert = await telegram.wait_for_message(ADMIN, "GPT-4.1 Nano is not served by OpenRouter")
     assert "openai/gpt-4.1-nano" in alert.text and "model_id" in alert.text
 
@@ -161,6 +161,8 @@ async def test_a_model_its_provider_no_longer_lists_is_unavailable_with_the_reas
     assert json.loads((data_dir / "model_check.json").read_bytes())["missing"] == {
         "gpt-4.1-nano": "openai/gpt-4.1-nano"
     }
+    bot.terminate()
+    assert await bot.wait() == 0
     before = llm.models_requests
     await start_bot()
     await telegram.wait_for(lambda: llm.models_requests >= before + 7)
