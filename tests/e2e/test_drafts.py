@@ -19,7 +19,7 @@ from tests.stubs.telegram_server import FakeTelegram, SentMessage
 
 USER = 801
 INTERVAL = 0.3  # STREAM_EDIT_INTERVAL in the harness
-JITTER = 0.05  # the emulator times requests on arrival: allow for the way there
+JITTER = 0.1  # the emulator times requests on arrival: allow for the way there
 
 
 def has_button(message: SentMessage, label: str) -> bool:

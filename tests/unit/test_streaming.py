@@ -138,7 +138,8 @@ async def test_a_long_code_answer_is_sent_in_finished_parts_with_code_blocks_kep
             )
         assert "```" not in message.text
     assert messages[-1].button_data("Retry") == "retry" and not messages[0].buttons()
-    assert len({d["draft_id"] for d in telegram.drafts_in(USER)}) == len(messages)
+    # A new draft after each part sent (unless the next part was full at once).
+    assert 2 <= len({d["draft_id"] for d in telegram.drafts_in(USER)}) <= len(messages)
 
 
 async def test_a_429_pauses_the_chat_for_the_next_answer_too(
