@@ -19,6 +19,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
+from handlers.groups import GroupLines
 from handlers.middlewares import ArrivalOrder, InFlightMiddleware, UserContextMiddleware
 from runtime import broadcasts, connect, maintenance, model_check, notices, reminders, web
 from runtime import tasks as background
@@ -75,6 +76,7 @@ def create_dispatcher(
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     dispatcher["edit_interval"] = settings.stream_edit_interval
+    dispatcher["group_lines"] = GroupLines()
     in_flight = InFlightMiddleware()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(ArrivalOrder())

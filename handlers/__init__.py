@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, chat, common, conversations, errors, models, payments, plans
+from handlers import admin, chat, common, conversations, errors, groups, models, payments, plans
 
 
 def get_routers() -> list[Router]:
     return [
         errors.router,
+        groups.router,
         common.router,
         conversations.router,
         models.router,

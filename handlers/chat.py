@@ -6,7 +6,7 @@ import contextlib
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
+from aiogram.types import CallbackQuery, Message, MessageGenerationStopped, ReplyParameters
 
 from handlers.callbacks import AnswerAct, AnswerControl
 from handlers.editing import remove_buttons
@@ -14,7 +14,7 @@ from handlers.keyboards import answer_keyboard, plans_button
 from handlers.middlewares import Turn
 from handlers.streaming import StreamingReply, is_streaming_draft
 from services.catalog import Catalog
-from services.chat import ChatRefusalError, ChatService
+from services.chat import ChatRefusalError, ChatResult, ChatService
 from services.inbox import Offer
 from services.models import UserRecord
 from services.users import UsersService
@@ -109,12 +109,39 @@ async def _answer(
     try:
         result = await chat.answer(user, request, reply.add)
     except ChatRefusalError as refusal:
-        markup = plans_button(texts) if refusal.reason in ("locked", "too_long") else None
-        text = _refusal_text(refusal, texts, catalog, len(request))
-        await bot.send_message(chat_id, text, reply_markup=markup)
+        await send_refusal(bot, chat_id, refusal, texts, catalog, len(request))
         return
     finally:
         reply.close()
+    await show_result(reply, result, texts)
+    if reply.last_message_id is not None:
+        chat.last_answer[user.id] = (chat_id, reply.last_message_id)
+
+
+async def send_refusal(
+    bot: Bot,
+    chat_id: int,
+    refusal: ChatRefusalError,
+    texts: Texts,
+    catalog: Catalog,
+    length: int,
+    *,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
+) -> None:
+    """Why a request was not sent to the model, with the plans where they would help."""
+    markup = plans_button(texts) if refusal.reason in ("locked", "too_long") else None
+    await bot.send_message(
+        chat_id,
+        _refusal_text(refusal, texts, catalog, length),
+        reply_markup=markup,
+        message_thread_id=thread_id,
+        reply_parameters=ReplyParameters(message_id=reply_to) if reply_to else None,
+    )
+
+
+async def show_result(reply: StreamingReply, result: ChatResult, texts: Texts) -> None:
+    """The answer's final form: whole, stopped, cut, empty, or the provider's error."""
     if result.cancelled:
         if reply.text:
             await reply.finish(texts("answer_cancelled"))
@@ -130,8 +157,6 @@ async def _answer(
     else:
         key = ERROR_TEXTS.get(result.error, "error_generic")
         await reply.replace_with(texts(key, model=result.model.name))
-    if reply.last_message_id is not None:
-        chat.last_answer[user.id] = (chat_id, reply.last_message_id)
 
 
 async def _remove_old_retry(bot: Bot, chat: ChatService, user_id: int) -> None:

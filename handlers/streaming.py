@@ -29,7 +29,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
 
 from handlers.editing import is_not_modified
 from services.formatting import (
@@ -115,9 +115,13 @@ class StreamingReply:
         streaming_markup: InlineKeyboardMarkup | None = None,
         final_markup: InlineKeyboardMarkup | None = None,
         drafts: bool = True,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        self._thread_id = thread_id  # a forum topic
+        self._reply_to = reply_to  # in groups: the question the answer belongs to
         self._interval = edit_interval
         self._state = _state(bot)
         # Buttons under the last message: while streaming (Stop), and at the end (Retry).
@@ -388,9 +392,7 @@ class StreamingReply:
                 if index < len(self._message_ids):
                     await self._edit(self._message_ids[index], part, parse_mode, markup)
                 else:
-                    message = await self._bot.send_message(
-                        self._chat_id, part, parse_mode=parse_mode, reply_markup=markup
-                    )
+                    message = await self._send(part, parse_mode, markup)
                     self._message_ids.append(message.message_id)
                     self._stop_typing()
                 self._store_shown(index, (part, markup))
@@ -422,12 +424,26 @@ class StreamingReply:
             if is_not_modified(error):
                 return
             if "message to edit not found" in error.message:
-                message = await self._bot.send_message(
-                    self._chat_id, part, parse_mode=parse_mode, reply_markup=markup
-                )
+                message = await self._send(part, parse_mode, markup)
                 self._message_ids[self._message_ids.index(message_id)] = message.message_id
                 return
             raise
+
+    async def _send(
+        self, part: str, parse_mode: ParseMode | None, markup: InlineKeyboardMarkup | None
+    ) -> Message:
+        """A new message of the answer: in its topic, the first one replying to the question."""
+        reply = None
+        if self._reply_to is not None and not self._message_ids:
+            reply = ReplyParameters(message_id=self._reply_to, allow_sending_without_reply=True)
+        return await self._bot.send_message(
+            self._chat_id,
+            part,
+            parse_mode=parse_mode,
+            reply_markup=markup,
+            message_thread_id=self._thread_id,
+            reply_parameters=reply,
+        )
 
     def _store_shown(self, index: int, part: tuple[str, InlineKeyboardMarkup | None]) -> None:
         if index < len(self._shown):
@@ -461,7 +477,9 @@ class StreamingReply:
     async def _keep_typing(self) -> None:
         with contextlib.suppress(Exception):
             while not self._message_ids and not self._typing_stopped:
-                await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
+                await self._bot.send_chat_action(
+                    self._chat_id, ChatAction.TYPING, message_thread_id=self._thread_id
+                )
                 await asyncio.sleep(TYPING_REPEAT)
 
     def _stop_typing(self) -> None:

@@ -107,11 +107,15 @@ class ChatService:
         on_delta: Callable[[str], Awaitable[None]],
         *,
         owner: int | None = None,
+        topic: str | None = None,
     ) -> ChatResult:
-        """Ask the model of the owner's current conversation (the owner is the user, or a
-        group), calling `on_delta` with each piece of the answer."""
+        """Ask the model of the owner's current conversation (the owner is the user), or of a
+        group's `topic` conversation, calling `on_delta` with each piece of the answer."""
         owner = user.id if owner is None else owner
-        conversation = await self.conversations.current(owner, user.model_key)
+        if topic is None:
+            conversation = await self.conversations.current(owner, user.model_key)
+        else:
+            conversation = await self.conversations.topic(owner, topic, user.model_key)
         model = self.check_request(user, text)
         self._last_request[owner] = (conversation.id, text)
         task = asyncio.create_task(self._generate(user, owner, conversation, model, text, on_delta))

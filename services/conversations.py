@@ -54,6 +54,21 @@ class ConversationService:
             return found
         return await self.start_new(owner, model_key)
 
+    async def topic(self, owner: int, key: str, model_key: str | None) -> Conversation:
+        """A group's conversation for one forum topic (or the whole group): made on first use."""
+        found = (await self.all(owner)).get(key)
+        if found is not None:
+            return found
+        now = time.time()
+        item = Conversation(key, "", now, now, model_key=model_key, mode=self.default_mode)
+
+        def add(conversations: Conversations) -> Conversations:
+            if conversations.get(key) is not None:
+                return conversations
+            return Conversations(conversations.current, (*conversations.items, item))
+
+        return (await self._change(owner, add)).get(key) or item
+
     async def history(self, owner: int, conversation_id: str) -> list[ChatTurn]:
         return await self._storage.load_history(owner, conversation_id)
 

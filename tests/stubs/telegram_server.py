@@ -23,6 +23,7 @@ import inspect
 import itertools
 import json
 import math
+import re
 import socket
 import time
 from collections import Counter, deque
@@ -475,6 +476,57 @@ class FakeTelegram:
         update_id = self._queue.push(update)
         self._changed.set()
         return update_id
+
+    def group_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+        language_code: str = "ru",
+        first_name: str = "Test",
+        entities: list[Entity] | None = None,
+    ) -> int:
+        """A member writes in a group (`chat_id` < 0; -100... is a supergroup); with
+        `thread_id`, in that forum topic. Mentions (@name) get their entities as Telegram
+        computes them. Returns the update_id."""
+        if entities is None:
+            entities = []
+            if text.startswith("/"):
+                first = text.split()[0]
+                entities.append({"type": "bot_command", "offset": 0, "length": utf16_len(first)})
+            command_end = len(text.split()[0]) if text.startswith("/") else 0
+            for match in re.finditer(r"@\w+", text):
+                if match.start() < command_end:
+                    continue  # /cmd@bot is one bot_command entity
+                offset = utf16_len(text[: match.start()])
+                entities.append(
+                    {"type": "mention", "offset": offset, "length": utf16_len(match.group())}
+                )
+        user = self._user(user_id, language_code, first_name, None)
+        chat = self._chat(chat_id)
+        chat_json = self._chat_json(chat_id)
+        if thread_id is not None:
+            chat_json["is_forum"] = True
+        message: dict[str, Any] = {
+            "message_id": chat.new_id(),
+            "date": int(time.time()),
+            "chat": chat_json,
+            "from": user,
+            "text": text,
+        }
+        if entities:
+            message["entities"] = entities
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        replied = self._find_message_json(chat, reply_to_message_id)
+        if replied is not None:
+            message["reply_to_message"] = replied
+        chat.incoming[message["message_id"]] = message
+        return self.push_update({"message": message})
 
     def user_message(
         self,

@@ -1,0 +1,184 @@
+"""Groups and forum topics: the bot answers only when addressed, one conversation per topic.
+
+Addressed means: mentioned by @username, a reply to one of the bot's messages, or
+/ask (also /ask@bot). Access is the asking user's (their plan, their limits). Answers
+in one group (topic) go one at a time, at least GROUP_SPACING seconds apart, and are not
+streamed, which keeps within Telegram's 20 messages a minute per group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message, User
+
+from handlers.chat import send_refusal, show_result
+from handlers.streaming import StreamingReply
+from services.catalog import Catalog
+from services.chat import ChatRefusalError, ChatService
+from services.models import UserRecord
+from texts import Texts
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type.in_({"group", "supergroup"}))
+
+GROUP_SPACING = 3.0  # seconds between answers in one group: at most 20 a minute
+GROUP_QUEUE_LIMIT = 20  # questions waiting in one topic
+NO_STREAMING = 1e9  # an edit interval no answer reaches: send once, at the end
+
+
+@dataclass(slots=True)
+class _Line:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+    next_start: float = 0.0
+
+
+class GroupLines:
+    """One answer at a time per group topic, paced; bounded waiting."""
+
+    def __init__(self) -> None:
+        self._lines: dict[tuple[int, int], _Line] = {}
+
+    def enter(self, chat_id: int, thread_id: int) -> _Line | None:
+        line = self._lines.setdefault((chat_id, thread_id), _Line())
+        if line.waiting >= GROUP_QUEUE_LIMIT:
+            return None
+        line.waiting += 1
+        return line
+
+    def leave(self, chat_id: int, thread_id: int, line: _Line) -> None:
+        line.waiting -= 1
+        if not line.waiting:
+            self._lines.pop((chat_id, thread_id), None)
+
+
+def question_for_bot(message: Message, me: User) -> str | None:
+    """The question if the message is meant for the bot, else None."""
+    text = message.text or ""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
+        return text.strip()
+    handle = f"@{me.username}".lower() if me.username else None
+    for entity in message.entities or ():
+        if entity.type == "mention" and handle:
+            mention = entity.extract_from(text)
+            if mention.lower() == handle:
+                return text.replace(mention, "", 1).strip()
+    return None
+
+
+def _topic(message: Message) -> tuple[int, str]:
+    """The forum topic (0: the whole group) and its conversation's key."""
+    thread = message.message_thread_id if message.is_topic_message else None
+    return (thread or 0), (f"t{thread}" if thread else "group")
+
+
+@router.message(Command("ask"))
+async def ask_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    group_lines: GroupLines,
+) -> None:
+    """/ask QUESTION in a group."""
+    question = (command.args or "").strip()
+    if not question:
+        await message.reply(texts("group_ask_usage"))
+        return
+    await _answer_in_group(message, question, bot, user, texts, chat, catalog, group_lines)
+
+
+@router.message(Command("new"))
+async def new_group_conversation(message: Message, texts: Texts, chat: ChatService) -> None:
+    """/new in a group: this topic's conversation starts over."""
+    _, key = _topic(message)
+    if (await chat.conversations.all(message.chat.id)).get(key) is not None:
+        await chat.conversations.delete(message.chat.id, key)
+    await message.reply(texts("group_new_done"))
+
+
+@router.message(F.text)
+async def group_text(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    group_lines: GroupLines,
+) -> None:
+    """Any text in a group: answered only if meant for the bot (no model call otherwise).
+    Commands other than /ask and /new are not for the chat (admin ones never work here)."""
+    if (message.text or "").startswith("/"):
+        return
+    question = question_for_bot(message, await bot.me())
+    if question is None:
+        return
+    if not question:
+        await message.reply(texts("group_ask_usage"))
+        return
+    await _answer_in_group(message, question, bot, user, texts, chat, catalog, group_lines)
+
+
+@router.message()
+async def group_other(message: Message) -> None:
+    """Anything else in a group (stickers, service messages): ignored."""
+
+
+async def _answer_in_group(
+    message: Message,
+    question: str,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    group_lines: GroupLines,
+) -> None:
+    thread, key = _topic(message)
+    line = group_lines.enter(message.chat.id, thread)
+    if line is None:
+        await message.reply(texts("group_busy"))
+        return
+    try:
+        async with line.lock:
+            await asyncio.sleep(max(0.0, line.next_start - time.monotonic()))
+            reply = StreamingReply(
+                bot,
+                message.chat.id,
+                edit_interval=NO_STREAMING,
+                drafts=False,
+                thread_id=message.message_thread_id if message.is_topic_message else None,
+                reply_to=message.message_id,
+            )
+            try:
+                result = await chat.answer(
+                    user, question, reply.add, owner=message.chat.id, topic=key
+                )
+            except ChatRefusalError as refusal:
+                await send_refusal(
+                    bot,
+                    message.chat.id,
+                    refusal,
+                    texts,
+                    catalog,
+                    len(question),
+                    reply_to=message.message_id,
+                    thread_id=message.message_thread_id if message.is_topic_message else None,
+                )
+                return
+            finally:
+                reply.close()
+                line.next_start = time.monotonic() + GROUP_SPACING
+            await show_result(reply, result, texts)
+    finally:
+        group_lines.leave(message.chat.id, thread, line)
