@@ -44,6 +44,8 @@ STOP_TIMEOUT = 15.0  # seconds for a bot to exit after SIGTERM
 RUN_TIMEOUT = 120.0  # seconds for one timed load
 WARMUP_USERS = 4
 BURST_USERS = 200
+OPEN_USERS = 200  # the open-loop load: each user sends OPEN_MESSAGES at once
+OPEN_MESSAGES = 10
 BURST_DELAY = 1.0  # the model's time to first token in the burst test
 FIRST_USER = 100_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -66,8 +68,11 @@ def model_answer(question: str) -> str:
 
 ECHO = BotSpec("echo (aiogram)", ("bench/echo_bot.py",), lambda question: question)
 MINIMAL = BotSpec("minimal (aiogram+openai)", ("bench/minimal_bot.py",), model_answer)
+MINIMAL_AIOHTTP = BotSpec(
+    "minimal, aiohttp transport", ("bench/minimal_bot.py", "--aiohttp"), model_answer
+)
 OURS = BotSpec("this bot (bot.py)", ("bot.py",), model_answer)
-BOTS = (ECHO, MINIMAL, OURS)
+BOTS = (ECHO, MINIMAL, MINIMAL_AIOHTTP, OURS)
 
 
 class BenchTelegram(FakeTelegram):
@@ -146,6 +151,54 @@ class ClosedLoop:
             self._ask(chat_id)
         elif self.answered == self.total:
             self.done.set()
+
+
+class OpenLoop:
+    """Users who each send `per_user` messages at once, without waiting for answers.
+
+    A message counts as answered once its text appears in an answer in its chat: this
+    bot may answer messages that queued up together in one answer.
+    """
+
+    def __init__(self, telegram: BenchTelegram, users: Sequence[int], per_user: int) -> None:
+        self._telegram = telegram
+        self._open: dict[int, list[str]] = {
+            user: [f"burst {user}-{n}." for n in range(1, per_user + 1)] for user in users
+        }
+        self.total = len(users) * per_user
+        self.answered = 0
+        self.last_answer = 0.0
+        self.done = asyncio.Event()
+
+    async def run(self) -> float:
+        """Send everything; returns the seconds until every message was answered."""
+        self._telegram.listener = self._on_message
+        try:
+            started = time.perf_counter()
+            for user, questions in self._open.items():
+                for question in questions:
+                    self._telegram.user_message(user, question)
+            async with asyncio.timeout(RUN_TIMEOUT):
+                await self.done.wait()
+        except TimeoutError:
+            raise RuntimeError(
+                f"{self.answered} of {self.total} messages answered in {RUN_TIMEOUT:.0f} s"
+            ) from None
+        finally:
+            self._telegram.listener = None
+        return self.last_answer - started
+
+    def _on_message(self, chat_id: int, text: str) -> None:
+        questions = self._open.get(chat_id)
+        if not questions:
+            return
+        remaining = [question for question in questions if question not in text]
+        if len(remaining) < len(questions):
+            self.answered += len(questions) - len(remaining)
+            self._open[chat_id] = remaining
+            self.last_answer = time.perf_counter()
+            if self.answered == self.total:
+                self.done.set()
 
 
 @dataclass
@@ -325,11 +378,29 @@ async def burst(workdir: Path) -> tuple[float, int]:
         return seconds, services.llm.max_active
 
 
+async def open_loop(spec: BotSpec, workdir: Path, users: int, per_user: int) -> Measurement:
+    """Every user sends all their messages at once; the instant model answers."""
+    async with stand_ins() as services, running_bot(spec, services, workdir) as bot:
+        warmup = range(FIRST_USER - WARMUP_USERS, FIRST_USER)
+        load = OpenLoop(services.telegram, range(FIRST_USER, FIRST_USER + users), per_user)
+        try:
+            await ClosedLoop(services.telegram, warmup, 1, spec.answer).run()
+            bot_cpu, driver_cpu = bot.cpu_seconds(), time.process_time()
+            seconds = await load.run()
+        except RuntimeError as error:
+            raise RuntimeError(f"open loop, {spec.name}: {error}\n{bot.log_tail()}") from None
+        return Measurement(
+            load.total, seconds, bot.cpu_seconds() - bot_cpu, time.process_time() - driver_cpu
+        )
+
+
 def print_table(results: dict[BotSpec, Measurement]) -> None:
     echo, minimal = results[ECHO].rate, results[MINIMAL].rate
+    aiohttp_minimal = results[MINIMAL_AIOHTTP].rate
     header = (
         f"{'bot':<26} {'messages':>8} {'seconds':>8} {'msg/s':>8} {'vs echo':>8} "
-        f"{'vs minimal':>10} {'bot CPU ms/msg':>14} {'stand-ins CPU':>13}"
+        f"{'vs minimal':>10} {'vs min. aiohttp':>15} {'bot CPU ms/msg':>14} "
+        f"{'stand-ins CPU':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -337,6 +408,7 @@ def print_table(results: dict[BotSpec, Measurement]) -> None:
         print(
             f"{spec.name:<26} {result.messages:>8} {result.seconds:>8.2f} {result.rate:>8.0f} "
             f"{result.rate / echo:>8.2f} {result.rate / minimal:>10.2f} "
+            f"{result.rate / aiohttp_minimal:>15.2f} "
             f"{1000 * result.bot_cpu / result.messages:>14.2f} "
             f"{result.driver_cpu / result.seconds:>13.0%}"
         )
@@ -358,6 +430,17 @@ async def run_all(users: int, per_user: int, repeats: int, workdir: Path) -> Non
     print(
         "bot CPU: user+system CPU time of the bot process per message; "
         "stand-ins CPU: this process (emulator, model, driver), share of one core"
+    )
+    print()
+    print(
+        f"{OPEN_USERS} users x {OPEN_MESSAGES} messages sent at once (open loop, instant "
+        "model): every message answered"
+    )
+    opened = {spec: await open_loop(spec, workdir, OPEN_USERS, OPEN_MESSAGES) for spec in BOTS}
+    print_table(opened)
+    ours_closed, ours_open = best[OURS].rate, opened[OURS].rate
+    print(
+        f"this bot: open loop {ours_open:.0f} msg/s, {ours_open / ours_closed:.2f}x its closed loop"
     )
     seconds, concurrent = await burst(workdir)
     print()

@@ -1,7 +1,8 @@
 """Baseline B: a minimal aiogram + openai chat bot (`python bench/minimal_bot.py`).
 
-One `AsyncOpenAI` client (default httpx transport) for the whole process; per text
-message one streamed chat completion, accumulated, then one `message.answer`.
+One `AsyncOpenAI` client for the whole process (the default httpx transport, or with
+`--aiohttp` the SDK's aiohttp transport, as this bot uses); per text message one
+streamed chat completion, accumulated, then one `message.answer`.
 Reads BOT_TOKEN, TELEGRAM_API_URL, OPENAI_API_KEY and OPENAI_BASE_URL.
 """
 
@@ -9,17 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 
 MODEL = "gpt-4o-mini"
 
 dispatcher = Dispatcher()
-client = AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
+client = AsyncOpenAI(
+    base_url=os.environ["OPENAI_BASE_URL"],
+    api_key=os.environ["OPENAI_API_KEY"],
+    http_client=DefaultAioHttpClient() if "--aiohttp" in sys.argv else None,
+)
 
 
 @dispatcher.message()

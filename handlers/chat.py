@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, MessageGenerationStopped, ReplyParameters
 
 from handlers.callbacks import AnswerAct, AnswerControl
@@ -98,7 +95,6 @@ async def _answer(
 ) -> None:
     """One request: refusal, streamed answer (Stop under it, then Retry), or the provider's
     error explained (with Retry)."""
-    await _remove_old_retry(bot, chat, user.id)
     reply = StreamingReply(
         bot,
         chat_id,
@@ -159,16 +155,6 @@ async def show_result(reply: StreamingReply, result: ChatResult, texts: Texts) -
         await reply.replace_with(texts(key, model=result.model.name))
 
 
-async def _remove_old_retry(bot: Bot, chat: ChatService, user_id: int) -> None:
-    """A new answer begins: the previous answer's Retry no longer applies."""
-    where = chat.last_answer.pop(user_id, None)
-    if where is not None:
-        with contextlib.suppress(TelegramAPIError):
-            await bot.edit_message_reply_markup(
-                chat_id=where[0], message_id=where[1], reply_markup=None
-            )
-
-
 @router.callback_query(AnswerControl.filter(F.action == AnswerAct.STOP))
 async def stop_answer(
     query: CallbackQuery, user: UserRecord, texts: Texts, chat: ChatService
@@ -200,7 +186,15 @@ async def retry_answer(
     edit_interval: float,
 ) -> None:
     """Retry under an answer or an error: the last request again; its new answer replaces
-    the old one in the memory."""
+    the old one in the memory. Only the latest answer can be retried: an older one's
+    button is taken away when pressed (removing it at every new answer would cost a
+    Telegram call per answer)."""
+    message = query.message
+    where = (message.chat.id, message.message_id) if message else None
+    if where is None or chat.last_answer.get(user.id) != where:
+        await query.answer(texts("retry_not_last"))
+        await remove_buttons(query)
+        return
     if not chat.inbox.claim(user.id):  # an answer is being written
         await query.answer(texts("retry_busy"))
         return
@@ -212,8 +206,7 @@ async def retry_answer(
         return
     await query.answer()
     await remove_buttons(query)
-    chat_id = query.message.chat.id if query.message else user.id
-    await _work(bot, chat_id, user, request, texts, chat, users, catalog, edit_interval)
+    await _work(bot, where[0], user, request, texts, chat, users, catalog, edit_interval)
 
 
 @router.message()

@@ -13,6 +13,7 @@ from services.models import ChatTurn, Conversation, Conversations, title_from
 from services.storage.base import Storage
 
 INSTRUCTION_LIMIT = 2000  # characters of a custom instruction
+TOUCH_EVERY = 600.0  # seconds: a conversation's "last used" time is saved at most this often
 
 
 class ConversationError(Exception):
@@ -190,6 +191,9 @@ class ConversationService:
     ) -> None:
         """Save the memory after an answer; the first question names the conversation."""
         await self._storage.save_history(owner, conversation_id, turns)
+        found = (await self.all(owner)).get(conversation_id)
+        if found is not None and found.title and time.time() - found.updated_at < TOUCH_EVERY:
+            return  # the list's order is kept to within TOUCH_EVERY: no write per answer
 
         def touch(conversations: Conversations) -> Conversations:
             found = conversations.get(conversation_id)

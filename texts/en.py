@@ -73,6 +73,7 @@ TEXTS: dict[str, str] = {
     "stop_done": "Stopped",
     "stop_nothing": "The answer has already ended",
     "retry_nothing": "Nothing to retry: just send a new message",
+    "retry_not_last": "Only the latest answer can be retried",
     "retry_busy": "Please wait for the current answer first",
     "cmd_chats": "My chats",
     "cmd_mode": "Assistant mode",

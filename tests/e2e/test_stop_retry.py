@@ -90,3 +90,19 @@ async def test_retry_after_a_provider_error_and_after_new(
     assert (
         llm.user_messages().count("вопрос") == 3
     )  # two failed tries (the SDK retries once), one retry
+
+
+async def test_only_the_latest_answer_can_be_retried(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    telegram.user_message(USER, "первый")
+    first = await telegram.wait_for_message(USER, "Echo: первый")
+    retry = first.button_data("Ещё раз")
+    telegram.user_message(USER, "второй")
+    await telegram.wait_for_message(USER, "Echo: второй")
+    query = telegram.press_button(USER, first.message_id, retry)
+    reply = await telegram.wait_for(lambda: telegram.callback_answer(query))
+    assert "последний" in str(reply.get("text"))
+    await telegram.wait_for(lambda: not first.buttons())  # the stale button is taken away
+    assert llm.user_messages() == ["первый", "второй"]
