@@ -54,7 +54,7 @@ async def ask_model(
     await turn.wait()  # a burst is queued in the order it was sent
     offer = chat.inbox.offer(user.id, text)
     turn.passed()
-    if offer is Offer.FULL:
+    if offer is Offer.FULL:  # said once per overflow; Offer.DROPPED is quiet
         await message.answer(texts("queue_full", limit=chat.inbox.limit))
         return
     if offer is Offer.START:

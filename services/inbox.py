@@ -23,7 +23,8 @@ JOINER = "\n\n"  # between separate messages; parts of one paste are joined as t
 class Offer(Enum):
     START = "start"  # nothing was running: the caller answers this and what queues up
     QUEUED = "queued"  # kept; answered right after the current answer
-    FULL = "full"  # the queue is at QUEUE_LIMIT: refused
+    FULL = "full"  # the queue is at QUEUE_LIMIT: refused (say so)
+    DROPPED = "dropped"  # still full, and the user was already told: drop quietly
 
 
 def join_messages(parts: list[str], paste_part: int = PASTE_PART) -> str:
@@ -48,6 +49,7 @@ class Inbox:
         self._paste_part = paste_part
         self._paste_wait = paste_wait
         self._waiting: dict[int, list[str]] = {}  # present while the user has a worker
+        self._told_full: set[int] = set()  # refused once since the queue last drained
         self._arrived: dict[int, asyncio.Event] = {}
 
     @property
@@ -61,6 +63,9 @@ class Inbox:
             self._waiting[user_id] = []
             return Offer.START
         if len(waiting) >= self._limit:
+            if user_id in self._told_full:
+                return Offer.DROPPED  # a 100-message burst gets one refusal, not 80
+            self._told_full.add(user_id)
             return Offer.FULL
         waiting.append(text)
         event = self._arrived.get(user_id)
@@ -111,6 +116,7 @@ class Inbox:
             self.release(user_id)
             return None
         self._waiting[user_id] = []
+        self._told_full.discard(user_id)
         return join_messages(waiting, self._paste_part)
 
     def drop(self, user_id: int) -> int:
@@ -120,11 +126,13 @@ class Inbox:
             return 0
         count = len(waiting)
         waiting.clear()
+        self._told_full.discard(user_id)
         return count
 
     def release(self, user_id: int) -> None:
         """The worker is done: the next message starts a new one."""
         self._waiting.pop(user_id, None)
+        self._told_full.discard(user_id)
         event = self._arrived.pop(user_id, None)
         if event is not None:
             with contextlib.suppress(Exception):

@@ -64,10 +64,12 @@ async def test_a_full_queue_is_refused_politely_and_cancel_drops_it(
     llm.hang_next = 1
     telegram.user_message(USER, "зависни")
     await telegram.wait_for(lambda: llm.requests)
-    for number in range(21):
+    for number in range(100):  # a 100-message burst: 20 wait, one refusal for the rest
         telegram.user_message(USER, f"в очередь {number}")
     full = await telegram.wait_for_message(USER, "В очереди уже 20 сообщений")
     assert "/cancel" in full.text
+    await asyncio.sleep(0.5)
+    assert sum("В очереди уже" in m.text for m in telegram.messages(USER)) == 1
     telegram.user_message(USER, "/cancel")
     await telegram.wait_for_message(USER, "Ответ остановлен")
     telegram.user_message(USER, "снова")

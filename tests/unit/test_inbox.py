@@ -22,9 +22,14 @@ async def test_the_first_message_starts_a_worker_and_the_rest_wait_in_order() ->
 async def test_the_queue_is_bounded_and_drop_empties_it() -> None:
     inbox = Inbox(limit=3)
     inbox.offer(1, "first")
-    assert [inbox.offer(1, str(n)) for n in range(4)] == [Offer.QUEUED] * 3 + [Offer.FULL]
+    assert [inbox.offer(1, str(n)) for n in range(5)] == [Offer.QUEUED] * 3 + [
+        Offer.FULL,
+        Offer.DROPPED,  # a long burst is refused once, not once per message
+    ]
     assert inbox.drop(1) == 3
     assert inbox.next_request(1) is None
+    inbox.offer(1, "again")  # a new worker
+    assert [inbox.offer(1, str(n)) for n in range(4)][-1] is Offer.FULL  # told again later
 
 
 async def test_a_split_paste_is_joined_without_a_separator() -> None:
