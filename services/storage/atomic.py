@@ -72,7 +72,11 @@ def write_file_atomic(path: Path, payload: bytes, *, durable: bool = True) -> No
     adds fsync of the file and its folder (survives a power loss); without it the
     rename alone is already safe against a killed process.
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except FileNotFoundError:  # the first file of a new folder (a user's conversations)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temp = Path(temp_name)
     try:
         try:

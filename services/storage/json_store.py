@@ -229,9 +229,7 @@ class JsonStorage(Storage):
         key, stored = (owner, conversation_id), tuple(turns)
         self._history[key] = stored
         path = self._history_path(owner, conversation_id)
-        try:
-            if not path.parent.exists():
-                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        try:  # no await before the writer: saves reach it in the order they were made
             await self._writer.save(path, lambda: stored, durable=False)
         except OSError:
             self._history.pop(key, None)

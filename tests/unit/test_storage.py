@@ -300,3 +300,16 @@ async def test_damaged_money_file_stops_start_up_naming_it_and_the_backup(
     snapshot.write_bytes((tmp_path / "payments.json.bak").read_bytes())
     restored = await open_money(tmp_path, catalog)
     assert {p.user_id for p in restored.payments.with_status("pending")} == {1, 2}
+
+
+async def test_concurrent_history_saves_of_a_new_owner_keep_the_newest(tmp_path: Path) -> None:
+    """The first saves into a new conversation folder must land in the order they were made
+    (a folder created with an await before the write once let an older save win)."""
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    await asyncio.gather(
+        *(storage.save_history(42, "1", [ChatTurn("user", str(n))]) for n in range(20))
+    )
+    await storage.close()
+    again = JsonStorage(tmp_path, RETENTION)
+    assert await again.load_history(42, "1") == [ChatTurn("user", "19")]
