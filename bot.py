@@ -20,12 +20,18 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 from config import ConfigError, Settings, load_settings
 from handlers import get_routers
 from handlers.groups import GroupLines
-from handlers.middlewares import ArrivalOrder, InFlightMiddleware, UserContextMiddleware
+from handlers.middlewares import (
+    ArrivalOrder,
+    FloodMiddleware,
+    InFlightMiddleware,
+    UserContextMiddleware,
+)
 from runtime import broadcasts, connect, maintenance, model_check, notices, reminders, web
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
 from services.container import Services, create_services, plans_in_use
+from services.flood import FloodControl
 from services.log_setup import setup_logging
 from services.storage.base import Retention, StorageDamagedError
 from services.storage.json_store import JsonStorage
@@ -79,6 +85,7 @@ def create_dispatcher(
     dispatcher["group_lines"] = GroupLines()
     in_flight = InFlightMiddleware()
     dispatcher.update.outer_middleware(in_flight)
+    dispatcher.update.outer_middleware(FloodMiddleware(FloodControl(exempt=settings.admin_ids)))
     dispatcher.update.outer_middleware(ArrivalOrder())
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
     dispatcher.include_routers(*get_routers())

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message, MessageGenerationStopped, ReplyParameters
 
+from config import Settings
 from handlers.callbacks import AnswerAct, AnswerControl
 from handlers.editing import remove_buttons
 from handlers.keyboards import answer_keyboard, plans_button
@@ -15,7 +19,7 @@ from services.chat import ChatRefusalError, ChatResult, ChatService
 from services.inbox import Offer
 from services.models import UserRecord
 from services.users import UsersService
-from texts import Texts
+from texts import Texts, format_moment
 
 router = Router(name=__name__)
 
@@ -36,6 +40,19 @@ async def unknown_command(message: Message, texts: Texts) -> None:
     await message.answer(texts("unknown_command"))
 
 
+@dataclass(slots=True, frozen=True)
+class Answering:
+    """What answering a user needs, gathered once per update."""
+
+    bot: Bot
+    texts: Texts
+    chat: ChatService
+    users: UsersService
+    catalog: Catalog
+    edit_interval: float
+    zone: ZoneInfo
+
+
 @router.message(F.text)
 async def ask_model(
     message: Message,
@@ -45,6 +62,7 @@ async def ask_model(
     chat: ChatService,
     users: UsersService,
     catalog: Catalog,
+    settings: Settings,
     edit_interval: float,
     turn: Turn,
 ) -> None:
@@ -59,78 +77,61 @@ async def ask_model(
         return
     if offer is Offer.START:
         request = await chat.inbox.first_request(user.id, text)
-        await _work(bot, message.chat.id, user, request, texts, chat, users, catalog, edit_interval)
+        deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+        await _work(deps, message.chat.id, user, request)
 
 
-async def _work(
-    bot: Bot,
-    chat_id: int,
-    user: UserRecord,
-    request: str | None,
-    texts: Texts,
-    chat: ChatService,
-    users: UsersService,
-    catalog: Catalog,
-    edit_interval: float,
-) -> None:
+async def _work(deps: Answering, chat_id: int, user: UserRecord, request: str | None) -> None:
     """Answer `request`, then whatever queued up meanwhile, until nothing waits."""
     try:
         while request is not None:
-            current = await users.get(user.id) or user  # the model may have changed meanwhile
-            await _answer(bot, chat_id, current, request, texts, chat, catalog, edit_interval)
-            request = chat.inbox.next_request(user.id)
+            current = await deps.users.get(user.id) or user  # the model may have changed
+            await _answer(deps, chat_id, current, request)
+            request = deps.chat.inbox.next_request(user.id)
     finally:
-        chat.inbox.release(user.id)
+        deps.chat.inbox.release(user.id)
 
 
-async def _answer(
-    bot: Bot,
-    chat_id: int,
-    user: UserRecord,
-    request: str,
-    texts: Texts,
-    chat: ChatService,
-    catalog: Catalog,
-    edit_interval: float,
-) -> None:
+async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: str) -> None:
     """One request: refusal, streamed answer (Stop under it, then Retry), or the provider's
     error explained (with Retry)."""
+    texts = deps.texts
     reply = StreamingReply(
-        bot,
+        deps.bot,
         chat_id,
-        edit_interval=edit_interval,
+        edit_interval=deps.edit_interval,
         streaming_markup=answer_keyboard(AnswerAct.STOP, texts),
         final_markup=answer_keyboard(AnswerAct.RETRY, texts),
     )
     try:
-        result = await chat.answer(user, request, reply.add)
+        result = await deps.chat.answer(user, request, reply.add)
     except ChatRefusalError as refusal:
-        await send_refusal(bot, chat_id, refusal, texts, catalog, len(request))
+        text = refusal_text(refusal, texts, deps.catalog, len(request), deps.zone)
+        await send_refusal(deps.bot, chat_id, refusal, text, texts)
         return
     finally:
         reply.close()
     await show_result(reply, result, texts)
     if reply.last_message_id is not None:
-        chat.last_answer[user.id] = (chat_id, reply.last_message_id)
+        deps.chat.last_answer[user.id] = (chat_id, reply.last_message_id)
 
 
 async def send_refusal(
     bot: Bot,
     chat_id: int,
     refusal: ChatRefusalError,
+    text: str,
     texts: Texts,
-    catalog: Catalog,
-    length: int,
     *,
     reply_to: int | None = None,
     thread_id: int | None = None,
 ) -> None:
     """Why a request was not sent to the model, with the plans where they would help."""
-    markup = plans_button(texts) if refusal.reason in ("locked", "too_long") else None
+    helps = refusal.reason in ("locked", "too_long") or refusal.reason.startswith("quota_free")
     await bot.send_message(
         chat_id,
-        _refusal_text(refusal, texts, catalog, length),
-        reply_markup=markup,
+        text,
+        reply_markup=plans_button(texts) if helps else None,
         message_thread_id=thread_id,
         reply_parameters=ReplyParameters(message_id=reply_to) if reply_to else None,
     )
@@ -183,6 +184,7 @@ async def retry_answer(
     chat: ChatService,
     users: UsersService,
     catalog: Catalog,
+    settings: Settings,
     edit_interval: float,
 ) -> None:
     """Retry under an answer or an error: the last request again; its new answer replaces
@@ -206,7 +208,8 @@ async def retry_answer(
         return
     await query.answer()
     await remove_buttons(query)
-    await _work(bot, where[0], user, request, texts, chat, users, catalog, edit_interval)
+    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+    await _work(deps, where[0], user, request)
 
 
 @router.message()
@@ -215,7 +218,9 @@ async def not_text(message: Message, texts: Texts) -> None:
     await message.answer(texts("only_text"))
 
 
-def _refusal_text(refusal: ChatRefusalError, texts: Texts, catalog: Catalog, length: int) -> str:
+def refusal_text(
+    refusal: ChatRefusalError, texts: Texts, catalog: Catalog, length: int, zone: ZoneInfo
+) -> str:
     model = refusal.model
     if refusal.reason == "locked":
         plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
@@ -224,6 +229,9 @@ def _refusal_text(refusal: ChatRefusalError, texts: Texts, catalog: Catalog, len
         return texts("too_long", length=length, limit=refusal.limit)
     if refusal.reason == "unavailable":
         return texts("model_unavailable", model=model.name)
+    if refusal.reason.startswith("quota_"):
+        resets = format_moment(refusal.resets_at or 0.0, zone)
+        return texts(refusal.reason, model=model.name, limit=refusal.limit, resets=resets)
     return texts(refusal.reason)  # "empty_request"
 
 

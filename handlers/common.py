@@ -10,9 +10,11 @@ from aiogram.types import Message
 from config import Settings
 from handlers.keyboards import start_keyboard
 from handlers.middlewares import Turn
+from services.access import AccessService
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.models import UserRecord
+from services.quota import Left, QuotaService
 from services.subscriptions import SubscriptionService
 from texts import Raw, Texts, format_moment
 
@@ -51,9 +53,11 @@ async def profile(
     chat: ChatService,
     catalog: Catalog,
     subscriptions: SubscriptionService,
+    access: AccessService,
+    quota: QuotaService,
     settings: Settings,
 ) -> None:
-    """/profile: the user's model, active plans with end dates, free limits."""
+    """/profile: the user's model, active plans with end dates, what is left today."""
     free_models, free_limit = _free_summary(catalog)
     lines = [
         texts(
@@ -65,6 +69,15 @@ async def profile(
         for item in subscriptions.active_plans(user.id)
     ]
     plans = texts("profile_plans", plans=Raw("\n".join(lines))) if lines else None
+    open_models = [m for m in catalog.models if m.key in access.open_model_keys(user.id)]
+    left = _left_today(quota.left_today(user.id, open_models), texts)
+    if left:
+        resets = format_moment(quota.resets_at(), settings.zone)
+        plans = (
+            (plans or texts("profile_no_plans"))
+            + "\n\n"
+            + texts("profile_left", resets=resets, lines=Raw(left))
+        )
     await message.answer(
         texts(
             "profile",
@@ -75,6 +88,20 @@ async def profile(
             free_limit=free_limit,
         )
     )
+
+
+def _left_today(items: list[Left], texts: Texts) -> str:
+    lines = []
+    for item in items:
+        parts = []
+        if item.requests is not None and item.limits.requests is not None:
+            parts.append(
+                texts("profile_left_requests", left=item.requests, limit=item.limits.requests)
+            )
+        if item.chars is not None and item.limits.chars is not None:
+            parts.append(texts("profile_left_chars", left=item.chars, limit=item.limits.chars))
+        lines.append(texts("profile_left_line", model=item.model.name, parts=", ".join(parts)))
+    return "\n".join(lines)
 
 
 @router.message(Command("cancel"))

@@ -16,7 +16,8 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, User
 
-from handlers.chat import send_refusal, show_result
+from config import Settings
+from handlers.chat import refusal_text, send_refusal, show_result
 from handlers.streaming import StreamingReply
 from services.catalog import Catalog
 from services.chat import ChatRefusalError, ChatService
@@ -87,6 +88,7 @@ async def ask_command(
     texts: Texts,
     chat: ChatService,
     catalog: Catalog,
+    settings: Settings,
     group_lines: GroupLines,
 ) -> None:
     """/ask QUESTION in a group."""
@@ -94,7 +96,9 @@ async def ask_command(
     if not question:
         await message.reply(texts("group_ask_usage"))
         return
-    await _answer_in_group(message, question, bot, user, texts, chat, catalog, group_lines)
+    await _answer_in_group(
+        message, question, bot, user, texts, chat, catalog, settings, group_lines
+    )
 
 
 @router.message(Command("new"))
@@ -114,6 +118,7 @@ async def group_text(
     texts: Texts,
     chat: ChatService,
     catalog: Catalog,
+    settings: Settings,
     group_lines: GroupLines,
 ) -> None:
     """Any text in a group: answered only if meant for the bot (no model call otherwise).
@@ -126,7 +131,9 @@ async def group_text(
     if not question:
         await message.reply(texts("group_ask_usage"))
         return
-    await _answer_in_group(message, question, bot, user, texts, chat, catalog, group_lines)
+    await _answer_in_group(
+        message, question, bot, user, texts, chat, catalog, settings, group_lines
+    )
 
 
 @router.message()
@@ -142,6 +149,7 @@ async def _answer_in_group(
     texts: Texts,
     chat: ChatService,
     catalog: Catalog,
+    settings: Settings,
     group_lines: GroupLines,
 ) -> None:
     thread, key = _topic(message)
@@ -165,13 +173,13 @@ async def _answer_in_group(
                     user, question, reply.add, owner=message.chat.id, topic=key
                 )
             except ChatRefusalError as refusal:
+                text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
                 await send_refusal(
                     bot,
                     message.chat.id,
                     refusal,
+                    text,
                     texts,
-                    catalog,
-                    len(question),
                     reply_to=message.message_id,
                     thread_id=message.message_thread_id if message.is_topic_message else None,
                 )

@@ -4,13 +4,16 @@ arrival order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
+from services.flood import FloodControl, Verdict
 from services.users import UsersService
 from texts import get_texts, language_for
 
@@ -134,3 +137,38 @@ class ArrivalOrder(BaseMiddleware):
         event = self._changed.pop(user_id, None)
         if event is not None:
             event.set()
+
+
+class FloodMiddleware(BaseMiddleware):
+    """Drops a user's updates beyond FloodControl's limit; the first excess gets one
+    polite notice. Payments (pre-checkout, successful payment) always pass."""
+
+    def __init__(self, flood: FloodControl) -> None:
+        self._flood = flood
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        sender: User | None = data.get("event_from_user")
+        if sender is None or sender.is_bot or not isinstance(event, Update) or _is_money(event):
+            return await handler(event, data)
+        verdict = self._flood.check(sender.id)
+        if verdict is Verdict.PASS:
+            return await handler(event, data)
+        if verdict is Verdict.WARN:
+            bot: Bot | None = data.get("bot")
+            if bot is not None:
+                texts = get_texts(language_for(sender.language_code))
+                with contextlib.suppress(TelegramAPIError):
+                    await bot.send_message(sender.id, texts("flood_notice"))
+        return None
+
+
+def _is_money(update: Update) -> bool:
+    message = update.message
+    return update.pre_checkout_query is not None or (
+        message is not None and message.successful_payment is not None
+    )

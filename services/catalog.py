@@ -33,6 +33,10 @@ class Model(BaseModel):
     model_id: str = Field(min_length=1)
     free: bool = False
     free_input_limit: int | None = Field(default=None, gt=0)
+    # Free tier per day (users without a plan): requests, and input characters with the
+    # conversation's memory (splitting a question does not escape it). None: unlimited.
+    free_daily_requests: int | None = Field(default=None, gt=0)
+    free_daily_chars: int | None = Field(default=None, gt=0)
     context_tokens: int = Field(gt=256)
     max_output_tokens: int = Field(default=2048, gt=0)
     reasoning: bool = False
@@ -50,6 +54,8 @@ class Plan(BaseModel):
     models: tuple[str, ...] = Field(min_length=1)
     # No longer sold, but still honoured: open invoices, active subscriptions, promo codes.
     retired: bool = False
+    # Fair use: requests per day per model of this plan (None: off).
+    daily_requests_per_model: int | None = Field(default=None, gt=0)
 
 
 class Mode(BaseModel):
@@ -73,6 +79,15 @@ class Mode(BaseModel):
 CUSTOM_MODE = "custom"  # the user's own instruction (not a catalog key)
 
 
+class ReferralBonus(BaseModel):
+    """`[referral]`: what an inviter gets when a user they invited first pays."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plan: str  # a plan id, on sale
+    days: int = Field(gt=0, le=366)
+
+
 class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -80,6 +95,7 @@ class Catalog(BaseModel):
     models: tuple[Model, ...] = Field(min_length=1)
     plans: tuple[Plan, ...] = ()
     modes: tuple[Mode, ...] = ()
+    referral: ReferralBonus | None = None  # None: invitations are counted, not rewarded
 
     @model_validator(mode="after")
     def _check_references(self) -> Catalog:
@@ -100,6 +116,11 @@ class Catalog(BaseModel):
             raise ValueError(f"mode key {CUSTOM_MODE!r} is reserved for the user's own instruction")
         if not any(model.free for model in self.models):
             raise ValueError("at least one model must be free (the default model)")
+        if self.referral is not None:
+            bonus = next((plan for plan in self.plans if plan.id == self.referral.plan), None)
+            if bonus is None or bonus.retired:
+                state = "unknown" if bonus is None else "retired"
+                raise ValueError(f"referral: {state} plan {self.referral.plan!r}")
         return self
 
     @cached_property

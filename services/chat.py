@@ -16,6 +16,7 @@ from services.conversations import ConversationService
 from services.inbox import Inbox
 from services.llm import LLMGateway, ProviderError, TextDelta
 from services.models import ChatTurn, Conversation, Usage, UserRecord
+from services.quota import QuotaExceededError, QuotaService
 from services.stats import StatsService
 from services.storage.base import Storage
 
@@ -35,11 +36,20 @@ TRACKED_USERS = 100_000  # per-user Retry state kept in memory, at most
 class ChatRefusalError(Exception):
     """The request is not sent to a model; `reason` picks the text shown to the user."""
 
-    def __init__(self, reason: str, model: Model, *, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        model: Model,
+        *,
+        limit: int | None = None,
+        resets_at: float | None = None,
+    ) -> None:
         super().__init__(reason)
-        self.reason = reason  # "locked" | "too_long" | "unavailable" | "empty_request"
+        # "locked" | "too_long" | "unavailable" | "empty_request" | "quota_<kind>_<what>"
+        self.reason = reason
         self.model = model
         self.limit = limit
+        self.resets_at = resets_at  # quotas: when the day's allowance comes back
 
 
 @dataclass(slots=True)
@@ -61,10 +71,12 @@ class ChatService:
         alerts: AlertService,
         stats: StatsService,
         conversations: ConversationService,
+        quota: QuotaService,
         *,
         history_max_messages: int = 40,
     ) -> None:
         self.conversations = conversations
+        self._quota = quota
         self._alerts = alerts
         self._stats = stats
         self._failures_in_row: dict[str, int] = {}
@@ -117,8 +129,26 @@ class ChatService:
         else:
             conversation = await self.conversations.topic(owner, topic, user.model_key)
         model = self.check_request(user, text)
+        history = await self.conversations.history(owner, conversation.id)
+        question = ChatTurn("user", text)
+        prompt = self._fit_memory([*history, question], model)
+        chars = sum(len(turn.content) for turn in prompt)  # the memory counts too
+        try:
+            self._quota.take(user.id, model, chars)  # no await since the check: races decide
+        except QuotaExceededError as exceeded:
+            raise ChatRefusalError(
+                f"quota_{exceeded.limits.kind}_{exceeded.what}",
+                model,
+                limit=exceeded.limit,
+                resets_at=exceeded.resets_at,
+            ) from None
+        instruction = self.conversations.system_prompt(conversation, user.language)
+        if instruction:
+            prompt.insert(0, ChatTurn("system", instruction))
         self._last_request[owner] = (conversation.id, text)
-        task = asyncio.create_task(self._generate(user, owner, conversation, model, text, on_delta))
+        task = asyncio.create_task(
+            self._generate(user, owner, conversation, model, history, prompt, on_delta)
+        )
         self._active[owner] = task
         try:
             return await task
@@ -182,15 +212,12 @@ class ChatService:
         owner: int,
         conversation: Conversation,
         model: Model,
-        text: str,
+        history: list[ChatTurn],
+        prompt: list[ChatTurn],
         on_delta: Callable[[str], Awaitable[None]],
     ) -> ChatResult:
-        history = await self.conversations.history(owner, conversation.id)
-        question = ChatTurn("user", text)
-        prompt = self._fit_memory([*history, question], model)
-        instruction = self.conversations.system_prompt(conversation, user.language)
-        if instruction:
-            prompt.insert(0, ChatTurn("system", instruction))
+        question = prompt[-1]
+        text = question.content
         parts: list[str] = []
         usage: Usage | None = None
 
@@ -213,6 +240,8 @@ class ChatService:
             raise
         except ProviderError as error:
             logger.warning("Model %s failed for user %s: %s", model.key, user.id, error)
+            if not "".join(parts).strip():  # nothing was delivered: the request does not count
+                self._quota.give_back(user.id, model, sum(len(t.content) for t in prompt))
             self._stats.answer(user.id, model, usage, ok=False)
             await self._report_failure(model, error)
             return ChatResult(text="".join(parts), model=model, error=error.kind)

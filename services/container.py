@@ -20,6 +20,7 @@ from services.model_check import STATE_FILE, ModelCheck
 from services.models import UnmatchedMoney
 from services.payments import PaymentService
 from services.promo import PromoService
+from services.quota import QuotaService
 from services.stats import StatsService
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
@@ -46,6 +47,7 @@ class Services:
     stats: StatsService
     broadcasts: BroadcastService
     retention: Retention
+    quota: QuotaService
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -103,12 +105,13 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     promo = PromoService(storage, subscriptions, settings.zone)
     await promo.load(money.promo_codes, money.promo_activations)
     access = AccessService(catalog, subscriptions)
+    quota = QuotaService(catalog, access, stats, settings.zone, exempt=settings.admin_ids)
     broadcasts = BroadcastService(settings.data_dir, rate=settings.broadcast_rate)
     await broadcasts.open()
     payments = PaymentService(
         storage, subscriptions, retention, invoice_ttl=settings.payment_ttl_hours * 3600
     )
-    await payments.load(money.payments, money.unmatched)
+    await payments.load(money.payments, money.unmatched, money.stars_subscriptions)
     payments.unmatched_listeners.append(
         lambda item: alerts.alert(f"unmatched:{item.id}", unmatched_alert(item))
     )
@@ -138,6 +141,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
             alerts,
             stats,
             ConversationService(storage, catalog),
+            quota,
             history_max_messages=settings.history_max_messages,
         ),
         subscriptions=subscriptions,
@@ -148,6 +152,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         stats=stats,
         broadcasts=broadcasts,
         retention=retention,
+        quota=quota,
     )
 
 
@@ -169,6 +174,9 @@ def plans_in_use(money: MoneyState, now: float | None = None) -> dict[str, list[
     for promo in money.promo_codes:
         if not promo.disabled:
             count(promo.plan_id, "promo codes")
+    for item in money.stars_subscriptions:
+        if item.renews(moment):
+            count(item.plan_id, "renewing Stars subscriptions")
     return {
         plan_id: [f"{number} {what}" for what, number in sorted(per_plan.items())]
         for plan_id, per_plan in counts.items()

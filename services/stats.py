@@ -38,6 +38,8 @@ class DayStats:
     completion_tokens: dict[str, int] = field(default_factory=dict)
     free_limit_refusals: int = 0
     user_messages: dict[int, int] = field(default_factory=dict)
+    # "user:model" -> [requests, input characters]: what daily quotas count
+    usage: dict[str, list[int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class DayStats:
             "completion_tokens": self.completion_tokens,
             "free_limit_refusals": self.free_limit_refusals,
             "user_messages": {str(user): count for user, count in self.user_messages.items()},
+            "usage": {key: list(value) for key, value in self.usage.items()},
         }
 
     @classmethod
@@ -62,6 +65,7 @@ class DayStats:
             completion_tokens=dict(raw.get("completion_tokens", {})),
             free_limit_refusals=raw.get("free_limit_refusals", 0),
             user_messages={int(k): v for k, v in raw.get("user_messages", {}).items()},
+            usage={key: list(value) for key, value in raw.get("usage", {}).items()},
         )
 
 
@@ -141,6 +145,19 @@ class StatsService:
 
     def free_limit_refusal(self) -> None:
         self._day().free_limit_refusals += 1
+
+    # Quota counters (today's, in memory; saved with the day) ---------------------------
+    def used_today(self, user_id: int, model_key: str) -> tuple[int, int]:
+        """(requests, input characters) of the user with the model today."""
+        stats = self._days.get(self.today().isoformat())
+        used = stats.usage.get(f"{user_id}:{model_key}") if stats else None
+        return (used[0], used[1]) if used else (0, 0)
+
+    def count_request(self, user_id: int, model_key: str, chars: int, sign: int = 1) -> None:
+        """Count (or, with sign -1, give back) one request and its input characters."""
+        used = self._day().usage.setdefault(f"{user_id}:{model_key}", [0, 0])
+        used[0] = max(0, used[0] + sign)
+        used[1] = max(0, used[1] + sign * chars)
 
     # Reading (on demand) -------------------------------------------------------------
     async def last_days(self, count: int) -> list[tuple[dt.date, DayStats]]:

@@ -25,6 +25,7 @@ from services.llm import (
     TextDelta,
 )
 from services.models import ChatTurn, Usage, UserRecord
+from services.quota import QuotaService
 from services.stats import StatsService
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService
@@ -59,14 +60,17 @@ async def make(
     llm = ScriptedLLM(catalog)
     stats = StatsService(tmp_path, ZoneInfo("Europe/Moscow"))
     conversations = ConversationService(storage, catalog)
+    access = AccessService(catalog, subs)
+    quota = QuotaService(catalog, access, stats, ZoneInfo("Europe/Moscow"))
     chat = ChatService(
         catalog,
         llm,
         storage,
-        AccessService(catalog, subs),
+        access,
         AlertService(),
         stats,
         conversations,
+        quota,
         **kwargs,
     )
     return chat, llm, subs, storage

@@ -1,0 +1,114 @@
+"""Daily quotas: the free tier's requests and characters, and plans' fair-use caps.
+
+Counted per user, model and day (midnight in TIMEZONE), with the conversation's memory
+in the characters, so splitting a question into several messages does not escape the
+limit. A request is counted when it is let through (before any await: two devices
+racing for the last one cannot both pass) and given back if the model call fails.
+Admins are exempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from services.access import AccessService
+from services.catalog import Catalog, Model
+from services.stats import StatsService
+
+
+@dataclass(slots=True, frozen=True)
+class Limits:
+    """A user's limits with one model today; None: unlimited."""
+
+    requests: int | None
+    chars: int | None
+    kind: str  # "free" | "fair_use" | "none"
+
+
+@dataclass(slots=True, frozen=True)
+class Left:
+    model: Model
+    limits: Limits
+    requests: int | None  # left today
+    chars: int | None
+
+
+class QuotaExceededError(Exception):
+    """`what` ran out ("requests" or "chars") under `limits`; resets at `resets_at`."""
+
+    def __init__(self, what: str, limits: Limits, limit: int, resets_at: float) -> None:
+        super().__init__(f"{limits.kind} {what}")
+        self.what = what
+        self.limits = limits
+        self.limit = limit
+        self.resets_at = resets_at
+
+
+class QuotaService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        access: AccessService,
+        stats: StatsService,
+        zone: ZoneInfo,
+        exempt: frozenset[int] = frozenset(),
+    ) -> None:
+        self._catalog = catalog
+        self._access = access
+        self._stats = stats
+        self._zone = zone
+        self._exempt = exempt
+
+    def limits(self, user_id: int, model: Model) -> Limits:
+        if user_id in self._exempt:
+            return Limits(None, None, "none")
+        plans = self._access.active_plans(user_id)
+        if model.free and not plans:
+            if model.free_daily_requests is None and model.free_daily_chars is None:
+                return Limits(None, None, "none")
+            return Limits(model.free_daily_requests, model.free_daily_chars, "free")
+        caps = [plan.daily_requests_per_model for plan in plans if model.key in plan.models]
+        if caps and all(cap is not None for cap in caps):
+            return Limits(max(cap for cap in caps if cap is not None), None, "fair_use")
+        return Limits(None, None, "none")
+
+    def take(self, user_id: int, model: Model, chars: int) -> None:
+        """Count a request of `chars` input characters, or raise QuotaExceededError."""
+        limits = self.limits(user_id, model)
+        if limits.kind != "none":
+            requests, used_chars = self._stats.used_today(user_id, model.key)
+            if limits.requests is not None and requests >= limits.requests:
+                raise QuotaExceededError("requests", limits, limits.requests, self.resets_at())
+            if limits.chars is not None and used_chars + chars > limits.chars:
+                raise QuotaExceededError("chars", limits, limits.chars, self.resets_at())
+        self._stats.count_request(user_id, model.key, chars)
+
+    def give_back(self, user_id: int, model: Model, chars: int) -> None:
+        """The model call failed: the request does not count."""
+        self._stats.count_request(user_id, model.key, chars, sign=-1)
+
+    def left_today(self, user_id: int, models: list[Model]) -> list[Left]:
+        """What is left today with each model that has a limit for the user."""
+        result = []
+        for model in models:
+            limits = self.limits(user_id, model)
+            if limits.kind == "none":
+                continue
+            requests, chars = self._stats.used_today(user_id, model.key)
+            result.append(
+                Left(
+                    model,
+                    limits,
+                    None if limits.requests is None else max(0, limits.requests - requests),
+                    None if limits.chars is None else max(0, limits.chars - chars),
+                )
+            )
+        return result
+
+    def resets_at(self) -> float:
+        """The next midnight in the bot's time zone."""
+        now = dt.datetime.now(self._zone)
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), self._zone)
+        return midnight.timestamp()

@@ -1,0 +1,132 @@
+"""Daily quotas: what counts, when it resets, and that races cannot beat them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.access import AccessService
+from services.catalog import Catalog
+from services.chat import ChatRefusalError
+from services.models import ChatTurn, UserRecord
+from services.quota import QuotaExceededError, QuotaService
+from services.stats import StatsService
+from tests.unit.conftest import ROOT, open_money
+from tests.unit.test_chat import collect, make
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+async def quota_for(tmp_path: Path, catalog: Catalog, exempt: frozenset[int] = frozenset()):
+    money = await open_money(tmp_path, catalog)
+    stats = StatsService(tmp_path, MSK)
+    await stats.load()
+    access = AccessService(catalog, money.subscriptions)
+    return QuotaService(catalog, access, stats, MSK, exempt=exempt), money, stats
+
+
+async def test_free_requests_run_out_and_admins_are_exempt(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    quota, _, _ = await quota_for(tmp_path, catalog, exempt=frozenset({99}))
+    nano = catalog.models_by_key["gpt-5-nano"]
+    assert nano.free_daily_requests == 30
+    for _ in range(30):
+        quota.take(1, nano, 10)
+    with pytest.raises(QuotaExceededError) as error:
+        quota.take(1, nano, 10)
+    assert (error.value.what, error.value.limit) == ("requests", 30)
+    for _ in range(40):
+        quota.take(99, nano, 10)  # an admin
+    (left,) = quota.left_today(1, [nano])
+    assert (left.requests, left.chars) == (0, 60000 - 300)
+
+
+async def test_characters_count_the_memory_so_splitting_does_not_escape(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, _, storage = await make(tmp_path, catalog)
+    user = UserRecord(id=5, model_key="gpt-5-nano")
+    first = await chat.conversations.current(user.id, user.model_key)
+    # A long conversation: each new short question resends the whole memory.
+    await storage.save_history(
+        user.id, first.id, [ChatTurn("user", "x" * 900), ChatTurn("assistant", "y" * 900)] * 16
+    )
+    with pytest.raises(ChatRefusalError) as refusal:
+        for part in range(40):
+            await collect(chat, user, f"часть {part}")
+    assert refusal.value.reason == "quota_free_chars" and refusal.value.limit == 60000
+    assert refusal.value.resets_at is not None
+    asked = len(llm.prompts)
+    assert asked < 3  # ~30k characters each: the 60k of the day are gone after two
+
+
+async def test_the_last_request_from_two_devices_at_once_passes_once(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, *_ = await make(tmp_path, catalog)
+    user = UserRecord(id=6, model_key="gpt-5-nano")
+    for number in range(29):
+        await collect(chat, user, f"вопрос {number}")
+        await chat.new_conversation(user)  # short memory: only requests count here
+    results = await asyncio.gather(
+        collect(chat, user, "с телефона"), collect(chat, user, "с ноутбука"), return_exceptions=True
+    )
+    assert sum(isinstance(result, str) for result in results) == 1
+    (refused,) = [r for r in results if isinstance(r, ChatRefusalError)]
+    assert refused.reason == "quota_free_requests"
+
+
+async def test_a_failed_model_call_does_not_count(tmp_path: Path, catalog: Catalog) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog)
+    user = UserRecord(id=7, model_key="gpt-5-nano")
+    llm.fail = "unavailable"
+    for _ in range(35):
+        result = await chat.answer(user, "hi", _ignore)
+        assert result.error == "unavailable"
+    assert chat._quota.left_today(user.id, [catalog.models_by_key["gpt-5-nano"]])[0].requests == 30
+
+
+async def _ignore(_: str) -> None:
+    return None
+
+
+async def test_a_plan_lifts_the_free_quota_and_its_fair_use_cap_applies(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    raw = tomllib.loads((ROOT / "catalog.toml").read_text(encoding="utf-8"))
+    for plan in raw["plans"]:
+        if plan["id"] == "premium1":
+            plan["daily_requests_per_model"] = 3
+    capped = Catalog.model_validate(raw)
+    quota, money, _ = await quota_for(tmp_path, capped)
+    nano = capped.models_by_key["gpt-5-nano"]
+    await money.subscriptions.grant(8, "premium1", 30, "admin:1:x")
+    for _ in range(100):
+        quota.take(8, nano, 1000)  # a plan lifts the free tier's limits
+    assert quota.left_today(8, [nano]) == []
+    mini = capped.models_by_key["gpt-4o-mini"]
+    for _ in range(3):
+        quota.take(8, mini, 10)
+    with pytest.raises(QuotaExceededError) as error:
+        quota.take(8, mini, 10)
+    assert error.value.limits.kind == "fair_use"
+    assert quota.left_today(8, [mini])[0].requests == 0
+
+
+async def test_the_day_resets_at_midnight_in_the_bot_zone(tmp_path: Path, catalog: Catalog) -> None:
+    quota, _, stats = await quota_for(tmp_path, catalog)
+    resets = dt.datetime.fromtimestamp(quota.resets_at(), MSK)
+    assert (resets.hour, resets.minute) == (0, 0)
+    assert resets.date() == dt.datetime.now(MSK).date() + dt.timedelta(days=1)
+    nano = catalog.models_by_key["gpt-5-nano"]
+    quota.take(1, nano, 100)
+    await stats.flush()
+    again = StatsService(tmp_path, MSK)  # a restart keeps today's counts
+    await again.load()
+    assert again.used_today(1, "gpt-5-nano") == (1, 100)
