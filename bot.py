@@ -53,6 +53,7 @@ MENU_COMMANDS = (
     "profile",
     "plans",
     "promo",
+    "invite",
     "paysupport",
     "help",
     "cancel",

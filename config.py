@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     ymoney_api_url: str = "https://yoomoney.ru"
     ymoney_accepted_shortfall: float = Field(default=3.5, ge=0, lt=100)
     ymoney_notification_secret: SecretStr | None = None
+    # Roubles per US dollar, to turn providers' prices (catalog, USD) into costs.
+    usd_rub_rate: float = Field(default=95.0, gt=0)
+    # Admins are told when the day's provider cost passes this many RUB (empty: never).
+    daily_cost_alert_rub: float | None = Field(default=None, gt=0)
     payment_check_interval: float = Field(default=60.0, gt=0)
     payment_ttl_hours: float = Field(default=24.0, gt=0)
     late_payment_days: float = Field(default=7.0, ge=0)

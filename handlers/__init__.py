@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, chat, common, conversations, errors, groups, models, payments, plans
+from handlers import (
+    admin,
+    chat,
+    common,
+    conversations,
+    errors,
+    groups,
+    models,
+    payments,
+    plans,
+    referrals,
+)
 
 
 def get_routers() -> list[Router]:
@@ -16,6 +27,7 @@ def get_routers() -> list[Router]:
         models.router,
         plans.router,
         payments.router,
+        referrals.router,
         admin.router,
         chat.router,
     ]

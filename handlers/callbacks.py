@@ -15,6 +15,7 @@ class PayMethod(StrEnum):
     YOOMONEY = "yoomoney"
     SBP = "sbp"
     STARS = "stars"
+    STARS_MONTHLY = "stars_sub"  # a Telegram Stars subscription that renews itself
 
 
 class Section(StrEnum):
@@ -115,6 +116,18 @@ class EnterPromo(CallbackData, prefix="promo"):
 class PayWith(CallbackData, prefix="pay"):
     plan_id: str
     method: PayMethod
+
+
+class RenewalAct(StrEnum):
+    CANCEL = "cancel"
+    RESUME = "resume"
+
+
+class Renewal(CallbackData, prefix="ren"):
+    """/profile: cancel or resume a Stars subscription's renewal."""
+
+    action: RenewalAct
+    subscription_id: str
 
 
 class CheckPayment(CallbackData, prefix="chk"):

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from config import Settings
-from handlers.keyboards import start_keyboard
+from handlers.keyboards import renewal_keyboard, start_keyboard
 from handlers.middlewares import Turn
+from handlers.payments import renewal_lines, running_renewals
 from services.access import AccessService
 from services.catalog import Catalog
 from services.chat import ChatService
 from services.models import UserRecord
+from services.payments import PaymentService
 from services.quota import Left, QuotaService
+from services.referrals import ReferralService
 from services.subscriptions import SubscriptionService
 from texts import Raw, Texts, format_moment
 
@@ -29,8 +32,19 @@ def _free_summary(catalog: Catalog) -> tuple[str, int]:
 
 
 @router.message(CommandStart())
-async def start(message: Message, user: UserRecord, texts: Texts, chat: ChatService) -> None:
-    """/start: greet the (now registered) user and show their model."""
+async def start(
+    message: Message,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    command: CommandObject,
+    referrals: ReferralService,
+    first_visit: bool = False,
+) -> None:
+    """/start: greet the (now registered) user and show their model. `/start ref_<code>`
+    (an invite link) records a new user as invited; anything else in it is ignored."""
+    if command.args:
+        await referrals.arrive(user.id, command.args, first_visit=first_visit)
     model = chat.current_model(user)
     await message.answer(
         texts("start", name=user.first_name or "👋", model=model.name),
@@ -53,11 +67,14 @@ async def profile(
     chat: ChatService,
     catalog: Catalog,
     subscriptions: SubscriptionService,
+    payments: PaymentService,
     access: AccessService,
     quota: QuotaService,
+    referrals: ReferralService,
     settings: Settings,
 ) -> None:
-    """/profile: the user's model, active plans with end dates, what is left today."""
+    """/profile: the user's model, active plans with end dates, what is left today, and
+    the friends they invited."""
     free_models, free_limit = _free_summary(catalog)
     lines = [
         texts(
@@ -69,6 +86,10 @@ async def profile(
         for item in subscriptions.active_plans(user.id)
     ]
     plans = texts("profile_plans", plans=Raw("\n".join(lines))) if lines else None
+    renewals = running_renewals(payments, catalog, user.id)  # Stars subscriptions
+    if renewals:
+        renewing = renewal_lines(renewals, texts, settings)
+        plans = (plans or texts("profile_no_plans")) + "\n" + renewing
     open_models = [m for m in catalog.models if m.key in access.open_model_keys(user.id)]
     left = _left_today(quota.left_today(user.id, open_models), texts)
     if left:
@@ -78,6 +99,7 @@ async def profile(
             + "\n\n"
             + texts("profile_left", resets=resets, lines=Raw(left))
         )
+    invited, rewarded = referrals.counts(user.id)
     await message.answer(
         texts(
             "profile",
@@ -86,7 +108,9 @@ async def profile(
             plans=Raw(plans or texts("profile_no_plans")),
             free_models=free_models,
             free_limit=free_limit,
-        )
+            referrals=Raw(texts("profile_referrals", invited=invited, rewarded=rewarded)),
+        ),
+        reply_markup=renewal_keyboard(renewals, texts),
     )
 
 

@@ -14,10 +14,14 @@ from handlers.callbacks import (
     ModelChoice,
     PayMethod,
     PayWith,
+    Renewal,
+    RenewalAct,
     SbpPaid,
     ShowPlans,
 )
 from services.catalog import Model, Plan
+from services.models import StarsSubscription
+from services.payments import MAX_SUBSCRIPTION_STARS, STARS_SUBSCRIPTION_PERIOD
 from texts import Texts
 
 
@@ -82,9 +86,42 @@ def payment_methods_keyboard(
         text=texts("btn_pay_stars", stars=plan.stars),
         callback_data=PayWith(plan_id=plan.id, method=PayMethod.STARS),
     )
+    if offers_stars_subscription(plan):
+        builder.button(
+            text=texts("btn_pay_stars_monthly", stars=plan.stars),
+            callback_data=PayWith(plan_id=plan.id, method=PayMethod.STARS_MONTHLY),
+        )
     builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
     builder.adjust(1)
     return builder.as_markup()
+
+
+def offers_stars_subscription(plan: Plan) -> bool:
+    """A plan is offered as a Stars subscription when its period is Telegram's only
+    subscription period (30 days) and its price within Telegram's cap."""
+    return plan.days * 86_400 == STARS_SUBSCRIPTION_PERIOD and plan.stars <= MAX_SUBSCRIPTION_STARS
+
+
+def link_keyboard(text: str, url: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=text, url=url)
+    return builder.as_markup()
+
+
+def renewal_keyboard(
+    items: list[tuple[StarsSubscription, Plan]], texts: Texts
+) -> InlineKeyboardMarkup | None:
+    """/profile: Cancel renewal (or Resume renewal) under each running Stars subscription."""
+    builder = InlineKeyboardBuilder()
+    for item, plan in items:
+        action = RenewalAct.RESUME if item.canceled else RenewalAct.CANCEL
+        key = "btn_renewal_resume" if item.canceled else "btn_renewal_cancel"
+        builder.button(
+            text=texts(key, plan=plan.name),
+            callback_data=Renewal(action=action, subscription_id=item.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup() if items else None
 
 
 def yoomoney_keyboard(url: str, payment_id: str, price: int, texts: Texts) -> InlineKeyboardMarkup:

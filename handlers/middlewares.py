@@ -19,7 +19,8 @@ from texts import get_texts, language_for
 
 
 class UserContextMiddleware(BaseMiddleware):
-    """Registers the sender and injects `user` (UserRecord) and `texts` (Texts)."""
+    """Registers the sender and injects `user` (UserRecord), `texts` (Texts) and
+    `first_visit` (bool: the sender was registered by this very update)."""
 
     def __init__(self, users: UsersService) -> None:
         self._users = users
@@ -38,7 +39,7 @@ class UserContextMiddleware(BaseMiddleware):
         if isinstance(event, Update) and event.pre_checkout_query is not None:
             # Telegram waits at most 10 s for this answer: no storage write before it.
             return await handler(event, data)
-        data["user"] = await self._users.touch(
+        data["user"], data["first_visit"] = await self._users.arrive(
             sender.id, first_name=sender.first_name, username=sender.username, language=language
         )
         return await handler(event, data)

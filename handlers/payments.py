@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
 from config import Settings
 from handlers.admin.keyboards import sbp_decision_keyboard
-from handlers.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith, SbpPaid
+from handlers.callbacks import (
+    BuyPlan,
+    CheckPayment,
+    PayMethod,
+    PayWith,
+    Renewal,
+    RenewalAct,
+    SbpPaid,
+)
 from handlers.keyboards import (
+    link_keyboard,
+    offers_stars_subscription,
     payment_methods_keyboard,
+    renewal_keyboard,
     sbp_keyboard,
     yoomoney_keyboard,
 )
 from handlers.states import SbpReceipt
 from runtime.notices import notify_admins
 from services.catalog import Catalog, Plan
-from services.models import Payment, UserRecord
-from services.payments import MoneyArrival, PaymentService
+from services.models import Payment, StarsSubscription, UserRecord
+from services.payments import (
+    STARS_SUBSCRIPTION_PERIOD,
+    MoneyArrival,
+    PaymentError,
+    PaymentService,
+)
+from services.subscriptions import SubscriptionService
 from services.users import UsersService
 from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
-from texts import Texts, get_texts
+from texts import Texts, format_moment, get_texts
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -174,6 +193,160 @@ async def pay_with_stars(
     )
 
 
+@router.callback_query(PayWith.filter(F.method == PayMethod.STARS_MONTHLY))
+async def pay_with_stars_monthly(
+    query: CallbackQuery,
+    callback_data: PayWith,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+) -> None:
+    """ "Stars, renews monthly": a link to a Telegram Stars subscription (every 30 days).
+
+    Its payload names the subscription record; each charge arrives as a successful_payment
+    carrying it (see `successful_payment`)."""
+    plan = catalog.plans_by_id.get(callback_data.plan_id)
+    if plan is None or plan.retired or not offers_stars_subscription(plan):
+        await query.answer(texts("pay_not_configured"), show_alert=True)
+        return
+    try:
+        record = await payments.open_subscription(user.id, plan.id)
+    except PaymentError as error:
+        if error.reason != "already_renewing":
+            raise
+        await query.answer(texts("stars_sub_already", plan=plan.name), show_alert=True)
+        return
+    await query.answer()
+    link = await bot.create_invoice_link(
+        title=texts("stars_sub_title", plan=plan.name),
+        description=texts("stars_description", models=catalog.model_names(plan)),
+        payload=record.id,
+        currency="XTR",
+        prices=[LabeledPrice(label=plan.name, amount=record.stars)],
+        provider_token="",
+        subscription_period=STARS_SUBSCRIPTION_PERIOD,
+    )
+    await bot.send_message(
+        user.id,
+        texts("stars_sub_offer", plan=plan.name, stars=record.stars, days=plan.days),
+        reply_markup=link_keyboard(texts("btn_stars_sub_pay", stars=record.stars), link),
+    )
+
+
+def running_renewals(
+    payments: PaymentService, catalog: Catalog, user_id: int
+) -> list[tuple[StarsSubscription, Plan]]:
+    """The user's paid Stars subscriptions in their period, with their plans."""
+    items = []
+    for record in payments.running_subscriptions(user_id):
+        plan = catalog.plans_by_id.get(record.plan_id)
+        if plan is not None:
+            items.append((record, plan))
+    return items
+
+
+def renewal_lines(
+    items: list[tuple[StarsSubscription, Plan]], texts: Texts, settings: Settings
+) -> str:
+    """/profile: each running Stars subscription, renewing or cancelled."""
+    return "\n".join(
+        texts(
+            "profile_renewal_off" if record.canceled else "profile_renewal_on",
+            plan=plan.name,
+            stars=record.stars,
+            date=format_moment(record.expires_at or 0.0, settings.zone),
+        )
+        for record, plan in items
+    )
+
+
+@router.callback_query(Renewal.filter())
+async def change_renewal(
+    query: CallbackQuery,
+    callback_data: Renewal,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+    subscriptions: SubscriptionService,
+    settings: Settings,
+) -> None:
+    """/profile's "Cancel renewal" / "Resume renewal": editUserStarSubscription with the
+    subscription's first charge id, then recorded. The plan runs to its end either way."""
+    cancel = callback_data.action == RenewalAct.CANCEL
+    try:
+        record = payments.begin_renewal_change(
+            user.id, callback_data.subscription_id, cancel=cancel
+        )
+    except PaymentError as error:
+        current = payments.stars_subscription(callback_data.subscription_id)
+        if error.reason == "unchanged" and current is not None:
+            await query.answer()
+            await _renewal_changed(
+                query, bot, user, texts, catalog, payments, subscriptions, settings, current
+            )
+            return
+        key = "renewal_busy" if error.reason == "in_progress" else "renewal_not_running"
+        await query.answer(texts(key), show_alert=True)
+        return
+    try:
+        assert record.first_charge_id is not None  # a running subscription has one
+        try:
+            await bot.edit_user_star_subscription(
+                user_id=user.id,
+                telegram_payment_charge_id=record.first_charge_id,
+                is_canceled=cancel,
+            )
+        except TelegramBadRequest as error:
+            logger.warning("editUserStarSubscription for %s failed: %s", record.id, error.message)
+            await query.answer(texts("renewal_failed", error=error.message)[:200], show_alert=True)
+            return
+        record = await payments.set_renewal(record.id, canceled=cancel)
+    finally:
+        payments.end_renewal_change(record.id)
+    await query.answer()
+    await _renewal_changed(
+        query, bot, user, texts, catalog, payments, subscriptions, settings, record
+    )
+
+
+async def _renewal_changed(
+    query: CallbackQuery,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+    subscriptions: SubscriptionService,
+    settings: Settings,
+    record: StarsSubscription,
+) -> None:
+    """Show the pressed message's buttons as they are now, and tell the user the
+    renewal's state."""
+    if isinstance(query.message, Message):
+        markup = renewal_keyboard(running_renewals(payments, catalog, user.id), texts)
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=markup)
+    plan = catalog.plans_by_id.get(record.plan_id)
+    ends = [
+        item.end for item in subscriptions.active_plans(user.id) if item.plan.id == record.plan_id
+    ]
+    end = ends[0] if ends else record.expires_at or 0.0
+    await bot.send_message(
+        user.id,
+        texts(
+            "renewal_canceled" if record.canceled else "renewal_resumed",
+            plan=plan.name if plan is not None else record.plan_id,
+            end=format_moment(end, settings.zone),
+            date=format_moment(record.expires_at or 0.0, settings.zone),
+            stars=record.stars,
+        ),
+    )
+
+
 @router.callback_query(CheckPayment.filter())
 async def check_payment(
     query: CallbackQuery,
@@ -315,8 +488,10 @@ async def pre_checkout(query: PreCheckoutQuery, texts: Texts, payments: PaymentS
 async def successful_payment(message: Message, payments: PaymentService) -> None:
     """Telegram confirms a Stars payment: grant the plan (once per payment).
 
-    Stars for an invoice that can no longer be credited are recorded with their
-    charge id (so they can be refunded) and reported to the admins."""
+    A Stars subscription's charges (`is_recurring`: the first one and every renewal) name
+    the subscription in their payload; each adds the plan's days once per charge id.
+    Stars that can no longer be credited are recorded with their charge id (so they can
+    be refunded) and reported to the admins."""
     paid = message.successful_payment
     if paid is None:
         return
@@ -328,6 +503,13 @@ async def successful_payment(message: Message, payments: PaymentService) -> None
             currency=paid.currency,
             reference=paid.invoice_payload,
             user_id=message.from_user.id if message.from_user else None,
+            recurring=bool(paid.is_recurring),
+            first_recurring=bool(paid.is_first_recurring),
+            expires_at=(
+                float(paid.subscription_expiration_date)
+                if paid.subscription_expiration_date
+                else None
+            ),
         )
     )
 

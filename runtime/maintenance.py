@@ -8,10 +8,12 @@ import logging
 from config import Settings
 from runtime.tasks import BackgroundTasks
 from services.container import Services
+from services.money_watch import MoneyWatch
 
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 3600.0
+MONEY_WATCH_INTERVAL = 900.0
 FIRST_MAINTENANCE = 60.0  # journals left by earlier runs are folded in soon after a start
 
 
@@ -29,7 +31,25 @@ async def maintenance_loop(services: Services, interval: float = MAINTENANCE_INT
             await services.alerts.alert("maintenance", f"Storage maintenance failed: {error!r}")
 
 
+async def money_watch_loop(watch: MoneyWatch, interval: float = MONEY_WATCH_INTERVAL) -> None:
+    """Every quarter of an hour: look for money leaks (each alert at most once a day)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await watch.check()
+        except Exception:
+            logger.exception("Money watch failed")
+
+
 def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> None:
     tasks.add("maintenance", lambda _: maintenance_loop(services))
+    watch = MoneyWatch(
+        services.stats,
+        services.payments,
+        services.alerts,
+        settings.zone,
+        daily_cost_limit=settings.daily_cost_alert_rub,
+    )
+    tasks.add("money-watch", lambda _: money_watch_loop(watch))
     tasks.add("stats", lambda _: services.stats.run())
     tasks.add("payments", lambda _: services.yoomoney.run(settings.payment_check_interval))

@@ -14,6 +14,7 @@ from handlers.views import METHOD_NAMES, amount_text
 from services.catalog import Catalog
 from services.container import Services
 from services.payments import CreditResult
+from services.referrals import Reward
 from services.users import UsersService
 from texts import Texts, format_moment, get_texts
 
@@ -67,9 +68,12 @@ class PaymentNotices:
         user = await self._users.get(payment.user_id)
         texts = get_texts(user.language if user else "ru")
         end = format_moment(result.end, self._settings.zone)
+        key = "pay_success"
+        if payment.recurring_id is not None:  # a Stars subscription's charge
+            key = "pay_renewed" if result.renewal else "pay_subscribed"
         try:
             await self._bot.send_message(
-                payment.user_id, texts("pay_success", plan=result.plan.name, end=end)
+                payment.user_id, texts(key, plan=result.plan.name, end=end)
             )
         except TelegramAPIError as error:
             logger.warning(
@@ -98,6 +102,21 @@ class PaymentNotices:
         await notify_each_admin(self._bot, self._users, self._settings.admin_ids, render)
 
 
+async def tell_referral_reward(
+    bot: Bot, users: UsersService, settings: Settings, reward: Reward
+) -> None:
+    """Tell an inviter, in their language, the bonus a friend's first payment gave them."""
+    texts = get_texts(await users.language(reward.inviter_id))
+    end = format_moment(reward.end, settings.zone)
+    try:
+        await bot.send_message(
+            reward.inviter_id,
+            texts("referral_reward", days=reward.days, plan=reward.plan.name, end=end),
+        )
+    except TelegramAPIError as error:
+        logger.warning("Could not tell user %s about their bonus: %s", reward.inviter_id, error)
+
+
 def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> None:
     """At start-up: alerts and payment notices start going out through the bot."""
 
@@ -107,5 +126,8 @@ def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> Non
         )
         notices = PaymentNotices(bot, services.users, services.catalog, settings)
         services.payments.credit_listeners.append(notices.on_credit)
+        services.referrals.reward_listeners.append(
+            lambda reward: tell_referral_reward(bot, services.users, settings, reward)
+        )
 
     dispatcher.startup.register(connect)

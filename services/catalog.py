@@ -37,6 +37,9 @@ class Model(BaseModel):
     # conversation's memory (splitting a question does not escape it). None: unlimited.
     free_daily_requests: int | None = Field(default=None, gt=0)
     free_daily_chars: int | None = Field(default=None, gt=0)
+    # What the provider charges, USD per 1M tokens; absent: the cost is shown as unknown.
+    price_input: float | None = Field(default=None, ge=0)
+    price_output: float | None = Field(default=None, ge=0)
     context_tokens: int = Field(gt=256)
     max_output_tokens: int = Field(default=2048, gt=0)
     reasoning: bool = False
@@ -105,6 +108,8 @@ class Catalog(BaseModel):
         for model in self.models:
             if model.provider not in self.providers:
                 raise ValueError(f"model {model.key!r}: unknown provider {model.provider!r}")
+            if (model.price_input is None) != (model.price_output is None):
+                raise ValueError(f"model {model.key!r}: give both price_input and price_output")
             if model.reasoning and model.temperature is not None:
                 raise ValueError(f"model {model.key!r}: reasoning models take no temperature")
         for plan in self.plans:

@@ -7,9 +7,14 @@ import io
 
 
 def daily_chart(
-    days: list[dt.date], revenue_rub: list[float], new_users: list[int], title: str
+    days: list[dt.date],
+    revenue_rub: list[float],
+    new_users: list[int],
+    title: str,
+    cost_rub: list[float] | None = None,
 ) -> bytes:
-    """Bars of revenue (left axis) and a line of new users (right axis).
+    """Bars of revenue and a line of providers' cost (left axis, RUB) and a line of new
+    users (right axis).
 
     Uses the Figure API (not pyplot), so it is safe to run in a worker thread.
     matplotlib (≈40 MB) is imported on the first chart, not at start-up.
@@ -20,6 +25,8 @@ def daily_chart(
     revenue_axis = figure.subplots()
     labels = [day.strftime("%d.%m") for day in days]
     revenue_axis.bar(labels, revenue_rub, color="#4c8bf5", label="RUB")
+    if cost_rub is not None:
+        revenue_axis.plot(labels, cost_rub, color="#d93025", marker=".", label="cost")
     revenue_axis.set_ylabel("RUB")
     revenue_axis.tick_params(axis="x", rotation=60, labelsize=8)
     users_axis = revenue_axis.twinx()

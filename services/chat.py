@@ -74,9 +74,11 @@ class ChatService:
         quota: QuotaService,
         *,
         history_max_messages: int = 40,
+        usd_rub: float = 95.0,
     ) -> None:
         self.conversations = conversations
         self._quota = quota
+        self._usd_rub = usd_rub
         self._alerts = alerts
         self._stats = stats
         self._failures_in_row: dict[str, int] = {}
@@ -235,8 +237,10 @@ class ChatService:
                 else:
                     usage = event.usage
         except asyncio.CancelledError:  # Stop or /cancel: the stream to the provider is closed
-            if "".join(parts).strip():  # the part the user saw stays in the memory
-                await remember("".join(parts))
+            partial = "".join(parts)
+            self._stats.spend(user.id, model.key, self._cost(model, usage, prompt, partial))
+            if partial.strip():  # the part the user saw stays in the memory
+                await remember(partial)
             raise
         except ProviderError as error:
             logger.warning("Model %s failed for user %s: %s", model.key, user.id, error)
@@ -248,8 +252,22 @@ class ChatService:
         answer = "".join(parts)
         self._failures_in_row[model.provider] = 0
         self._stats.answer(user.id, model, usage, ok=True)
+        self._stats.spend(user.id, model.key, self._cost(model, usage, prompt, answer))
         await remember(answer)
         return ChatResult(text=answer, model=model, usage=usage)
+
+    def _cost(
+        self, model: Model, usage: Usage | None, prompt: list[ChatTurn], answer: str
+    ) -> float | None:
+        """The answer's cost in RUB from the provider's token counts, or counted from the
+        text when the stream gave none; None when the model has no price."""
+        if model.price_input is None or model.price_output is None:
+            return None
+        if usage is None:
+            chars = sum(len(turn.content) for turn in prompt)
+            usage = Usage(round(chars / CHARS_PER_TOKEN), round(len(answer) / CHARS_PER_TOKEN))
+        usd = usage.prompt_tokens * model.price_input + usage.completion_tokens * model.price_output
+        return usd / 1_000_000 * self._usd_rub
 
     def _fit_memory(self, turns: list[ChatTurn], model: Model) -> list[ChatTurn]:
         """Keep the newest turns that fit the model's context after its answer budget."""

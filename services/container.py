@@ -21,6 +21,7 @@ from services.models import UnmatchedMoney
 from services.payments import PaymentService
 from services.promo import PromoService
 from services.quota import QuotaService
+from services.referrals import ReferralService
 from services.stats import StatsService
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
@@ -48,6 +49,7 @@ class Services:
     broadcasts: BroadcastService
     retention: Retention
     quota: QuotaService
+    referrals: ReferralService
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -111,6 +113,10 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     payments = PaymentService(
         storage, subscriptions, retention, invoice_ttl=settings.payment_ttl_hours * 3600
     )
+    referrals = ReferralService(storage, subscriptions, catalog)
+    referrals.load(money.referral_codes, money.referrals)
+    payments.credit_rules.append(referrals.stage_reward)
+    payments.credit_listeners.append(referrals.on_credit)
     await payments.load(money.payments, money.unmatched, money.stars_subscriptions)
     payments.unmatched_listeners.append(
         lambda item: alerts.alert(f"unmatched:{item.id}", unmatched_alert(item))
@@ -143,6 +149,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
             ConversationService(storage, catalog),
             quota,
             history_max_messages=settings.history_max_messages,
+            usd_rub=settings.usd_rub_rate,
         ),
         subscriptions=subscriptions,
         promo=promo,
@@ -153,6 +160,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         broadcasts=broadcasts,
         retention=retention,
         quota=quota,
+        referrals=referrals,
     )
 
 

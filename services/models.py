@@ -155,6 +155,41 @@ class Payment:
     note: str | None = None  # reject reason, or why money was not accepted
     receipt_sent: bool = False  # SBP: the user sent a receipt or pressed "I paid"
     operations: tuple[str, ...] = ()  # YooMoney operations counted into received_amount
+    recurring_id: str | None = None  # the StarsSubscription this payment is a charge of
+
+
+@dataclass(slots=True, frozen=True)
+class StarsSubscription:
+    """A plan bought as a Telegram Stars subscription: Telegram charges the user every 30
+    days by itself, and each charge becomes a paid `Payment` of its own (its
+    `recurring_id` names this record) that adds the plan's days.
+
+    The id is the invoice payload of the subscription's link: every charge carries it back.
+    Treated as immutable: a change is a `dataclasses.replace` copy, committed first."""
+
+    id: str
+    user_id: int
+    plan_id: str
+    stars: int  # the price per period, fixed when the link was made
+    created_at: float
+    updated_at: float
+    first_charge_id: str | None = None  # the first payment's charge: names it to Telegram
+    charges: tuple[str, ...] = ()  # every charge id credited for it, oldest first
+    expires_at: float | None = None  # subscription_expiration_date of the latest charge
+    canceled: bool = False  # renewal cancelled through the bot (the period still runs)
+    refunded_at: float | None = None  # a charge was refunded: later charges are not credited
+
+    def renews(self, now: float) -> bool:
+        """Paid, running, and Telegram will charge again at `expires_at`."""
+        return self.is_running(now) and not self.canceled
+
+    def is_running(self, now: float) -> bool:
+        """Paid and inside its current Telegram period, and not ended by a refund."""
+        return (
+            self.first_charge_id is not None
+            and self.refunded_at is None
+            and (self.expires_at or 0.0) > now
+        )
 
 
 UnmatchedReason = Literal[
@@ -178,3 +213,33 @@ class UnmatchedMoney:
     detail: str = ""
     resolved_at: float | None = None
     resolved_by: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ReferralCode:
+    """A user's own invite code (`t.me/<bot>?start=ref_<code>`): random, one per user,
+    never changed. Unique both ways: one code per user, one user per code."""
+
+    user_id: int
+    code: str
+    created_at: float
+
+
+@dataclass(slots=True, frozen=True)
+class Referral:
+    """A new user who came through another user's invite link (one per invited user),
+    and what the invited user's first credited payment gave the inviter (once).
+
+    Treated as immutable: a change is a `dataclasses.replace` copy, committed first."""
+
+    user_id: int  # the invited user
+    inviter_id: int
+    at: float
+    payment_id: str | None = None  # the invited user's first credited payment
+    paid_at: float | None = None
+    reward_plan: str | None = None  # what the inviter got for it (None: no bonus then)
+    reward_days: int = 0
+
+    @property
+    def rewarded(self) -> bool:
+        return self.reward_plan is not None

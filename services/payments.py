@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cachetools import TTLCache
 
 from services.catalog import Plan
-from services.models import Payment, PaymentStatus, UnmatchedMoney, UnmatchedReason
+from services.models import (
+    Payment,
+    PaymentStatus,
+    StarsSubscription,
+    UnmatchedMoney,
+    UnmatchedReason,
+)
 from services.money import InFlight, Staged
 from services.storage.base import Retention, Storage
 from services.subscriptions import SubscriptionService, UnknownPlanError
@@ -32,6 +39,10 @@ METHODS = ("yoomoney", "sbp", "stars")
 # A pending invoice is shown again (not replaced) while at least this much of its life is left.
 REUSE_MARGIN = 3_600.0
 SEEN_MONEY_CACHE = 100_000  # money ids looked up in the history, remembered this many
+# Telegram Stars subscriptions: the one period Telegram allows (30 days) and the top price.
+STARS_SUBSCRIPTION_PERIOD = 2_592_000
+MAX_SUBSCRIPTION_STARS = 10_000
+STARS_SUBSCRIPTION_PREFIX = "sub"  # a subscription's id (its link's payload) starts so
 
 
 class PaymentError(Exception):
@@ -48,6 +59,7 @@ class CreditResult:
     plan: Plan
     end: float  # the plan's end after this credit
     newly_paid: bool  # False when the payment had already been credited
+    renewal: bool = False  # a Stars subscription's charge after its first
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,6 +72,11 @@ class MoneyArrival:
     currency: str
     reference: str  # the label or invoice payload we gave: our payment id
     user_id: int | None = None  # who paid, where the system says (Stars)
+    # Stars subscriptions: a charge of one (`is_recurring`), the first one, and the end of
+    # the period it paid for (`subscription_expiration_date`).
+    recurring: bool = False
+    first_recurring: bool = False
+    expires_at: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -95,6 +112,13 @@ def new_payment_id() -> str:
     return secrets.token_hex(6)
 
 
+def charge_payment_id(charge_id: str) -> str:
+    """The payment a Stars subscription's charge becomes: named by the charge, so the same
+    charge can never make two payments (nor add two periods: the period's source). The
+    "r" keeps these ids apart from invoice ids (hex only)."""
+    return "r" + hashlib.sha256(f"stars:{charge_id}".encode()).hexdigest()[:19]
+
+
 class PaymentService:
     """Live payments in memory (see Retention); older ones are read from storage on demand."""
 
@@ -113,18 +137,30 @@ class PaymentService:
         self._live: dict[str, Payment] = {}
         self._open: dict[tuple[int, str, str], str] = {}  # (user, plan, method) -> payment id
         self._unmatched: dict[str, UnmatchedMoney] = {}
+        self._recurring: dict[str, StarsSubscription] = {}  # Stars subscriptions by id
+        self._recurring_of: dict[int, set[str]] = {}  # user -> their subscriptions' ids
         self._seen_money: TTLCache[str, bool] = TTLCache(SEEN_MONEY_CACHE, ttl=7 * 86_400)
-        self._busy: set[str] = set()  # payments with a refund in flight
+        self._busy: set[str] = set()  # payments with a refund, subscriptions with a change
         self._in_flight = InFlight()  # payment writes, for callers who read them meanwhile
         # Called once per payment when it becomes paid, whichever path credited it.
         self.credit_listeners: list[Callable[[CreditResult], Awaitable[None]]] = []
+        # Run inside every credit before its commit, with no await (a referral bonus): may
+        # add records to the same transaction, so they land with the payment or not at all.
+        self.credit_rules: list[Callable[[Staged, Payment, float], None]] = []
         # Called once per recorded unmatched arrival (admins are told).
         self.unmatched_listeners: list[Callable[[UnmatchedMoney], Awaitable[object]]] = []
 
-    async def load(self, payments: list[Payment], unmatched: list[UnmatchedMoney]) -> None:
+    async def load(
+        self,
+        payments: list[Payment],
+        unmatched: list[UnmatchedMoney],
+        stars_subscriptions: Iterable[StarsSubscription] = (),
+    ) -> None:
         for payment in payments:
             self._install(payment)
         self._unmatched = {item.id: item for item in unmatched}
+        for item in stars_subscriptions:
+            self._install_recurring(item)
         await self._recover_unrecorded_credits()
 
     async def _recover_unrecorded_credits(self) -> None:
@@ -149,6 +185,9 @@ class PaymentService:
         for item in list(self._unmatched.values()):
             if not self._retention.unmatched_is_live(item, moment):
                 del self._unmatched[item.id]
+        for record in list(self._recurring.values()):
+            if not self._retention.stars_subscription_is_live(record, moment):
+                self._forget_recurring(record)
 
     # Queries ----------------------------------------------------------------------
     def get(self, payment_id: str) -> Payment | None:
@@ -182,6 +221,9 @@ class PaymentService:
     def stars_checkout_ok(self, payload: str, user_id: int, currency: str, amount: int) -> bool:
         """Telegram's pre-checkout question for a Stars invoice: may it be paid now?
         Reads memory only (the answer is due within 10 s)."""
+        record = self._recurring.get(payload.strip().lower())
+        if record is not None:
+            return self._subscription_checkout_ok(record, user_id, currency, amount)
         payment = self.get(payload)
         return (
             payment is not None
@@ -244,6 +286,8 @@ class PaymentService:
         money_id = f"{arrival.method}:{arrival.external_id}"
         if self._already_handled(money_id):
             return ArrivalOutcome(seen_before=True)
+        if arrival.recurring or self._is_subscription_reference(arrival.reference):
+            return await self._accept_charge(arrival)
         if arrival.reference:
             await self._load(arrival.reference)
             if self._already_handled(money_id):  # decided by someone else meanwhile
@@ -289,9 +333,13 @@ class PaymentService:
         return ArrivalOutcome(credit=credit)
 
     async def _record_unmatched(
-        self, arrival: MoneyArrival, payment: Payment | None, reason: UnmatchedReason
+        self,
+        arrival: MoneyArrival,
+        payment: Payment | None,
+        reason: UnmatchedReason,
+        detail: str = "",
     ) -> ArrivalOutcome:
-        item = unmatched_money(arrival, payment, reason)
+        item = unmatched_money(arrival, payment, reason, detail)
         return ArrivalOutcome(unmatched=await self.record_unmatched(item))
 
     async def record_unmatched(self, item: UnmatchedMoney) -> UnmatchedMoney | None:
@@ -339,6 +387,179 @@ class PaymentService:
         staged.on_undo(lambda: self._unmatched.__setitem__(money_id, item))
         await self._commit(staged)
         return resolved
+
+    # Stars subscriptions -------------------------------------------------------------
+    def stars_subscription(self, subscription_id: str) -> StarsSubscription | None:
+        """A live Stars subscription record."""
+        return self._recurring.get(subscription_id.strip().lower())
+
+    def stars_subscriptions(self, user_id: int) -> list[StarsSubscription]:
+        """The user's live Stars subscription records (paid or not), oldest first."""
+        items = (self._recurring[key] for key in self._recurring_of.get(user_id, ()))
+        return sorted(items, key=lambda item: item.created_at)
+
+    def running_subscriptions(
+        self, user_id: int, now: float | None = None
+    ) -> list[StarsSubscription]:
+        """The user's paid Stars subscriptions inside their period: renewing, or cancelled
+        and running to their end."""
+        moment = time.time() if now is None else now
+        return [item for item in self.stars_subscriptions(user_id) if item.is_running(moment)]
+
+    async def open_subscription(
+        self, user_id: int, plan_id: str, now: float | None = None
+    ) -> StarsSubscription:
+        """The record a Stars subscription link names (its payload): the user's unpaid one
+        for this plan (a second press), or a new one. Refused while one for the plan renews."""
+        plan = self._subscriptions.plan(plan_id)
+        if not 0 < plan.stars <= MAX_SUBSCRIPTION_STARS:
+            raise PaymentError("bad_price")
+        moment = time.time() if now is None else now
+        for record in self.stars_subscriptions(user_id):
+            if record.plan_id != plan.id:
+                continue
+            if record.renews(moment):
+                raise PaymentError("already_renewing")
+            if (
+                record.first_charge_id is None
+                and record.refunded_at is None
+                and record.stars == plan.stars
+                and moment - record.created_at < self._invoice_ttl - REUSE_MARGIN
+            ):
+                await self._settled(record.id)  # a double tap: the first press's record
+                return record
+        record = StarsSubscription(
+            id=f"{STARS_SUBSCRIPTION_PREFIX}{new_payment_id()}",
+            user_id=user_id,
+            plan_id=plan.id,
+            stars=plan.stars,
+            created_at=moment,
+            updated_at=moment,
+        )
+        staged = Staged()
+        self._stage_recurring(staged, record)
+        await self._commit(staged)
+        return record
+
+    def _subscription_checkout_ok(
+        self, record: StarsSubscription, user_id: int, currency: str, amount: int
+    ) -> bool:
+        """The first payment of a subscription link (renewals come without a question):
+        refused while the user has a subscription for the plan that renews, or after a
+        refund ended this one."""
+        now = time.time()
+        return (
+            record.user_id == user_id
+            and currency == "XTR"
+            and amount == record.stars
+            and record.refunded_at is None
+            and self._plan_exists(record.plan_id)
+            and not any(
+                other.plan_id == record.plan_id and other.renews(now)
+                for other in self.stars_subscriptions(user_id)
+            )
+        )
+
+    async def _accept_charge(self, arrival: MoneyArrival) -> ArrivalOutcome:
+        """A charge of a Stars subscription, the first or a renewal: a new paid payment and
+        the plan's days (from the plan's current end), in one commit, once per charge id.
+        A charge that cannot be credited is recorded as unmatched money."""
+        record = self._recurring.get(arrival.reference.strip().lower())
+        if record is None or arrival.method != "stars":
+            return await self._record_unmatched(arrival, None, "unknown", "no such subscription")
+        charge = arrival.external_id
+        if charge in record.charges:  # delivered again
+            await self._settled(record.id)
+            self._seen_money[f"stars:{charge}"] = True
+            return ArrivalOutcome(seen_before=True)
+        now = time.time()
+        # A first charge starts the record over when its previous subscription no longer
+        # renews (the user subscribed again through the same link).
+        first = record.first_charge_id is None or (
+            arrival.first_recurring and not record.renews(now)
+        )
+        problem = _charge_problem(record, arrival, first, now)
+        if problem is not None:
+            return await self._record_unmatched(arrival, None, *problem)
+        try:
+            plan = self._subscriptions.plan(record.plan_id)
+        except UnknownPlanError:
+            return await self._record_unmatched(arrival, None, "plan_missing")
+        payment = Payment(
+            id=charge_payment_id(charge),
+            user_id=record.user_id,
+            plan_id=plan.id,
+            method="stars",
+            amount=arrival.amount,
+            currency="XTR",
+            status="paid",
+            created_at=now,
+            updated_at=now,
+            paid_at=now,
+            charge_id=charge,
+            recurring_id=record.id,
+        )
+        expires = arrival.expires_at or now + STARS_SUBSCRIPTION_PERIOD
+        updated = dataclasses.replace(
+            record,
+            charges=(*record.charges, charge),
+            first_charge_id=charge if first else record.first_charge_id,
+            canceled=False if first else record.canceled,
+            expires_at=max(expires, 0.0 if first else record.expires_at or 0.0),
+            updated_at=now,
+        )
+        staged = Staged()  # from the check above to here, no await: one credit per charge
+        self._stage(staged, payment)
+        self._stage_recurring(staged, updated)
+        subscription = self._subscriptions.stage_period(
+            staged, record.user_id, plan.id, plan.days, f"payment:{payment.id}", now
+        )
+        self._apply_credit_rules(staged, payment, now)
+        await self._commit(staged)
+        self._seen_money[f"stars:{charge}"] = True
+        logger.info(
+            "Stars subscription %s charged (%s): payment %s, user %s, plan %s",
+            record.id,
+            "first" if first else "renewal",
+            payment.id,
+            record.user_id,
+            plan.id,
+        )
+        result = CreditResult(payment, plan, subscription.end, newly_paid=True, renewal=not first)
+        await self._tell_credit(result)
+        return ArrivalOutcome(credit=result)
+
+    def begin_renewal_change(
+        self, user_id: int, subscription_id: str, *, cancel: bool, now: float | None = None
+    ) -> StarsSubscription:
+        """Claim the user's running subscription to cancel or resume its renewal with
+        Telegram; then `set_renewal`, and `end_renewal_change` whatever happened."""
+        moment = time.time() if now is None else now
+        record = self.stars_subscription(subscription_id)
+        if record is None or record.user_id != user_id or not record.is_running(moment):
+            raise PaymentError("not_running")
+        if record.canceled == cancel:
+            raise PaymentError("unchanged")
+        if record.id in self._busy:
+            raise PaymentError("in_progress")
+        self._busy.add(record.id)
+        return record
+
+    def end_renewal_change(self, subscription_id: str) -> None:
+        self._busy.discard(subscription_id.strip().lower())
+
+    async def set_renewal(self, subscription_id: str, *, canceled: bool) -> StarsSubscription:
+        """Record that Telegram renews the subscription no more, or again."""
+        record = self.stars_subscription(subscription_id)
+        if record is None:
+            raise PaymentError("not_found")
+        if record.canceled == canceled:
+            return record
+        updated = dataclasses.replace(record, canceled=canceled, updated_at=time.time())
+        staged = Staged()
+        self._stage_recurring(staged, updated)
+        await self._commit(staged)
+        return updated
 
     # Decisions --------------------------------------------------------------------
     async def confirm(self, payment_id: str, *, decided_by: int) -> CreditResult:
@@ -399,15 +620,19 @@ class PaymentService:
         subscription = self._subscriptions.stage_period(
             staged, payment.user_id, plan.id, plan.days, f"payment:{payment.id}", now
         )
+        self._apply_credit_rules(staged, paid, now)
         await self._commit(staged)
         logger.info("Payment %s credited: user %s, plan %s", payment.id, payment.user_id, plan.id)
         result = CreditResult(paid, plan, subscription.end, newly_paid=True)
+        await self._tell_credit(result)
+        return result
+
+    async def _tell_credit(self, result: CreditResult) -> None:
         for listener in self.credit_listeners:
             try:
                 await listener(result)
             except Exception:  # telling people must not undo or repeat a credit
-                logger.exception("A credit listener failed for payment %s", payment.id)
-        return result
+                logger.exception("A credit listener failed for payment %s", result.payment.id)
 
     async def reject(self, payment_id: str, *, reason: str, decided_by: int) -> Payment:
         await self._load(payment_id)
@@ -468,7 +693,11 @@ class PaymentService:
         self._busy.discard(payment_id)
 
     async def refund(self, payment_id: str, *, decided_by: int) -> Payment:
-        """Record a refund (after the money went back) and take the unused period back."""
+        """Record a refund (after the money went back) and take the unused period back.
+
+        A charge of a Stars subscription also ends the subscription here: charges that
+        still arrive for it are recorded as unmatched money, not credited (the caller
+        cancels its renewal with Telegram)."""
         payment = self._require(payment_id)
         if payment.status != "paid":
             raise PaymentError(f"not_paid_{payment.status}")
@@ -476,12 +705,27 @@ class PaymentService:
         staged = Staged()
         self._stage(staged, refunded)
         self._subscriptions.stage_refund(staged, payment.user_id, f"payment:{payment.id}")
+        record = self._recurring.get(payment.recurring_id or "")
+        if record is not None and record.refunded_at is None:
+            now = time.time()
+            self._stage_recurring(
+                staged, dataclasses.replace(record, refunded_at=now, updated_at=now)
+            )
         await self._commit(staged)
         return refunded
 
     # Internals ----------------------------------------------------------------------
+    def _apply_credit_rules(self, staged: Staged, paid: Payment, now: float) -> None:
+        """Let the rules add to a credit's transaction (before its commit, no await)."""
+        for rule in self.credit_rules:
+            try:
+                rule(staged, paid, now)
+            except Exception:  # a rule stages nothing before it can fail
+                logger.exception("A credit rule failed for payment %s", paid.id)
+
     async def _commit(self, staged: Staged) -> None:
         ids = [payment.id for payment in staged.transaction.payments]
+        ids += [item.id for item in staged.transaction.stars_subscriptions]
         await self._in_flight.commit(staged, self._storage, ids)
 
     async def _settled(self, payment_id: str) -> None:
@@ -538,8 +782,60 @@ class PaymentService:
 
         staged.on_undo(undo)
 
+    def _plan_exists(self, plan_id: str) -> bool:
+        try:
+            self._subscriptions.plan(plan_id)
+        except UnknownPlanError:
+            return False
+        return True
+
+    def _is_subscription_reference(self, reference: str) -> bool:
+        key = reference.strip().lower()
+        return key.startswith(STARS_SUBSCRIPTION_PREFIX) or key in self._recurring
+
+    def _install_recurring(self, record: StarsSubscription) -> None:
+        self._recurring[record.id] = record
+        self._recurring_of.setdefault(record.user_id, set()).add(record.id)
+
+    def _forget_recurring(self, record: StarsSubscription) -> None:
+        self._recurring.pop(record.id, None)
+        ids = self._recurring_of.get(record.user_id)
+        if ids is not None:
+            ids.discard(record.id)
+            if not ids:
+                del self._recurring_of[record.user_id]
+
+    def _stage_recurring(self, staged: Staged, record: StarsSubscription) -> None:
+        old = self._recurring.get(record.id)
+        self._install_recurring(record)
+        staged.transaction.stars_subscriptions.append(record)
+
+        def undo() -> None:
+            if self._recurring.get(record.id) is record:
+                if old is None:
+                    self._forget_recurring(record)
+                else:
+                    self._install_recurring(old)
+
+        staged.on_undo(undo)
+
     def _plan_end(self, payment: Payment) -> float:
         for item in self._subscriptions.active_plans(payment.user_id):
             if item.plan.id == payment.plan_id:
                 return item.end
         return payment.paid_at or 0.0
+
+
+def _charge_problem(
+    record: StarsSubscription, arrival: MoneyArrival, first: bool, now: float
+) -> tuple[UnmatchedReason, str] | None:
+    """Why a subscription's charge is not credited (it is recorded instead), or None."""
+    if arrival.user_id is not None and arrival.user_id != record.user_id:
+        return "unknown", f"paid by user {arrival.user_id}, subscription {record.id} is another's"
+    if arrival.currency != "XTR":
+        return "unknown", f"a subscription charge in {arrival.currency}"
+    if record.refunded_at is not None:
+        return "refunded", f"Stars subscription {record.id} ended with a refund"
+    if arrival.first_recurring and not first:
+        return "paid", f"a second subscription through link {record.id} while the first renews"
+    return None

@@ -111,6 +111,12 @@ class StatsReport:
     days: list[dt.date]  # the last 30 days, for the chart
     revenue_by_day: list[float]
     new_users_by_day: list[int]
+    cost_by_day: list[float]  # providers' cost, RUB
+    cost_by_model: dict[str, float]
+    unpriced: int  # answers in 30 days whose cost is unknown
+
+    def cost_since(self, days: int) -> float:
+        return sum(self.cost_by_day[-days:])
 
 
 async def stats_report(
@@ -137,6 +143,9 @@ async def stats_report(
         days=days,
         revenue_by_day=[revenue.by_day.get(day.isoformat(), Revenue()).rub for day in days],
         new_users_by_day=[count for _, count in summary.daily_new_users],
+        cost_by_day=[cost for _, cost in summary.daily_cost],
+        cost_by_model=summary.cost_by_model,
+        unpriced=summary.unpriced,
     )
 
 

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class DayStats:
     user_messages: dict[int, int] = field(default_factory=dict)
     # "user:model" -> [requests, input characters]: what daily quotas count
     usage: dict[str, list[int]] = field(default_factory=dict)
+    # "user:model" -> the providers' cost of the answers, RUB
+    costs: dict[str, float] = field(default_factory=dict)
+    unpriced: int = 0  # answers of models without a price: their cost is unknown
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,8 @@ class DayStats:
             "free_limit_refusals": self.free_limit_refusals,
             "user_messages": {str(user): count for user, count in self.user_messages.items()},
             "usage": {key: list(value) for key, value in self.usage.items()},
+            "costs": self.costs,
+            "unpriced": self.unpriced,
         }
 
     @classmethod
@@ -66,7 +71,24 @@ class DayStats:
             free_limit_refusals=raw.get("free_limit_refusals", 0),
             user_messages={int(k): v for k, v in raw.get("user_messages", {}).items()},
             usage={key: list(value) for key, value in raw.get("usage", {}).items()},
+            costs=dict(raw.get("costs", {})),
+            unpriced=raw.get("unpriced", 0),
         )
+
+    @property
+    def cost(self) -> float:
+        return sum(self.costs.values())
+
+    def cost_of(self, user_id: int) -> float:
+        prefix = f"{user_id}:"
+        return sum(value for key, value in self.costs.items() if key.startswith(prefix))
+
+    def cost_by_model(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for key, value in self.costs.items():
+            model = key.partition(":")[2]
+            totals[model] = totals.get(model, 0.0) + value
+        return totals
 
 
 @dataclass(slots=True, frozen=True)
@@ -153,6 +175,15 @@ class StatsService:
         used = stats.usage.get(f"{user_id}:{model_key}") if stats else None
         return (used[0], used[1]) if used else (0, 0)
 
+    def spend(self, user_id: int, model_key: str, rub: float | None) -> None:
+        """An answer's cost to the provider (None: the model has no price)."""
+        stats = self._day()
+        if rub is None:
+            stats.unpriced += 1
+            return
+        key = f"{user_id}:{model_key}"
+        stats.costs[key] = stats.costs.get(key, 0.0) + rub
+
     def count_request(self, user_id: int, model_key: str, chars: int, sign: int = 1) -> None:
         """Count (or, with sign -1, give back) one request and its input characters."""
         used = self._day().usage.setdefault(f"{user_id}:{model_key}", [0, 0])
@@ -179,7 +210,24 @@ class StatsService:
             models=model_usage(window),
             refusals=sum(stats.free_limit_refusals for _, stats in window),
             daily_new_users=[(day, stats.new_users) for day, stats in window],
+            daily_cost=[(day, stats.cost) for day, stats in window],
+            unpriced=sum(stats.unpriced for _, stats in window),
+            cost_by_model=_sum_costs(stats.cost_by_model() for _, stats in window),
         )
+
+    async def user_cost_this_month(self, user_id: int) -> float:
+        today = self.today()
+        window = await self.last_days(today.day)
+        return sum(stats.cost_of(user_id) for _, stats in window)
+
+    async def top_spenders(self, count: int = 10) -> list[tuple[int, float]]:
+        """The users who cost the most this month, costliest first."""
+        totals: dict[int, float] = {}
+        for _, stats in await self.last_days(self.today().day):
+            for key, value in stats.costs.items():
+                user = int(key.partition(":")[0])
+                totals[user] = totals.get(user, 0.0) + value
+        return sorted(totals.items(), key=lambda item: item[1], reverse=True)[:count]
 
     async def user_message_count(self, user_id: int, days: int) -> int:
         return sum(stats.user_messages.get(user_id, 0) for _, stats in await self.last_days(days))
@@ -211,6 +259,9 @@ class StatsSummary:
     models: list[ModelUsage]
     refusals: int
     daily_new_users: list[tuple[dt.date, int]]
+    daily_cost: list[tuple[dt.date, float]]
+    unpriced: int  # answers whose cost is unknown (models without a price)
+    cost_by_model: dict[str, float]
 
 
 def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:
@@ -225,3 +276,11 @@ def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:
             row[3] += stats.completion_tokens.get(key, 0)
     rows = [ModelUsage(key, *values) for key, values in totals.items()]
     return sorted(rows, key=lambda row: row.messages, reverse=True)
+
+
+def _sum_costs(parts: Iterable[dict[str, float]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for part in parts:
+        for key, value in part.items():
+            totals[key] = totals.get(key, 0.0) + value
+    return totals

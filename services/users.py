@@ -25,6 +25,15 @@ class UsersService:
         self, user_id: int, *, first_name: str, username: str | None, language: str
     ) -> UserRecord:
         """Return the user, registering them or saving changed profile fields."""
+        user, _ = await self.arrive(
+            user_id, first_name=first_name, username=username, language=language
+        )
+        return user
+
+    async def arrive(
+        self, user_id: int, *, first_name: str, username: str | None, language: str
+    ) -> tuple[UserRecord, bool]:
+        """`touch`, and whether the user was registered just now (their first visit)."""
         user = await self._storage.get_user(user_id)
         if user is None:
             user = UserRecord(
@@ -37,7 +46,7 @@ class UsersService:
             )
             await self._storage.save_user(user)
             self._stats.user_seen(user_id, is_new=True)
-            return user
+            return user, True
         self._stats.user_seen(user_id, is_new=False)
         if (user.first_name, user.username, user.language, user.blocked) != (
             first_name,
@@ -48,7 +57,7 @@ class UsersService:
             user.first_name, user.username, user.language = first_name, username, language
             user.blocked = False  # a message from them means they unblocked the bot
             await self._storage.save_user(user)
-        return user
+        return user, False
 
     async def get(self, user_id: int) -> UserRecord | None:
         return await self._storage.get_user(user_id)

@@ -11,6 +11,7 @@ TEXTS: dict[str, str] = {
     "cmd_cancel": "Stop the answer or action",
     "cmd_paysupport": "Payment questions",
     "cmd_help": "Help",
+    "cmd_invite": "Invite friends",
     # Start, help, profile
     "start": (
         "Hi, {name}! 👋\n\n"
@@ -30,7 +31,8 @@ TEXTS: dict[str, str] = {
         "/cancel — stop the answer\n"
         "/profile — your model and subscriptions\n"
         "/plans — plans: more models and no length limit\n"
-        "/promo CODE — activate a promo code\n\n"
+        "/promo CODE — activate a promo code\n"
+        "/invite — invite friends and get a bonus\n\n"
         "Free: {free_models} (requests up to {free_limit:plural:character|characters})."
     ),
     "profile": (
@@ -38,9 +40,32 @@ TEXTS: dict[str, str] = {
         "ID: <code>{user_id}</code>\n"
         "Model: <b>{model}</b>\n\n"
         "{plans}\n\n"
-        "Free models: {free_models}, requests up to {free_limit:plural:character|characters}."
+        "Free models: {free_models}, requests up to {free_limit:plural:character|characters}.\n\n"
+        "{referrals}"
     ),
     "profile_no_plans": "No active subscriptions. Plans: /plans",
+    "profile_referrals": (
+        "👥 You invited {invited:plural:friend|friends}; a bonus came for "
+        "{rewarded:plural:friend who paid|friends who paid}. Your link: /invite"
+    ),
+    # Referrals
+    "invite": (
+        "🎁 <b>Invite friends</b>\n\n"
+        "Your personal link:\n{link}\n\n"
+        "{offer}\n\n"
+        "You invited {invited:plural:friend|friends}; a bonus came for "
+        "{rewarded:plural:friend who paid|friends who paid}."
+    ),
+    "invite_bonus": (
+        "When a friend who first opens the bot through this link pays for any plan, you get "
+        "{days:plural:day|days} of <b>{plan}</b>, for the first payment of each friend."
+    ),
+    "invite_no_bonus": "Share it with your friends: we count whom you invited.",
+    "referral_reward": (
+        "🎁 A friend you invited has paid for a plan! You get "
+        "{days:plural:day|days} of <b>{plan}</b>, active until {end}.\n"
+        "Thank you for recommending us! Your link: /invite"
+    ),
     # Models
     "model_menu": (
         "Choose a model. Current: <b>{model}</b>\n"
@@ -220,6 +245,38 @@ TEXTS: dict[str, str] = {
     "stars_title": "{plan} — {days:plural:day|days}",
     "stars_description": "Access to models: {models}",
     "stars_invalid": "This invoice is no longer valid. Create a new one: /plans",
+    # Stars subscriptions (renew themselves every 30 days)
+    "btn_pay_stars_monthly": "⭐ Stars, renews monthly ({stars})",
+    "stars_sub_title": "{plan} — monthly",
+    "stars_sub_offer": (
+        "<b>{plan}</b> — {stars} ⭐ for {days:plural:day|days}, a Telegram Stars subscription.\n"
+        "Telegram renews it by itself every {days:plural:day|days} until you cancel it "
+        "(a button in /profile). Press the button below to subscribe."
+    ),
+    "btn_stars_sub_pay": "⭐ Subscribe: {stars} a month",
+    "stars_sub_already": "Your Stars subscription to {plan} already renews by itself. Manage it in /profile.",
+    "pay_subscribed": (
+        "✅ Payment received! <b>{plan}</b> is active until {end}.\n"
+        "The Stars subscription renews by itself every 30 days; you can cancel renewal in /profile.\n"
+        "Choose a model: /model"
+    ),
+    "pay_renewed": "🔄 Stars subscription renewed: <b>{plan}</b> is active until {end}.",
+    "pay_refunded_subscription": (
+        "↩️ Payment <code>{payment_id}</code> was refunded and its period of {plan} taken back. "
+        "The Stars subscription no longer renews."
+    ),
+    "profile_renewal_on": "⭐ {plan}: Stars subscription, renews on {date} ({stars} ⭐)",
+    "profile_renewal_off": "⭐ {plan}: renewal cancelled, the plan runs to its end",
+    "btn_renewal_cancel": "Cancel renewal: {plan}",
+    "btn_renewal_resume": "Resume renewal: {plan}",
+    "renewal_canceled": (
+        "Renewal of your Stars subscription to {plan} is cancelled; you will not be charged again. "
+        "The plan runs until {end}. Changed your mind? “Resume renewal” in /profile."
+    ),
+    "renewal_resumed": "Renewal of your Stars subscription to {plan} is back on: next charge on {date}, {stars} ⭐.",
+    "renewal_not_running": "This subscription is no longer running.",
+    "renewal_busy": "Already in progress, one moment.",
+    "renewal_failed": "Telegram did not accept the change: {error}. Try later or write to /paysupport.",
     "paysupport": (
         "Payment questions: write to the manager {contact} with your invoice number. "
         "Stars can be refunded if the access was not used yet."
@@ -245,6 +302,11 @@ TEXTS: dict[str, str] = {
     "admin_rejected": "❌ Invoice <code>{payment_id}</code> rejected: {reason}",
     "admin_refunded": "↩️ Invoice <code>{payment_id}</code>: Stars refunded, the period taken back.",
     "admin_refund_failed": "Could not refund the Stars: {error}",
+    "admin_refund_renewal_stopped": "The Stars subscription of this payment no longer renews (editUserStarSubscription).",
+    "admin_refund_renewal_failed": (
+        "Could not cancel the Stars subscription's renewal: {error}. "
+        "Charges that still arrive for it are not credited but listed as not credited (/payments)."
+    ),
     "admin_confirm_not_sbp": "Invoice <code>{payment_id}</code> ({method}) cannot be confirmed by hand: it is credited by itself when the money arrives. Only SBP payments are confirmed by hand.",
     "admin_refund_only_stars": "Refund by command works for Stars payments only.",
     "admin_payment_usage": "Usage: /{command} PAYMENT_ID",
@@ -287,7 +349,7 @@ TEXTS: dict[str, str] = {
     "admin_user_card": (
         "<b>User</b> {name} (<code>{user_id}</code>)\n"
         "Language: {language} · model: {model} · since {since}{blocked}\n"
-        "Messages in 30 days: {messages}\n\n"
+        "Messages in 30 days: {messages} · provider cost this month: {cost} RUB\n\n"
         "<b>Subscriptions</b>\n{plans}\n\n<b>Payments</b>\n{payments}"
     ),
     "admin_user_blocked": " · blocked the bot",
@@ -308,11 +370,20 @@ TEXTS: dict[str, str] = {
         "Users: {users_total} · new today: {new_today} · active in 7 days: {active_7d}\n\n"
         "<b>Active subscriptions</b>\n{subs}\n\n"
         "<b>Revenue</b>\nToday: {rev_today}\n7 days: {rev_7d}\n30 days: {rev_30d}\n\n"
-        "<b>Models in 30 days</b> (messages · failures · tokens in/out)\n{models}\n\n"
+        "<b>Provider costs and margin</b> (RUB, at {rate} RUB/USD)\n"
+        "Today: {cost_today} · margin {margin_today}\n7 days: {cost_7d} · margin {margin_7d}\n"
+        "30 days: {cost_30d} · margin {margin_30d}{unpriced}\n\n"
+        "<b>Models in 30 days</b> (messages · failures · tokens in/out · cost RUB)\n{models}\n\n"
         "Free length-limit refusals (30 days): {refusals}"
     ),
-    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion}",
-    "admin_chart_title": "Revenue (RUB) and new users over 30 days",
+    "admin_stats_referrals": "<b>Top inviters</b> (invited · rewarded)\n{lines}",
+    "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
+    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
+    "admin_stats_unpriced": "\nWithout a price in the catalog (cost unknown): {count:plural:answer|answers}",
+    "admin_cost_unknown": "unknown",
+    "admin_top_spenders": "<b>The costliest users this month</b>\n{lines}",
+    "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} RUB",
+    "admin_chart_title": "Revenue and costs (RUB), new users over 30 days",
     "admin_promo_section": "<b>Promo codes</b>\n{items}",
     "admin_promo_wizard_code": "Step 1/5. Choose a code (3-32 characters: Latin letters, digits, _ and -). Cancel: /cancel",
     "admin_promo_wizard_plan": "Step 2/5. Which plan does <code>{code}</code> open?",

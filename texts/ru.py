@@ -11,6 +11,7 @@ TEXTS: dict[str, str] = {
     "cmd_cancel": "Остановить ответ или действие",
     "cmd_paysupport": "Вопросы по оплате",
     "cmd_help": "Помощь",
+    "cmd_invite": "Пригласить друзей",
     # Start, help, profile
     "start": (
         "Привет, {name}! 👋\n\n"
@@ -30,7 +31,8 @@ TEXTS: dict[str, str] = {
         "/cancel — остановить ответ\n"
         "/profile — ваша модель и подписки\n"
         "/plans — тарифы: больше моделей и без ограничения длины\n"
-        "/promo КОД — активировать промокод\n\n"
+        "/promo КОД — активировать промокод\n"
+        "/invite — пригласить друзей и получить бонус\n\n"
         "Бесплатно: {free_models} (запрос до {free_limit:plural:символа|символов|символов})."
     ),
     "profile": (
@@ -38,9 +40,32 @@ TEXTS: dict[str, str] = {
         "ID: <code>{user_id}</code>\n"
         "Модель: <b>{model}</b>\n\n"
         "{plans}\n\n"
-        "Бесплатные модели: {free_models} — запрос до {free_limit:plural:символа|символов|символов}."
+        "Бесплатные модели: {free_models} — запрос до {free_limit:plural:символа|символов|символов}.\n\n"
+        "{referrals}"
     ),
     "profile_no_plans": "Активных подписок нет. Тарифы: /plans",
+    "profile_referrals": (
+        "👥 У вас {invited:plural:приглашённый|приглашённых|приглашённых}, "
+        "бонус получен за {rewarded:plural:оплатившего|оплативших|оплативших}. Ссылка: /invite"
+    ),
+    # Referrals
+    "invite": (
+        "🎁 <b>Пригласите друзей</b>\n\n"
+        "Ваша личная ссылка:\n{link}\n\n"
+        "{offer}\n\n"
+        "У вас {invited:plural:приглашённый|приглашённых|приглашённых}, "
+        "бонус получен за {rewarded:plural:оплатившего|оплативших|оплативших}."
+    ),
+    "invite_bonus": (
+        "Когда друг, впервые открывший бота по этой ссылке, оплатит любой тариф, вы получите "
+        "{days:plural:день|дня|дней} тарифа <b>{plan}</b> — за первую оплату каждого друга."
+    ),
+    "invite_no_bonus": "Поделитесь ссылкой с друзьями — мы посчитаем, кого вы пригласили.",
+    "referral_reward": (
+        "🎁 Приглашённый вами друг оплатил подписку! Вам начислено "
+        "{days:plural:день|дня|дней} тарифа <b>{plan}</b>, он активен до {end}.\n"
+        "Спасибо, что рекомендуете нас! Ваша ссылка: /invite"
+    ),
     # Models
     "model_menu": (
         "Выберите модель. Сейчас: <b>{model}</b>\n🔒 — нужна подписка, ⛔ — временно недоступна."
@@ -220,6 +245,38 @@ TEXTS: dict[str, str] = {
     "stars_title": "{plan} — {days:plural:день|дня|дней}",
     "stars_description": "Доступ к моделям: {models}",
     "stars_invalid": "Этот счёт больше не действует. Создайте новый: /plans",
+    # Stars subscriptions (renew themselves every 30 days)
+    "btn_pay_stars_monthly": "⭐ Stars, продление каждый месяц ({stars})",
+    "stars_sub_title": "{plan} — ежемесячно",
+    "stars_sub_offer": (
+        "<b>{plan}</b> — {stars} ⭐ за {days:plural:день|дня|дней}, подписка Telegram Stars.\n"
+        "Telegram сам продлевает её каждые {days:plural:день|дня|дней}, пока вы её не отмените "
+        "(кнопка в /profile). Нажмите кнопку ниже, чтобы оформить."
+    ),
+    "btn_stars_sub_pay": "⭐ Оформить: {stars} в месяц",
+    "stars_sub_already": "Подписка Stars на {plan} уже продлевается сама. Управлять ею можно в /profile.",
+    "pay_subscribed": (
+        "✅ Оплата получена! Тариф <b>{plan}</b> активен до {end}.\n"
+        "Подписка Stars продлевается сама каждые 30 дней; отменить продление можно в /profile.\n"
+        "Выбрать модель: /model"
+    ),
+    "pay_renewed": "🔄 Подписка Stars продлена: тариф <b>{plan}</b> активен до {end}.",
+    "pay_refunded_subscription": (
+        "↩️ Оплата <code>{payment_id}</code> возвращена, её период тарифа {plan} снят. "
+        "Подписка Stars больше не продлевается."
+    ),
+    "profile_renewal_on": "⭐ {plan}: подписка Stars, следующее продление {date} ({stars} ⭐)",
+    "profile_renewal_off": "⭐ {plan}: продление отменено, тариф действует до конца срока",
+    "btn_renewal_cancel": "Отменить продление: {plan}",
+    "btn_renewal_resume": "Возобновить продление: {plan}",
+    "renewal_canceled": (
+        "Продление подписки Stars на {plan} отменено, списаний больше не будет. "
+        "Тариф действует до {end}. Передумали — кнопка «Возобновить продление» в /profile."
+    ),
+    "renewal_resumed": "Продление подписки Stars на {plan} снова включено: следующее списание {date}, {stars} ⭐.",
+    "renewal_not_running": "Эта подписка уже не действует.",
+    "renewal_busy": "Уже выполняется, подождите секунду.",
+    "renewal_failed": "Telegram не принял изменение: {error}. Попробуйте позже или напишите в /paysupport.",
     "paysupport": (
         "Вопросы по оплате: напишите менеджеру {contact} и укажите номер счёта. "
         "Возврат Stars возможен, если доступом ещё не пользовались."
@@ -245,6 +302,11 @@ TEXTS: dict[str, str] = {
     "admin_rejected": "❌ Счёт <code>{payment_id}</code> отклонён: {reason}",
     "admin_refunded": "↩️ Счёт <code>{payment_id}</code>: Stars возвращены, период снят.",
     "admin_refund_failed": "Не удалось вернуть Stars: {error}",
+    "admin_refund_renewal_stopped": "Подписка Stars этой оплаты больше не продлевается (editUserStarSubscription).",
+    "admin_refund_renewal_failed": (
+        "Не удалось отменить продление подписки Stars: {error}. "
+        "Новые списания по ней не зачисляются, а записываются как не зачисленные (/payments)."
+    ),
     "admin_confirm_not_sbp": "Счёт <code>{payment_id}</code> ({method}) не подтверждается вручную: он зачтётся сам, когда придут деньги. Вручную подтверждаются только оплаты через СБП.",
     "admin_refund_only_stars": "Возврат командой доступен только для оплат Stars.",
     "admin_payment_usage": "Формат: /{command} PAYMENT_ID",
@@ -287,7 +349,7 @@ TEXTS: dict[str, str] = {
     "admin_user_card": (
         "<b>Пользователь</b> {name} (<code>{user_id}</code>)\n"
         "Язык: {language} · модель: {model} · с {since}{blocked}\n"
-        "Сообщений за 30 дней: {messages}\n\n"
+        "Сообщений за 30 дней: {messages} · расход на провайдеров в этом месяце: {cost} ₽\n\n"
         "<b>Подписки</b>\n{plans}\n\n<b>Платежи</b>\n{payments}"
     ),
     "admin_user_blocked": " · заблокировал бота",
@@ -308,11 +370,20 @@ TEXTS: dict[str, str] = {
         "Пользователей: {users_total} · новых сегодня: {new_today} · активных за 7 дн.: {active_7d}\n\n"
         "<b>Активные подписки</b>\n{subs}\n\n"
         "<b>Выручка</b>\nСегодня: {rev_today}\n7 дней: {rev_7d}\n30 дней: {rev_30d}\n\n"
-        "<b>Модели за 30 дней</b> (сообщений · ошибок · токенов вход/выход)\n{models}\n\n"
+        "<b>Расходы на провайдеров и маржа</b> (₽, по курсу {rate} ₽/$)\n"
+        "Сегодня: {cost_today} · маржа {margin_today}\n7 дней: {cost_7d} · маржа {margin_7d}\n"
+        "30 дней: {cost_30d} · маржа {margin_30d}{unpriced}\n\n"
+        "<b>Модели за 30 дней</b> (сообщений · ошибок · токенов вход/выход · расход ₽)\n{models}\n\n"
         "Отказов по лимиту длины (30 дн.): {refusals}"
     ),
-    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion}",
-    "admin_chart_title": "Выручка (₽) и новые пользователи за 30 дней",
+    "admin_stats_referrals": "<b>Лучшие пригласившие</b> (приглашено · с бонусом)\n{lines}",
+    "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
+    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
+    "admin_stats_unpriced": "\nБез цены в каталоге (расход неизвестен): {count:plural:ответ|ответа|ответов}",
+    "admin_cost_unknown": "неизвестно",
+    "admin_top_spenders": "<b>Самые затратные пользователи месяца</b>\n{lines}",
+    "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} ₽",
+    "admin_chart_title": "Выручка и расходы (₽), новые пользователи за 30 дней",
     "admin_promo_section": "<b>Промокоды</b>\n{items}",
     "admin_promo_wizard_code": "Шаг 1/5. Придумайте код (3–32 символа: латиница, цифры, _ и -). Отмена — /cancel",
     "admin_promo_wizard_plan": "Шаг 2/5. Какой тариф открывает <code>{code}</code>?",

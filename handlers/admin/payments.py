@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import time
 from pathlib import Path
 
 from aiogram import Bot, F, Router
@@ -94,11 +95,35 @@ async def refund_payment(
         await payments.refund(payment.id, decided_by=admin_id)
     finally:
         payments.end_refund(payment.id)
+    renewal = await _stop_renewal(bot, texts, payments, payment)
     plan = payments.plan_of(payment)
-    await tell_user(
-        bot, users, payment.user_id, "pay_refunded", payment_id=payment.id, plan=plan.name
-    )
-    return texts("admin_refunded", payment_id=payment.id)
+    key = "pay_refunded_subscription" if payment.recurring_id else "pay_refunded"
+    await tell_user(bot, users, payment.user_id, key, payment_id=payment.id, plan=plan.name)
+    return texts("admin_refunded", payment_id=payment.id) + renewal
+
+
+async def _stop_renewal(bot: Bot, texts: Texts, payments: PaymentService, payment: Payment) -> str:
+    """A refunded charge of a Stars subscription ends the subscription: Telegram is told not
+    to charge again (charges that still come are recorded, not credited). What the admin
+    is told about it, or "" for any other payment."""
+    record = payments.stars_subscription(payment.recurring_id or "")
+    if (
+        record is None
+        or record.first_charge_id is None
+        or record.canceled
+        or (record.expires_at or 0.0) <= time.time()
+    ):
+        return ""
+    try:
+        await bot.edit_user_star_subscription(
+            user_id=record.user_id,
+            telegram_payment_charge_id=record.first_charge_id,
+            is_canceled=True,
+        )
+    except TelegramBadRequest as error:
+        return "\n" + texts("admin_refund_renewal_failed", error=error.message)
+    await payments.set_renewal(record.id, canceled=True)
+    return "\n" + texts("admin_refund_renewal_stopped")
 
 
 async def refund_unmatched(

@@ -13,6 +13,7 @@ from handlers.callbacks import AdminMenu, Section
 from services.catalog import Catalog
 from services.chart import daily_chart
 from services.payments import PaymentService
+from services.referrals import ReferralService
 from services.reports import Revenue, StatsReport, stats_report
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService
@@ -32,11 +33,14 @@ async def stats_command(
     payments: PaymentService,
     stats: StatsService,
     catalog: Catalog,
+    referrals: ReferralService,
     settings: Settings,
 ) -> None:
     """/stats: figures and the 30-day chart."""
     report = await stats_report(users, subscriptions, payments, stats, settings.zone)
-    await send_report(bot, message.chat.id, report, texts, catalog)
+    await send_report(bot, message.chat.id, report, texts, catalog, settings.usd_rub_rate)
+    await send_top_spenders(bot, message.chat.id, texts, stats, users)
+    await send_top_inviters(bot, message.chat.id, texts, referrals, users)
 
 
 @router.callback_query(AdminMenu.filter(F.section == Section.STATS))
@@ -49,20 +53,30 @@ async def stats_section(
     payments: PaymentService,
     stats: StatsService,
     catalog: Catalog,
+    referrals: ReferralService,
     settings: Settings,
 ) -> None:
     """The panel's "Statistics": the same as /stats."""
     await query.answer()
     report = await stats_report(users, subscriptions, payments, stats, settings.zone)
-    await send_report(bot, query.from_user.id, report, texts, catalog)
+    await send_report(bot, query.from_user.id, report, texts, catalog, settings.usd_rub_rate)
+    await send_top_spenders(bot, query.from_user.id, texts, stats, users)
+    await send_top_inviters(bot, query.from_user.id, texts, referrals, users)
 
 
 def _money(revenue: Revenue) -> str:
     return f"{revenue.rub:g} ₽, {revenue.stars:g} ⭐ ({revenue.count})"
 
 
+def _cost(catalog: Catalog, model_key: str, cost: float | None, texts: Texts) -> str:
+    model = catalog.models_by_key.get(model_key)
+    if model is None or model.price_input is None:
+        return texts("admin_cost_unknown")  # never shown as zero
+    return f"{cost or 0.0:.2f}"
+
+
 async def send_report(
-    bot: Bot, chat_id: int, report: StatsReport, texts: Texts, catalog: Catalog
+    bot: Bot, chat_id: int, report: StatsReport, texts: Texts, catalog: Catalog, rate: float
 ) -> None:
     model_lines = [
         texts(
@@ -74,6 +88,7 @@ async def send_report(
             failures=row.failures,
             prompt=row.prompt_tokens,
             completion=row.completion_tokens,
+            cost=_cost(catalog, row.model, report.cost_by_model.get(row.model), texts),
         )
         for row in report.models
     ]
@@ -93,6 +108,14 @@ async def send_report(
         rev_30d=_money(report.revenue_30d),
         models=Raw("\n".join(model_lines) or texts("none")),
         refusals=report.refusals_30d,
+        rate=f"{rate:g}",
+        cost_today=f"{report.cost_since(1):.2f}",
+        cost_7d=f"{report.cost_since(7):.2f}",
+        cost_30d=f"{report.cost_since(30):.2f}",
+        margin_today=f"{report.revenue_today.rub - report.cost_since(1):.2f}",
+        margin_7d=f"{report.revenue_7d.rub - report.cost_since(7):.2f}",
+        margin_30d=f"{report.revenue_30d.rub - report.cost_since(30):.2f}",
+        unpriced=texts("admin_stats_unpriced", count=report.unpriced) if report.unpriced else "",
     )
     await bot.send_message(chat_id, text)
     png = await asyncio.to_thread(
@@ -101,5 +124,45 @@ async def send_report(
         report.revenue_by_day,
         report.new_users_by_day,
         texts("admin_chart_title"),
+        report.cost_by_day,
     )
     await bot.send_photo(chat_id, BufferedInputFile(png, filename="stats.png"))
+
+
+async def send_top_spenders(
+    bot: Bot, chat_id: int, texts: Texts, stats: StatsService, users: UsersService
+) -> None:
+    """The 10 users who cost the most this month."""
+    top = await stats.top_spenders(10)
+    if not top:
+        return
+    lines = []
+    for user_id, cost in top:
+        user = await users.get(user_id)
+        name = (f"@{user.username}" if user.username else user.first_name) if user else ""
+        lines.append(
+            texts("admin_top_spender_line", user_id=user_id, name=name, cost=f"{cost:.2f}")
+        )
+    await bot.send_message(chat_id, texts("admin_top_spenders", lines=Raw("\n".join(lines))))
+
+
+async def send_top_inviters(
+    bot: Bot, chat_id: int, texts: Texts, referrals: ReferralService, users: UsersService
+) -> None:
+    """The users who invited the most (by friends who paid, then by friends invited)."""
+    lines = []
+    for row in referrals.top():
+        user = await users.get(row.user_id)
+        name = (f"@{user.username}" if user.username else user.first_name) if user else ""
+        lines.append(
+            texts(
+                "admin_stats_referral_line",
+                user=name or "—",
+                user_id=row.user_id,
+                invited=row.invited,
+                rewarded=row.rewarded,
+            )
+        )
+    if lines:
+        text = texts("admin_stats_referrals", lines=Raw("\n".join(lines)))
+        await bot.send_message(chat_id, text)

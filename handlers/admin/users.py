@@ -214,6 +214,7 @@ async def user_card(
         since=format_moment(user.created_at, settings.zone) if user.created_at else "—",
         blocked=texts("admin_user_blocked") if user.blocked else "",
         messages=await stats.user_message_count(user.id, 30),
+        cost=f"{await stats.user_cost_this_month(user.id):.2f}",
         plans="\n".join(plans) or texts("none"),
         payments=Raw(
             "\n".join(payment_line(p, texts, settings.zone) for p in own) or texts("none")

@@ -7,7 +7,12 @@ they commit (one process, checks and claims before the first await):
 - a payment's status moves only along `services.payments.TRANSITIONS`;
 - at most one open (pending) invoice per user, plan and method;
 - a promo code is activated once per user and at most `max_uses` times;
-- a money event (`UnmatchedMoney.id`: method and operation or charge id) is recorded once.
+- a money event (`UnmatchedMoney.id`: method and operation or charge id) is recorded once;
+- a Stars subscription's charge (`telegram_payment_charge_id`) is credited once: it is
+  kept in its `StarsSubscription.charges` and names its payment (`charge_payment_id`);
+- a referral code belongs to one user and a user has one code (`ReferralCode`, unique
+  both ways); a user is invited once (`Referral.user_id`), and its reward (`payment_id`,
+  `reward_plan`) is set once, in the same transaction as the payment and the bonus period.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from services.models import (
     Payment,
     PromoActivation,
     PromoCode,
+    Referral,
+    ReferralCode,
+    StarsSubscription,
     Subscription,
     UnmatchedMoney,
     UserRecord,
@@ -56,6 +64,11 @@ class Retention:
     def unmatched_is_live(self, item: UnmatchedMoney, now: float) -> bool:
         return item.resolved_at is None or now - item.resolved_at < self.recent_seconds
 
+    def stars_subscription_is_live(self, item: StarsSubscription, now: float) -> bool:
+        """A link not paid yet, or a subscription until a while after its last period."""
+        last = max(item.updated_at, item.expires_at or 0.0)
+        return now - last < self.subscription_seconds
+
 
 @dataclass(slots=True)
 class Transaction:
@@ -67,6 +80,9 @@ class Transaction:
     deleted_promo_codes: list[str] = field(default_factory=list)
     promo_activations: list[PromoActivation] = field(default_factory=list)
     unmatched: list[UnmatchedMoney] = field(default_factory=list)
+    stars_subscriptions: list[StarsSubscription] = field(default_factory=list)
+    referral_codes: list[ReferralCode] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any(
@@ -77,6 +93,9 @@ class Transaction:
                 self.deleted_promo_codes,
                 self.promo_activations,
                 self.unmatched,
+                self.stars_subscriptions,
+                self.referral_codes,
+                self.referrals,
             )
         )
 
@@ -90,6 +109,9 @@ class MoneyState:
     promo_codes: list[PromoCode]
     promo_activations: list[PromoActivation]
     unmatched: list[UnmatchedMoney]
+    stars_subscriptions: list[StarsSubscription] = field(default_factory=list)
+    referral_codes: list[ReferralCode] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
 
 
 class Storage(ABC):

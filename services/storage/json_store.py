@@ -1,9 +1,10 @@
 """Storage on JSON files under DATA_DIR; every write costs O(1) in the data's size.
 
 - `users/<id>.json`, `history/<id>.json`: one small file per user, replaced atomically.
-- Money (payments, subscriptions, promo codes and activations, unmatched money): a
-  transaction journal (`journal/`) beside one snapshot per table (`payments.json`,
-  `subscriptions.json`, `promo_codes.json`, ...). A change appends one journal line;
+- Money (payments, subscriptions, promo codes and activations, unmatched money, Stars
+  subscriptions, referral codes and referrals): a transaction journal (`journal/`)
+  beside one snapshot per table (`payments.json`, `subscriptions.json`, ...,
+  `referrals.json`). A change appends one journal line;
   compaction, in a thread, folds the journal into the snapshots and moves records that
   left the live set (see `Retention`) to `archive/<table>/<YYYY-MM>.jsonl`.
 - Start-up reads the snapshots and the journal: the live records only.
@@ -291,6 +292,9 @@ class JsonStorage(Storage):
             promo_codes=loaded(records.PROMO_CODES),
             promo_activations=loaded(records.PROMO_ACTIVATIONS),
             unmatched=loaded(records.UNMATCHED),
+            stars_subscriptions=loaded(records.STARS_SUBSCRIPTIONS),
+            referral_codes=loaded(records.REFERRAL_CODES),
+            referrals=loaded(records.REFERRALS),
         )
 
     def _snapshot_path(self, table: Table) -> Path:
@@ -358,6 +362,9 @@ class JsonStorage(Storage):
                 (records.PROMO_CODES.name, transaction.promo_codes),
                 (records.PROMO_ACTIVATIONS.name, transaction.promo_activations),
                 (records.UNMATCHED.name, transaction.unmatched),
+                (records.STARS_SUBSCRIPTIONS.name, transaction.stars_subscriptions),
+                (records.REFERRAL_CODES.name, transaction.referral_codes),
+                (records.REFERRALS.name, transaction.referrals),
             )
             if rows
         }
@@ -444,6 +451,7 @@ class JsonStorage(Storage):
             records.PAYMENTS.name: self.retention.payment_is_live,
             records.SUBSCRIPTIONS.name: self.retention.subscription_is_live,
             records.UNMATCHED.name: self.retention.unmatched_is_live,
+            records.STARS_SUBSCRIPTIONS.name: self.retention.stars_subscription_is_live,
         }
         rule = rules.get(table.name)
         if rule is None:

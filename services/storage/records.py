@@ -17,6 +17,9 @@ from services.models import (
     Period,
     PromoActivation,
     PromoCode,
+    Referral,
+    ReferralCode,
+    StarsSubscription,
     Subscription,
     UnmatchedMoney,
     UserRecord,
@@ -67,6 +70,20 @@ def unmatched_from_json(raw: Record) -> UnmatchedMoney:
     return UnmatchedMoney(**_known(UnmatchedMoney, raw))
 
 
+def stars_subscription_from_json(raw: Record) -> StarsSubscription:
+    fields = _known(StarsSubscription, raw)
+    fields["charges"] = tuple(fields.get("charges", ()))
+    return StarsSubscription(**fields)
+
+
+def referral_code_from_json(raw: Record) -> ReferralCode:
+    return ReferralCode(**_known(ReferralCode, raw))
+
+
+def referral_from_json(raw: Record) -> Referral:
+    return Referral(**_known(Referral, raw))
+
+
 def _month(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m")
 
@@ -107,7 +124,31 @@ PROMO_ACTIVATIONS = Table(
 UNMATCHED = Table(
     "unmatched_money", lambda r: str(r["id"]), unmatched_from_json, lambda r: _month(r["at"])
 )
-TABLES = (PAYMENTS, SUBSCRIPTIONS, PROMO_CODES, PROMO_ACTIVATIONS, UNMATCHED)
+STARS_SUBSCRIPTIONS = Table(
+    "stars_subscriptions",
+    lambda r: str(r["id"]),
+    stars_subscription_from_json,
+    lambda r: _month(r["created_at"]),
+)
+REFERRAL_CODES = Table(
+    "referral_codes",
+    lambda r: str(r["user_id"]),
+    referral_code_from_json,
+    lambda r: _month(r["created_at"]),
+)
+REFERRALS = Table(
+    "referrals", lambda r: str(r["user_id"]), referral_from_json, lambda r: _month(r["at"])
+)
+TABLES = (
+    PAYMENTS,
+    SUBSCRIPTIONS,
+    PROMO_CODES,
+    PROMO_ACTIVATIONS,
+    UNMATCHED,
+    STARS_SUBSCRIPTIONS,
+    REFERRAL_CODES,
+    REFERRALS,
+)
 
 
 def dumps(record: object) -> bytes:

@@ -64,7 +64,8 @@ async def test_a_full_queue_is_refused_politely_and_cancel_drops_it(
     llm.hang_next = 1
     telegram.user_message(USER, "зависни")
     await telegram.wait_for(lambda: llm.requests)
-    for number in range(100):  # a 100-message burst: 20 wait, one refusal for the rest
+    # A 25-message burst: 20 wait, one refusal for the rest (a longer one meets flood control).
+    for number in range(25):
         telegram.user_message(USER, f"в очередь {number}")
     full = await telegram.wait_for_message(USER, "В очереди уже 20 сообщений")
     assert "/cancel" in full.text

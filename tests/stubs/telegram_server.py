@@ -4,6 +4,14 @@ It keeps what each chat sees (messages after edits, buttons, files), answers wit
 Telegram's error texts, long-polls `getUpdates` and lets tests play the user: send
 messages, press buttons, pay Stars invoices. Everything runs on 127.0.0.1.
 
+Stars subscriptions: `createInvoiceLink` with `subscription_period` (XTR, one price, only
+2592000 s, at most 10000 Stars) gives a `https://t.me/$...` link; `pay_invoice_link` is a
+user paying it (pre-checkout, then a `successful_payment` with `is_recurring`,
+`is_first_recurring` and `subscription_expiration_date`), `renew_star_subscription`
+Telegram charging the next period, `repeat_update` a delivery seen twice;
+`editUserStarSubscription` is recorded in `subscription_edits` (400 for a charge id that
+is not a subscription's first charge).
+
 Drafts (`sendMessageDraft`): recorded per chat (`drafts_in`, `visible_draft`), with
 flood control (`draft_limit_per_second`, `draft_429_once`); `drafts_supported = False`
 plays a server without them (404 "method not found"); `stop_draft` is the user pressing
@@ -283,7 +291,11 @@ class FakeTelegram:
         self.pre_checkout_answers: dict[str, Params] = {}
         self.charges: dict[str, tuple[int, int]] = {}  # charge id -> (user, amount)
         self.refunds: list[Params] = []
-        self.invoice_links: list[Params] = []
+        self.invoice_links: list[Params] = []  # createInvoiceLink calls, with their "url"
+        # Stars subscriptions by their first charge id: user_id, payload, amount, period,
+        # expires, canceled, charges.
+        self.star_subscriptions: dict[str, dict[str, Any]] = {}
+        self.subscription_edits: list[Params] = []  # editUserStarSubscription calls answered ok
         self.deleted: list[SentMessage] = []
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file_id -> (File, bytes)
         self._file_paths: dict[str, bytes] = {}
@@ -670,6 +682,71 @@ class FakeTelegram:
             **fields,
         }
         return self.push_update({"message": self._incoming(user_id, successful_payment=paid)})
+
+    async def pay_invoice_link(
+        self, user_id: int, url: str, charge_id: str, timeout: float = 10
+    ) -> int | None:
+        """The user opens an invoice link and pays: a pre-checkout query first (as Telegram
+        asks), then, if the bot said ok, the successful_payment. For a subscription link the
+        payment is the subscription's first charge. Returns the payment's update_id, or None
+        when the bot refused (its answer is in `pre_checkout_answers`)."""
+        link = next((item for item in self.invoice_links if item["url"] == url), None)
+        if link is None:
+            raise AssertionError(f"no invoice link {url}")
+        query_id = self.pre_checkout(user_id, link["payload"], link["amount"], link["currency"])
+        answer = await self.wait_for(lambda: self.pre_checkout_answers.get(query_id), timeout)
+        if not _bool(answer.get("ok")):
+            return None
+        period = link["subscription_period"]
+        if period is None:
+            return self.successful_payment(
+                user_id, link["payload"], link["amount"], charge_id, link["currency"]
+            )
+        expires = int(time.time()) + int(period)
+        self.star_subscriptions[charge_id] = {
+            "user_id": user_id,
+            "payload": link["payload"],
+            "amount": link["amount"],
+            "period": int(period),
+            "expires": expires,
+            "canceled": False,
+            "charges": [charge_id],
+        }
+        return self.successful_payment(
+            user_id,
+            link["payload"],
+            link["amount"],
+            charge_id,
+            link["currency"],
+            is_recurring=True,
+            is_first_recurring=True,
+            subscription_expiration_date=expires,
+        )
+
+    def renew_star_subscription(
+        self, first_charge_id: str, charge_id: str, *, even_if_canceled: bool = False
+    ) -> int:
+        """Telegram charges the next period of a subscription (no pre-checkout for a
+        renewal); returns the update_id. A cancelled subscription is not renewed unless
+        `even_if_canceled` (a charge made just before the cancel, delivered late)."""
+        sub = self.star_subscriptions[first_charge_id]
+        if sub["canceled"] and not even_if_canceled:
+            raise AssertionError("Telegram does not renew a cancelled subscription")
+        sub["expires"] += sub["period"]
+        sub["charges"].append(charge_id)
+        return self.successful_payment(
+            sub["user_id"],
+            sub["payload"],
+            sub["amount"],
+            charge_id,
+            is_recurring=True,
+            subscription_expiration_date=sub["expires"],
+        )
+
+    def repeat_update(self, update_id: int) -> int:
+        """Deliver an update's content again (a duplicate delivery); returns the new id."""
+        update = {k: v for k, v in self.update(update_id).items() if k != "update_id"}
+        return self.push_update(update)
 
     def block_bot(self, user_id: int) -> int:
         """The user blocks the bot: sends fail with 403, a my_chat_member update arrives."""
@@ -1575,12 +1652,31 @@ class FakeTelegram:
     def _m_createInvoiceLink(self, params: Params) -> Any:
         invoice = self._invoice(params)
         period = invoice["subscription_period"]
-        if period is not None and (
-            int(period) != 2592000 or invoice["currency"] != "XTR" or invoice["amount"] > 10000
-        ):
-            raise ApiError(400, "Bad Request: SUBSCRIPTION_PERIOD_INVALID")
+        if period is not None:
+            if invoice["currency"] != "XTR":
+                raise ApiError(
+                    400, "Bad Request: subscriptions are available only in Telegram Stars"
+                )
+            if str(period) != "2592000":
+                raise ApiError(400, "Bad Request: SUBSCRIPTION_PERIOD_INVALID")
+            if invoice["amount"] > 10000:
+                raise ApiError(400, "Bad Request: SUBSCRIPTION_PRICE_INVALID")
+            invoice["subscription_period"] = int(period)
+        invoice["url"] = f"https://t.me/$invoice{len(self.invoice_links) + 1}"
         self.invoice_links.append(invoice)
-        return f"https://t.me/$invoice{len(self.invoice_links)}"
+        return invoice["url"]
+
+    def _m_editUserStarSubscription(self, params: Params) -> Any:
+        charge = str(params.get("telegram_payment_charge_id", ""))
+        user_id = self._int(params, "user_id")
+        if "is_canceled" not in params:
+            raise ApiError(400, "Bad Request: is_canceled is empty")
+        sub = self.star_subscriptions.get(charge)
+        if sub is None or sub["user_id"] != user_id:
+            raise ApiError(400, "Bad Request: CHARGE_ID_INVALID")
+        sub["canceled"] = _bool(params["is_canceled"])
+        self.subscription_edits.append(params)
+        return True
 
     def _m_answerPreCheckoutQuery(self, params: Params) -> Any:
         query_id = str(params.get("pre_checkout_query_id", ""))

@@ -42,5 +42,5 @@ async def open_money(data_dir: Path, catalog: Catalog) -> Money:
     promo = PromoService(storage, subscriptions, ZoneInfo("Europe/Moscow"))
     await promo.load(state.promo_codes, state.promo_activations)
     payments = PaymentService(storage, subscriptions, RETENTION, invoice_ttl=DAY)
-    await payments.load(state.payments, state.unmatched)
+    await payments.load(state.payments, state.unmatched, state.stars_subscriptions)
     return Money(storage, subscriptions, payments, promo)

@@ -258,6 +258,7 @@ def write_format_1(data: Path, now: float) -> OldData:
 def as_old(payment: Any) -> Record:
     fields = dataclasses.asdict(payment)
     assert fields.pop("operations") == ()
+    assert fields.pop("recurring_id") is None  # newer than format 1
     return fields
 
 

@@ -1,0 +1,267 @@
+"""Referrals: personal invite links, who invited whom, and the inviter's bonus for an
+invited user's first payment, granted exactly once.
+
+- `/invite` gives `t.me/<bot>?start=ref_<code>`: the code is random (unguessable), made
+  and stored the first time (`ReferralCode`), then never changes.
+- A user whose very first /start carries another user's code is recorded as invited by
+  them (`Referral`). An unknown code, one's own, a user who had started the bot before,
+  or a second invitation record nothing.
+- The invited user's first credited payment (any method) marks their `Referral` with it
+  and adds the catalog's `[referral]` bonus to the inviter, in the payment's own
+  transaction (a `PaymentService` credit rule): it lands with the payment or not at all,
+  once, whatever path or how many paths credit it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from services.catalog import Catalog, Plan
+from services.models import Payment, Referral, ReferralCode
+from services.money import InFlight, Staged
+from services.payments import CreditResult
+from services.storage.base import Storage
+from services.subscriptions import SubscriptionService
+
+logger = logging.getLogger(__name__)
+
+START_PREFIX = "ref_"  # /start ref_<code>
+CODE_BYTES = 8  # random bytes of a code: 11 characters of A-Za-z0-9_-
+# Telegram's start parameter: up to 64 characters of A-Za-z0-9_-.
+_START_CODE = re.compile(rf"^{START_PREFIX}([A-Za-z0-9_-]{{1,{64 - len(START_PREFIX)}}})$")
+SOURCE_PREFIX = "referral:"  # the bonus period's source: "referral:<invited user id>"
+TOP_INVITERS = 10
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={START_PREFIX}{code}"
+
+
+def code_from_start(argument: str | None) -> str | None:
+    """The code in a /start argument `ref_<code>`; None if the argument is no invite."""
+    match = _START_CODE.match((argument or "").strip())
+    return match.group(1) if match else None
+
+
+@dataclass(slots=True, frozen=True)
+class Reward:
+    """An inviter got their bonus: what to tell them."""
+
+    inviter_id: int
+    invited_id: int
+    plan: Plan
+    days: int
+    end: float  # the inviter's plan end after the bonus
+
+
+@dataclass(slots=True, frozen=True)
+class InviterCount:
+    user_id: int
+    invited: int
+    rewarded: int
+
+
+class ReferralService:
+    """Codes and referrals in memory (all of them are live records); every change is
+    committed through storage, checked and claimed in memory before the first await."""
+
+    def __init__(
+        self, storage: Storage, subscriptions: SubscriptionService, catalog: Catalog
+    ) -> None:
+        self._storage = storage
+        self._subscriptions = subscriptions
+        self._catalog = catalog
+        self._codes: dict[int, ReferralCode] = {}  # user -> their code
+        self._owners: dict[str, int] = {}  # code -> user
+        self._referrals: dict[int, Referral] = {}  # invited user -> their referral
+        self._invited: dict[int, set[int]] = {}  # inviter -> the users they invited
+        self._in_flight = InFlight()
+        # Called once per bonus granted, after it is durable (the inviter is told).
+        self.reward_listeners: list[Callable[[Reward], Awaitable[object]]] = []
+
+    def load(self, codes: list[ReferralCode], referrals: list[Referral]) -> None:
+        for code in codes:
+            self._install_code(code)
+        for referral in referrals:
+            self._install(referral)
+
+    # Codes --------------------------------------------------------------------------
+    def code_of(self, user_id: int) -> str | None:
+        record = self._codes.get(user_id)
+        return record.code if record is not None else None
+
+    def owner_of(self, code: str) -> int | None:
+        return self._owners.get(code)
+
+    async def code_for(self, user_id: int, now: float | None = None) -> str:
+        """The user's invite code, made and stored the first time; the same ever after
+        (also for two requests at once)."""
+        key = f"code:{user_id}"
+        existing = self._codes.get(user_id)
+        if existing is not None:
+            await self._in_flight.settled(key)  # shown only once it is on disk
+            return existing.code
+        code = secrets.token_urlsafe(CODE_BYTES)
+        while code in self._owners:  # a collision is astronomically rare; never shared
+            code = secrets.token_urlsafe(CODE_BYTES)
+        record = ReferralCode(user_id, code, time.time() if now is None else now)
+        self._install_code(record)
+        staged = Staged()
+        staged.transaction.referral_codes.append(record)
+        staged.on_undo(lambda: self._remove_code(record))
+        await self._in_flight.commit(staged, self._storage, [key])
+        return code
+
+    def _install_code(self, record: ReferralCode) -> None:
+        self._codes[record.user_id] = record
+        self._owners[record.code] = record.user_id
+
+    def _remove_code(self, record: ReferralCode) -> None:
+        if self._codes.get(record.user_id) is record:
+            del self._codes[record.user_id]
+            self._owners.pop(record.code, None)
+
+    # Invitations ----------------------------------------------------------------------
+    async def arrive(
+        self,
+        user_id: int,
+        start_argument: str | None,
+        *,
+        first_visit: bool,
+        now: float | None = None,
+    ) -> Referral | None:
+        """A user sent /start with `start_argument`: if it is another user's invite code
+        and this is the user's very first visit, record them as invited by that user.
+
+        Anything else records nothing and is no error: no invite, an unknown code, one's
+        own code, a user who had started the bot before, one already invited.
+        """
+        code = code_from_start(start_argument)
+        if code is None:
+            return None
+        inviter = self._owners.get(code)
+        refused = ""
+        if inviter is None:
+            refused = "an unknown code"
+        elif inviter == user_id:
+            refused = "their own link"
+        elif not first_visit:
+            refused = "a returning user"
+        elif user_id in self._referrals:  # e.g. the link opened twice at once
+            refused = "already invited"
+        if inviter is None or refused:
+            logger.info("Invite link not counted for user %s: %s", user_id, refused)
+            return None
+        referral = Referral(user_id, inviter, time.time() if now is None else now)
+        staged = Staged()
+        self._stage(staged, referral)
+        await self._commit(staged)
+        logger.info("User %s invited by %s", user_id, inviter)
+        return referral
+
+    def counts(self, inviter_id: int) -> tuple[int, int]:
+        """(users invited, of them rewarded) for an inviter."""
+        invited = self._invited.get(inviter_id, set())
+        rewarded = sum(1 for user_id in invited if self._referrals[user_id].rewarded)
+        return len(invited), rewarded
+
+    def top(self, limit: int = TOP_INVITERS) -> list[InviterCount]:
+        """The inviters with the most rewarded, then invited, users."""
+        rows = [InviterCount(inviter, *self.counts(inviter)) for inviter in list(self._invited)]
+        rows.sort(key=lambda row: (-row.rewarded, -row.invited, row.user_id))
+        return rows[:limit]
+
+    # The bonus --------------------------------------------------------------------------
+    def stage_reward(self, staged: Staged, payment: Payment, now: float) -> None:
+        """A credit rule (`PaymentService.credit_rules`): the invited user's first credited
+        payment marks their referral with it and gives the inviter the catalog's bonus,
+        in the payment's transaction. The claim is made in memory before any await, so a
+        second payment (also one credited at the same moment) finds it taken."""
+        referral = self._referrals.get(payment.user_id)
+        if referral is None or referral.payment_id is not None:
+            return
+        bonus = self._catalog.referral
+        updated = dataclasses.replace(
+            referral,
+            payment_id=payment.id,
+            paid_at=now,
+            reward_plan=bonus.plan if bonus is not None else None,
+            reward_days=bonus.days if bonus is not None else 0,
+        )
+        if bonus is not None:  # may raise for an unknown plan: before anything is staged
+            self._subscriptions.stage_period(
+                staged,
+                referral.inviter_id,
+                bonus.plan,
+                bonus.days,
+                f"{SOURCE_PREFIX}{referral.user_id}",
+                now,
+            )
+        self._stage(staged, updated)
+
+    async def on_credit(self, result: CreditResult) -> None:
+        """A credit listener: once the credit is durable, tell about the bonus it gave."""
+        referral = self._referrals.get(result.payment.user_id)
+        if (
+            referral is None
+            or referral.payment_id != result.payment.id
+            or referral.reward_plan is None
+        ):
+            return
+        plan = self._catalog.plans_by_id.get(referral.reward_plan)
+        if plan is None:
+            return
+        ends = [
+            item.end
+            for item in self._subscriptions.active_plans(referral.inviter_id)
+            if item.plan.id == plan.id
+        ]
+        reward = Reward(
+            referral.inviter_id, referral.user_id, plan, referral.reward_days, max(ends, default=0)
+        )
+        logger.info(
+            "Referral bonus: user %s got %s days of %s for user %s's first payment",
+            reward.inviter_id,
+            reward.days,
+            plan.id,
+            reward.invited_id,
+        )
+        for listener in self.reward_listeners:
+            try:
+                await listener(reward)
+            except Exception:  # telling must not undo or repeat a bonus
+                logger.exception("A referral listener failed for user %s", reward.inviter_id)
+
+    # Internals ----------------------------------------------------------------------
+    def _install(self, referral: Referral) -> None:
+        self._referrals[referral.user_id] = referral
+        self._invited.setdefault(referral.inviter_id, set()).add(referral.user_id)
+
+    def _stage(self, staged: Staged, referral: Referral) -> None:
+        old = self._referrals.get(referral.user_id)
+        self._install(referral)
+        staged.transaction.referrals.append(referral)
+
+        def undo() -> None:
+            if self._referrals.get(referral.user_id) is not referral:
+                return
+            if old is not None:
+                self._install(old)
+                return
+            del self._referrals[referral.user_id]
+            invited = self._invited.get(referral.inviter_id, set())
+            invited.discard(referral.user_id)
+            if not invited:
+                self._invited.pop(referral.inviter_id, None)
+
+        staged.on_undo(undo)
+
+    async def _commit(self, staged: Staged) -> None:
+        keys = [f"referral:{item.user_id}" for item in staged.transaction.referrals]
+        await self._in_flight.commit(staged, self._storage, keys)
