@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     ymoney_notification_secret: SecretStr | None = None
     # Roubles per US dollar, to turn providers' prices (catalog, USD) into costs.
     usd_rub_rate: float = Field(default=95.0, gt=0)
+    # Roubles the operator gets per Telegram Star (after Telegram's share): Stars revenue
+    # in the margins.
+    star_rub_rate: float = Field(default=1.2, ge=0)
     # Admins are told when the day's provider cost passes this many RUB (empty: never).
     daily_cost_alert_rub: float | None = Field(default=None, gt=0)
     payment_check_interval: float = Field(default=60.0, gt=0)

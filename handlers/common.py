@@ -91,7 +91,8 @@ async def profile(
         renewing = renewal_lines(renewals, texts, settings)
         plans = (plans or texts("profile_no_plans")) + "\n" + renewing
     open_models = [m for m in catalog.models if m.key in access.open_model_keys(user.id)]
-    left = _left_today(quota.left_today(user.id, open_models), texts)
+    today = _left_today(quota.left_today(user.id, open_models), texts)
+    left = "\n".join([*today, *_left_month(quota, user.id, texts, settings)])
     if left:
         resets = format_moment(quota.resets_at(), settings.zone)
         plans = (
@@ -114,7 +115,21 @@ async def profile(
     )
 
 
-def _left_today(items: list[Left], texts: Texts) -> str:
+def _left_month(quota: QuotaService, user_id: int, texts: Texts, settings: Settings) -> list[str]:
+    resets = format_moment(quota.month_resets_at(), settings.zone)
+    return [
+        texts(
+            "profile_month_line",
+            plan=item.plan.name,
+            left=item.tokens,
+            limit=item.plan.monthly_tokens or 0,
+            resets=resets,
+        )
+        for item in quota.left_this_month(user_id)
+    ]
+
+
+def _left_today(items: list[Left], texts: Texts) -> list[str]:
     lines = []
     for item in items:
         parts = []
@@ -125,7 +140,7 @@ def _left_today(items: list[Left], texts: Texts) -> str:
         if item.chars is not None and item.limits.chars is not None:
             parts.append(texts("profile_left_chars", left=item.chars, limit=item.limits.chars))
         lines.append(texts("profile_left_line", model=item.model.name, parts=", ".join(parts)))
-    return "\n".join(lines)
+    return lines
 
 
 @router.message(Command("cancel"))

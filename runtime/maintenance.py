@@ -49,6 +49,7 @@ def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> Non
         services.alerts,
         settings.zone,
         daily_cost_limit=settings.daily_cost_alert_rub,
+        star_rate=settings.star_rub_rate,
     )
     tasks.add("money-watch", lambda _: money_watch_loop(watch))
     tasks.add("stats", lambda _: services.stats.run())

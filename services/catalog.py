@@ -59,6 +59,9 @@ class Plan(BaseModel):
     retired: bool = False
     # Fair use: requests per day per model of this plan (None: off).
     daily_requests_per_model: int | None = Field(default=None, gt=0)
+    # Tokens (prompt + answer) a subscriber may use with the plan's models in a calendar
+    # month (TIMEZONE); None: no allowance.
+    monthly_tokens: int | None = Field(default=None, gt=0)
 
 
 class Mode(BaseModel):

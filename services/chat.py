@@ -136,7 +136,7 @@ class ChatService:
         prompt = self._fit_memory([*history, question], model)
         chars = sum(len(turn.content) for turn in prompt)  # the memory counts too
         try:
-            self._quota.take(user.id, model, chars)  # no await since the check: races decide
+            bill_to = self._quota.take(user.id, model, chars)  # no await since the check
         except QuotaExceededError as exceeded:
             raise ChatRefusalError(
                 f"quota_{exceeded.limits.kind}_{exceeded.what}",
@@ -149,7 +149,7 @@ class ChatService:
             prompt.insert(0, ChatTurn("system", instruction))
         self._last_request[owner] = (conversation.id, text)
         task = asyncio.create_task(
-            self._generate(user, owner, conversation, model, history, prompt, on_delta)
+            self._generate(user, owner, conversation, model, history, prompt, on_delta, bill_to)
         )
         self._active[owner] = task
         try:
@@ -217,6 +217,7 @@ class ChatService:
         history: list[ChatTurn],
         prompt: list[ChatTurn],
         on_delta: Callable[[str], Awaitable[None]],
+        bill_to: str,
     ) -> ChatResult:
         question = prompt[-1]
         text = question.content
@@ -238,7 +239,7 @@ class ChatService:
                     usage = event.usage
         except asyncio.CancelledError:  # Stop or /cancel: the stream to the provider is closed
             partial = "".join(parts)
-            self._stats.spend(user.id, model.key, self._cost(model, usage, prompt, partial))
+            self._spend(user.id, model, self._tokens(usage, prompt, partial), bill_to)
             if partial.strip():  # the part the user saw stays in the memory
                 await remember(partial)
             raise
@@ -252,22 +253,29 @@ class ChatService:
         answer = "".join(parts)
         self._failures_in_row[model.provider] = 0
         self._stats.answer(user.id, model, usage, ok=True)
-        self._stats.spend(user.id, model.key, self._cost(model, usage, prompt, answer))
+        self._spend(user.id, model, self._tokens(usage, prompt, answer), bill_to)
         await remember(answer)
         return ChatResult(text=answer, model=model, usage=usage)
 
-    def _cost(
-        self, model: Model, usage: Usage | None, prompt: list[ChatTurn], answer: str
-    ) -> float | None:
-        """The answer's cost in RUB from the provider's token counts, or counted from the
-        text when the stream gave none; None when the model has no price."""
+    @staticmethod
+    def _tokens(usage: Usage | None, prompt: list[ChatTurn], answer: str) -> Usage:
+        """The provider's token counts, or counted from the text when the stream gave none."""
+        if usage is not None:
+            return usage
+        chars = sum(len(turn.content) for turn in prompt)
+        return Usage(round(chars / CHARS_PER_TOKEN), round(len(answer) / CHARS_PER_TOKEN))
+
+    def _cost(self, model: Model, usage: Usage) -> float | None:
+        """The answer's cost in RUB; None when the model has no price (unknown, not zero)."""
         if model.price_input is None or model.price_output is None:
             return None
-        if usage is None:
-            chars = sum(len(turn.content) for turn in prompt)
-            usage = Usage(round(chars / CHARS_PER_TOKEN), round(len(answer) / CHARS_PER_TOKEN))
         usd = usage.prompt_tokens * model.price_input + usage.completion_tokens * model.price_output
         return usd / 1_000_000 * self._usd_rub
+
+    def _spend(self, user_id: int, model: Model, usage: Usage, bill_to: str) -> None:
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        cost = self._cost(model, usage)
+        self._stats.spend(user_id, model.key, cost, plan=bill_to, tokens=tokens)
 
     def _fit_memory(self, turns: list[ChatTurn], model: Model) -> list[ChatTurn]:
         """Keep the newest turns that fit the model's context after its answer budget."""

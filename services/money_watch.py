@@ -3,15 +3,13 @@ this month, a day's provider cost over a threshold, a model whose share of cost 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 from services.alerts import AlertService
-from services.models import Payment
 from services.payments import PaymentService
+from services.reports import month_start, revenue_of
 from services.stats import StatsService
-from services.subscriptions import UnknownPlanError
 
 SHARE_JUMP = 0.25  # a model's share of today's cost this much above its 7-day share
 MIN_COST_FOR_SHARE = 100.0  # RUB today before shares are compared at all
@@ -27,7 +25,9 @@ class MoneyWatch:
         zone: ZoneInfo,
         *,
         daily_cost_limit: float | None,
+        star_rate: float,
     ) -> None:
+        self._star_rate = star_rate
         self._stats = stats
         self._payments = payments
         self._alerts = alerts
@@ -95,14 +95,11 @@ class MoneyWatch:
         top = await self._stats.top_spenders(TOP_USERS)
         if not top:
             return []
-        month = self._stats.today().replace(day=1)
         paid: dict[int, float] = defaultdict(float)
         users = {user for user, _ in top}
-        async for payment in self._payments.history():
-            if payment.user_id in users and payment.status == "paid" and payment.paid_at:
-                day = dt.datetime.fromtimestamp(payment.paid_at, self._zone).date()
-                if day >= month:
-                    paid[payment.user_id] += self._in_rub(payment)
+        for payment in await self._payments.paid_since(month_start(self._zone)):
+            if payment.user_id in users:
+                paid[payment.user_id] += revenue_of([payment]).in_rub(self._star_rate)
         return [
             (
                 f"user:{user}",
@@ -112,12 +109,3 @@ class MoneyWatch:
             for user, cost in top
             if 0 < paid[user] < cost  # free users are bounded by their quotas instead
         ]
-
-    def _in_rub(self, payment: Payment) -> float:
-        """What a payment brought, in RUB (Stars count as the plan's price in RUB)."""
-        if payment.currency != "XTR":
-            return payment.received_amount or payment.amount
-        try:
-            return float(self._payments.plan_of(payment).price_rub)
-        except UnknownPlanError:
-            return 0.0

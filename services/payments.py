@@ -213,6 +213,18 @@ class PaymentService:
         """Every payment ever made, each in its latest state, streamed from storage."""
         return self._storage.iter_payments()
 
+    async def paid_since(self, since: float, user_id: int | None = None) -> list[Payment]:
+        """Payments paid at or after `since` (of one user, if given). Only invoices young
+        enough to be paid by then are read: an invoice is open open_payment_seconds."""
+        created_since = since - self._retention.open_payment_seconds
+        return [
+            payment
+            async for payment in self._storage.iter_payments(created_since)
+            if payment.status == "paid"
+            and (payment.paid_at or 0.0) >= since
+            and (user_id is None or payment.user_id == user_id)
+        ]
+
     def unmatched(self) -> list[UnmatchedMoney]:
         """Recorded arrivals an admin has not settled yet, oldest first."""
         items = (item for item in self._unmatched.values() if item.resolved_at is None)

@@ -4,7 +4,8 @@ Counted per user, model and day (midnight in TIMEZONE), with the conversation's 
 in the characters, so splitting a question into several messages does not escape the
 limit. A request is counted when it is let through (before any await: two devices
 racing for the last one cannot both pass) and given back if the model call fails.
-Admins are exempt.
+Plans may also carry a monthly token allowance, counted after each answer (one answer
+in flight may pass it). Admins are exempt.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from services.access import AccessService
-from services.catalog import Catalog, Model
-from services.stats import StatsService
+from services.catalog import Catalog, Model, Plan
+from services.stats import FREE, StatsService
 
 
 @dataclass(slots=True, frozen=True)
@@ -24,7 +25,7 @@ class Limits:
 
     requests: int | None
     chars: int | None
-    kind: str  # "free" | "fair_use" | "none"
+    kind: str  # "free" | "fair_use" | "plan" (monthly tokens) | "none"
 
 
 @dataclass(slots=True, frozen=True)
@@ -35,8 +36,15 @@ class Left:
     chars: int | None
 
 
+@dataclass(slots=True, frozen=True)
+class MonthLeft:
+    plan: Plan
+    tokens: int  # left this month of plan.monthly_tokens
+
+
 class QuotaExceededError(Exception):
-    """`what` ran out ("requests" or "chars") under `limits`; resets at `resets_at`."""
+    """`what` ran out ("requests", "chars" or "tokens") under `limits`; resets at
+    `resets_at`."""
 
     def __init__(self, what: str, limits: Limits, limit: int, resets_at: float) -> None:
         super().__init__(f"{limits.kind} {what}")
@@ -74,8 +82,28 @@ class QuotaService:
             return Limits(max(cap for cap in caps if cap is not None), None, "fair_use")
         return Limits(None, None, "none")
 
-    def take(self, user_id: int, model: Model, chars: int) -> None:
-        """Count a request of `chars` input characters, or raise QuotaExceededError."""
+    def bill_to(self, user_id: int, model: Model) -> str:
+        """The plan an answer of `model` is given under (FREE without one): a plan without
+        a monthly allowance first, else the one with the most tokens left."""
+        plans = [p for p in self._access.active_plans(user_id) if model.key in p.models]
+        if not plans:
+            return FREE
+        return max(plans, key=lambda plan: self._tokens_left(user_id, plan)).id
+
+    def _tokens_left(self, user_id: int, plan: Plan) -> float:
+        if plan.monthly_tokens is None:
+            return float("inf")
+        return plan.monthly_tokens - self._stats.tokens_this_month(user_id, plan.id)
+
+    def take(self, user_id: int, model: Model, chars: int) -> str:
+        """Count a request of `chars` input characters and return the plan it is billed to,
+        or raise QuotaExceededError."""
+        bill_to = self.bill_to(user_id, model)
+        plan = self._catalog.plans_by_id.get(bill_to)
+        allowance = plan.monthly_tokens if plan and user_id not in self._exempt else None
+        if plan and allowance is not None and self._tokens_left(user_id, plan) <= 0:
+            limits = Limits(None, None, "plan")
+            raise QuotaExceededError("tokens", limits, allowance, self.month_resets_at())
         limits = self.limits(user_id, model)
         if limits.kind != "none":
             requests, used_chars = self._stats.used_today(user_id, model.key)
@@ -84,6 +112,7 @@ class QuotaService:
             if limits.chars is not None and used_chars + chars > limits.chars:
                 raise QuotaExceededError("chars", limits, limits.chars, self.resets_at())
         self._stats.count_request(user_id, model.key, chars)
+        return bill_to
 
     def give_back(self, user_id: int, model: Model, chars: int) -> None:
         """The model call failed: the request does not count."""
@@ -106,6 +135,22 @@ class QuotaService:
                 )
             )
         return result
+
+    def left_this_month(self, user_id: int) -> list[MonthLeft]:
+        """Tokens left this month under each of the user's plans with an allowance."""
+        if user_id in self._exempt:
+            return []
+        return [
+            MonthLeft(plan, max(0, int(self._tokens_left(user_id, plan))))
+            for plan in self._access.active_plans(user_id)
+            if plan.monthly_tokens is not None
+        ]
+
+    def month_resets_at(self) -> float:
+        """The first midnight of next month in the bot's time zone."""
+        today = dt.datetime.now(self._zone).date()
+        first = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return dt.datetime.combine(first, dt.time(), self._zone).timestamp()
 
     def resets_at(self) -> float:
         """The next midnight in the bot's time zone."""

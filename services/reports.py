@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from services.models import Payment
 from services.payments import PaymentService
-from services.stats import ModelUsage, StatsService
+from services.stats import FREE, ModelUsage, StatsService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
 
@@ -45,6 +45,10 @@ class Revenue:
     stars: float = 0.0
     count: int = 0
 
+    def in_rub(self, star_rate: float) -> float:
+        """RUB received, Stars counted at what the operator gets for each."""
+        return self.rub + self.stars * star_rate
+
     def add(self, payment: Payment) -> None:
         if payment.currency == "XTR":
             self.stars += payment.amount
@@ -61,6 +65,10 @@ class RevenueReport:
     by_day: dict[str, Revenue] = field(default_factory=lambda: defaultdict(Revenue))
     by_month: dict[str, Revenue] = field(default_factory=lambda: defaultdict(Revenue))
     by_method: dict[str, Revenue] = field(default_factory=lambda: defaultdict(Revenue))
+    # (plan id, day) -> revenue
+    by_plan_day: dict[tuple[str, str], Revenue] = field(
+        default_factory=lambda: defaultdict(Revenue)
+    )
 
     def add(self, payment: Payment, zone: ZoneInfo) -> None:
         day = paid_day(payment, zone).isoformat()
@@ -69,8 +77,19 @@ class RevenueReport:
             self.by_day[day],
             self.by_month[day[:7]],
             self.by_method[payment.method],
+            self.by_plan_day[payment.plan_id, day],
         ):
             revenue.add(payment)
+
+    def by_plan_since(self, day: dt.date) -> dict[str, Revenue]:
+        totals: dict[str, Revenue] = defaultdict(Revenue)
+        for (plan_id, key), revenue in self.by_plan_day.items():
+            if key >= day.isoformat():
+                total = totals[plan_id]
+                total.rub += revenue.rub
+                total.stars += revenue.stars
+                total.count += revenue.count
+        return dict(totals)
 
     def since(self, day: dt.date) -> Revenue:
         total = Revenue()
@@ -80,6 +99,19 @@ class RevenueReport:
                 total.stars += revenue.stars
                 total.count += revenue.count
         return total
+
+
+def month_start(zone: ZoneInfo) -> float:
+    """The first midnight of this month in `zone`."""
+    today = dt.datetime.now(zone).date()
+    return dt.datetime.combine(today.replace(day=1), dt.time(), zone).timestamp()
+
+
+def revenue_of(payments: list[Payment]) -> Revenue:
+    total = Revenue()
+    for payment in payments:
+        total.add(payment)
+    return total
 
 
 def paid_day(payment: Payment, zone: ZoneInfo) -> dt.date:
@@ -93,6 +125,19 @@ async def revenue_report(payments: AsyncIterator[Payment], zone: ZoneInfo) -> Re
         if payment.status == "paid":
             report.add(payment, zone)
     return report
+
+
+@dataclass(slots=True, frozen=True)
+class PlanMargin:
+    """A plan's (or the free tier's, plan_id FREE) last 30 days, RUB."""
+
+    plan_id: str
+    revenue: float
+    cost: float
+
+    @property
+    def margin(self) -> float:
+        return self.revenue - self.cost
 
 
 @dataclass(slots=True, frozen=True)
@@ -114,9 +159,33 @@ class StatsReport:
     cost_by_day: list[float]  # providers' cost, RUB
     cost_by_model: dict[str, float]
     unpriced: int  # answers in 30 days whose cost is unknown
+    star_rate: float  # RUB received per Star
+    revenue_by_plan_30d: dict[str, Revenue]
+    cost_by_plan: dict[str, float]  # 30 days; FREE: free models without a plan
 
     def cost_since(self, days: int) -> float:
         return sum(self.cost_by_day[-days:])
+
+    def margin_since(self, days: int) -> float:
+        """Revenue (Stars at star_rate) less providers' cost over the last `days` (1, 7, 30)."""
+        revenue = {1: self.revenue_today, 7: self.revenue_7d, 30: self.revenue_30d}[days]
+        return revenue.in_rub(self.star_rate) - self.cost_since(days)
+
+    def plan_margins(self) -> list[PlanMargin]:
+        """Each plan that earned or cost anything in 30 days, the highest revenue first;
+        the free tier last."""
+        rows = [
+            PlanMargin(
+                plan_id,
+                self.revenue_by_plan_30d.get(plan_id, Revenue()).in_rub(self.star_rate),
+                self.cost_by_plan.get(plan_id, 0.0),
+            )
+            for plan_id in (set(self.revenue_by_plan_30d) | set(self.cost_by_plan)) - {FREE}
+        ]
+        rows.sort(key=lambda row: (-row.revenue, row.plan_id))
+        if FREE in self.cost_by_plan:
+            rows.append(PlanMargin(FREE, 0.0, self.cost_by_plan[FREE]))
+        return rows
 
 
 async def stats_report(
@@ -125,6 +194,7 @@ async def stats_report(
     payments: PaymentService,
     stats: StatsService,
     zone: ZoneInfo,
+    star_rate: float,
 ) -> StatsReport:
     today = stats.today()
     revenue = await revenue_report(payments.history(), zone)
@@ -146,6 +216,9 @@ async def stats_report(
         cost_by_day=[cost for _, cost in summary.daily_cost],
         cost_by_model=summary.cost_by_model,
         unpriced=summary.unpriced,
+        star_rate=star_rate,
+        revenue_by_plan_30d=revenue.by_plan_since(today - dt.timedelta(days=29)),
+        cost_by_plan=summary.cost_by_plan,
     )
 
 

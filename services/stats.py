@@ -26,6 +26,7 @@ from services.storage.atomic import DamagedFileError, FileWriter, quarantine, re
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 30.0
+FREE = "free"  # what answers of free models without a plan are billed to
 
 
 @dataclass(slots=True)
@@ -42,6 +43,8 @@ class DayStats:
     usage: dict[str, list[int]] = field(default_factory=dict)
     # "user:model" -> the providers' cost of the answers, RUB
     costs: dict[str, float] = field(default_factory=dict)
+    # plan id (or FREE) -> the cost of answers given under it, RUB
+    plan_costs: dict[str, float] = field(default_factory=dict)
     unpriced: int = 0  # answers of models without a price: their cost is unknown
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +59,7 @@ class DayStats:
             "user_messages": {str(user): count for user, count in self.user_messages.items()},
             "usage": {key: list(value) for key, value in self.usage.items()},
             "costs": self.costs,
+            "plan_costs": self.plan_costs,
             "unpriced": self.unpriced,
         }
 
@@ -72,6 +76,7 @@ class DayStats:
             user_messages={int(k): v for k, v in raw.get("user_messages", {}).items()},
             usage={key: list(value) for key, value in raw.get("usage", {}).items()},
             costs=dict(raw.get("costs", {})),
+            plan_costs=dict(raw.get("plan_costs", {})),
             unpriced=raw.get("unpriced", 0),
         )
 
@@ -109,6 +114,10 @@ class StatsService:
         self._zone = zone
         self._days: dict[str, DayStats] = {}  # today, and a past day until it is flushed
         self._dirty: set[str] = set()
+        # This month's tokens per "user:plan" (plans' monthly allowances), in month-<YYYY-MM>.json
+        self._month = ""
+        self._month_tokens: dict[str, int] = {}
+        self._month_dirty = False
         self._writer = FileWriter()
         # Told when a damaged statistics file is moved aside (admins get an alert).
         self.problem_listeners: list[Callable[[str], Awaitable[object]]] = []
@@ -117,9 +126,12 @@ class StatsService:
         await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
         key = self.today().isoformat()
         self._days[key] = await self._read_day(key) or DayStats()
+        self._month = key[:7]
+        raw = await self._read(self._folder / f"month-{self._month}.json")
+        self._month_tokens = {k: int(v) for k, v in (raw or {}).get("tokens", {}).items()}
 
-    async def _read_day(self, key: str) -> DayStats | None:
-        path = self._folder / f"{key}.json"
+    async def _read(self, path: Path) -> dict[str, Any] | None:
+        """A statistics file, or None when absent; a damaged one is moved aside."""
         try:
             raw = await asyncio.to_thread(read_json, path)
         except DamagedFileError as error:
@@ -128,10 +140,14 @@ class StatsService:
                 with contextlib.suppress(Exception):
                     await listener(
                         f"Damaged statistics file {path.name} ({error.reason}) moved to "
-                        f"{moved.relative_to(self._data_dir)}; that day starts from zero"
+                        f"{moved.relative_to(self._data_dir)}; it starts from zero"
                     )
             return None
-        return DayStats.from_json(raw) if isinstance(raw, dict) else None
+        return raw if isinstance(raw, dict) else None
+
+    async def _read_day(self, key: str) -> DayStats | None:
+        raw = await self._read(self._folder / f"{key}.json")
+        return DayStats.from_json(raw) if raw is not None else None
 
     def today(self) -> dt.date:
         return dt.datetime.now(self._zone).date()
@@ -175,14 +191,38 @@ class StatsService:
         used = stats.usage.get(f"{user_id}:{model_key}") if stats else None
         return (used[0], used[1]) if used else (0, 0)
 
-    def spend(self, user_id: int, model_key: str, rub: float | None) -> None:
-        """An answer's cost to the provider (None: the model has no price)."""
+    def spend(
+        self,
+        user_id: int,
+        model_key: str,
+        rub: float | None,
+        *,
+        plan: str = FREE,
+        tokens: int = 0,
+    ) -> None:
+        """An answer's cost to the provider (None: the model has no price), billed to
+        `plan`, and its tokens counted against the plan's monthly allowance."""
         stats = self._day()
+        if tokens and plan != FREE:
+            month_key = f"{user_id}:{plan}"
+            tokens_now = self._tokens_now()
+            tokens_now[month_key] = tokens_now.get(month_key, 0) + tokens
+            self._month_dirty = True
         if rub is None:
             stats.unpriced += 1
             return
         key = f"{user_id}:{model_key}"
         stats.costs[key] = stats.costs.get(key, 0.0) + rub
+        stats.plan_costs[plan] = stats.plan_costs.get(plan, 0.0) + rub
+
+    def _tokens_now(self) -> dict[str, int]:
+        month = self.today().isoformat()[:7]
+        if month != self._month:  # a new month: the allowance starts again
+            self._month, self._month_tokens = month, {}
+        return self._month_tokens
+
+    def tokens_this_month(self, user_id: int, plan_id: str) -> int:
+        return self._tokens_now().get(f"{user_id}:{plan_id}", 0)
 
     def count_request(self, user_id: int, model_key: str, chars: int, sign: int = 1) -> None:
         """Count (or, with sign -1, give back) one request and its input characters."""
@@ -213,6 +253,7 @@ class StatsService:
             daily_cost=[(day, stats.cost) for day, stats in window],
             unpriced=sum(stats.unpriced for _, stats in window),
             cost_by_model=_sum_costs(stats.cost_by_model() for _, stats in window),
+            cost_by_plan=_sum_costs(stats.plan_costs for _, stats in window),
         )
 
     async def user_cost_this_month(self, user_id: int) -> float:
@@ -239,6 +280,11 @@ class StatsService:
         for key in sorted(dirty):
             snapshot = self._days[key].to_json()
             await self._writer.save(self._folder / f"{key}.json", functools.partial(dict, snapshot))
+        if self._month_dirty:
+            self._month_dirty = False
+            month = {"tokens": dict(self._month_tokens)}
+            path = self._folder / f"month-{self._month}.json"
+            await self._writer.save(path, functools.partial(dict, month))
         today = self.today().isoformat()
         for key in [key for key in self._days if key != today and key not in self._dirty]:
             del self._days[key]
@@ -262,6 +308,7 @@ class StatsSummary:
     daily_cost: list[tuple[dt.date, float]]
     unpriced: int  # answers whose cost is unknown (models without a price)
     cost_by_model: dict[str, float]
+    cost_by_plan: dict[str, float]  # plan id or FREE
 
 
 def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:

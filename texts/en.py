@@ -135,7 +135,9 @@ TEXTS: dict[str, str] = {
     "quota_free_requests": "🔋 Today's free requests to {model} are used up ({limit:plural:request|requests} a day). The limit comes back {resets}. A plan lifts it: /plans",
     "quota_free_chars": "🔋 Today's free amount of text for {model} is used up ({limit:plural:character|characters} a day, the conversation's history included). It comes back {resets}. Start a new chat (/new) for a shorter history, or take a plan: /plans",
     "quota_fair_use_requests": "⏳ Your plan's daily limit for {model} is reached ({limit:plural:request|requests} a day). It comes back {resets}. Meanwhile you can pick another model: /model",
-    "profile_left": "<b>Left today</b> (renews {resets}):\n{lines}",
+    "profile_left": "<b>Left</b> (daily limits renew {resets}):\n{lines}",
+    "quota_plan_tokens": "⏳ Your plan's monthly amount for {model} is used up ({limit:plural:token|tokens} a month). It comes back {resets}. Meanwhile you can pick another model: /model",
+    "profile_month_line": "• {plan}: {left} of {limit:plural:token|tokens} until {resets}",
     "profile_left_line": "• {model}: {parts}",
     "profile_left_requests": "{left} of {limit:plural:request|requests}",
     "profile_left_chars": "{left} of {limit:plural:character|characters}",
@@ -349,9 +351,11 @@ TEXTS: dict[str, str] = {
     "admin_user_card": (
         "<b>User</b> {name} (<code>{user_id}</code>)\n"
         "Language: {language} · model: {model} · since {since}{blocked}\n"
-        "Messages in 30 days: {messages} · provider cost this month: {cost} RUB\n\n"
+        "Messages in 30 days: {messages}\n"
+        "This month: paid {paid} · provider cost {cost} RUB\n\n"
         "<b>Subscriptions</b>\n{plans}\n\n<b>Payments</b>\n{payments}"
     ),
+    "admin_paid_amount": "{rub} RUB, {stars} ⭐",
     "admin_user_blocked": " · blocked the bot",
     "admin_choose_plan": "Choose a plan for <code>{user_id}</code>:",
     "admin_choose_days": "How many days of <b>{plan}</b> for <code>{user_id}</code>?",
@@ -370,9 +374,10 @@ TEXTS: dict[str, str] = {
         "Users: {users_total} · new today: {new_today} · active in 7 days: {active_7d}\n\n"
         "<b>Active subscriptions</b>\n{subs}\n\n"
         "<b>Revenue</b>\nToday: {rev_today}\n7 days: {rev_7d}\n30 days: {rev_30d}\n\n"
-        "<b>Provider costs and margin</b> (RUB, at {rate} RUB/USD)\n"
+        "<b>Provider costs and margin</b> (RUB, at {rate} RUB/USD, ⭐ at {star_rate} RUB)\n"
         "Today: {cost_today} · margin {margin_today}\n7 days: {cost_7d} · margin {margin_7d}\n"
         "30 days: {cost_30d} · margin {margin_30d}{unpriced}\n\n"
+        "<b>Plans in 30 days</b> (revenue · cost · margin, RUB)\n{plans_margin}\n\n"
         "<b>Models in 30 days</b> (messages · failures · tokens in/out · cost RUB)\n{models}\n\n"
         "Free length-limit refusals (30 days): {refusals}"
     ),
@@ -381,6 +386,8 @@ TEXTS: dict[str, str] = {
     "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
     "admin_stats_unpriced": "\nWithout a price in the catalog (cost unknown): {count:plural:answer|answers}",
     "admin_cost_unknown": "unknown",
+    "admin_stats_plan_margin": "{plan}: {revenue} · {cost} · {margin}",
+    "admin_free_tier": "Free models",
     "admin_top_spenders": "<b>The costliest users this month</b>\n{lines}",
     "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} RUB",
     "admin_chart_title": "Revenue and costs (RUB), new users over 30 days",

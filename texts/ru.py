@@ -134,7 +134,9 @@ TEXTS: dict[str, str] = {
     "quota_free_requests": "🔋 Бесплатные запросы к {model} на сегодня закончились ({limit:plural:запрос|запроса|запросов} в день). Лимит обновится {resets}. Тариф снимает ограничение: /plans",
     "quota_free_chars": "🔋 Бесплатный объём текста для {model} на сегодня исчерпан ({limit:plural:символ|символа|символов} в день, вместе с историей диалога). Лимит обновится {resets}. Начните новый диалог (/new) — история короче, или оформите тариф: /plans",
     "quota_fair_use_requests": "⏳ Дневной лимит тарифа для {model} исчерпан ({limit:plural:запрос|запроса|запросов} в день). Лимит обновится {resets}. Пока можно выбрать другую модель: /model",
-    "profile_left": "<b>Осталось сегодня</b> (обновится {resets}):\n{lines}",
+    "profile_left": "<b>Осталось</b> (дневные лимиты обновятся {resets}):\n{lines}",
+    "quota_plan_tokens": "⏳ Месячный объём тарифа для {model} израсходован ({limit:plural:токен|токена|токенов} в месяц). Он обновится {resets}. Пока можно выбрать другую модель: /model",
+    "profile_month_line": "• {plan}: {left} из {limit:plural:токена|токенов|токенов} до {resets}",
     "profile_left_line": "• {model}: {parts}",
     "profile_left_requests": "{left} из {limit:plural:запроса|запросов|запросов}",
     "profile_left_chars": "{left} из {limit:plural:символа|символов|символов}",
@@ -349,9 +351,11 @@ TEXTS: dict[str, str] = {
     "admin_user_card": (
         "<b>Пользователь</b> {name} (<code>{user_id}</code>)\n"
         "Язык: {language} · модель: {model} · с {since}{blocked}\n"
-        "Сообщений за 30 дней: {messages} · расход на провайдеров в этом месяце: {cost} ₽\n\n"
+        "Сообщений за 30 дней: {messages}\n"
+        "В этом месяце: оплатил {paid} · расход на провайдеров {cost} ₽\n\n"
         "<b>Подписки</b>\n{plans}\n\n<b>Платежи</b>\n{payments}"
     ),
+    "admin_paid_amount": "{rub} ₽, {stars} ⭐",
     "admin_user_blocked": " · заблокировал бота",
     "admin_choose_plan": "Выберите тариф для <code>{user_id}</code>:",
     "admin_choose_days": "Сколько дней <b>{plan}</b> выдать <code>{user_id}</code>?",
@@ -370,9 +374,10 @@ TEXTS: dict[str, str] = {
         "Пользователей: {users_total} · новых сегодня: {new_today} · активных за 7 дн.: {active_7d}\n\n"
         "<b>Активные подписки</b>\n{subs}\n\n"
         "<b>Выручка</b>\nСегодня: {rev_today}\n7 дней: {rev_7d}\n30 дней: {rev_30d}\n\n"
-        "<b>Расходы на провайдеров и маржа</b> (₽, по курсу {rate} ₽/$)\n"
+        "<b>Расходы на провайдеров и маржа</b> (₽, по курсу {rate} ₽/$, ⭐ по {star_rate} ₽)\n"
         "Сегодня: {cost_today} · маржа {margin_today}\n7 дней: {cost_7d} · маржа {margin_7d}\n"
         "30 дней: {cost_30d} · маржа {margin_30d}{unpriced}\n\n"
+        "<b>Тарифы за 30 дней</b> (выручка · расход · маржа, ₽)\n{plans_margin}\n\n"
         "<b>Модели за 30 дней</b> (сообщений · ошибок · токенов вход/выход · расход ₽)\n{models}\n\n"
         "Отказов по лимиту длины (30 дн.): {refusals}"
     ),
@@ -381,6 +386,8 @@ TEXTS: dict[str, str] = {
     "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
     "admin_stats_unpriced": "\nБез цены в каталоге (расход неизвестен): {count:plural:ответ|ответа|ответов}",
     "admin_cost_unknown": "неизвестно",
+    "admin_stats_plan_margin": "{plan}: {revenue} · {cost} · {margin}",
+    "admin_free_tier": "Бесплатные модели",
     "admin_top_spenders": "<b>Самые затратные пользователи месяца</b>\n{lines}",
     "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} ₽",
     "admin_chart_title": "Выручка и расходы (₽), новые пользователи за 30 дней",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
@@ -15,7 +16,7 @@ from services.chart import daily_chart
 from services.payments import PaymentService
 from services.referrals import ReferralService
 from services.reports import Revenue, StatsReport, stats_report
-from services.stats import StatsService
+from services.stats import FREE, StatsService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
 from texts import Raw, Texts
@@ -36,11 +37,9 @@ async def stats_command(
     referrals: ReferralService,
     settings: Settings,
 ) -> None:
-    """/stats: figures and the 30-day chart."""
-    report = await stats_report(users, subscriptions, payments, stats, settings.zone)
-    await send_report(bot, message.chat.id, report, texts, catalog, settings.usd_rub_rate)
-    await send_top_spenders(bot, message.chat.id, texts, stats, users)
-    await send_top_inviters(bot, message.chat.id, texts, referrals, users)
+    """/stats: figures, margins per plan, the 30-day chart, top spenders and inviters."""
+    sources = Sources(users, subscriptions, payments, stats, referrals)
+    await send_statistics(bot, message.chat.id, texts, sources, catalog, settings)
 
 
 @router.callback_query(AdminMenu.filter(F.section == Section.STATS))
@@ -58,10 +57,33 @@ async def stats_section(
 ) -> None:
     """The panel's "Statistics": the same as /stats."""
     await query.answer()
-    report = await stats_report(users, subscriptions, payments, stats, settings.zone)
-    await send_report(bot, query.from_user.id, report, texts, catalog, settings.usd_rub_rate)
-    await send_top_spenders(bot, query.from_user.id, texts, stats, users)
-    await send_top_inviters(bot, query.from_user.id, texts, referrals, users)
+    sources = Sources(users, subscriptions, payments, stats, referrals)
+    await send_statistics(bot, query.from_user.id, texts, sources, catalog, settings)
+
+
+@dataclass(slots=True, frozen=True)
+class Sources:
+    users: UsersService
+    subscriptions: SubscriptionService
+    payments: PaymentService
+    stats: StatsService
+    referrals: ReferralService
+
+
+async def send_statistics(
+    bot: Bot, chat_id: int, texts: Texts, sources: Sources, catalog: Catalog, settings: Settings
+) -> None:
+    report = await stats_report(
+        sources.users,
+        sources.subscriptions,
+        sources.payments,
+        sources.stats,
+        settings.zone,
+        settings.star_rub_rate,
+    )
+    await send_report(bot, chat_id, report, texts, catalog, settings)
+    await send_top_spenders(bot, chat_id, texts, sources.stats, sources.users)
+    await send_top_inviters(bot, chat_id, texts, sources.referrals, sources.users)
 
 
 def _money(revenue: Revenue) -> str:
@@ -76,7 +98,7 @@ def _cost(catalog: Catalog, model_key: str, cost: float | None, texts: Texts) ->
 
 
 async def send_report(
-    bot: Bot, chat_id: int, report: StatsReport, texts: Texts, catalog: Catalog, rate: float
+    bot: Bot, chat_id: int, report: StatsReport, texts: Texts, catalog: Catalog, settings: Settings
 ) -> None:
     model_lines = [
         texts(
@@ -108,14 +130,16 @@ async def send_report(
         rev_30d=_money(report.revenue_30d),
         models=Raw("\n".join(model_lines) or texts("none")),
         refusals=report.refusals_30d,
-        rate=f"{rate:g}",
+        rate=f"{settings.usd_rub_rate:g}",
+        star_rate=f"{settings.star_rub_rate:g}",
         cost_today=f"{report.cost_since(1):.2f}",
         cost_7d=f"{report.cost_since(7):.2f}",
         cost_30d=f"{report.cost_since(30):.2f}",
-        margin_today=f"{report.revenue_today.rub - report.cost_since(1):.2f}",
-        margin_7d=f"{report.revenue_7d.rub - report.cost_since(7):.2f}",
-        margin_30d=f"{report.revenue_30d.rub - report.cost_since(30):.2f}",
+        margin_today=f"{report.margin_since(1):.2f}",
+        margin_7d=f"{report.margin_since(7):.2f}",
+        margin_30d=f"{report.margin_since(30):.2f}",
         unpriced=texts("admin_stats_unpriced", count=report.unpriced) if report.unpriced else "",
+        plans_margin=Raw(_plan_margins(report, catalog, texts) or texts("none")),
     )
     await bot.send_message(chat_id, text)
     png = await asyncio.to_thread(
@@ -127,6 +151,25 @@ async def send_report(
         report.cost_by_day,
     )
     await bot.send_photo(chat_id, BufferedInputFile(png, filename="stats.png"))
+
+
+def _plan_margins(report: StatsReport, catalog: Catalog, texts: Texts) -> str:
+    lines = []
+    for row in report.plan_margins():
+        plan = catalog.plans_by_id.get(row.plan_id)
+        name = (
+            texts("admin_free_tier") if row.plan_id == FREE else plan.name if plan else row.plan_id
+        )
+        lines.append(
+            texts(
+                "admin_stats_plan_margin",
+                plan=name,
+                revenue=f"{row.revenue:.2f}",
+                cost=f"{row.cost:.2f}",
+                margin=f"{row.margin:.2f}",
+            )
+        )
+    return "\n".join(lines)
 
 
 async def send_top_spenders(

@@ -23,8 +23,9 @@ from handlers.editing import show
 from handlers.states import AdminFind
 from handlers.views import payment_line, tell_user
 from services.catalog import Catalog
-from services.models import UserRecord
+from services.models import Payment, UserRecord
 from services.payments import PaymentService
+from services.reports import month_start, revenue_of
 from services.stats import StatsService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
@@ -205,6 +206,7 @@ async def user_card(
     ]
     own = [p for p in payments.live() if p.user_id == user.id][-10:]  # recent and open
     model = catalog.model(user.model_key)
+    paid = await payments.paid_since(month_start(settings.zone), user.id)
     return texts(
         "admin_user_card",
         name=f"@{user.username}" if user.username else user.first_name,
@@ -215,11 +217,17 @@ async def user_card(
         blocked=texts("admin_user_blocked") if user.blocked else "",
         messages=await stats.user_message_count(user.id, 30),
         cost=f"{await stats.user_cost_this_month(user.id):.2f}",
+        paid=_paid_this_month(paid, texts),
         plans="\n".join(plans) or texts("none"),
         payments=Raw(
             "\n".join(payment_line(p, texts, settings.zone) for p in own) or texts("none")
         ),
     )
+
+
+def _paid_this_month(paid: list[Payment], texts: Texts) -> str:
+    revenue = revenue_of(paid)
+    return texts("admin_paid_amount", rub=f"{revenue.rub:g}", stars=f"{revenue.stars:g}")
 
 
 # Grant by buttons: plan, days, confirmation ------------------------------------------------------

@@ -181,8 +181,9 @@ class Storage(ABC):
         """Any payment, live or history."""
 
     @abstractmethod
-    def iter_payments(self) -> AsyncIterator[Payment]:
-        """Every payment, each once in its latest state, streamed (reports, CSV)."""
+    def iter_payments(self, created_since: float = 0.0) -> AsyncIterator[Payment]:
+        """Every payment created at or after `created_since`, each once in its latest
+        state, streamed (reports, CSV)."""
 
     @abstractmethod
     async def maintain(self) -> None:

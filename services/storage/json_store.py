@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import logging
 import os
@@ -335,19 +336,24 @@ class JsonStorage(Storage):
                 return found
         return None
 
-    async def iter_payments(self) -> AsyncIterator[Payment]:
-        async for raw in _stream(self._payment_history):
+    async def iter_payments(self, created_since: float = 0.0) -> AsyncIterator[Payment]:
+        history = functools.partial(self._payment_history, created_since)
+        async for raw in _stream(history):
             yield records.payment_from_json(raw)
 
-    def _payment_history(self) -> Iterator[Record]:
-        """Archived months first (each record once, its last line), then the live ones."""
+    def _payment_history(self, created_since: float) -> Iterator[Record]:
+        """Archived months first (each record once, its last line), then the live ones;
+        archives are by creation month, so months before `created_since` are not read."""
         table = records.PAYMENTS
         live = self._read_live_tables()[table.name]
+        first_month = f"{records.month_of(created_since)}.jsonl"
         for month in archive_months(self._archive_dir / table.name):
+            if month.name < first_month:
+                continue
             for raw in read_archive_latest(month, table.key):
-                if table.key(raw) not in live:
+                if table.key(raw) not in live and raw["created_at"] >= created_since:
                     yield raw
-        yield from live.values()
+        yield from (raw for raw in live.values() if raw["created_at"] >= created_since)
 
     # Money: writing ------------------------------------------------------------------------
     async def commit(self, transaction: Transaction) -> None:

@@ -84,7 +84,7 @@ def referral_from_json(raw: Record) -> Referral:
     return Referral(**_known(Referral, raw))
 
 
-def _month(moment: float) -> str:
+def month_of(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m")
 
 
@@ -103,41 +103,41 @@ def _subscription_key(raw: Record) -> str:
 
 
 def _subscription_month(raw: Record) -> str:
-    return _month(max((period["end"] for period in raw.get("periods", ())), default=0.0))
+    return month_of(max((period["end"] for period in raw.get("periods", ())), default=0.0))
 
 
 PAYMENTS = Table(
-    "payments", lambda r: str(r["id"]), payment_from_json, lambda r: _month(r["created_at"])
+    "payments", lambda r: str(r["id"]), payment_from_json, lambda r: month_of(r["created_at"])
 )
 SUBSCRIPTIONS = Table(
     "subscriptions", _subscription_key, subscription_from_json, _subscription_month
 )
 PROMO_CODES = Table(
-    "promo_codes", lambda r: str(r["code"]), promo_from_json, lambda r: _month(r["created_at"])
+    "promo_codes", lambda r: str(r["code"]), promo_from_json, lambda r: month_of(r["created_at"])
 )
 PROMO_ACTIVATIONS = Table(
     "promo_activations",
     lambda r: f"{r['code']}:{r['user_id']}",
     activation_from_json,
-    lambda r: _month(r["at"]),
+    lambda r: month_of(r["at"]),
 )
 UNMATCHED = Table(
-    "unmatched_money", lambda r: str(r["id"]), unmatched_from_json, lambda r: _month(r["at"])
+    "unmatched_money", lambda r: str(r["id"]), unmatched_from_json, lambda r: month_of(r["at"])
 )
 STARS_SUBSCRIPTIONS = Table(
     "stars_subscriptions",
     lambda r: str(r["id"]),
     stars_subscription_from_json,
-    lambda r: _month(r["created_at"]),
+    lambda r: month_of(r["created_at"]),
 )
 REFERRAL_CODES = Table(
     "referral_codes",
     lambda r: str(r["user_id"]),
     referral_code_from_json,
-    lambda r: _month(r["created_at"]),
+    lambda r: month_of(r["created_at"]),
 )
 REFERRALS = Table(
-    "referrals", lambda r: str(r["user_id"]), referral_from_json, lambda r: _month(r["at"])
+    "referrals", lambda r: str(r["user_id"]), referral_from_json, lambda r: month_of(r["at"])
 )
 TABLES = (
     PAYMENTS,

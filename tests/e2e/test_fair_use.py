@@ -37,7 +37,7 @@ async def test_the_free_requests_of_the_day_run_out_with_no_model_call(
     assert any("Тарифы" in b["text"] for b in refusal.buttons())
     assert len(llm.requests) == 3
     telegram.user_message(USER, "/profile")
-    profile = await telegram.wait_for_message(USER, "Осталось сегодня")
+    profile = await telegram.wait_for_message(USER, "дневные лимиты обновятся")
     assert "0 из 3 запросов" in profile.text
 
 

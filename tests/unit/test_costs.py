@@ -11,8 +11,9 @@ import orjson
 
 from services.catalog import Catalog
 from services.models import Usage, UserRecord
+from services.payments import MoneyArrival
 from services.reports import stats_report
-from services.stats import StatsService
+from services.stats import FREE, StatsService
 from services.users import UsersService
 from tests.unit.conftest import open_money
 from tests.unit.test_chat import collect, make
@@ -32,8 +33,8 @@ async def test_an_answer_is_costed_from_the_providers_usage_or_its_text(
     assert abs(cost - 2.5 / 1_000_000 * 95.0) < 1e-12
     nano = catalog.models_by_key["gpt-5-nano"]
     unpriced = nano.model_copy(update={"price_input": None, "price_output": None})
-    assert chat._cost(unpriced, Usage(1000, 1000), [], "x") is None  # unknown, not zero
-    counted = chat._cost(nano, None, [], "y" * 250)  # no usage: 250 chars ≈ 100 tokens
+    assert chat._cost(unpriced, Usage(1000, 1000)) is None  # unknown, not zero
+    counted = chat._cost(nano, chat._tokens(None, [], "y" * 250))  # 250 chars ≈ 100 tokens
     assert counted is not None and abs(counted - 100 * 0.40 / 1_000_000 * 95.0) < 1e-12
 
 
@@ -46,42 +47,65 @@ async def test_a_scripted_month_gives_revenue_cost_and_margin_to_the_kopeck(
     await stats.load()
     today = stats.today()
     (tmp_path / "stats").mkdir(exist_ok=True)
-    expected_revenue = 0.0
+    users = list(range(1000, 1300))  # a few hundred users; a handful of heavy ones
+    heavy = set(rng.sample(users, 5))
+    paying = rng.sample(users, 70)  # 60 pay by SBP (roubles), 10 in Stars
+    plan_of = {user: rng.choice(list(catalog.plans_by_id)) for user in paying}
+    free_models = [model.key for model in catalog.models if model.free]
     expected_cost = {1: 0.0, 7: 0.0, 30: 0.0}
-    users = range(1000, 1300)  # a few hundred users; a handful of heavy ones
-    heavy = set(rng.sample(list(users), 5))
+    expected_plan_cost: dict[str, float] = {}
     for offset in range(30):
         day = today - dt.timedelta(days=offset)
         costs: dict[str, float] = {}
+        plan_costs: dict[str, float] = {}
         for user in users:
-            requests = rng.randint(20, 60) if user in heavy else rng.randint(0, 3)
-            for _ in range(requests):
-                key = f"{user}:{rng.choice(['gpt-5-nano', 'gpt-4o-mini', 'grok-3'])}"
-                costs[key] = costs.get(key, 0.0) + round(rng.uniform(0.01, 0.6), 4)
-        if offset == 0:
-            for key, value in costs.items():
-                owner, _, model = key.partition(":")
-                stats.spend(int(owner), model, value)
-        else:
-            raw = {"costs": costs}
+            plan = plan_of.get(user, FREE)
+            models = catalog.plans_by_id[plan].models if plan != FREE else free_models
+            for _ in range(rng.randint(20, 60) if user in heavy else rng.randint(0, 3)):
+                cost = round(rng.uniform(0.01, 0.6), 4)
+                key = f"{user}:{rng.choice(models)}"
+                costs[key] = costs.get(key, 0.0) + cost
+                plan_costs[plan] = plan_costs.get(plan, 0.0) + cost
+                if offset == 0:
+                    stats.spend(user, key.partition(":")[2], cost, plan=plan)
+        if offset:
+            raw = {"costs": costs, "plan_costs": plan_costs}
             (tmp_path / "stats" / f"{day.isoformat()}.json").write_bytes(orjson.dumps(raw))
         for window in expected_cost:
             if offset < window:
                 expected_cost[window] += sum(costs.values())
-    plans = {"premium1": 675, "ai_group": 420, "power_group": 870, "gpt_pro": 1199}
-    for user in rng.sample(list(users), 60):  # mixed plans, paid by SBP (full price)
-        plan = rng.choice(list(plans))
-        invoice = await money.payments.open_invoice(user, plan, "sbp")
-        await money.payments.credit(invoice.id, decided_by=1)
-        expected_revenue += plans[plan]
+        for plan, cost in plan_costs.items():
+            expected_plan_cost[plan] = expected_plan_cost.get(plan, 0.0) + cost
+    expected_revenue: dict[str, float] = {}  # RUB by plan, Stars at 1.2 RUB
+    for number, user in enumerate(paying):
+        bought = catalog.plans_by_id[plan_of[user]]
+        method = "sbp" if number < 60 else "stars"
+        invoice = await money.payments.open_invoice(user, bought.id, method)
+        if method == "sbp":
+            await money.payments.credit(invoice.id, decided_by=1)
+            received = float(bought.price_rub)
+        else:
+            charge = MoneyArrival(
+                "stars", f"ch-{user}", bought.stars, "XTR", invoice.id, user_id=user
+            )
+            assert (await money.payments.accept(charge)).credit is not None
+            received = bought.stars * 1.2
+        expected_revenue[bought.id] = expected_revenue.get(bought.id, 0.0) + received
     users_service = UsersService(money.storage, "gpt-5-nano", stats)
-    report = await stats_report(users_service, money.subscriptions, money.payments, stats, MSK)
-    assert round(report.revenue_30d.rub, 2) == round(expected_revenue, 2)
+    report = await stats_report(users_service, money.subscriptions, money.payments, stats, MSK, 1.2)
+    revenue = sum(expected_revenue.values())
+    assert round(report.revenue_30d.in_rub(1.2), 2) == round(revenue, 2)
     assert round(report.cost_since(30), 2) == round(expected_cost[30], 2)
     assert round(report.cost_since(7), 2) == round(expected_cost[7], 2)
     assert round(report.cost_since(1), 2) == round(expected_cost[1], 2)
-    margin = report.revenue_30d.rub - report.cost_since(30)
-    assert round(margin, 2) == round(expected_revenue - expected_cost[30], 2)
+    assert round(report.margin_since(30), 2) == round(revenue - expected_cost[30], 2)
+    by_plan = {row.plan_id: row for row in report.plan_margins()}
+    assert set(by_plan) == {*plan_of.values(), FREE}
+    for plan_id, row in by_plan.items():
+        assert round(row.revenue, 2) == round(expected_revenue.get(plan_id, 0.0), 2), plan_id
+        assert round(row.cost, 2) == round(expected_plan_cost[plan_id], 2), plan_id
+        assert round(row.margin, 2) == round(row.revenue - row.cost, 2)
+    assert report.plan_margins()[-1].plan_id == FREE  # the free tier last, revenue 0
     top = await stats.top_spenders(10)
     assert {user for user, _ in top[:5]} == heavy  # the heavy users cost the most
-    assert sum(report.active_by_plan.values()) == 60  # sixty different users, a plan each
+    assert sum(report.active_by_plan.values()) == 70  # seventy different users, a plan each

@@ -29,7 +29,7 @@ async def make(
         sent.append(text)
 
     alerts = AlertService(send, cooldown=0)
-    watch = MoneyWatch(stats, money.payments, alerts, MSK, daily_cost_limit=limit)
+    watch = MoneyWatch(stats, money.payments, alerts, MSK, daily_cost_limit=limit, star_rate=1.2)
     return watch, stats, sent, money
 
 

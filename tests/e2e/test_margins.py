@@ -1,0 +1,75 @@
+"""What a plan earns and costs, seen by an operator through the real bot; a plan's
+monthly token allowance running out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import ADMIN, ROOT, StartBot, money_records
+from tests.e2e.test_payments import buy
+from tests.e2e.test_subscriptions import ask, choose_model
+from tests.stubs.openai_server import FakeOpenAI
+from tests.stubs.telegram_server import FakeTelegram
+
+PAYER = 1201
+SBP = {"SBP_DETAILS": "Т-Банк +7 900 000-00-00, Иван И."}
+
+
+def priced_catalog(tmp_path: Path) -> Path:
+    """GPT-4o Mini at 1000/2000 USD per 1M tokens (costs visible in kopecks) and
+    Premium 1 with an allowance of 40 tokens a month."""
+    text = (ROOT / "catalog.toml").read_text(encoding="utf-8")
+    old = 'model_id = "gpt-4o-mini"\nprice_input = 0.15\nprice_output = 0.6\n'
+    assert old in text
+    text = text.replace(old, 'model_id = "gpt-4o-mini"\nprice_input = 1000\nprice_output = 2000\n')
+    plan = 'models = ["gpt-4o-mini", "gemini-2.0"]\n'
+    text = text.replace(plan, plan + "monthly_tokens = 40\n")
+    path = tmp_path / "catalog.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_plans_revenue_cost_margin_and_monthly_allowance(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path, data_dir: Path
+) -> None:
+    await start_bot({"CATALOG_PATH": str(priced_catalog(tmp_path)), **SBP})
+    telegram.user_message(PAYER, "/start")
+    await telegram.wait_for_message(PAYER, "Привет")
+    await buy(telegram, PAYER, "Premium 1", "СБП")
+    [payment] = [p["id"] for p in money_records(data_dir, "payments")]
+    telegram.user_message(ADMIN, f"/confirm {payment}")
+    await telegram.wait_for_message(PAYER, "Оплата получена")
+    await choose_model(telegram, PAYER, "GPT-4o Mini")
+
+    answers = []
+    for number in range(10):  # each exchange takes ~10-20 tokens of the 40
+        answers.append(await ask(telegram, PAYER, f"вопрос {number}"))
+        if "Месячный объём" in answers[-1]:
+            break
+    refusal = answers[-1]
+    assert "Месячный объём тарифа для GPT-4o Mini израсходован" in refusal, answers
+    assert "40 токенов в месяц" in refusal and "01." in refusal  # back on the 1st
+    asked = len(llm.requests)
+    assert "Месячный объём" in await ask(telegram, PAYER, "ещё")
+    assert len(llm.requests) == asked  # refused without a model call
+    telegram.user_message(PAYER, "/profile")
+    profile = await telegram.wait_for_message(PAYER, "Профиль", after=telegram.last_id(PAYER))
+    assert "Premium 1: 0 из 40 токенов" in profile.text
+
+    # The operator: revenue, cost and margin of the plan (and the user's card).
+    telegram.user_message(ADMIN, "/stats")
+    stats = await telegram.wait_for_message(ADMIN, "Тарифы за 30 дней")
+    line = re.search(r"Premium 1: ([\d.]+) · ([\d.]+) · (-?[\d.]+)", stats.text)
+    assert line is not None, stats.text
+    revenue, cost, margin = (float(value) for value in line.groups())
+    assert revenue == 675.0 and cost > 0 and round(revenue - cost, 2) == margin
+    total = re.search(r"30 дней: ([\d.]+) · маржа (-?[\d.]+)", stats.text)
+    assert total is not None and float(total.group(1)) == cost  # the only costly answers
+    telegram.user_message(ADMIN, "/admin")
+    panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=stats.message_id)
+    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Пользователи"))
+    await telegram.wait_for_last(ADMIN, "ID пользователя")
+    telegram.user_message(ADMIN, str(PAYER))
+    card = await telegram.wait_for_message(ADMIN, "Пользователь", after=panel.message_id)
+    assert f"оплатил 675 ₽, 0 ⭐ · расход на провайдеров {cost:.2f} ₽" in card.text
