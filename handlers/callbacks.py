@@ -27,7 +27,9 @@ class Section(StrEnum):
     STATS = "stats"
     PROMO = "promo"
     BROADCAST = "broadcast"
-    EXPORT = "export"
+    EXPORT = "export"  # under Payments
+    TOP_SPENDERS = "spenders"  # under Statistics
+    TOP_INVITERS = "inviters"  # under Statistics
 
 
 class UserAct(StrEnum):

@@ -6,6 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from handlers.views import bonus_text
 from services.catalog import Catalog
 from services.models import UserRecord
 from services.referrals import ReferralService, invite_link
@@ -29,12 +30,12 @@ async def invite(
     link = invite_link(me.username or "", await referrals.code_for(user.id))
     invited, rewarded = referrals.counts(user.id)
     bonus = catalog.referral
-    plan = catalog.plans_by_id.get(bonus.plan) if bonus is not None else None
-    offer = (
-        texts("invite_bonus", days=bonus.days, plan=plan.name)
-        if bonus is not None and plan is not None
-        else texts("invite_no_bonus")
-    )
+    if bonus is None:
+        offer = texts("invite_no_bonus")
+    else:
+        plan = catalog.plans_by_id.get(bonus.plan or "")
+        what = bonus_text(texts, bonus.days, plan.name if plan else None, bonus.requests)
+        offer = texts("invite_bonus", bonus=Raw(what))
     await message.answer(
         texts("invite", link=link, offer=Raw(offer), invited=invited, rewarded=rewarded)
     )

@@ -18,6 +18,16 @@ from texts import Texts, format_moment, get_texts
 METHOD_NAMES = {"yoomoney": "ЮMoney", "sbp": "СБП", "stars": "Stars"}
 
 
+def bonus_text(texts: Texts, days: int, plan_name: str | None, requests: int) -> str:
+    """A referral bonus in words: days of a plan, extra free requests a day, or both."""
+    parts = []
+    if plan_name is not None:
+        parts.append(texts("bonus_plan_days", days=days, plan=plan_name))
+    if requests:
+        parts.append(texts("bonus_requests", requests=requests, days=days))
+    return texts("and_join").join(parts)
+
+
 def amount_text(payment: Payment) -> str:
     return f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
 

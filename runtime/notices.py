@@ -10,13 +10,13 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 
 from config import Settings
-from handlers.views import METHOD_NAMES, amount_text
+from handlers.views import METHOD_NAMES, amount_text, bonus_text
 from services.catalog import Catalog
 from services.container import Services
 from services.payments import CreditResult
 from services.referrals import Reward
 from services.users import UsersService
-from texts import Texts, format_moment, get_texts
+from texts import Raw, Texts, format_moment, get_texts
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,16 @@ async def tell_referral_reward(
 ) -> None:
     """Tell an inviter, in their language, the bonus a friend's first payment gave them."""
     texts = get_texts(await users.language(reward.inviter_id))
-    end = format_moment(reward.end, settings.zone)
+    plan_name = reward.plan.name if reward.plan is not None else None
+    bonus = bonus_text(texts, reward.days, plan_name, reward.requests)
+    until = (
+        texts("referral_reward_until", plan=plan_name, end=format_moment(reward.end, settings.zone))
+        if plan_name is not None
+        else ""
+    )
     try:
         await bot.send_message(
-            reward.inviter_id,
-            texts("referral_reward", days=reward.days, plan=reward.plan.name, end=end),
+            reward.inviter_id, texts("referral_reward", bonus=Raw(bonus), until=Raw(until))
         )
     except TelegramAPIError as error:
         logger.warning("Could not tell user %s about their bonus: %s", reward.inviter_id, error)

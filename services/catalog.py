@@ -86,12 +86,21 @@ CUSTOM_MODE = "custom"  # the user's own instruction (not a catalog key)
 
 
 class ReferralBonus(BaseModel):
-    """`[referral]`: what an inviter gets when a user they invited first pays."""
+    """`[referral]`: what an inviter gets when a user they invited first pays: `days` of
+    `plan`, or `requests` extra free requests a day (each free model) for `days` days,
+    or both."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    plan: str  # a plan id, on sale
+    plan: str | None = None  # a plan id, on sale
     days: int = Field(gt=0, le=366)
+    requests: int = Field(default=0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _gives_something(self) -> ReferralBonus:
+        if self.plan is None and not self.requests:
+            raise ValueError("referral: give a plan, extra requests, or both")
+        return self
 
 
 class Catalog(BaseModel):
@@ -124,7 +133,7 @@ class Catalog(BaseModel):
             raise ValueError(f"mode key {CUSTOM_MODE!r} is reserved for the user's own instruction")
         if not any(model.free for model in self.models):
             raise ValueError("at least one model must be free (the default model)")
-        if self.referral is not None:
+        if self.referral is not None and self.referral.plan is not None:
             bonus = next((plan for plan in self.plans if plan.id == self.referral.plan), None)
             if bonus is None or bonus.retired:
                 state = "unknown" if bonus is None else "retired"

@@ -107,7 +107,6 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     promo = PromoService(storage, subscriptions, settings.zone)
     await promo.load(money.promo_codes, money.promo_activations)
     access = AccessService(catalog, subscriptions)
-    quota = QuotaService(catalog, access, stats, settings.zone, exempt=settings.admin_ids)
     broadcasts = BroadcastService(settings.data_dir, rate=settings.broadcast_rate)
     await broadcasts.open()
     payments = PaymentService(
@@ -115,6 +114,14 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     )
     referrals = ReferralService(storage, subscriptions, catalog)
     referrals.load(money.referral_codes, money.referrals)
+    quota = QuotaService(
+        catalog,
+        access,
+        stats,
+        settings.zone,
+        exempt=settings.admin_ids,
+        extra_requests=referrals.extra_requests,
+    )
     payments.credit_rules.append(referrals.stage_reward)
     payments.credit_listeners.append(referrals.on_credit)
     await payments.load(money.payments, money.unmatched, money.stars_subscriptions)

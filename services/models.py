@@ -237,9 +237,16 @@ class Referral:
     at: float
     payment_id: str | None = None  # the invited user's first credited payment
     paid_at: float | None = None
-    reward_plan: str | None = None  # what the inviter got for it (None: no bonus then)
-    reward_days: int = 0
+    reward_plan: str | None = None  # what the inviter got for it (None: no plan days)
+    reward_days: int = 0  # days of the plan, or of the extra requests
+    reward_requests: int = 0  # extra free requests a day, for reward_days days
 
     @property
     def rewarded(self) -> bool:
-        return self.reward_plan is not None
+        return self.reward_plan is not None or self.reward_requests > 0
+
+    def extra_requests(self, now: float) -> int:
+        """The extra free requests a day this referral gives its inviter at `now`."""
+        if not self.reward_requests or self.paid_at is None:
+            return 0
+        return self.reward_requests if now < self.paid_at + self.reward_days * 86400 else 0

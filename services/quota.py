@@ -2,8 +2,9 @@
 
 Counted per user, model and day (midnight in TIMEZONE), with the conversation's memory
 in the characters, so splitting a question into several messages does not escape the
-limit. A request is counted when it is let through (before any await: two devices
-racing for the last one cannot both pass) and given back if the model call fails.
+limit; a referral bonus may add free requests a day. A request is counted when it is
+let through (before any await: two devices racing for the last one cannot both pass)
+and given back if the model call fails.
 Plans may also carry a monthly token allowance, counted after each answer (one answer
 in flight may pass it). Admins are exempt.
 """
@@ -11,6 +12,7 @@ in flight may pass it). Admins are exempt.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -62,8 +64,10 @@ class QuotaService:
         stats: StatsService,
         zone: ZoneInfo,
         exempt: frozenset[int] = frozenset(),
+        extra_requests: Callable[[int], int] = lambda _user_id: 0,
     ) -> None:
         self._catalog = catalog
+        self._extra_requests = extra_requests  # a user's bonus free requests a day
         self._access = access
         self._stats = stats
         self._zone = zone
@@ -76,7 +80,10 @@ class QuotaService:
         if model.free and not plans:
             if model.free_daily_requests is None and model.free_daily_chars is None:
                 return Limits(None, None, "none")
-            return Limits(model.free_daily_requests, model.free_daily_chars, "free")
+            requests = model.free_daily_requests
+            if requests is not None:
+                requests += self._extra_requests(user_id)
+            return Limits(requests, model.free_daily_chars, "free")
         caps = [plan.daily_requests_per_model for plan in plans if model.key in plan.models]
         if caps and all(cap is not None for cap in caps):
             return Limits(max(cap for cap in caps if cap is not None), None, "fair_use")

@@ -7,7 +7,8 @@ invited user's first payment, granted exactly once.
   them (`Referral`). An unknown code, one's own, a user who had started the bot before,
   or a second invitation record nothing.
 - The invited user's first credited payment (any method) marks their `Referral` with it
-  and adds the catalog's `[referral]` bonus to the inviter, in the payment's own
+  and gives the inviter the catalog's `[referral]` bonus (days of a plan, extra free
+  requests a day for some days, or both), in the payment's own
   transaction (a `PaymentService` credit rule): it lands with the payment or not at all,
   once, whatever path or how many paths credit it.
 """
@@ -55,9 +56,10 @@ class Reward:
 
     inviter_id: int
     invited_id: int
-    plan: Plan
+    plan: Plan | None  # days of it, or None
     days: int
-    end: float  # the inviter's plan end after the bonus
+    end: float  # the inviter's plan end after the bonus (0 without a plan)
+    requests: int = 0  # extra free requests a day for `days` days
 
 
 @dataclass(slots=True, frozen=True)
@@ -178,6 +180,12 @@ class ReferralService:
         return rows[:limit]
 
     # The bonus --------------------------------------------------------------------------
+    def extra_requests(self, inviter_id: int, now: float | None = None) -> int:
+        """Extra free requests a day the inviter has now from friends' first payments."""
+        moment = time.time() if now is None else now
+        invited = self._invited.get(inviter_id, ())
+        return sum(self._referrals[user_id].extra_requests(moment) for user_id in invited)
+
     def stage_reward(self, staged: Staged, payment: Payment, now: float) -> None:
         """A credit rule (`PaymentService.credit_rules`): the invited user's first credited
         payment marks their referral with it and gives the inviter the catalog's bonus,
@@ -193,8 +201,10 @@ class ReferralService:
             paid_at=now,
             reward_plan=bonus.plan if bonus is not None else None,
             reward_days=bonus.days if bonus is not None else 0,
+            reward_requests=bonus.requests if bonus is not None else 0,
         )
-        if bonus is not None:  # may raise for an unknown plan: before anything is staged
+        if bonus is not None and bonus.plan is not None:
+            # May raise for an unknown plan: before anything is staged.
             self._subscriptions.stage_period(
                 staged,
                 referral.inviter_id,
@@ -208,28 +218,29 @@ class ReferralService:
     async def on_credit(self, result: CreditResult) -> None:
         """A credit listener: once the credit is durable, tell about the bonus it gave."""
         referral = self._referrals.get(result.payment.user_id)
-        if (
-            referral is None
-            or referral.payment_id != result.payment.id
-            or referral.reward_plan is None
-        ):
+        if referral is None or referral.payment_id != result.payment.id or not referral.rewarded:
             return
-        plan = self._catalog.plans_by_id.get(referral.reward_plan)
-        if plan is None:
-            return
+        plan = self._catalog.plans_by_id.get(referral.reward_plan or "")
         ends = [
             item.end
             for item in self._subscriptions.active_plans(referral.inviter_id)
-            if item.plan.id == plan.id
+            if plan is not None and item.plan.id == plan.id
         ]
         reward = Reward(
-            referral.inviter_id, referral.user_id, plan, referral.reward_days, max(ends, default=0)
+            referral.inviter_id,
+            referral.user_id,
+            plan,
+            referral.reward_days,
+            max(ends, default=0),
+            referral.reward_requests,
         )
         logger.info(
-            "Referral bonus: user %s got %s days of %s for user %s's first payment",
+            "Referral bonus: user %s got %s days of %s and %s extra requests a day "
+            "for user %s's first payment",
             reward.inviter_id,
             reward.days,
-            plan.id,
+            plan.id if plan is not None else "no plan",
+            reward.requests,
             reward.invited_id,
         )
         for listener in self.reward_listeners:

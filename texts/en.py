@@ -58,14 +58,20 @@ TEXTS: dict[str, str] = {
     ),
     "invite_bonus": (
         "When a friend who first opens the bot through this link pays for any plan, you get "
-        "{days:plural:day|days} of <b>{plan}</b>, for the first payment of each friend."
+        "{bonus}, for the first payment of each friend."
     ),
     "invite_no_bonus": "Share it with your friends: we count whom you invited.",
     "referral_reward": (
-        "🎁 A friend you invited has paid for a plan! You get "
-        "{days:plural:day|days} of <b>{plan}</b>, active until {end}.\n"
+        "🎁 A friend you invited has paid for a plan! You get {bonus}.{until}\n"
         "Thank you for recommending us! Your link: /invite"
     ),
+    "referral_reward_until": " <b>{plan}</b> is active until {end}.",
+    "bonus_plan_days": "{days:plural:day|days} of <b>{plan}</b>",
+    "bonus_requests": (
+        "{requests:plural:extra request|extra requests} a day to the free models "
+        "for {days:plural:day|days}"
+    ),
+    "and_join": " and ",
     # Models
     "model_menu": (
         "Choose a model. Current: <b>{model}</b>\n"
@@ -329,6 +335,8 @@ TEXTS: dict[str, str] = {
     "admin_panel": "<b>Admin panel</b>\nUsers: {users} · active subscriptions: {subs} · pending payments: {pending}",
     "btn_admin_users": "👤 Users",
     "btn_admin_payments": "💰 Payments",
+    "btn_admin_spenders": "💸 Costliest this month",
+    "btn_admin_inviters": "👥 Top inviters",
     "btn_admin_stats": "📊 Statistics",
     "btn_admin_promo": "🎟 Promo codes",
     "btn_admin_broadcast": "📣 Broadcast",
@@ -382,6 +390,7 @@ TEXTS: dict[str, str] = {
         "Free length-limit refusals (30 days): {refusals}"
     ),
     "admin_stats_referrals": "<b>Top inviters</b> (invited · rewarded)\n{lines}",
+    "admin_stats_referrals_none": "No invited users yet.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
     "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
     "admin_stats_unpriced": "\nWithout a price in the catalog (cost unknown): {count:plural:answer|answers}",
@@ -389,6 +398,7 @@ TEXTS: dict[str, str] = {
     "admin_stats_plan_margin": "{plan}: {revenue} · {cost} · {margin}",
     "admin_free_tier": "Free models",
     "admin_top_spenders": "<b>The costliest users this month</b>\n{lines}",
+    "admin_top_spenders_none": "No provider costs this month yet.",
     "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} RUB",
     "admin_chart_title": "Revenue and costs (RUB), new users over 30 days",
     "admin_promo_section": "<b>Promo codes</b>\n{items}",

@@ -58,14 +58,20 @@ TEXTS: dict[str, str] = {
     ),
     "invite_bonus": (
         "Когда друг, впервые открывший бота по этой ссылке, оплатит любой тариф, вы получите "
-        "{days:plural:день|дня|дней} тарифа <b>{plan}</b> — за первую оплату каждого друга."
+        "{bonus} — за первую оплату каждого друга."
     ),
     "invite_no_bonus": "Поделитесь ссылкой с друзьями — мы посчитаем, кого вы пригласили.",
     "referral_reward": (
-        "🎁 Приглашённый вами друг оплатил подписку! Вам начислено "
-        "{days:plural:день|дня|дней} тарифа <b>{plan}</b>, он активен до {end}.\n"
+        "🎁 Приглашённый вами друг оплатил подписку! Вам начислено: {bonus}.{until}\n"
         "Спасибо, что рекомендуете нас! Ваша ссылка: /invite"
     ),
+    "referral_reward_until": " Тариф <b>{plan}</b> активен до {end}.",
+    "bonus_plan_days": "{days:plural:день|дня|дней} тарифа <b>{plan}</b>",
+    "bonus_requests": (
+        "+{requests:plural:запрос|запроса|запросов} в день к бесплатным моделям "
+        "на {days:plural:день|дня|дней}"
+    ),
+    "and_join": " и ",
     # Models
     "model_menu": (
         "Выберите модель. Сейчас: <b>{model}</b>\n🔒 — нужна подписка, ⛔ — временно недоступна."
@@ -330,6 +336,8 @@ TEXTS: dict[str, str] = {
     "btn_admin_users": "👤 Пользователи",
     "btn_admin_payments": "💰 Платежи",
     "btn_admin_stats": "📊 Статистика",
+    "btn_admin_spenders": "💸 Самые затратные за месяц",
+    "btn_admin_inviters": "👥 Лучшие пригласившие",
     "btn_admin_promo": "🎟 Промокоды",
     "btn_admin_broadcast": "📣 Рассылка",
     "btn_back": "« Назад",
@@ -382,6 +390,7 @@ TEXTS: dict[str, str] = {
         "Отказов по лимиту длины (30 дн.): {refusals}"
     ),
     "admin_stats_referrals": "<b>Лучшие пригласившие</b> (приглашено · с бонусом)\n{lines}",
+    "admin_stats_referrals_none": "Приглашённых пользователей пока нет.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
     "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
     "admin_stats_unpriced": "\nБез цены в каталоге (расход неизвестен): {count:plural:ответ|ответа|ответов}",
@@ -389,6 +398,7 @@ TEXTS: dict[str, str] = {
     "admin_stats_plan_margin": "{plan}: {revenue} · {cost} · {margin}",
     "admin_free_tier": "Бесплатные модели",
     "admin_top_spenders": "<b>Самые затратные пользователи месяца</b>\n{lines}",
+    "admin_top_spenders_none": "В этом месяце расходов на провайдеров пока нет.",
     "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} ₽",
     "admin_chart_title": "Выручка и расходы (₽), новые пользователи за 30 дней",
     "admin_promo_section": "<b>Промокоды</b>\n{items}",

@@ -49,6 +49,14 @@ def yes_keyboard(texts: Texts, yes: AdminUser) -> InlineKeyboardMarkup:
     return with_back(texts, builder)
 
 
+def stats_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    """Under /stats: the month's costliest users and the top inviters, one press away."""
+    builder = InlineKeyboardBuilder()
+    for section in (Section.TOP_SPENDERS, Section.TOP_INVITERS):
+        builder.button(text=texts(f"btn_admin_{section}"), callback_data=AdminMenu(section=section))
+    return with_back(texts, builder)
+
+
 # Users --------------------------------------------------------------------------------
 def user_keyboard(user_id: int, texts: Texts) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()

@@ -10,6 +10,7 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from config import Settings
+from handlers.admin.keyboards import stats_keyboard
 from handlers.callbacks import AdminMenu, Section
 from services.catalog import Catalog
 from services.chart import daily_chart
@@ -22,6 +23,7 @@ from services.users import UsersService
 from texts import Raw, Texts
 
 router = Router(name=__name__)
+TOP_SPENDERS = 10
 
 
 @router.message(Command("stats"))
@@ -34,11 +36,11 @@ async def stats_command(
     payments: PaymentService,
     stats: StatsService,
     catalog: Catalog,
-    referrals: ReferralService,
     settings: Settings,
 ) -> None:
-    """/stats: figures, margins per plan, the 30-day chart, top spenders and inviters."""
-    sources = Sources(users, subscriptions, payments, stats, referrals)
+    """/stats: figures, margins per plan and the 30-day chart; top spenders and inviters
+    one button away."""
+    sources = Sources(users, subscriptions, payments, stats)
     await send_statistics(bot, message.chat.id, texts, sources, catalog, settings)
 
 
@@ -52,12 +54,11 @@ async def stats_section(
     payments: PaymentService,
     stats: StatsService,
     catalog: Catalog,
-    referrals: ReferralService,
     settings: Settings,
 ) -> None:
     """The panel's "Statistics": the same as /stats."""
     await query.answer()
-    sources = Sources(users, subscriptions, payments, stats, referrals)
+    sources = Sources(users, subscriptions, payments, stats)
     await send_statistics(bot, query.from_user.id, texts, sources, catalog, settings)
 
 
@@ -67,7 +68,6 @@ class Sources:
     subscriptions: SubscriptionService
     payments: PaymentService
     stats: StatsService
-    referrals: ReferralService
 
 
 async def send_statistics(
@@ -82,8 +82,6 @@ async def send_statistics(
         settings.star_rub_rate,
     )
     await send_report(bot, chat_id, report, texts, catalog, settings)
-    await send_top_spenders(bot, chat_id, texts, sources.stats, sources.users)
-    await send_top_inviters(bot, chat_id, texts, sources.referrals, sources.users)
 
 
 def _money(revenue: Revenue) -> str:
@@ -141,7 +139,7 @@ async def send_report(
         unpriced=texts("admin_stats_unpriced", count=report.unpriced) if report.unpriced else "",
         plans_margin=Raw(_plan_margins(report, catalog, texts) or texts("none")),
     )
-    await bot.send_message(chat_id, text)
+    await bot.send_message(chat_id, text, reply_markup=stats_keyboard(texts))
     png = await asyncio.to_thread(
         daily_chart,
         report.days,
@@ -172,40 +170,52 @@ def _plan_margins(report: StatsReport, catalog: Catalog, texts: Texts) -> str:
     return "\n".join(lines)
 
 
-async def send_top_spenders(
-    bot: Bot, chat_id: int, texts: Texts, stats: StatsService, users: UsersService
+@router.callback_query(AdminMenu.filter(F.section == Section.TOP_SPENDERS))
+async def top_spenders(
+    query: CallbackQuery, bot: Bot, texts: Texts, stats: StatsService, users: UsersService
 ) -> None:
     """The 10 users who cost the most this month."""
-    top = await stats.top_spenders(10)
-    if not top:
-        return
+    await query.answer()
     lines = []
-    for user_id, cost in top:
-        user = await users.get(user_id)
-        name = (f"@{user.username}" if user.username else user.first_name) if user else ""
+    for user_id, cost in await stats.top_spenders(TOP_SPENDERS):
+        name = await _name(users, user_id)
         lines.append(
             texts("admin_top_spender_line", user_id=user_id, name=name, cost=f"{cost:.2f}")
         )
-    await bot.send_message(chat_id, texts("admin_top_spenders", lines=Raw("\n".join(lines))))
+    text = (
+        texts("admin_top_spenders", lines=Raw("\n".join(lines)))
+        if lines
+        else texts("admin_top_spenders_none")
+    )
+    await bot.send_message(query.from_user.id, text)
 
 
-async def send_top_inviters(
-    bot: Bot, chat_id: int, texts: Texts, referrals: ReferralService, users: UsersService
+@router.callback_query(AdminMenu.filter(F.section == Section.TOP_INVITERS))
+async def top_inviters(
+    query: CallbackQuery, bot: Bot, texts: Texts, referrals: ReferralService, users: UsersService
 ) -> None:
     """The users who invited the most (by friends who paid, then by friends invited)."""
-    lines = []
-    for row in referrals.top():
-        user = await users.get(row.user_id)
-        name = (f"@{user.username}" if user.username else user.first_name) if user else ""
-        lines.append(
-            texts(
-                "admin_stats_referral_line",
-                user=name or "—",
-                user_id=row.user_id,
-                invited=row.invited,
-                rewarded=row.rewarded,
-            )
+    await query.answer()
+    lines = [
+        texts(
+            "admin_stats_referral_line",
+            user=await _name(users, row.user_id) or "—",
+            user_id=row.user_id,
+            invited=row.invited,
+            rewarded=row.rewarded,
         )
-    if lines:
-        text = texts("admin_stats_referrals", lines=Raw("\n".join(lines)))
-        await bot.send_message(chat_id, text)
+        for row in referrals.top()
+    ]
+    text = (
+        texts("admin_stats_referrals", lines=Raw("\n".join(lines)))
+        if lines
+        else texts("admin_stats_referrals_none")
+    )
+    await bot.send_message(query.from_user.id, text)
+
+
+async def _name(users: UsersService, user_id: int) -> str:
+    user = await users.get(user_id)
+    if user is None:
+        return ""
+    return f"@{user.username}" if user.username else user.first_name

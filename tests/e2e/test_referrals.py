@@ -89,6 +89,8 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
     profile = await telegram.wait_for_message(FRIEND, "Профиль", after=telegram.last_id(FRIEND))
     assert "У вас 0 приглашённых, бонус получен за 0 оплативших" in profile.text
     telegram.user_message(ADMIN, "/stats")
+    report = await telegram.wait_for_message(ADMIN, "Статистика")
+    telegram.press_button(ADMIN, report.message_id, report.button_data("пригласившие"))
     top = await telegram.wait_for_message(ADMIN, "Лучшие пригласившие")
     assert f"({INVITER}): 1 · 1" in top.text
 

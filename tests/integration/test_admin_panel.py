@@ -241,6 +241,40 @@ async def test_stats_by_command_and_button(harness: Harness) -> None:
     texts = [c.text for c in harness.session.calls if isinstance(c, SendMessage)]
     photos = [c for c in harness.session.calls if isinstance(c, SendPhoto)]
     assert sum("Пользователей" in (t or "") for t in texts) == 2 and len(photos) == 2
+    report = next(
+        c for c in harness.session.calls if isinstance(c, SendMessage) and "Пользователей" in c.text
+    )
+    assert isinstance(report.reply_markup, InlineKeyboardMarkup)
+    under = [b.callback_data or "" for row in report.reply_markup.inline_keyboard for b in row]
+    assert [AdminMenu.unpack(data).section for data in under] == [
+        Section.TOP_SPENDERS,
+        Section.TOP_INVITERS,
+        Section.MAIN,
+    ]
+
+
+async def test_top_spenders_and_inviters_are_one_press_away(harness: Harness) -> None:
+    await harness.press(ADMIN, AdminMenu(section=Section.TOP_SPENDERS).pack())
+    assert last_text(harness) == "В этом месяце расходов на провайдеров пока нет."
+    await harness.press(ADMIN, AdminMenu(section=Section.TOP_INVITERS).pack())
+    assert last_text(harness) == "Приглашённых пользователей пока нет."
+
+    await harness.message(USER, "/start")
+    stats = harness.services.stats
+    stats.spend(USER, "gpt-5-nano", 1.25)
+    stats.spend(USER, "gpt-5-nano", 2.5)
+    stats.spend(ADMIN, "gpt-5-nano", 7.0)
+    await harness.press(ADMIN, AdminMenu(section=Section.TOP_SPENDERS).pack())
+    lines = last_text(harness).splitlines()
+    assert lines[0] == "<b>Самые затратные пользователи месяца</b>"
+    assert lines[1].startswith(f"<code>{ADMIN}</code>") and lines[1].endswith("— 7.00 ₽")
+    assert lines[2].startswith(f"<code>{USER}</code>") and lines[2].endswith("— 3.75 ₽")
+
+    referrals = harness.services.referrals
+    code = await referrals.code_for(USER)
+    assert await referrals.arrive(8, f"ref_{code}", first_visit=True)
+    await harness.press(ADMIN, AdminMenu(section=Section.TOP_INVITERS).pack())
+    assert f"(<code>{USER}</code>): 1 · 0" in last_text(harness)
 
 
 async def test_broadcast_from_the_panel_and_stop(harness: Harness) -> None:

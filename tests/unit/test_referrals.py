@@ -6,13 +6,17 @@ import asyncio
 import re
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
-from services.catalog import Catalog, CatalogError, load_catalog
+from handlers.views import bonus_text
+from services.access import AccessService
+from services.catalog import Catalog, CatalogError, ReferralBonus, load_catalog
 from services.models import Payment, Referral
 from services.payments import STARS_SUBSCRIPTION_PERIOD, MoneyArrival
+from services.quota import QuotaExceededError, QuotaService
 from services.referrals import (
     SOURCE_PREFIX,
     START_PREFIX,
@@ -21,12 +25,15 @@ from services.referrals import (
     code_from_start,
     invite_link,
 )
+from services.stats import StatsService
 from services.storage.journal import journal_numbers, journal_path
 from services.storage.json_store import read_live_records
 from services.subscriptions import DAY
 from tests.unit.conftest import ROOT, Money, open_money
+from texts import get_texts
 
 INVITER, FRIEND, OTHER = 100, 200, 300
+MSK = ZoneInfo("Europe/Moscow")
 
 
 class Bot:
@@ -166,6 +173,7 @@ async def test_the_first_payment_rewards_the_inviter_once_in_the_same_transactio
 
     assert bot.bonus_periods(INVITER) == [f"{SOURCE_PREFIX}{FRIEND}"]
     [reward] = bot.told
+    assert reward.plan is not None
     assert (reward.inviter_id, reward.invited_id, reward.plan.id, reward.days) == (
         INVITER,
         FRIEND,
@@ -329,13 +337,64 @@ async def test_a_format_1_data_dir_has_no_referral_files_and_opens(tmp_path: Pat
     assert (tmp_path / "referrals.json").exists()  # written by the upgrade, empty
 
 
+async def test_a_requests_bonus_adds_free_requests_a_day_for_its_days(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    extra = catalog.model_copy(update={"referral": ReferralBonus(days=7, requests=20)})
+    bot = await invited_friend(tmp_path, extra)
+    stats = StatsService(tmp_path, MSK)
+    await stats.load()
+    access = AccessService(extra, bot.money.subscriptions)
+    quota = QuotaService(extra, access, stats, MSK, extra_requests=bot.referrals.extra_requests)
+    nano = extra.models_by_key["gpt-5-nano"]
+    assert quota.limits(INVITER, nano).requests == 30
+
+    payment = await bot.paid(FRIEND)
+    assert quota.limits(INVITER, nano).requests == 50
+    assert quota.limits(FRIEND, nano).requests is None  # the friend's plan: no free cap
+    assert bot.bonus_periods(INVITER) == []  # no plan days in this bonus
+    [reward] = bot.told
+    assert (reward.plan, reward.days, reward.requests) == (None, 7, 20)
+    for _ in range(50):
+        quota.take(INVITER, nano, 10)
+    with pytest.raises(QuotaExceededError):
+        quota.take(INVITER, nano, 10)
+
+    # A second friend's first payment stacks; each bonus ends after its days.
+    code = START_PREFIX + (bot.referrals.code_of(INVITER) or "")
+    await bot.referrals.arrive(OTHER, code, first_visit=True)
+    second = await bot.paid(OTHER)
+    assert bot.referrals.extra_requests(INVITER) == 40
+    week = 7 * DAY
+    assert bot.referrals.extra_requests(INVITER, payment.created_at + week - 60) == 40
+    assert bot.referrals.extra_requests(INVITER, second.created_at + week + 1) == 0
+    await bot.money.storage.close()
+
+    restarted = await start(tmp_path, extra)  # the bonus is on disk
+    assert restarted.referrals.extra_requests(INVITER) == 40
+    assert restarted.referrals.counts(INVITER) == (2, 2)
+
+
+def test_a_bonus_in_words_in_both_languages() -> None:
+    ru, en = get_texts("ru"), get_texts("en")
+    assert bonus_text(ru, 7, "AI Group", 0) == "7 дней тарифа <b>AI Group</b>"
+    assert bonus_text(ru, 1, None, 21) == ("+21 запрос в день к бесплатным моделям на 1 день")
+    assert bonus_text(ru, 3, "AI Group", 5) == (
+        "3 дня тарифа <b>AI Group</b> и +5 запросов в день к бесплатным моделям на 3 дня"
+    )
+    assert bonus_text(en, 1, "AI Group", 1) == (
+        "1 day of <b>AI Group</b> and 1 extra request a day to the free models for 1 day"
+    )
+
+
 # The catalog ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("table", "message"),
     [
         ('plan = "nope"\ndays = 7', "unknown plan 'nope'"),
         ('plan = "ai_group"\ndays = 0', "days"),
-        ('plan = "ai_group"\ndays = 7\nrequests = 5', "requests"),
+        ("days = 7", "give a plan, extra requests, or both"),
+        ('plan = "ai_group"\ndays = 7\nrequests = -5', "requests"),
     ],
 )
 def test_the_catalog_checks_the_referral_bonus(tmp_path: Path, table: str, message: str) -> None:
