@@ -11,6 +11,7 @@ from handlers import (
     conversations,
     errors,
     groups,
+    media,
     models,
     payments,
     plans,
@@ -29,5 +30,6 @@ def get_routers() -> list[Router]:
         payments.router,
         referrals.router,
         admin.router,
+        media.router,
         chat.router,
     ]

@@ -68,16 +68,23 @@ async def ask_model(
 ) -> None:
     """Any text: stream the model's answer into the chat. Messages sent meanwhile wait,
     in order, and are answered together right after (this handler answers them)."""
-    text = message.text or ""
     await turn.wait()  # a burst is queued in the order it was sent
-    offer = chat.inbox.offer(user.id, text)
+    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+    await submit(deps, message, user, message.text or "", turn)
+
+
+async def submit(
+    deps: Answering, message: Message, user: UserRecord, text: str, turn: Turn
+) -> None:
+    """A request (typed, or read from a voice message or a file) joins the user's queue
+    once its turn has come: answered now, or right after the answer being written."""
+    offer = deps.chat.inbox.offer(user.id, text)
     turn.passed()
     if offer is Offer.FULL:  # said once per overflow; Offer.DROPPED is quiet
-        await message.answer(texts("queue_full", limit=chat.inbox.limit))
+        await message.answer(deps.texts("queue_full", limit=deps.chat.inbox.limit))
         return
     if offer is Offer.START:
-        request = await chat.inbox.first_request(user.id, text)
-        deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+        request = await deps.chat.inbox.first_request(user.id, text)
         await _work(deps, message.chat.id, user, request)
 
 
@@ -214,7 +221,8 @@ async def retry_answer(
 
 @router.message()
 async def not_text(message: Message, texts: Texts) -> None:
-    """Stickers, photos, voice...: explain that only text is understood."""
+    """Stickers, photos...: say what is understood (the media router takes files and,
+    when the catalog has `[transcription]`, voice)."""
     await message.answer(texts("only_text"))
 
 
@@ -227,6 +235,8 @@ def refusal_text(
         return texts("model_locked", model=model.name, plans=plans)
     if refusal.reason == "too_long":
         return texts("too_long", length=length, limit=refusal.limit)
+    if refusal.reason == "too_long_for_model":
+        return texts("too_long_for_model", model=model.name, length=length, limit=refusal.limit)
     if refusal.reason == "unavailable":
         return texts("model_unavailable", model=model.name)
     if refusal.reason.startswith("quota_"):

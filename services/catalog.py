@@ -103,6 +103,18 @@ class ReferralBonus(BaseModel):
         return self
 
 
+class Transcription(BaseModel):
+    """`[transcription]`: voice, audio and video notes become text through this provider's
+    OpenAI-compatible `/audio/transcriptions`, then are asked like typed questions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str
+    model_id: str = Field(min_length=1)
+    price_per_minute: float | None = Field(default=None, ge=0)  # USD; None: cost unknown
+    max_seconds: int = Field(default=300, gt=0, le=3600)
+
+
 class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -111,6 +123,7 @@ class Catalog(BaseModel):
     plans: tuple[Plan, ...] = ()
     modes: tuple[Mode, ...] = ()
     referral: ReferralBonus | None = None  # None: invitations are counted, not rewarded
+    transcription: Transcription | None = None  # None: voice messages are not understood
 
     @model_validator(mode="after")
     def _check_references(self) -> Catalog:
@@ -133,6 +146,9 @@ class Catalog(BaseModel):
             raise ValueError(f"mode key {CUSTOM_MODE!r} is reserved for the user's own instruction")
         if not any(model.free for model in self.models):
             raise ValueError("at least one model must be free (the default model)")
+        voice = self.transcription
+        if voice is not None and voice.provider not in self.providers:
+            raise ValueError(f"transcription: unknown provider {voice.provider!r}")
         if self.referral is not None and self.referral.plan is not None:
             bonus = next((plan for plan in self.plans if plan.id == self.referral.plan), None)
             if bonus is None or bonus.retired:

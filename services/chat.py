@@ -14,7 +14,7 @@ from services.alerts import AlertService
 from services.catalog import Catalog, Model
 from services.conversations import ConversationService
 from services.inbox import Inbox
-from services.llm import LLMGateway, ProviderError, TextDelta
+from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError, TextDelta
 from services.models import ChatTurn, Conversation, Usage, UserRecord
 from services.quota import QuotaExceededError, QuotaService
 from services.stats import StatsService
@@ -22,10 +22,6 @@ from services.storage.base import Storage
 
 logger = logging.getLogger(__name__)
 
-# Provider failures that mean the operator must act (a key, a retired model id).
-CONFIG_FAILURES = frozenset(
-    {"auth", "model_missing", "bad_request", "region_blocked", "proxy_refused", "proxy_unreachable"}
-)
 FAILURES_BEFORE_ALERT = 3
 
 # Rough characters per token for budgeting memory; low so that Cyrillic fits too.
@@ -45,11 +41,27 @@ class ChatRefusalError(Exception):
         resets_at: float | None = None,
     ) -> None:
         super().__init__(reason)
-        # "locked" | "too_long" | "unavailable" | "empty_request" | "quota_<kind>_<what>"
+        # "locked" | "too_long" | "too_long_for_model" | "unavailable" | "empty_request"
+        # | "quota_<kind>_<what>"
         self.reason = reason
         self.model = model
         self.limit = limit
         self.resets_at = resets_at  # quotas: when the day's allowance comes back
+
+
+def quota_refusal(exceeded: QuotaExceededError, model: Model) -> ChatRefusalError:
+    return ChatRefusalError(
+        f"quota_{exceeded.limits.kind}_{exceeded.what}",
+        model,
+        limit=exceeded.limit,
+        resets_at=exceeded.resets_at,
+    )
+
+
+def input_budget(model: Model) -> int:
+    """The characters a model's context holds after its answer budget (the most a
+    question may have; the memory fills the rest)."""
+    return int((model.context_tokens - model.max_output_tokens) * CHARS_PER_TOKEN)
 
 
 @dataclass(slots=True)
@@ -104,15 +116,32 @@ class ChatService:
         model = self.current_model(user)
         if not text.strip():
             raise ChatRefusalError("empty_request", model)
-        if not self._access.can_use(user.id, model):
-            raise ChatRefusalError("locked", model)
-        if not self._llm.is_available(model):
-            raise ChatRefusalError("unavailable", model)
+        self._check_model(user, model)
         limit = self._access.input_limit(user.id, model)
         if limit is not None and len(text) > limit:
             self._stats.free_limit_refusal()
             raise ChatRefusalError("too_long", model, limit=limit)
+        budget = input_budget(model)
+        if len(text) > budget:  # the provider would refuse it (and alert the admins)
+            raise ChatRefusalError("too_long_for_model", model, limit=budget)
         return model
+
+    def check_ready(self, user: UserRecord) -> Model:
+        """Whether the user's model would take a request now (access, provider, today's
+        requests), counting nothing: before paying for a transcription."""
+        model = self.current_model(user)
+        self._check_model(user, model)
+        try:
+            self._quota.check(user.id, model)
+        except QuotaExceededError as exceeded:
+            raise quota_refusal(exceeded, model) from None
+        return model
+
+    def _check_model(self, user: UserRecord, model: Model) -> None:
+        if not self._access.can_use(user.id, model):
+            raise ChatRefusalError("locked", model)
+        if not self._llm.is_available(model):
+            raise ChatRefusalError("unavailable", model)
 
     async def answer(
         self,
@@ -138,12 +167,7 @@ class ChatService:
         try:
             bill_to = self._quota.take(user.id, model, chars)  # no await since the check
         except QuotaExceededError as exceeded:
-            raise ChatRefusalError(
-                f"quota_{exceeded.limits.kind}_{exceeded.what}",
-                model,
-                limit=exceeded.limit,
-                resets_at=exceeded.resets_at,
-            ) from None
+            raise quota_refusal(exceeded, model) from None
         instruction = self.conversations.system_prompt(conversation, user.language)
         if instruction:
             prompt.insert(0, ChatTurn("system", instruction))
@@ -279,7 +303,7 @@ class ChatService:
 
     def _fit_memory(self, turns: list[ChatTurn], model: Model) -> list[ChatTurn]:
         """Keep the newest turns that fit the model's context after its answer budget."""
-        budget = int((model.context_tokens - model.max_output_tokens) * CHARS_PER_TOKEN)
+        budget = input_budget(model)
         kept: list[ChatTurn] = []
         used = 0
         for turn in reversed(turns[-self._history_max_messages :]):

@@ -27,6 +27,7 @@ from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
+from services.voice import VoiceService
 from services.yoomoney import YooMoneyChecker, YooMoneyClient
 
 
@@ -50,6 +51,7 @@ class Services:
     retention: Retention
     quota: QuotaService
     referrals: ReferralService
+    voice: VoiceService
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -168,6 +170,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         retention=retention,
         quota=quota,
         referrals=referrals,
+        voice=VoiceService(catalog, llm, access, stats, alerts, usd_rub=settings.usd_rub_rate),
     )
 
 

@@ -29,6 +29,10 @@ REGION_CODE = "unsupported_country_region_territory"
 # Gemini says it in a 400's message instead ("User location is not supported ...").
 REGION_MESSAGES = ("location is not supported", "unsupported_country_region_territory")
 LIST_TIMEOUT = 20.0  # seconds for one GET /models
+# Provider failures that mean the operator must act (a key, a retired model id).
+CONFIG_FAILURES = frozenset(
+    {"auth", "model_missing", "bad_request", "region_blocked", "proxy_refused", "proxy_unreachable"}
+)
 
 # Why a model cannot be chosen: its provider has no key, or no longer lists its model_id.
 Unavailable = Literal["no_key", "not_served"]
@@ -182,6 +186,23 @@ class LLMGateway:
         if not ids:
             raise ProviderError("not_listed", "the answer holds no model list")
         return ids
+
+    async def transcribe(self, provider: str, model_id: str, audio: bytes, file_name: str) -> str:
+        """Speech to text (OpenAI's `/audio/transcriptions`, multipart); ProviderError as
+        for chats."""
+        client = self._clients.get(provider)
+        if client is None:
+            raise ProviderError("unavailable", f"provider {provider} has no API key")
+        try:
+            result = await client.audio.transcriptions.create(
+                model=model_id, file=(file_name, audio), response_format="json"
+            )
+        except openai.APIError as error:
+            kind = error_kind(error, False, proxied=provider in self._proxied)
+            raise ProviderError(kind, str(error)) from error
+        except aiohttp.ClientError as error:
+            raise ProviderError("unavailable", str(error)) from error
+        return result.text.strip()
 
     def default_model(self) -> Model:
         """The first free model whose provider is configured (else the catalog's first)."""

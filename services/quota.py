@@ -105,6 +105,14 @@ class QuotaService:
     def take(self, user_id: int, model: Model, chars: int) -> str:
         """Count a request of `chars` input characters and return the plan it is billed to,
         or raise QuotaExceededError."""
+        bill_to = self.check(user_id, model, chars)
+        self._stats.count_request(user_id, model.key, chars)
+        return bill_to
+
+    def check(self, user_id: int, model: Model, chars: int = 0) -> str:
+        """The plan a request of `chars` characters would be billed to, counting nothing
+        (e.g. before paying for a voice message's transcription); QuotaExceededError if it
+        would be refused."""
         bill_to = self.bill_to(user_id, model)
         plan = self._catalog.plans_by_id.get(bill_to)
         allowance = plan.monthly_tokens if plan and user_id not in self._exempt else None
@@ -118,7 +126,6 @@ class QuotaService:
                 raise QuotaExceededError("requests", limits, limits.requests, self.resets_at())
             if limits.chars is not None and used_chars + chars > limits.chars:
                 raise QuotaExceededError("chars", limits, limits.chars, self.resets_at())
-        self._stats.count_request(user_id, model.key, chars)
         return bill_to
 
     def give_back(self, user_id: int, model: Model, chars: int) -> None:

@@ -97,7 +97,34 @@ TEXTS: dict[str, str] = {
         "✂️ Your request is too long: {length:plural:character|characters}, the free models' limit is {limit}.\n"
         "Shorten it, or any subscription lifts the limit: /plans"
     ),
-    "only_text": "I only understand text messages. Please write your question as text.",
+    "only_text": (
+        "I understand text, voice messages, text files and PDFs. Stickers, photos and "
+        "videos not yet: please type your question."
+    ),
+    "too_long_for_model": (
+        "✂️ The request is too long for {model}: {length:plural:character|characters}, and "
+        "the model takes about {limit}. Shorten it or choose a model with a larger "
+        "context: /model"
+    ),
+    "voice_off": "🎤 Voice messages are not recognised yet. Please type your question.",
+    "voice_too_long": (
+        "🎤 The voice message is too long: I recognise up to "
+        "{limit:plural:second|seconds}. Split it or type your question."
+    ),
+    "voice_empty": "🎤 I could not make out any speech. Try again or type your question.",
+    "voice_failed": (
+        "🎤 I could not transcribe the voice message: the recognition service is "
+        "unavailable for now. Try later or type your question."
+    ),
+    "voice_heard": "🎤 <i>{text}</i>",
+    "file_unsupported": (
+        "📎 I cannot read this file. I read text files (txt, md, csv, json, code…) and PDFs "
+        "with a text layer."
+    ),
+    "file_too_big": "📎 The file is too big: I read files up to {mb} MB.",
+    "file_empty": "📎 There is no text in the file (if it is a scan, send the text instead).",
+    "file_unreadable": "📎 The file is damaged or password-protected: I could not read it.",
+    "file_download_failed": "📎 Telegram did not give me the file. Please send it again.",
     "empty_answer": "The model returned an empty answer. Try rephrasing your question.",
     "answer_cut": "\n\n⚠️ The answer was cut off: the model dropped the connection.",
     "btn_retry": "🔄 Retry",
@@ -386,12 +413,13 @@ TEXTS: dict[str, str] = {
         "Today: {cost_today} · margin {margin_today}\n7 days: {cost_7d} · margin {margin_7d}\n"
         "30 days: {cost_30d} · margin {margin_30d}{unpriced}\n\n"
         "<b>Plans in 30 days</b> (revenue · cost · margin, RUB)\n{plans_margin}\n\n"
-        "<b>Models in 30 days</b> (messages · failures · tokens in/out · cost RUB)\n{models}\n\n"
+        "<b>Models in 30 days</b> (messages · failures · tokens in/out · cost RUB)\n{models}{voice}\n\n"
         "Free length-limit refusals (30 days): {refusals}"
     ),
     "admin_stats_referrals": "<b>Top inviters</b> (invited · rewarded)\n{lines}",
     "admin_stats_referrals_none": "No invited users yet.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
+    "admin_stats_voice": "\n🎤 Voice transcription: {cost} ₽",
     "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
     "admin_stats_unpriced": "\nWithout a price in the catalog (cost unknown): {count:plural:answer|answers}",
     "admin_cost_unknown": "unknown",

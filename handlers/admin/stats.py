@@ -20,6 +20,7 @@ from services.reports import Revenue, StatsReport, stats_report
 from services.stats import FREE, StatsService
 from services.subscriptions import SubscriptionService
 from services.users import UsersService
+from services.voice import VOICE_KEY
 from texts import Raw, Texts
 
 router = Router(name=__name__)
@@ -127,6 +128,7 @@ async def send_report(
         rev_7d=_money(report.revenue_7d),
         rev_30d=_money(report.revenue_30d),
         models=Raw("\n".join(model_lines) or texts("none")),
+        voice=Raw(_voice_cost(report, texts)),
         refusals=report.refusals_30d,
         rate=f"{settings.usd_rub_rate:g}",
         star_rate=f"{settings.star_rub_rate:g}",
@@ -149,6 +151,11 @@ async def send_report(
         report.cost_by_day,
     )
     await bot.send_photo(chat_id, BufferedInputFile(png, filename="stats.png"))
+
+
+def _voice_cost(report: StatsReport, texts: Texts) -> str:
+    cost = report.cost_by_model.get(VOICE_KEY)
+    return texts("admin_stats_voice", cost=f"{cost:.2f}") if cost else ""
 
 
 def _plan_margins(report: StatsReport, catalog: Catalog, texts: Texts) -> str:

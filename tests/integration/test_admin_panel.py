@@ -20,6 +20,7 @@ from handlers.callbacks import (
     UserAct,
 )
 from handlers.states import AdminFind
+from services.voice import VOICE_KEY
 from tests.integration.conftest import Harness
 
 ADMIN = 1
@@ -294,3 +295,17 @@ async def test_broadcast_from_the_panel_and_stop(harness: Harness) -> None:
     draft = await harness.services.broadcasts.get(send.broadcast_id)
     assert draft is not None and draft.status == "cancelled"
     await asyncio.sleep(0)
+
+
+async def test_voice_transcription_cost_has_its_line_in_stats(harness: Harness) -> None:
+    await harness.message(ADMIN, "/stats")
+    assert "Распознавание голоса" not in last_text(harness)  # none yet: no line
+    harness.services.stats.spend(USER, VOICE_KEY, 1.5)
+    await harness.message(ADMIN, "/stats")
+    report = next(
+        c.text
+        for c in reversed(harness.session.calls)
+        if isinstance(c, SendMessage) and "Пользователей" in c.text
+    )
+    assert "🎤 Распознавание голоса: 1.50 ₽" in report
+    assert "30 дней: 1.50 · маржа -1.50" in report

@@ -1,4 +1,5 @@
-"""An OpenAI-compatible chat completions server that streams SSE chunks like the real API.
+"""An OpenAI-compatible chat completions server that streams SSE chunks like the real API,
+with `GET /v1/models` and `POST /v1/audio/transcriptions` (multipart, as the real API).
 
 llm = FakeOpenAI()
 await llm.start()
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 Reply = Callable[[dict[str, Any]], "str | Awaitable[str]"]
 
@@ -52,6 +53,15 @@ def text_of(content: Any) -> str:
 def echo_reply(request: dict[str, Any]) -> str:
     users = [m for m in request.get("messages", []) if m.get("role") == "user"]
     return f"Echo: {text_of(users[-1]['content']) if users else ''}"
+
+
+# What /audio/transcriptions accepts (by the file name's extension), as the real API.
+AUDIO_FORMATS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+
+
+def spoken_text(audio: bytes) -> str:
+    """The stand-in's "speech recognition": a test's fake audio is `OggS` + UTF-8 text."""
+    return audio.removeprefix(b"OggS").decode("utf-8", errors="replace").strip()
 
 
 def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
@@ -97,6 +107,10 @@ class FakeOpenAI:
         self.closed_by_client = 0  # streams the client closed before the end (Stop)
         self.pieces_sent = 0  # content chunks written, over all streams
         self.max_active = 0
+        # POST /audio/transcriptions: what was sent (model, file name, size), and the text
+        # heard in the audio.
+        self.transcriptions: list[dict[str, Any]] = []
+        self.transcribe: Callable[[bytes], str] = spoken_text
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -106,6 +120,7 @@ class FakeOpenAI:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         sock = _listening_socket()
@@ -225,6 +240,49 @@ class FakeOpenAI:
                     status=400,
                 )
         return None
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        """Multipart `file` and `model`; `{"text": ...}` (json) or the bare text (text)."""
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
+        fields: dict[str, str] = {}
+        audio: bytes | None = None
+        file_name = ""
+        async for part in await request.multipart():
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file":
+                file_name = part.filename or ""
+                audio = await part.read()
+            elif part.name:
+                fields[part.name] = await part.text()
+        model = fields.get("model", "")
+        self.transcriptions.append(
+            {"model": model, "file_name": file_name, "size": len(audio or b""), **fields}
+        )
+        if self._failures:
+            failure = self._failures.pop(0)
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if not model:
+            return web.json_response(
+                error_body(400, "you must provide a model parameter", "model"), status=400
+            )
+        if audio is None:
+            return web.json_response(
+                error_body(400, "Could not parse multipart form", "file"), status=400
+            )
+        if file_name.rpartition(".")[2].lower() not in AUDIO_FORMATS:
+            message = f"Invalid file format. Supported formats: {list(AUDIO_FORMATS)}"
+            return web.json_response(error_body(400, message, "file"), status=400)
+        if self.known_models_only and model not in self.models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return web.json_response(error_body(404, message, "model"), status=404)
+        text = self.transcribe(audio)
+        if fields.get("response_format") == "text":
+            return web.Response(text=text)
+        return web.json_response(
+            {"text": text, "usage": {"type": "tokens", "input_tokens": len(audio) // 32}}
+        )
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         if (refused := self._unauthorized(request)) is not None:

@@ -103,6 +103,7 @@ CHAT_ACTIONS = frozenset(
 )
 # Update types Telegram leaves out unless asked for by name.
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 DRAFT_TTL = 30.0  # a draft is a temporary preview: clients drop it after this long
 METHOD_NOT_FOUND = "Not Found: method not found"
 
@@ -298,6 +299,7 @@ class FakeTelegram:
         self.subscription_edits: list[Params] = []  # editUserStarSubscription calls answered ok
         self.deleted: list[SentMessage] = []
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # file_id -> (File, bytes)
+        self.file_requests = 0  # getFile calls answered
         self._file_paths: dict[str, bytes] = {}
         self.delivered: dict[int, int] = {}  # messages delivered per chat
         self.sent_total = 0
@@ -597,21 +599,36 @@ class FakeTelegram:
         data: bytes = b"%PDF-1.4 fake",
         mime_type: str = "application/pdf",
         caption: str | None = None,
+        file_size: int | None = None,  # as Telegram reports it (a big file, not stored)
         **user: Any,
     ) -> int:
-        info = self._register_file(data, "document", file_name)
+        info = self._register_file(data, "document", file_name, file_size)
         content: dict[str, Any] = {
             "document": {
                 "file_id": info["file_id"],
                 "file_unique_id": info["file_unique_id"],
                 "file_name": file_name,
                 "mime_type": mime_type,
-                "file_size": len(data),
+                "file_size": info["file_size"],
             }
         }
         if caption:
             content["caption"] = caption
         return self.push_update({"message": self._incoming(user_id, **content, **user)})
+
+    def user_voice(
+        self,
+        user_id: int,
+        data: bytes = b"OggS",
+        *,
+        duration: int = 3,
+        mime_type: str = "audio/ogg",
+        **user: Any,
+    ) -> int:
+        """A voice message (OGG/Opus, as Telegram's own recorder makes them)."""
+        info = self._register_file(data, "voice", "file.oga")
+        voice = info | {"duration": duration, "mime_type": mime_type}
+        return self.push_update({"message": self._incoming(user_id, voice=voice, **user)})
 
     def press_button(
         self, user_id: int, message_id: int, callback_data: str, language_code: str = "ru"
@@ -1078,14 +1095,16 @@ class FakeTelegram:
             return None
         raise ApiError(400, "Bad Request: message to be replied not found")
 
-    def _register_file(self, data: bytes | None, kind: str, filename: str | None) -> dict[str, Any]:
+    def _register_file(
+        self, data: bytes | None, kind: str, filename: str | None, size: int | None = None
+    ) -> dict[str, Any]:
         number = next(self._file_ids)
         suffix = PurePosixPath(filename or "").suffix or ".bin"
         file_id, path = f"{kind}-{number}", f"{kind}s/file_{number}{suffix}"
         info = {
             "file_id": file_id,
             "file_unique_id": f"u{kind}{number}",
-            "file_size": len(data or b""),
+            "file_size": len(data or b"") if size is None else size,
             "file_path": path,
         }
         self.files[file_id] = (info, data or b"")
@@ -1305,6 +1324,9 @@ class FakeTelegram:
         stored = self.files.get(str(params.get("file_id", "")))
         if stored is None:
             raise ApiError(400, "Bad Request: invalid file_id")
+        if stored[0]["file_size"] > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        self.file_requests += 1
         return stored[0]
 
     # Bot API: messages ------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""Voice messages and files in private chats: read as text, then asked like typed text.
+
+Each waits its turn first, so a voice message followed by a typed one reaches the model
+in the order sent; refusals come before any download or paid transcription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatAction
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Audio, Document, Message, VideoNote, Voice
+
+from config import Settings
+from handlers.chat import Answering, refusal_text, send_refusal, submit
+from handlers.middlewares import Turn
+from services.attachments import (
+    MAX_DOCUMENT_BYTES,
+    AttachmentError,
+    check_document,
+    document_text,
+    with_file,
+)
+from services.catalog import Catalog
+from services.chat import ChatRefusalError, ChatService
+from services.llm import ProviderError
+from services.models import UserRecord
+from services.users import UsersService
+from services.voice import VoiceRefusalError, VoiceService
+from texts import Texts
+
+logger = logging.getLogger(__name__)
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+# The file types /audio/transcriptions takes, told by the file name's extension.
+AUDIO_FORMATS = frozenset(
+    {"flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm"}
+)
+TRANSCRIPT_SHOWN = 3500  # characters of a transcript echoed back (a long one is cut)
+
+
+@dataclass(slots=True, frozen=True)
+class Speech:
+    """A voice-like message: what to download, and what to call the file."""
+
+    file: Voice | Audio | VideoNote
+    file_name: str
+    duration: int
+
+
+def speech_of(message: Message) -> Speech | None:
+    if message.voice:
+        return Speech(message.voice, "voice.ogg", message.voice.duration)
+    if message.video_note:
+        return Speech(message.video_note, "video_note.mp4", message.video_note.duration)
+    if message.audio:
+        name = message.audio.file_name or ""
+        if name.rpartition(".")[2].lower() not in AUDIO_FORMATS:  # e.g. .opus (Ogg inside)
+            name = "audio.ogg" if "ogg" in (message.audio.mime_type or "") else "audio.mp3"
+        return Speech(message.audio, name, message.audio.duration)
+    return None
+
+
+@router.message(F.voice | F.audio | F.video_note)
+async def voice_message(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    voice: VoiceService,
+    users: UsersService,
+    catalog: Catalog,
+    settings: Settings,
+    edit_interval: float,
+    turn: Turn,
+) -> None:
+    """Speech: checked, transcribed, echoed back as text, then asked."""
+    speech = speech_of(message)
+    assert speech is not None  # the filter
+    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+    await turn.wait()
+    try:
+        voice.check(speech.duration)
+        chat.check_ready(user)
+    except VoiceRefusalError as refused:
+        turn.passed()
+        await message.reply(texts(f"voice_{refused.reason}", limit=refused.limit))
+        return
+    except ChatRefusalError as refusal:
+        turn.passed()
+        text = refusal_text(refusal, texts, catalog, 0, settings.zone)
+        await send_refusal(bot, message.chat.id, refusal, text, texts, reply_to=message.message_id)
+        return
+    await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
+    audio = await _download(bot, speech.file)
+    if audio is None:
+        turn.passed()
+        await message.reply(texts("file_download_failed"))
+        return
+    try:
+        heard = await voice.transcribe(user.id, audio, speech.file_name, speech.duration)
+    except ProviderError:
+        turn.passed()
+        await message.reply(texts("voice_failed"))
+        return
+    if not heard:
+        turn.passed()
+        await message.reply(texts("voice_empty"))
+        return
+    shown = heard if len(heard) <= TRANSCRIPT_SHOWN else heard[:TRANSCRIPT_SHOWN] + "…"
+    await message.reply(texts("voice_heard", text=shown))
+    await submit(deps, message, user, heard, turn)
+
+
+@router.message(F.document)
+async def document_message(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    settings: Settings,
+    edit_interval: float,
+    turn: Turn,
+) -> None:
+    """A text file or a PDF: its text, under the caption, is the question."""
+    document = message.document
+    assert document is not None  # the filter
+    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+    await turn.wait()
+    try:
+        check_document(document.file_name, document.mime_type, document.file_size)
+    except AttachmentError as error:
+        turn.passed()
+        await message.reply(texts(f"file_{error.reason}", mb=MAX_DOCUMENT_BYTES // 2**20))
+        return
+    data = await _download(bot, document)
+    try:
+        if data is None:
+            raise AttachmentError("download_failed")
+        text = await asyncio.to_thread(document_text, document.file_name, document.mime_type, data)
+    except AttachmentError as error:
+        turn.passed()
+        await message.reply(texts(f"file_{error.reason}", mb=MAX_DOCUMENT_BYTES // 2**20))
+        return
+    request = with_file(message.caption or "", document.file_name, text)
+    await submit(deps, message, user, request, turn)
+
+
+async def _download(bot: Bot, file: Document | Voice | Audio | VideoNote) -> bytes | None:
+    """The file's bytes from Telegram; None if Telegram would not give them."""
+    buffer = io.BytesIO()
+    try:
+        await bot.download(file, destination=buffer)
+    except (TimeoutError, TelegramAPIError, OSError) as error:
+        logger.warning("Could not download file %s: %s", file.file_unique_id, error)
+        return None
+    return buffer.getvalue()

@@ -1,0 +1,121 @@
+"""Files a user sends, read as text for the model: plain-text files of any encoding, PDFs.
+
+Nothing here knows Telegram: a file is its name, MIME type and bytes. The text is
+wrapped with the file's name, so the model knows where it starts and ends, and the
+chat pipeline takes it like any typed question (limits, quotas and memory included).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import PurePosixPath
+
+import charset_normalizer
+import pypdf
+from pypdf.errors import PyPdfError
+
+logger = logging.getLogger(__name__)
+
+# Telegram lets bots download files up to 20 MB; reading text needs far less.
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_PDF_PAGES = 300
+TEXT_EXTENSIONS = (  # besides any text/* MIME type
+    "txt md markdown rst csv tsv json jsonl xml html htm yaml yml toml ini cfg conf log sql "
+    "py ipynb js mjs ts tsx jsx css scss java kt kts swift c h cc cpp hpp cs go rs rb php pl "
+    "lua r m scala dart sh bash zsh ps1 bat tex srt vtt diff patch gradle proto graphql vue"
+)
+TEXT_SUFFIXES = frozenset(f".{extension}" for extension in TEXT_EXTENSIONS.split())
+TEXT_MIME_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/x-yaml",
+        "application/yaml",
+        "application/javascript",
+        "application/x-sh",
+        "application/sql",
+        "application/x-subrip",
+    }
+)
+PDF_MIME = "application/pdf"
+
+
+class AttachmentError(Exception):
+    """A file that cannot be read as text; `reason` picks the user's message:
+    "too_big", "unsupported", "empty" (no text inside, e.g. a scan), "unreadable"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def kind_of(file_name: str | None, mime_type: str | None) -> str | None:
+    """ "pdf", "text", or None for a file this bot cannot read."""
+    name = (file_name or "").lower()
+    suffix = PurePosixPath(name).suffix
+    mime = (mime_type or "").lower()
+    if mime == PDF_MIME or suffix == ".pdf":
+        return "pdf"
+    if mime.startswith("text/") or mime in TEXT_MIME_TYPES or suffix in TEXT_SUFFIXES:
+        return "text"
+    if name in ("dockerfile", "makefile", "readme", "license"):
+        return "text"
+    return None
+
+
+def check_document(file_name: str | None, mime_type: str | None, size: int | None) -> str:
+    """Before downloading: the file's kind, or AttachmentError."""
+    kind = kind_of(file_name, mime_type)
+    if kind is None:
+        raise AttachmentError("unsupported")
+    if size is not None and size > MAX_DOCUMENT_BYTES:
+        raise AttachmentError("too_big")
+    return kind
+
+
+def document_text(file_name: str | None, mime_type: str | None, data: bytes) -> str:
+    """The file's text (CPU-bound for PDFs: run it in a worker thread)."""
+    kind = check_document(file_name, mime_type, len(data))
+    text = pdf_text(data) if kind == "pdf" else decode_text(data)
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise AttachmentError("empty")
+    return text
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else the encoding charset-normalizer finds
+    (Windows-1251 and KOI8-R files are common here); binary data is refused."""
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise AttachmentError("unsupported")  # a binary file with a text-like name
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise AttachmentError("unsupported")
+    return str(best)
+
+
+def pdf_text(data: bytes) -> str:
+    """The text layer of a PDF's pages (a scan without one gives "")."""
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise AttachmentError("unreadable")
+        pages = reader.pages[:MAX_PDF_PAGES]
+        return "\n\n".join(page.extract_text() or "" for page in pages)
+    except AttachmentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
+        logger.info("Unreadable PDF: %s", error)
+        raise AttachmentError("unreadable") from error
+
+
+def with_file(caption: str, file_name: str | None, text: str) -> str:
+    """The request the model gets: the user's caption, then the file marked by its name."""
+    name = file_name or "file"
+    block = f"📎 {name}\n```\n{text}\n```"
+    return f"{caption.strip()}\n\n{block}" if caption.strip() else block

@@ -1,0 +1,91 @@
+"""Voice, audio and round video messages to text, through the catalog's `[transcription]`
+provider; the text is then asked like a typed question. Each transcription is costed
+(USD per minute) and billed like an answer: to the user's plan, or the free tier."""
+
+from __future__ import annotations
+
+import logging
+
+from services.access import AccessService
+from services.alerts import AlertService
+from services.catalog import Catalog, Transcription
+from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError
+from services.stats import FREE, StatsService
+
+logger = logging.getLogger(__name__)
+
+# Failures the operator must fix; a 400 here is one odd audio file, not a setting.
+ALERTED = CONFIG_FAILURES - {"bad_request"}
+VOICE_KEY = "_voice"  # the "model" transcription costs are kept under (no catalog key)
+
+
+class VoiceRefusalError(Exception):
+    """Not transcribed; `reason`: "off" (no [transcription], or its provider has no key)
+    or "too_long" (over `limit` seconds)."""
+
+    def __init__(self, reason: str, limit: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.limit = limit
+
+
+class VoiceService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        llm: LLMGateway,
+        access: AccessService,
+        stats: StatsService,
+        alerts: AlertService,
+        *,
+        usd_rub: float,
+    ) -> None:
+        self._alerts = alerts
+        self._config: Transcription | None = catalog.transcription
+        self._llm = llm
+        self._access = access
+        self._stats = stats
+        self._usd_rub = usd_rub
+
+    @property
+    def enabled(self) -> bool:
+        config = self._config
+        return config is not None and config.provider in self._llm.configured
+
+    def check(self, duration: int) -> None:
+        """Before downloading: VoiceRefusalError if this message will not be transcribed."""
+        config = self._config
+        if config is None or not self.enabled:
+            raise VoiceRefusalError("off")
+        if duration > config.max_seconds:
+            raise VoiceRefusalError("too_long", config.max_seconds)
+
+    async def transcribe(self, user_id: int, audio: bytes, file_name: str, duration: int) -> str:
+        """The words in `audio` ("" if none were heard); ProviderError when it failed."""
+        config = self._config
+        if config is None:
+            raise VoiceRefusalError("off")
+        try:
+            text = await self._llm.transcribe(config.provider, config.model_id, audio, file_name)
+        except ProviderError as error:
+            logger.warning("Transcription failed for user %s: %s", user_id, error.kind)
+            if error.kind in ALERTED:  # the operator must act: a key, a model id, a proxy
+                text = self._llm.alert_text(config.provider, error.kind) or (
+                    f"Voice transcription through {config.provider} ({config.model_id}) "
+                    f"failed: {error.kind}. Check the key and [transcription] in the catalog."
+                )
+                await self._alerts.alert(f"transcription:{error.kind}", text)
+            raise
+        self._stats.spend(user_id, VOICE_KEY, self.cost(duration), plan=self._bill_to(user_id))
+        return text
+
+    def cost(self, duration: int) -> float | None:
+        """RUB for `duration` seconds; None when the catalog gives no price."""
+        config = self._config
+        if config is None or config.price_per_minute is None:
+            return None
+        return config.price_per_minute * duration / 60 * self._usd_rub
+
+    def _bill_to(self, user_id: int) -> str:
+        plans = self._access.active_plans(user_id)
+        return plans[0].id if plans else FREE

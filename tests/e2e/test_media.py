@@ -1,0 +1,117 @@
+"""Voice messages and files through the real bot: heard or read, then asked like text;
+refusals before anything is downloaded or paid for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import StartBot
+from tests.e2e.test_fair_use import small_quota_catalog
+from tests.stubs.openai_server import FakeOpenAI
+from tests.stubs.telegram_server import FakeTelegram
+from tests.unit.test_attachments import text_pdf
+
+USER = 1301
+
+
+def speech(text: str) -> bytes:
+    """Fake OGG audio that the model stand-in "hears" as `text`."""
+    return b"OggS" + text.encode()
+
+
+async def test_a_voice_message_is_heard_shown_and_answered_in_order(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    telegram.user_voice(USER, speech("Сколько будет два плюс два?"), duration=4)
+    heard = await telegram.wait_for_message(USER, "🎤")
+    assert heard.text == "🎤 Сколько будет два плюс два?"
+    await telegram.wait_for_message(USER, "Echo: Сколько будет два плюс два?")
+    [sent] = llm.transcriptions
+    assert (sent["model"], sent["file_name"]) == ("gpt-4o-mini-transcribe", "voice.ogg")
+    assert sent["response_format"] == "json"
+
+    # A voice message and a typed one right after it reach the model in that order,
+    # though the voice message takes a download and a transcription first.
+    before = len(llm.requests)
+    telegram.user_voice(USER, speech("первый вопрос голосом"), duration=2)
+    telegram.user_message(USER, "второй вопрос текстом")
+    await telegram.wait_for_message(USER, "второй вопрос текстом", after=heard.message_id)
+    asked = "\n".join(llm.user_messages()[before:])
+    assert asked.index("первый вопрос голосом") < asked.index("второй вопрос текстом")
+
+
+async def test_voice_refusals_before_paying_and_failures(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path
+) -> None:
+    await start_bot({"CATALOG_PATH": str(small_quota_catalog(tmp_path))})
+    telegram.user_voice(USER, speech("очень длинная речь"), duration=301)
+    refusal = await telegram.wait_for_message(USER, "слишком длинное")
+    assert "до 300 секунд" in refusal.text
+    assert llm.transcriptions == [] and telegram.file_requests == 0  # nothing downloaded
+
+    telegram.user_voice(USER, speech(""), duration=2)  # silence
+    await telegram.wait_for_message(USER, "Не удалось разобрать речь")
+    for _ in range(2):  # the SDK retries once
+        llm.fail_next(503, "The server is overloaded")
+    telegram.user_voice(USER, speech("вопрос"), duration=2)
+    failed = await telegram.wait_for_message(USER, after=telegram.last_id(USER))
+    assert "распознавания временно недоступен" in failed.text and "503" not in failed.text
+    assert len(llm.transcriptions) == 3 and llm.requests == []
+
+    # The free requests of the day run out: the next voice message is refused as a typed
+    # one would be, before its transcription is paid for.
+    for number in range(3):
+        telegram.user_message(USER, f"вопрос {number}")
+        await telegram.wait_for_message(USER, f"Echo: вопрос {number}")
+    telegram.user_voice(USER, speech("четвёртый"), duration=2)
+    quota = await telegram.wait_for_message(USER, "закончились")
+    assert "3 запроса" in quota.text
+    assert len(llm.transcriptions) == 3 and len(llm.requests) == 3
+
+
+async def test_without_the_transcription_key_voice_is_declined(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot({"OPENAI_API_KEY": None})
+    telegram.user_voice(USER, speech("привет"), duration=2, language_code="en")
+    declined = await telegram.wait_for_message(USER, "Voice messages are not recognised")
+    assert "type your question" in declined.text
+    assert llm.transcriptions == [] and telegram.file_requests == 0
+
+
+async def test_files_are_read_as_the_question(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    report = "Выручка за ноябрь: 120 000 руб.\nРасходы: 45 000 руб."
+    telegram.user_document(
+        USER,
+        "отчёт.txt",
+        data=report.encode("cp1251"),  # as Windows Notepad saves Russian text
+        mime_type="text/plain",
+        caption="Посчитай маржу",
+    )
+    answer = await telegram.wait_for_message(USER, "Echo: Посчитай маржу")
+    assert llm.user_messages()[-1] == f"Посчитай маржу\n\n📎 отчёт.txt\n```\n{report}\n```"
+    assert "Выручка за ноябрь" in answer.text
+
+    pdf = text_pdf(["Quarterly report", "Revenue grew by 12 percent"])
+    telegram.user_document(USER, "q3.pdf", data=pdf, mime_type="application/pdf")
+    await telegram.wait_for_message(USER, "Revenue grew by 12 percent", after=answer.message_id)
+    asked = len(llm.requests)
+    downloads = telegram.file_requests
+
+    telegram.user_document(
+        USER, "setup.exe", data=b"MZ\x90\x00", mime_type="application/x-msdownload"
+    )
+    await telegram.wait_for_message(USER, "Этот файл не прочитать")
+    telegram.user_document(
+        USER, "dump.txt", data=b"x", mime_type="text/plain", file_size=50 * 1024 * 1024
+    )
+    big = await telegram.wait_for_message(USER, "слишком большой")
+    assert "до 10 МБ" in big.text
+    assert telegram.file_requests == downloads  # refused before any download
+    telegram.user_document(USER, "scan.pdf", data=b"%PDF-1.4 broken", mime_type="application/pdf")
+    await telegram.wait_for_message(USER, "повреждён")
+    assert len(llm.requests) == asked  # no model call for any of them

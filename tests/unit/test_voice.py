@@ -1,0 +1,155 @@
+"""Voice to text: when it is refused (before paying), what it costs and whom it is billed
+to; and requests too big for the model's context, refused before any call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.access import AccessService
+from services.alerts import AlertService
+from services.catalog import Catalog, Transcription
+from services.chat import ChatRefusalError, input_budget
+from services.llm import LLMGateway, ProviderConfig, ProviderError
+from services.stats import FREE, StatsService
+from services.voice import VOICE_KEY, VoiceRefusalError, VoiceService
+from tests.unit.conftest import open_money
+from tests.unit.test_chat import collect, make, nano_user
+
+MSK = ZoneInfo("Europe/Moscow")
+USER = 5
+
+
+class HeardLLM(LLMGateway):
+    """Transcribes to `heard`, or fails with `fail`; records what was sent."""
+
+    def __init__(self, catalog: Catalog, providers: tuple[str, ...] = ("openai",)) -> None:
+        configs = {name: ProviderConfig("http://unused", "k") for name in providers}
+        super().__init__(catalog, configs, 5)
+        self.heard = "привет"
+        self.fail: str | None = None
+        self.sent: list[tuple[str, str, int, str]] = []
+
+    async def transcribe(self, provider: str, model_id: str, audio: bytes, file_name: str) -> str:
+        self.sent.append((provider, model_id, len(audio), file_name))
+        if self.fail:
+            raise ProviderError(self.fail)
+        return self.heard
+
+
+async def voice_for(
+    tmp_path: Path, catalog: Catalog, providers: tuple[str, ...] = ("openai",)
+) -> tuple[VoiceService, HeardLLM, StatsService, AccessService]:
+    money = await open_money(tmp_path, catalog)
+    stats = StatsService(tmp_path, MSK)
+    await stats.load()
+    access = AccessService(catalog, money.subscriptions)
+    llm = HeardLLM(catalog, providers)
+    voice = VoiceService(catalog, llm, access, stats, AlertService(), usd_rub=100.0)
+    await money.subscriptions.grant(USER + 1, "ai_group", 30, source="test")
+    return voice, llm, stats, access
+
+
+async def test_the_shipped_catalog_transcribes_through_openai(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    config = catalog.transcription
+    assert config is not None and config.provider == "openai"
+    price = config.price_per_minute
+    assert price is not None
+    voice, llm, stats, _ = await voice_for(tmp_path, catalog)
+    assert voice.enabled
+    voice.check(config.max_seconds)  # at the limit: fine
+    assert await voice.transcribe(USER, b"OggS...", "voice.ogg", 60) == "привет"
+    assert llm.sent == [("openai", config.model_id, 7, "voice.ogg")]
+    # A minute at price_per_minute USD, at 100 RUB/USD, billed to the free tier.
+    day = stats._day()
+    assert day.costs == {f"{USER}:{VOICE_KEY}": pytest.approx(price * 100)}
+    assert day.plan_costs == {FREE: pytest.approx(price * 100)}
+
+    await voice.transcribe(USER + 1, b"OggS", "voice.ogg", 30)  # a subscriber: their plan
+    assert day.plan_costs["ai_group"] == pytest.approx(price * 50)
+
+
+async def test_refused_before_anything_is_paid(tmp_path: Path, catalog: Catalog) -> None:
+    voice, llm, _, _ = await voice_for(tmp_path, catalog)
+    assert catalog.transcription is not None
+    limit = catalog.transcription.max_seconds
+    with pytest.raises(VoiceRefusalError) as refused:
+        voice.check(limit + 1)
+    assert (refused.value.reason, refused.value.limit) == ("too_long", limit)
+
+    off, _, _, _ = await voice_for(tmp_path / "nokey", catalog, providers=("openrouter",))
+    with pytest.raises(VoiceRefusalError) as refused:  # the provider has no key here
+        off.check(5)
+    assert refused.value.reason == "off"
+    plain = catalog.model_copy(update={"transcription": None})
+    none, _, _, _ = await voice_for(tmp_path / "none", plain)
+    assert not none.enabled
+    with pytest.raises(VoiceRefusalError):
+        none.check(5)
+    assert llm.sent == []
+
+
+async def test_a_failed_transcription_costs_nothing(tmp_path: Path, catalog: Catalog) -> None:
+    voice, llm, stats, _ = await voice_for(tmp_path, catalog)
+    llm.fail = "region_blocked"
+    with pytest.raises(ProviderError):
+        await voice.transcribe(USER, b"OggS", "voice.ogg", 10)
+    assert stats._day().costs == {}
+
+
+async def test_without_a_price_the_cost_is_unknown_not_zero(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    free = Transcription(provider="openai", model_id="whisper-1")
+    voice, _, stats, _ = await voice_for(
+        tmp_path, catalog.model_copy(update={"transcription": free})
+    )
+    await voice.transcribe(USER, b"OggS", "voice.ogg", 10)
+    assert voice.cost(10) is None
+    assert stats._day().unpriced == 1 and stats._day().costs == {}
+
+
+async def test_the_catalog_checks_the_transcription_provider(catalog: Catalog) -> None:
+    data = catalog.model_dump()
+    data["transcription"] = {"provider": "nobody", "model_id": "whisper-1"}
+    with pytest.raises(ValueError, match="transcription: unknown provider 'nobody'"):
+        Catalog.model_validate(data)
+
+
+# Requests the model cannot take -------------------------------------------------------
+async def test_a_request_beyond_the_models_context_is_refused_without_a_call(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, subs, _ = await make(tmp_path, catalog)
+    user = nano_user()
+    model = chat.current_model(user)
+    await subs.grant(user.id, "gpt_pro", 30, source="test")  # no free length limit
+    budget = input_budget(model)
+    with pytest.raises(ChatRefusalError) as refusal:
+        await collect(chat, user, "я" * (budget + 1))
+    assert (refusal.value.reason, refusal.value.limit) == ("too_long_for_model", budget)
+    assert llm.prompts == []
+    assert await collect(chat, user, "я" * 10) == "re: " + "я" * 10
+
+
+async def test_check_ready_refuses_when_no_request_is_left_and_counts_nothing(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, _, _ = await make(tmp_path, catalog)
+    user = nano_user()
+    model = chat.current_model(user)
+    assert model.free_daily_requests is not None
+    for _ in range(model.free_daily_requests - 1):
+        chat.check_ready(user)  # counts nothing
+        await collect(chat, user, "q")
+    chat.check_ready(user)
+    chat.check_ready(user)  # still the last one: checking twice took nothing
+    await collect(chat, user, "last")
+    with pytest.raises(ChatRefusalError) as refusal:
+        chat.check_ready(user)
+    assert refusal.value.reason == "quota_free_requests"
+    assert len(llm.prompts) == model.free_daily_requests
