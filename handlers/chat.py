@@ -16,7 +16,7 @@ from handlers.middlewares import Turn
 from handlers.streaming import StreamingReply, is_streaming_draft
 from services.catalog import Catalog
 from services.chat import ChatRefusalError, ChatResult, ChatService
-from services.inbox import Offer
+from services.inbox import Offer, Request
 from services.models import UserRecord
 from services.users import UsersService
 from texts import Texts, format_moment
@@ -74,21 +74,23 @@ async def ask_model(
 
 
 async def submit(
-    deps: Answering, message: Message, user: UserRecord, text: str, turn: Turn
+    deps: Answering, message: Message, user: UserRecord, request: Request | str, turn: Turn
 ) -> None:
-    """A request (typed, or read from a voice message or a file) joins the user's queue
-    once its turn has come: answered now, or right after the answer being written."""
-    offer = deps.chat.inbox.offer(user.id, text)
+    """A request (typed, heard in a voice message, read from a file, or a picture) joins
+    the user's queue once its turn has come: answered now, or right after the answer
+    being written."""
+    request = Request(request) if isinstance(request, str) else request
+    offer = deps.chat.inbox.offer(user.id, request)
     turn.passed()
     if offer is Offer.FULL:  # said once per overflow; Offer.DROPPED is quiet
         await message.answer(deps.texts("queue_full", limit=deps.chat.inbox.limit))
         return
     if offer is Offer.START:
-        request = await deps.chat.inbox.first_request(user.id, text)
-        await _work(deps, message.chat.id, user, request)
+        first = await deps.chat.inbox.first_request(user.id, request)
+        await _work(deps, message.chat.id, user, first)
 
 
-async def _work(deps: Answering, chat_id: int, user: UserRecord, request: str | None) -> None:
+async def _work(deps: Answering, chat_id: int, user: UserRecord, request: Request | None) -> None:
     """Answer `request`, then whatever queued up meanwhile, until nothing waits."""
     try:
         while request is not None:
@@ -99,7 +101,7 @@ async def _work(deps: Answering, chat_id: int, user: UserRecord, request: str | 
         deps.chat.inbox.release(user.id)
 
 
-async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: str) -> None:
+async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: Request) -> None:
     """One request: refusal, streamed answer (Stop under it, then Retry), or the provider's
     error explained (with Retry)."""
     texts = deps.texts
@@ -113,7 +115,7 @@ async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: str)
     try:
         result = await deps.chat.answer(user, request, reply.add)
     except ChatRefusalError as refusal:
-        text = refusal_text(refusal, texts, deps.catalog, len(request), deps.zone)
+        text = refusal_text(refusal, texts, deps.catalog, len(request.text), deps.zone)
         await send_refusal(deps.bot, chat_id, refusal, text, texts)
         return
     finally:
@@ -237,6 +239,9 @@ def refusal_text(
         return texts("too_long", length=length, limit=refusal.limit)
     if refusal.reason == "too_long_for_model":
         return texts("too_long_for_model", model=model.name, length=length, limit=refusal.limit)
+    if refusal.reason == "blind":
+        seeing = ", ".join(m.name for m in catalog.models if m.vision)
+        return texts("model_blind", model=model.name, models=seeing)
     if refusal.reason == "unavailable":
         return texts("model_unavailable", model=model.name)
     if refusal.reason.startswith("quota_"):

@@ -1,7 +1,9 @@
-"""Voice messages and files in private chats: read as text, then asked like typed text.
+"""Pictures, voice messages and files in private chats: asked like typed text.
 
-Each waits its turn first, so a voice message followed by a typed one reaches the model
-in the order sent; refusals come before any download or paid transcription.
+A photo (or an image sent as a file) goes to a model that sees pictures with its
+caption; speech is transcribed and files are read as text. Each waits its turn first,
+so a voice message followed by a typed one reaches the model in the order sent;
+refusals come before any download or paid transcription.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Audio, Document, Message, VideoNote, Voice
+from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
 
 from config import Settings
 from handlers.chat import Answering, refusal_text, send_refusal, submit
@@ -28,6 +30,7 @@ from services.attachments import (
 )
 from services.catalog import Catalog
 from services.chat import ChatRefusalError, ChatService
+from services.inbox import Photo, Request
 from services.llm import ProviderError
 from services.models import UserRecord
 from services.users import UsersService
@@ -43,6 +46,8 @@ router.message.filter(F.chat.type == "private")
 AUDIO_FORMATS = frozenset(
     {"flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm"}
 )
+# Images sent as files that go to the model as pictures (the types providers take).
+PICTURE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 TRANSCRIPT_SHOWN = 3500  # characters of a transcript echoed back (a long one is cut)
 
 
@@ -120,6 +125,52 @@ async def voice_message(
     await submit(deps, message, user, heard, turn)
 
 
+@router.message(F.photo)
+async def photo_message(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    settings: Settings,
+    edit_interval: float,
+    turn: Turn,
+) -> None:
+    """A photo (its largest size) and its caption, to a model that sees pictures."""
+    assert message.photo  # the filter
+    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+    await turn.wait()
+    await _ask_with_picture(deps, message, user, turn, message.photo[-1], "image/jpeg")
+
+
+async def _ask_with_picture(
+    deps: Answering,
+    message: Message,
+    user: UserRecord,
+    turn: Turn,
+    file: PhotoSize | Document,
+    mime_type: str,
+) -> None:
+    try:
+        deps.chat.check_ready(user, pictures=1)
+    except ChatRefusalError as refusal:
+        turn.passed()
+        text = refusal_text(refusal, deps.texts, deps.catalog, 0, deps.zone)
+        await send_refusal(
+            deps.bot, message.chat.id, refusal, text, deps.texts, reply_to=message.message_id
+        )
+        return
+    data = await _download(deps.bot, file)
+    if data is None:
+        turn.passed()
+        await message.reply(deps.texts("file_download_failed"))
+        return
+    request = Request(message.caption or "", (Photo(data, mime_type),))
+    await submit(deps, message, user, request, turn)
+
+
 @router.message(F.document)
 async def document_message(
     message: Message,
@@ -138,6 +189,10 @@ async def document_message(
     assert document is not None  # the filter
     deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
     await turn.wait()
+    mime_type = (document.mime_type or "").lower()
+    if mime_type in PICTURE_TYPES and (document.file_size or 0) <= MAX_DOCUMENT_BYTES:
+        await _ask_with_picture(deps, message, user, turn, document, mime_type)
+        return
     try:
         check_document(document.file_name, document.mime_type, document.file_size)
     except AttachmentError as error:
@@ -157,7 +212,9 @@ async def document_message(
     await submit(deps, message, user, request, turn)
 
 
-async def _download(bot: Bot, file: Document | Voice | Audio | VideoNote) -> bytes | None:
+async def _download(
+    bot: Bot, file: Document | PhotoSize | Voice | Audio | VideoNote
+) -> bytes | None:
     """The file's bytes from Telegram; None if Telegram would not give them."""
     buffer = io.BytesIO()
     try:

@@ -43,6 +43,7 @@ class Model(BaseModel):
     context_tokens: int = Field(gt=256)
     max_output_tokens: int = Field(default=2048, gt=0)
     reasoning: bool = False
+    vision: bool = False  # takes pictures (OpenAI-style image_url parts)
     temperature: float | None = Field(default=None, ge=0, le=2)
 
 

@@ -13,9 +13,17 @@ from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
 from services.conversations import ConversationService
-from services.inbox import Inbox
+from services.inbox import Inbox, Photo, Request
 from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError, TextDelta
 from services.models import ChatTurn, Conversation, Usage, UserRecord
+from services.pictures import (
+    IMAGE_CHARS,
+    Prompt,
+    data_url,
+    images_to_send,
+    sent_chars,
+    turn_chars,
+)
 from services.quota import QuotaExceededError, QuotaService
 from services.stats import StatsService
 from services.storage.base import Storage
@@ -42,7 +50,7 @@ class ChatRefusalError(Exception):
     ) -> None:
         super().__init__(reason)
         # "locked" | "too_long" | "too_long_for_model" | "unavailable" | "empty_request"
-        # | "quota_<kind>_<what>"
+        # | "blind" (pictures to a model that does not see them) | "quota_<kind>_<what>"
         self.reason = reason
         self.model = model
         self.limit = limit
@@ -101,8 +109,8 @@ class ChatService:
         self._history_max_messages = history_max_messages
         self._active: dict[int, asyncio.Task[ChatResult]] = {}
         self.inbox = Inbox()  # messages that arrive while an answer is written
-        # owner -> (conversation id, text) of the last request, for Retry
-        self._last_request: LRUCache[int, tuple[str, str]] = LRUCache(TRACKED_USERS)
+        # owner -> (conversation id, question) of the last request, for Retry
+        self._last_request: LRUCache[int, tuple[str, ChatTurn]] = LRUCache(TRACKED_USERS)
         # Where each user's last answer ends (chat id, message id): its Retry button.
         self.last_answer: LRUCache[int, tuple[int, int]] = LRUCache(TRACKED_USERS)
 
@@ -110,27 +118,31 @@ class ChatService:
         """The asking user's model (their current conversation's; in groups too)."""
         return self._catalog.model(user.model_key) or self._llm.default_model()
 
-    def check_request(self, user: UserRecord, text: str) -> Model:
+    def check_request(self, user: UserRecord, text: str, *, pictures: int = 0) -> Model:
         """Return the model to ask, or raise ChatRefusalError without any model call.
         Access and limits are the asking user's, in groups too."""
         model = self.current_model(user)
-        if not text.strip():
+        if not text.strip() and not pictures:
             raise ChatRefusalError("empty_request", model)
         self._check_model(user, model)
+        if pictures and not model.vision:
+            raise ChatRefusalError("blind", model)
         limit = self._access.input_limit(user.id, model)
         if limit is not None and len(text) > limit:
             self._stats.free_limit_refusal()
             raise ChatRefusalError("too_long", model, limit=limit)
         budget = input_budget(model)
-        if len(text) > budget:  # the provider would refuse it (and alert the admins)
+        if len(text) + IMAGE_CHARS * pictures > budget:  # the provider would refuse it
             raise ChatRefusalError("too_long_for_model", model, limit=budget)
         return model
 
-    def check_ready(self, user: UserRecord) -> Model:
-        """Whether the user's model would take a request now (access, provider, today's
-        requests), counting nothing: before paying for a transcription."""
+    def check_ready(self, user: UserRecord, *, pictures: int = 0) -> Model:
+        """Whether the user's model would take a request now (access, provider, pictures,
+        today's requests), counting nothing: before a download or a paid transcription."""
         model = self.current_model(user)
         self._check_model(user, model)
+        if pictures and not model.vision:
+            raise ChatRefusalError("blind", model)
         try:
             self._quota.check(user.id, model)
         except QuotaExceededError as exceeded:
@@ -146,7 +158,7 @@ class ChatService:
     async def answer(
         self,
         user: UserRecord,
-        text: str,
+        request: Request | str,
         on_delta: Callable[[str], Awaitable[None]],
         *,
         owner: int | None = None,
@@ -154,24 +166,30 @@ class ChatService:
     ) -> ChatResult:
         """Ask the model of the owner's current conversation (the owner is the user), or of a
         group's `topic` conversation, calling `on_delta` with each piece of the answer."""
+        request = Request(request) if isinstance(request, str) else request
         owner = user.id if owner is None else owner
         if topic is None:
             conversation = await self.conversations.current(owner, user.model_key)
         else:
             conversation = await self.conversations.topic(owner, topic, user.model_key)
-        model = self.check_request(user, text)
+        pictures = len(request.photos) + len(request.kept_images)
+        model = self.check_request(user, request.text, pictures=pictures)
+        fresh = await self._keep_photos(owner, conversation.id, request.photos)
         history = await self.conversations.history(owner, conversation.id)
-        question = ChatTurn("user", text)
-        prompt = self._fit_memory([*history, question], model)
-        chars = sum(len(turn.content) for turn in prompt)  # the memory counts too
+        question = ChatTurn("user", request.text, (*request.kept_images, *fresh))
+        turns = self._fit_memory([*history, question], model)
+        sent = images_to_send(turns, model)
+        chars = sent_chars(turns, sent)  # the memory counts too
         try:
             bill_to = self._quota.take(user.id, model, chars)  # no await since the check
         except QuotaExceededError as exceeded:
             raise quota_refusal(exceeded, model) from None
+        images = await self._image_urls(owner, conversation.id, sent, fresh)
         instruction = self.conversations.system_prompt(conversation, user.language)
         if instruction:
-            prompt.insert(0, ChatTurn("system", instruction))
-        self._last_request[owner] = (conversation.id, text)
+            turns.insert(0, ChatTurn("system", instruction))
+        self._last_request[owner] = (conversation.id, question)
+        prompt = Prompt(turns, images, chars)
         task = asyncio.create_task(
             self._generate(user, owner, conversation, model, history, prompt, on_delta, bill_to)
         )
@@ -185,6 +203,34 @@ class ChatService:
             return ChatResult(text="", model=model, cancelled=True)
         finally:
             self._active.pop(owner, None)
+
+    async def _keep_photos(
+        self, owner: int, conversation_id: str, photos: tuple[Photo, ...]
+    ) -> dict[str, Photo]:
+        """Keep new pictures in the conversation: id -> picture, in the order sent."""
+        kept: dict[str, Photo] = {}
+        for photo in photos:
+            image_id = await self._storage.save_image(
+                owner, conversation_id, photo.data, photo.mime_type
+            )
+            kept[image_id] = photo
+        return kept
+
+    async def _image_urls(
+        self, owner: int, conversation_id: str, sent: list[str], fresh: dict[str, Photo]
+    ) -> dict[str, str]:
+        """Data URLs of the pictures to send: new ones from memory, older ones read back
+        (one that is gone stays a note)."""
+        urls: dict[str, str] = {}
+        for image_id in sent:
+            photo = fresh.get(image_id)
+            if photo is not None:
+                urls[image_id] = data_url(photo.data, photo.mime_type)
+                continue
+            stored = await self._storage.load_image(owner, conversation_id, image_id)
+            if stored is not None:
+                urls[image_id] = data_url(*stored)
+        return urls
 
     def cancel(self, owner: int) -> bool:
         """Stop the owner's answer in progress and drop what queued up behind it;
@@ -212,25 +258,21 @@ class ChatService:
         self._last_request.pop(owner, None)
         await self.conversations.forget(owner)
 
-    async def take_retry(self, owner: int) -> str | None:
+    async def take_retry(self, owner: int) -> Request | None:
         """The last request again, its answer taken out of the memory (the new one replaces
         it); None when there is nothing to retry (its conversation is gone or not current,
         or after a restart)."""
         last = self._last_request.get(owner)
         if last is None:
             return None
-        conversation_id, text = last
+        conversation_id, question = last
         conversations = await self.conversations.all(owner)
         if conversations.current != conversation_id:
             return None
         history = await self.conversations.history(owner, conversation_id)
-        if (
-            len(history) >= 2
-            and history[-2] == ChatTurn("user", text)
-            and history[-1].role == "assistant"
-        ):
+        if len(history) >= 2 and history[-2] == question and history[-1].role == "assistant":
             await self._storage.save_history(owner, conversation_id, history[:-2])
-        return text
+        return Request(question.content, kept_images=question.images)
 
     async def _generate(
         self,
@@ -239,11 +281,11 @@ class ChatService:
         conversation: Conversation,
         model: Model,
         history: list[ChatTurn],
-        prompt: list[ChatTurn],
+        prompt: Prompt,
         on_delta: Callable[[str], Awaitable[None]],
         bill_to: str,
     ) -> ChatResult:
-        question = prompt[-1]
+        question = prompt.turns[-1]
         text = question.content
         parts: list[str] = []
         usage: Usage | None = None
@@ -255,7 +297,7 @@ class ChatService:
             )
 
         try:
-            async for event in self._llm.stream(model, prompt):
+            async for event in self._llm.stream(model, prompt.turns, prompt.images):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     await on_delta(event.text)
@@ -270,7 +312,7 @@ class ChatService:
         except ProviderError as error:
             logger.warning("Model %s failed for user %s: %s", model.key, user.id, error)
             if not "".join(parts).strip():  # nothing was delivered: the request does not count
-                self._quota.give_back(user.id, model, sum(len(t.content) for t in prompt))
+                self._quota.give_back(user.id, model, prompt.chars)
             self._stats.answer(user.id, model, usage, ok=False)
             await self._report_failure(model, error)
             return ChatResult(text="".join(parts), model=model, error=error.kind)
@@ -282,11 +324,11 @@ class ChatService:
         return ChatResult(text=answer, model=model, usage=usage)
 
     @staticmethod
-    def _tokens(usage: Usage | None, prompt: list[ChatTurn], answer: str) -> Usage:
+    def _tokens(usage: Usage | None, prompt: Prompt, answer: str) -> Usage:
         """The provider's token counts, or counted from the text when the stream gave none."""
         if usage is not None:
             return usage
-        chars = sum(len(turn.content) for turn in prompt)
+        chars = prompt.chars + sum(len(t.content) for t in prompt.turns if t.role == "system")
         return Usage(round(chars / CHARS_PER_TOKEN), round(len(answer) / CHARS_PER_TOKEN))
 
     def _cost(self, model: Model, usage: Usage) -> float | None:
@@ -307,7 +349,7 @@ class ChatService:
         kept: list[ChatTurn] = []
         used = 0
         for turn in reversed(turns[-self._history_max_messages :]):
-            used += len(turn.content)
+            used += turn_chars(turn)
             if kept and used > budget:
                 break
             kept.append(turn)

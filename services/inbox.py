@@ -12,12 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from dataclasses import dataclass
 from enum import Enum
 
 QUEUE_LIMIT = 20  # messages waiting behind a running answer, per user
 PASTE_PART = 4000  # a message this long may be a part of a paste Telegram split...
 PASTE_WAIT = 0.8  # ...so its next part is awaited this many seconds
 JOINER = "\n\n"  # between separate messages; parts of one paste are joined as they are
+
+
+@dataclass(slots=True, frozen=True)
+class Photo:
+    """A picture sent with a request, not kept yet."""
+
+    data: bytes
+    mime_type: str = "image/jpeg"
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """What one answer is asked: text, pictures sent with it, and (on Retry) ids of
+    pictures already kept in the conversation."""
+
+    text: str
+    photos: tuple[Photo, ...] = ()
+    kept_images: tuple[str, ...] = ()
 
 
 class Offer(Enum):
@@ -27,12 +46,17 @@ class Offer(Enum):
     DROPPED = "dropped"  # still full, and the user was already told: drop quietly
 
 
-def join_messages(parts: list[str], paste_part: int = PASTE_PART) -> str:
-    """One request from messages in order; a part after a paste-sized one continues it."""
-    joined = parts[0]
+def join_messages(parts: list[Request], paste_part: int = PASTE_PART) -> Request:
+    """One request from messages in order; a part after a paste-sized one continues it.
+    Pictures come along in order; a picture without a caption adds no text."""
+    joined = parts[0].text
     for previous, part in itertools.pairwise(parts):
-        joined += ("" if len(previous) >= paste_part else JOINER) + part
-    return joined
+        if not part.text:
+            continue
+        separator = "" if len(previous.text) >= paste_part or not joined else JOINER
+        joined += separator + part.text
+    photos = tuple(photo for part in parts for photo in part.photos)
+    return Request(joined, photos)
 
 
 class Inbox:
@@ -48,7 +72,7 @@ class Inbox:
         self._limit = limit
         self._paste_part = paste_part
         self._paste_wait = paste_wait
-        self._waiting: dict[int, list[str]] = {}  # present while the user has a worker
+        self._waiting: dict[int, list[Request]] = {}  # present while the user has a worker
         self._told_full: set[int] = set()  # refused once since the queue last drained
         self._arrived: dict[int, asyncio.Event] = {}
 
@@ -56,7 +80,7 @@ class Inbox:
     def limit(self) -> int:
         return self._limit
 
-    def offer(self, user_id: int, text: str) -> Offer:
+    def offer(self, user_id: int, request: Request) -> Offer:
         """Decide, before any await, who answers a new message."""
         waiting = self._waiting.get(user_id)
         if waiting is None:
@@ -67,7 +91,7 @@ class Inbox:
                 return Offer.DROPPED  # a 100-message burst gets one refusal, not 80
             self._told_full.add(user_id)
             return Offer.FULL
-        waiting.append(text)
+        waiting.append(request)
         event = self._arrived.get(user_id)
         if event is not None:
             event.set()
@@ -83,10 +107,10 @@ class Inbox:
     def waiting(self, user_id: int) -> int:
         return len(self._waiting.get(user_id, ()))
 
-    async def first_request(self, user_id: int, text: str) -> str:
-        """The worker's first request: `text`, plus the rest of its paste if it is one."""
-        parts = [text]
-        while len(parts[-1]) >= self._paste_part:
+    async def first_request(self, user_id: int, request: Request) -> Request:
+        """The worker's first request: `request`, plus the rest of its paste if it is one."""
+        parts = [request]
+        while len(parts[-1].text) >= self._paste_part:
             if not self._waiting.get(user_id) and not await self._next_part(user_id):
                 break
             waiting = self._waiting.get(user_id)
@@ -107,7 +131,7 @@ class Inbox:
             self._arrived.pop(user_id, None)
         return True
 
-    def next_request(self, user_id: int) -> str | None:
+    def next_request(self, user_id: int) -> Request | None:
         """What queued up behind the answer, as one request; None when nothing did, and
         then the worker is released in the same step (a message arriving right after
         starts a new worker, so none is stranded)."""

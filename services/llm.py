@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from services.catalog import Catalog, Model
 from services.models import ChatTurn, Usage
+from services.pictures import message_content
 
 if TYPE_CHECKING:
     from httpx2 import AsyncClient  # what DefaultAioHttpClient is, for the type checker
@@ -213,8 +214,14 @@ class LLMGateway:
         for client in self._clients.values():
             await client.close()
 
-    async def stream(self, model: Model, history: list[ChatTurn]) -> AsyncIterator[StreamEvent]:
-        """Stream an answer as TextDelta events ending with one StreamEnd."""
+    async def stream(
+        self,
+        model: Model,
+        history: list[ChatTurn],
+        images: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream an answer as TextDelta events ending with one StreamEnd; `images`: data
+        URLs of the pictures to send, by id (the others stay a note)."""
         client = self._clients.get(model.provider)
         if client is None:
             raise ProviderError("unavailable", f"provider {model.provider} has no API key")
@@ -227,7 +234,7 @@ class LLMGateway:
             # measured as the largest CPU cost per answer with long conversations.
             stream = await client.post(
                 "/chat/completions",
-                body=request_body(model, history),
+                body=request_body(model, history, images or {}),
                 cast_to=ChatCompletionChunk,
                 stream=True,
                 stream_cls=AsyncStream[ChatCompletionChunk],
@@ -252,11 +259,20 @@ class LLMGateway:
         yield StreamEnd(usage)
 
 
-def request_body(model: Model, history: list[ChatTurn]) -> dict[str, object]:
+def request_body(
+    model: Model, history: list[ChatTurn], images: Mapping[str, str] | None = None
+) -> dict[str, object]:
     """The chat completion request; GPT-5-style reasoning models take other names."""
+    shown = images or {}
     body: dict[str, object] = {
         "model": model.model_id,
-        "messages": [{"role": turn.role, "content": turn.content} for turn in history],
+        "messages": [
+            {
+                "role": turn.role,
+                "content": message_content(turn, shown) if turn.images else turn.content,
+            }
+            for turn in history
+        ],
         "stream": True,
         "stream_options": {"include_usage": True},
     }

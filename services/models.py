@@ -27,6 +27,7 @@ class ChatTurn:
 
     role: Role
     content: str
+    images: tuple[str, ...] = ()  # the user's pictures: ids for Storage.load_image
 
 
 @dataclass(slots=True, frozen=True)

@@ -98,7 +98,7 @@ TEXTS: dict[str, str] = {
         "Shorten it, or any subscription lifts the limit: /plans"
     ),
     "only_text": (
-        "I understand text, voice messages, text files and PDFs. Stickers, photos and "
+        "I understand text, photos, voice messages, text files and PDFs. Stickers and "
         "videos not yet: please type your question."
     ),
     "too_long_for_model": (
@@ -106,6 +106,7 @@ TEXTS: dict[str, str] = {
         "the model takes about {limit}. Shorten it or choose a model with a larger "
         "context: /model"
     ),
+    "model_blind": "🖼 {model} does not see pictures. These do: {models}. Choose: /model",
     "voice_off": "🎤 Voice messages are not recognised yet. Please type your question.",
     "voice_too_long": (
         "🎤 The voice message is too long: I recognise up to "

@@ -161,7 +161,20 @@ class Storage(ABC):
 
     @abstractmethod
     async def delete_history(self, owner: int, conversation_id: str) -> None:
-        """Remove one conversation's memory for good."""
+        """Remove one conversation's memory for good (its images too)."""
+
+    @abstractmethod
+    async def save_image(
+        self, owner: int, conversation_id: str, data: bytes, mime_type: str
+    ) -> str:
+        """Keep a picture the user sent in a conversation; returns its id (a blob a
+        database keeps in a table, with the conversation's key)."""
+
+    @abstractmethod
+    async def load_image(
+        self, owner: int, conversation_id: str, image_id: str
+    ) -> tuple[bytes, str] | None:
+        """(bytes, MIME type) of a kept picture; None if it is gone."""
 
     @abstractmethod
     async def forget(self, owner: int) -> None:

@@ -20,6 +20,8 @@ import functools
 import itertools
 import logging
 import os
+import re
+import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -37,6 +39,7 @@ from services.storage.atomic import (
     quarantine,
     read_json,
     remove_temp_files,
+    write_file_atomic,
 )
 from services.storage.base import MoneyState, Retention, Storage, StorageDamagedError, Transaction
 from services.storage.journal import (
@@ -58,6 +61,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 USER_CACHE_SIZE = 20_000  # users
+# Pictures users send, kept beside the memory: MIME type <-> file suffix.
+IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+IMAGE_SUFFIXES = {mime: suffix for suffix, mime in IMAGE_TYPES.items()}
+IMAGE_ID = re.compile(r"^[0-9a-f]{16}\.(jpg|png|webp|gif)$")
 HISTORY_CACHE_CHARS = 20_000_000  # characters of conversation kept in memory
 MIN_COMPACTION_BYTES = 8 << 20  # compact when the journal outgrows this and the snapshots
 STREAM_BATCH = 2_000
@@ -223,7 +230,10 @@ class JsonStorage(Storage):
         if turns is None:
             raw = await self._read_user_file(self._history_path(owner, conversation_id), [])
             items = raw if isinstance(raw, list) else []
-            turns = tuple(ChatTurn(role=item["role"], content=item["content"]) for item in items)
+            turns = tuple(
+                ChatTurn(item["role"], item["content"], tuple(item.get("images", ())))
+                for item in items
+            )
             self._history[key] = turns
         return list(turns)
 
@@ -232,7 +242,7 @@ class JsonStorage(Storage):
         self._history[key] = stored
         path = self._history_path(owner, conversation_id)
         try:  # no await before the writer: saves reach it in the order they were made
-            await self._writer.save(path, lambda: stored, durable=False)
+            await self._writer.save(path, lambda: [_turn_record(t) for t in stored], durable=False)
         except OSError:
             self._history.pop(key, None)
             raise
@@ -241,6 +251,29 @@ class JsonStorage(Storage):
         self._history.pop((owner, conversation_id), None)
         await self._writer.drain()  # a write still queued would bring the file back
         await asyncio.to_thread(self._history_path(owner, conversation_id).unlink, missing_ok=True)
+        media = self._media_dir(owner, conversation_id)
+        await asyncio.to_thread(shutil.rmtree, media, ignore_errors=True)
+
+    async def save_image(
+        self, owner: int, conversation_id: str, data: bytes, mime_type: str
+    ) -> str:
+        image_id = f"{secrets.token_hex(8)}.{IMAGE_SUFFIXES.get(mime_type, 'jpg')}"
+        path = self._media_dir(owner, conversation_id) / image_id
+        await asyncio.to_thread(write_file_atomic, path, data, durable=False)
+        return image_id
+
+    async def load_image(
+        self, owner: int, conversation_id: str, image_id: str
+    ) -> tuple[bytes, str] | None:
+        match = IMAGE_ID.match(image_id)
+        if match is None:  # ids are ours; anything else never becomes a path
+            return None
+        path = self._media_dir(owner, conversation_id) / image_id
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+        return data, IMAGE_TYPES[match.group(1)]
 
     async def forget(self, owner: int) -> None:
         self._conversations.pop(owner, None)
@@ -276,6 +309,10 @@ class JsonStorage(Storage):
 
     def _history_path(self, owner: int, conversation_id: str) -> Path:
         return self._history_dir / str(owner) / f"{conversation_id}.json"
+
+    def _media_dir(self, owner: int, conversation_id: str) -> Path:
+        """A conversation's pictures, beside its memory (gone with it, and with /forget)."""
+        return self._history_dir / str(owner) / f"{conversation_id}.media"
 
     # Money: reading ------------------------------------------------------------------------
     async def load_money(self) -> MoneyState:
@@ -601,3 +638,11 @@ async def _stream(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
             return
         for item in batch:
             yield item
+
+
+def _turn_record(turn: ChatTurn) -> dict[str, object]:
+    """A turn as its file keeps it (`images` only when it has any)."""
+    record: dict[str, object] = {"role": turn.role, "content": turn.content}
+    if turn.images:
+        record["images"] = turn.images
+    return record

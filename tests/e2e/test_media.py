@@ -1,13 +1,14 @@
-"""Voice messages and files through the real bot: heard or read, then asked like text;
-refusals before anything is downloaded or paid for."""
+"""Photos, voice messages and files through the real bot: seen, heard or read, then
+asked like text; refusals before anything is downloaded or paid for."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
-from tests.e2e.conftest import StartBot
+from tests.e2e.conftest import ROOT, StartBot
 from tests.e2e.test_fair_use import small_quota_catalog
-from tests.stubs.openai_server import FakeOpenAI
+from tests.stubs.openai_server import FakeOpenAI, image_urls
 from tests.stubs.telegram_server import FakeTelegram
 from tests.unit.test_attachments import text_pdf
 
@@ -115,3 +116,52 @@ async def test_files_are_read_as_the_question(
     telegram.user_document(USER, "scan.pdf", data=b"%PDF-1.4 broken", mime_type="application/pdf")
     await telegram.wait_for_message(USER, "повреждён")
     assert len(llm.requests) == asked  # no model call for any of them
+
+
+def image_parts(request: dict[str, object]) -> list[str]:
+    """The image URLs of the last user message of a model request."""
+    messages = request["messages"]
+    assert isinstance(messages, list)
+    last = [m for m in messages if m["role"] == "user"][-1]
+    return image_urls(last["content"])
+
+
+async def test_a_photo_goes_to_a_model_that_sees_it_with_its_caption(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    photo = b"\xff\xd8\xff\xe0 a cat on a sofa"
+    telegram.user_photo(USER, caption="Что на фото?", data=photo)
+    answer = await telegram.wait_for_message(USER, "Echo: Что на фото?")
+    [url] = image_parts(llm.requests[-1])
+    assert url == "data:image/jpeg;base64," + base64.b64encode(photo).decode()
+
+    # A follow-up question: the picture is still in the conversation's memory.
+    telegram.user_message(USER, "А какого цвета диван?")
+    await telegram.wait_for_message(USER, "Echo: А какого цвета диван?", after=answer.message_id)
+    messages = llm.requests[-1]["messages"]
+    assert any(image_urls(m["content"]) == [url] for m in messages)
+
+    # An image sent as a file is a picture too, with its own type.
+    png = b"\x89PNG\r\n\x1a\n a chart"
+    telegram.user_document(USER, "chart.png", data=png, mime_type="image/png", caption="Что тут?")
+    await telegram.wait_for_message(USER, "Echo: Что тут?")
+    assert image_parts(llm.requests[-1]) == [
+        "data:image/png;base64," + base64.b64encode(png).decode()
+    ]
+
+
+async def test_a_photo_to_a_model_that_does_not_see_is_declined_before_download(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path
+) -> None:
+    text = (ROOT / "catalog.toml").read_text(encoding="utf-8")
+    blind = text.replace(
+        'model_id = "openai/gpt-4.1-nano"\nvision = true\n', 'model_id = "openai/gpt-4.1-nano"\n'
+    )
+    assert blind != text
+    (tmp_path / "catalog.toml").write_text(blind, encoding="utf-8")
+    await start_bot({"CATALOG_PATH": str(tmp_path / "catalog.toml")})
+    telegram.user_photo(USER, caption="Что на фото?")  # the default model: GPT-4.1 Nano
+    declined = await telegram.wait_for_message(USER, "не видит изображения")
+    assert "GPT-5 Nano" in declined.text and "/model" in declined.text
+    assert telegram.file_requests == 0 and llm.requests == []

@@ -9,9 +9,12 @@ client = AsyncOpenAI(base_url=llm.base_url, api_key=llm.api_key)
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import inspect
 import itertools
 import json
+import re
 import socket
 import time
 import tomllib
@@ -41,6 +44,27 @@ def catalog_model_ids() -> list[str]:
     with CATALOG.open("rb") as file:
         models = tomllib.load(file).get("models", [])
     return list(dict.fromkeys(str(model["model_id"]) for model in models))
+
+
+def catalog_vision_ids() -> set[str]:
+    """The model ids catalog.toml marks `vision = true`: the ones that take pictures."""
+    with CATALOG.open("rb") as file:
+        models = tomllib.load(file).get("models", [])
+    return {str(model["model_id"]) for model in models if model.get("vision")}
+
+
+IMAGE_URL = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,([A-Za-z0-9+/]+={0,2})$")
+
+
+def image_urls(content: Any) -> list[str]:
+    """The image_url parts of a multimodal message."""
+    if not isinstance(content, list):
+        return []
+    return [
+        str((part.get("image_url") or {}).get("url", ""))
+        for part in content
+        if isinstance(part, dict) and part.get("type") == "image_url"
+    ]
 
 
 def text_of(content: Any) -> str:
@@ -94,6 +118,8 @@ class FakeOpenAI:
         # GET /models lists these: every model_id of catalog.toml, so the bot's start-up
         # check finds them all served; a test removes one to retire it.
         self.models = catalog_model_ids()
+        # Models that take image_url parts (others answer 400, as the real API does).
+        self.vision_models = catalog_vision_ids()
         self.models_status: int | None = None  # e.g. 404: /models not implemented
         self.models_requests = 0  # GET /models calls answered
         self.known_models_only = False  # unknown model -> 404 model_not_found
@@ -208,6 +234,8 @@ class FakeOpenAI:
             return web.json_response(
                 error_body(400, "[] is too short - 'messages'", "messages"), status=400
             )
+        if (invalid := self._invalid_images(model, messages)) is not None:
+            return invalid
         if self.known_models_only and model not in self.models:
             return web.json_response(
                 error_body(
@@ -283,6 +311,30 @@ class FakeOpenAI:
         return web.json_response(
             {"text": text, "usage": {"type": "tokens", "input_tokens": len(audio) // 32}}
         )
+
+    def _invalid_images(self, model: str, messages: list[Any]) -> web.Response | None:
+        """400 for pictures sent to a model without vision, or that are no valid image."""
+        for index, message in enumerate(messages):
+            for url in image_urls(message.get("content") if isinstance(message, dict) else None):
+                if model not in self.vision_models:
+                    text = "Invalid content type. image_url is only supported by certain models."
+                    param = f"messages.[{index}].content.[1].type"
+                    return web.json_response(error_body(400, text, param), status=400)
+                match = IMAGE_URL.match(url)
+                try:
+                    valid = match is not None and bool(
+                        base64.b64decode(match.group(2), validate=True)
+                    )
+                except binascii.Error:
+                    valid = False
+                if not valid:
+                    text = (
+                        "You uploaded an unsupported image. Please make sure your image is below "
+                        "20 MB in size and is of one the following formats: "
+                        "['png', 'jpeg', 'gif', 'webp']."
+                    )
+                    return web.json_response(error_body(400, text, "messages"), status=400)
+        return None
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         if (refused := self._unauthorized(request)) is not None:
@@ -375,7 +427,8 @@ class _Completion:
 
     def count_prompt(self, messages: list[dict[str, Any]]) -> None:
         chars = sum(len(text_of(m.get("content"))) for m in messages)
-        self.prompt_tokens = chars // 4 + 4 * len(messages)
+        pictures = sum(len(image_urls(m.get("content"))) for m in messages)
+        self.prompt_tokens = chars // 4 + 4 * len(messages) + 765 * pictures  # high detail
 
     def usage(self) -> dict[str, Any]:
         completion_tokens = len(self.text) // 4 + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from services.alerts import AlertService
 from services.catalog import Catalog, Model
 from services.chat import ChatRefusalError, ChatService
 from services.conversations import ConversationService
-from services.inbox import Offer
+from services.inbox import Offer, Request
 from services.llm import (
     LLMGateway,
     ProviderConfig,
@@ -38,11 +38,18 @@ class ScriptedLLM(LLMGateway):
     def __init__(self, catalog: Catalog) -> None:
         super().__init__(catalog, {"openai": ProviderConfig("http://unused", "k")}, 5)
         self.prompts: list[list[ChatTurn]] = []
+        self.images: list[dict[str, str]] = []  # data URLs sent with each prompt, by id
         self.delay = 0.0
         self.fail: str | None = None
 
-    async def stream(self, model: Model, history: list[ChatTurn]) -> AsyncIterator[StreamEvent]:
+    async def stream(
+        self,
+        model: Model,
+        history: list[ChatTurn],
+        images: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[StreamEvent]:
         self.prompts.append(history)
+        self.images.append(dict(images or {}))
         await asyncio.sleep(self.delay)
         if self.fail:
             raise ProviderError(self.fail)
@@ -85,7 +92,7 @@ def nano_user(user_id: int = 1) -> UserRecord:
     return UserRecord(id=user_id, model_key="gpt-5-nano")
 
 
-async def collect(chat: ChatService, user: UserRecord, text: str) -> str:
+async def collect(chat: ChatService, user: UserRecord, text: Request | str) -> str:
     parts: list[str] = []
 
     async def on_delta(delta: str) -> None:
@@ -143,10 +150,10 @@ async def test_cancel_stops_the_answer_and_drops_the_queue(
     chat, llm, *_ = await make(tmp_path, catalog)
     llm.delay = 10
     user = nano_user()
-    chat.inbox.offer(user.id, "slow")
+    chat.inbox.offer(user.id, Request("slow"))
     task = asyncio.create_task(collect(chat, user, "slow"))
     await asyncio.sleep(0.05)
-    assert chat.inbox.offer(user.id, "again") is Offer.QUEUED
+    assert chat.inbox.offer(user.id, Request("again")) is Offer.QUEUED
     assert chat.cancel(user.id)
     assert chat.inbox.next_request(user.id) is None  # "again" was dropped
     assert await task == ""

@@ -12,6 +12,7 @@ import orjson
 from services.catalog import Catalog
 from services.models import Usage, UserRecord
 from services.payments import MoneyArrival
+from services.pictures import Prompt
 from services.reports import stats_report
 from services.stats import FREE, StatsService
 from services.users import UsersService
@@ -34,7 +35,7 @@ async def test_an_answer_is_costed_from_the_providers_usage_or_its_text(
     nano = catalog.models_by_key["gpt-5-nano"]
     unpriced = nano.model_copy(update={"price_input": None, "price_output": None})
     assert chat._cost(unpriced, Usage(1000, 1000)) is None  # unknown, not zero
-    counted = chat._cost(nano, chat._tokens(None, [], "y" * 250))  # 250 chars ≈ 100 tokens
+    counted = chat._cost(nano, chat._tokens(None, Prompt([], {}, 0), "y" * 250))  # ≈ 100 tokens
     assert counted is not None and abs(counted - 100 * 0.40 / 1_000_000 * 95.0) < 1e-12
 
 
