@@ -167,7 +167,8 @@ async def _ask_with_picture(
         turn.passed()
         await message.reply(deps.texts("file_download_failed"))
         return
-    request = Request(message.caption or "", (Photo(data, mime_type),))
+    photo = Photo(data, mime_type)
+    request = Request(message.caption or "", (photo,), album=message.media_group_id)
     await submit(deps, message, user, request, turn)
 
 

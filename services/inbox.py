@@ -3,8 +3,9 @@
 People type in bursts, and Telegram splits a paste longer than 4096 characters into
 several messages that arrive within milliseconds. The first message of an idle user
 starts a worker (the caller of `offer` that got START); later ones wait here and
-become one request after the current answer. A message near the split size waits
-briefly for the rest of its paste, so ordinary messages are never delayed.
+become one request after the current answer. A message near the split size, or a
+photo of an album, waits briefly for the rest of its paste or album, so ordinary
+messages are never delayed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Request:
     text: str
     photos: tuple[Photo, ...] = ()
     kept_images: tuple[str, ...] = ()
+    album: str | None = None  # Telegram's media_group_id: an album's photos go together
 
 
 class Offer(Enum):
@@ -57,6 +59,11 @@ def join_messages(parts: list[Request], paste_part: int = PASTE_PART) -> Request
         joined += separator + part.text
     photos = tuple(photo for part in parts for photo in part.photos)
     return Request(joined, photos)
+
+
+def _same_album(part: Request, following: Request) -> bool:
+    """Whether `following` continues `part` (any message continues a paste)."""
+    return part.album is None or following.album == part.album
 
 
 class Inbox:
@@ -108,16 +115,21 @@ class Inbox:
         return len(self._waiting.get(user_id, ()))
 
     async def first_request(self, user_id: int, request: Request) -> Request:
-        """The worker's first request: `request`, plus the rest of its paste if it is one."""
+        """The worker's first request: `request`, plus the rest of its paste or album if it
+        is part of one."""
         parts = [request]
-        while len(parts[-1].text) >= self._paste_part:
+        while self._continued(parts[-1]):
             if not self._waiting.get(user_id) and not await self._next_part(user_id):
                 break
             waiting = self._waiting.get(user_id)
-            if not waiting:
+            if not waiting or not _same_album(parts[-1], waiting[0]):
                 break
             parts.append(waiting.pop(0))
         return join_messages(parts, self._paste_part)
+
+    def _continued(self, part: Request) -> bool:
+        """A part whose next part may follow: paste-sized text, or a photo of an album."""
+        return len(part.text) >= self._paste_part or part.album is not None
 
     async def _next_part(self, user_id: int) -> bool:
         event = self._arrived.setdefault(user_id, asyncio.Event())

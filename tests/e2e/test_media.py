@@ -151,6 +151,22 @@ async def test_a_photo_goes_to_a_model_that_sees_it_with_its_caption(
     ]
 
 
+async def test_an_album_is_one_question_with_all_its_photos(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    photos = [b"\xff\xd8\xff\xe0 one", b"\xff\xd8\xff\xe0 two", b"\xff\xd8\xff\xe0 three"]
+    telegram.user_photo(USER, caption="Сравни", data=photos[0], media_group_id="777")
+    for photo in photos[1:]:  # as Telegram sends an album: one update per photo
+        telegram.user_photo(USER, data=photo, media_group_id="777")
+    await telegram.wait_for_message(USER, "Echo: Сравни")
+    await telegram.wait_idle(USER)
+    [request] = llm.requests
+    assert image_parts(request) == [
+        "data:image/jpeg;base64," + base64.b64encode(photo).decode() for photo in photos
+    ]
+
+
 async def test_a_photo_to_a_model_that_does_not_see_is_declined_before_download(
     telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path
 ) -> None:

@@ -70,3 +70,22 @@ def test_pictures_queued_behind_an_answer_come_along_in_order() -> None:
     cat, dog = Photo(b"cat"), Photo(b"dog", "image/png")
     parts = [Request("", (cat,)), Request("what is this?"), Request("", (dog,)), Request("and?")]
     assert join_messages(parts) == Request("what is this?\n\nand?", (cat, dog))
+
+
+async def test_an_albums_photos_are_one_request_and_the_next_message_is_not() -> None:
+    inbox = Inbox(paste_wait=0.5)
+    cat, dog, fox = Photo(b"cat"), Photo(b"dog"), Photo(b"fox")
+    first = Request("сравни", (cat,), album="a1")
+    assert inbox.offer(1, first) is Offer.START
+
+    async def the_rest() -> None:
+        for photo in (dog, fox):
+            await asyncio.sleep(0.05)  # each is downloaded before it is offered
+            assert inbox.offer(1, Request("", (photo,), album="a1")) is Offer.QUEUED
+        await asyncio.sleep(0.05)
+        inbox.offer(1, Request("а это?", (Photo(b"owl"),), album="a2"))  # another album
+
+    task = asyncio.create_task(the_rest())
+    assert await inbox.first_request(1, first) == Request("сравни", (cat, dog, fox))
+    await task
+    assert inbox.next_request(1) == Request("а это?", (Photo(b"owl"),))
