@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router
-from aiogram.types import CallbackQuery, Message, MessageGenerationStopped, ReplyParameters
+from aiogram import BaseMiddleware, Bot, F, Router
+from aiogram.types import (
+    CallbackQuery,
+    Message,
+    MessageGenerationStopped,
+    ReplyParameters,
+    TelegramObject,
+)
 
 from config import Settings
 from handlers.callbacks import AnswerAct, AnswerControl
@@ -53,24 +61,38 @@ class Answering:
     zone: ZoneInfo
 
 
+class ProvideAnswering(BaseMiddleware):
+    """Hands the chat's handlers `answering`, gathered from the update's data."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        settings: Settings = data["settings"]
+        data["answering"] = Answering(
+            data["bot"],
+            data["texts"],
+            data["chat"],
+            data["users"],
+            data["catalog"],
+            data["edit_interval"],
+            settings.zone,
+        )
+        return await handler(event, data)
+
+
+router.message.middleware(ProvideAnswering())
+router.callback_query.middleware(ProvideAnswering())
+
+
 @router.message(F.text)
-async def ask_model(
-    message: Message,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    users: UsersService,
-    catalog: Catalog,
-    settings: Settings,
-    edit_interval: float,
-    turn: Turn,
-) -> None:
+async def ask_model(message: Message, user: UserRecord, answering: Answering, turn: Turn) -> None:
     """Any text: stream the model's answer into the chat. Messages sent meanwhile wait,
     in order, and are answered together right after (this handler answers them)."""
     await turn.wait()  # a burst is queued in the order it was sent
-    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
-    await submit(deps, message, user, message.text or "", turn)
+    await submit(answering, message, user, message.text or "", turn)
 
 
 async def submit(
@@ -185,21 +207,12 @@ async def stop_draft(event: MessageGenerationStopped, bot: Bot, chat: ChatServic
 
 
 @router.callback_query(AnswerControl.filter(F.action == AnswerAct.RETRY))
-async def retry_answer(
-    query: CallbackQuery,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    users: UsersService,
-    catalog: Catalog,
-    settings: Settings,
-    edit_interval: float,
-) -> None:
+async def retry_answer(query: CallbackQuery, user: UserRecord, answering: Answering) -> None:
     """Retry under an answer or an error: the last request again; its new answer replaces
     the old one in the memory. Only the latest answer can be retried: an older one's
     button is taken away when pressed (removing it at every new answer would cost a
     Telegram call per answer)."""
+    texts, chat = answering.texts, answering.chat
     message = query.message
     where = (message.chat.id, message.message_id) if message else None
     if where is None or chat.last_answer.get(user.id) != where:
@@ -217,8 +230,7 @@ async def retry_answer(
         return
     await query.answer()
     await remove_buttons(query)
-    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
-    await _work(deps, where[0], user, request)
+    await _work(answering, where[0], user, request)
 
 
 @router.message()

@@ -18,8 +18,7 @@ from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
 
-from config import Settings
-from handlers.chat import Answering, refusal_text, send_refusal, submit
+from handlers.chat import Answering, ProvideAnswering, refusal_text, send_refusal, submit
 from handlers.middlewares import Turn
 from services.attachments import (
     MAX_DOCUMENT_BYTES,
@@ -28,19 +27,17 @@ from services.attachments import (
     document_text,
     with_file,
 )
-from services.catalog import Catalog
-from services.chat import ChatRefusalError, ChatService
+from services.chat import ChatRefusalError
 from services.inbox import Photo, Request
 from services.llm import ProviderError
 from services.models import UserRecord
-from services.users import UsersService
 from services.voice import VoiceRefusalError, VoiceService
-from texts import Texts
 
 logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
+router.message.middleware(ProvideAnswering())
 
 # The file types /audio/transcriptions takes, told by the file name's extension.
 AUDIO_FORMATS = frozenset(
@@ -75,37 +72,26 @@ def speech_of(message: Message) -> Speech | None:
 
 @router.message(F.voice | F.audio | F.video_note)
 async def voice_message(
-    message: Message,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    voice: VoiceService,
-    users: UsersService,
-    catalog: Catalog,
-    settings: Settings,
-    edit_interval: float,
-    turn: Turn,
+    message: Message, user: UserRecord, answering: Answering, voice: VoiceService, turn: Turn
 ) -> None:
     """Speech: checked, transcribed, echoed back as text, then asked."""
     speech = speech_of(message)
     assert speech is not None  # the filter
-    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
+    texts = answering.texts
     await turn.wait()
     try:
         voice.check(speech.duration)
-        chat.check_ready(user)
+        answering.chat.check_ready(user)
     except VoiceRefusalError as refused:
         turn.passed()
         await message.reply(texts(f"voice_{refused.reason}", limit=refused.limit))
         return
     except ChatRefusalError as refusal:
         turn.passed()
-        text = refusal_text(refusal, texts, catalog, 0, settings.zone)
-        await send_refusal(bot, message.chat.id, refusal, text, texts, reply_to=message.message_id)
+        await _refuse(answering, message, refusal)
         return
-    await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    audio = await _download(bot, speech.file)
+    await answering.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
+    audio = await _download(answering.bot, speech.file)
     if audio is None:
         turn.passed()
         await message.reply(texts("file_download_failed"))
@@ -122,31 +108,49 @@ async def voice_message(
         return
     shown = heard if len(heard) <= TRANSCRIPT_SHOWN else heard[:TRANSCRIPT_SHOWN] + "…"
     await message.reply(texts("voice_heard", text=shown))
-    await submit(deps, message, user, heard, turn)
+    await submit(answering, message, user, heard, turn)
 
 
 @router.message(F.photo)
 async def photo_message(
-    message: Message,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    users: UsersService,
-    catalog: Catalog,
-    settings: Settings,
-    edit_interval: float,
-    turn: Turn,
+    message: Message, user: UserRecord, answering: Answering, turn: Turn
 ) -> None:
     """A photo (its largest size) and its caption, to a model that sees pictures."""
     assert message.photo  # the filter
-    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
     await turn.wait()
-    await _ask_with_picture(deps, message, user, turn, message.photo[-1], "image/jpeg")
+    await _ask_with_picture(answering, message, user, turn, message.photo[-1], "image/jpeg")
+
+
+@router.message(F.document)
+async def document_message(
+    message: Message, user: UserRecord, answering: Answering, turn: Turn
+) -> None:
+    """A text file or a PDF: its text, under the caption, is the question (an image file
+    is a picture)."""
+    document = message.document
+    assert document is not None  # the filter
+    await turn.wait()
+    mime_type = (document.mime_type or "").lower()
+    if mime_type in PICTURE_TYPES and (document.file_size or 0) <= MAX_DOCUMENT_BYTES:
+        await _ask_with_picture(answering, message, user, turn, document, mime_type)
+        return
+    try:
+        check_document(document.file_name, document.mime_type, document.file_size)
+        data = await _download(answering.bot, document)
+        if data is None:
+            raise AttachmentError("download_failed")
+        text = await asyncio.to_thread(document_text, document.file_name, document.mime_type, data)
+    except AttachmentError as error:
+        turn.passed()
+        mb = MAX_DOCUMENT_BYTES // 2**20
+        await message.reply(answering.texts(f"file_{error.reason}", mb=mb))
+        return
+    request = with_file(message.caption or "", document.file_name, text)
+    await submit(answering, message, user, request, turn)
 
 
 async def _ask_with_picture(
-    deps: Answering,
+    answering: Answering,
     message: Message,
     user: UserRecord,
     turn: Turn,
@@ -154,63 +158,27 @@ async def _ask_with_picture(
     mime_type: str,
 ) -> None:
     try:
-        deps.chat.check_ready(user, pictures=1)
+        answering.chat.check_ready(user, pictures=1)
     except ChatRefusalError as refusal:
         turn.passed()
-        text = refusal_text(refusal, deps.texts, deps.catalog, 0, deps.zone)
-        await send_refusal(
-            deps.bot, message.chat.id, refusal, text, deps.texts, reply_to=message.message_id
-        )
+        await _refuse(answering, message, refusal)
         return
-    data = await _download(deps.bot, file)
+    data = await _download(answering.bot, file)
     if data is None:
         turn.passed()
-        await message.reply(deps.texts("file_download_failed"))
+        await message.reply(answering.texts("file_download_failed"))
         return
     photo = Photo(data, mime_type)
     request = Request(message.caption or "", (photo,), album=message.media_group_id)
-    await submit(deps, message, user, request, turn)
+    await submit(answering, message, user, request, turn)
 
 
-@router.message(F.document)
-async def document_message(
-    message: Message,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    users: UsersService,
-    catalog: Catalog,
-    settings: Settings,
-    edit_interval: float,
-    turn: Turn,
-) -> None:
-    """A text file or a PDF: its text, under the caption, is the question."""
-    document = message.document
-    assert document is not None  # the filter
-    deps = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
-    await turn.wait()
-    mime_type = (document.mime_type or "").lower()
-    if mime_type in PICTURE_TYPES and (document.file_size or 0) <= MAX_DOCUMENT_BYTES:
-        await _ask_with_picture(deps, message, user, turn, document, mime_type)
-        return
-    try:
-        check_document(document.file_name, document.mime_type, document.file_size)
-    except AttachmentError as error:
-        turn.passed()
-        await message.reply(texts(f"file_{error.reason}", mb=MAX_DOCUMENT_BYTES // 2**20))
-        return
-    data = await _download(bot, document)
-    try:
-        if data is None:
-            raise AttachmentError("download_failed")
-        text = await asyncio.to_thread(document_text, document.file_name, document.mime_type, data)
-    except AttachmentError as error:
-        turn.passed()
-        await message.reply(texts(f"file_{error.reason}", mb=MAX_DOCUMENT_BYTES // 2**20))
-        return
-    request = with_file(message.caption or "", document.file_name, text)
-    await submit(deps, message, user, request, turn)
+async def _refuse(answering: Answering, message: Message, refusal: ChatRefusalError) -> None:
+    texts = answering.texts
+    text = refusal_text(refusal, texts, answering.catalog, 0, answering.zone)
+    await send_refusal(
+        answering.bot, message.chat.id, refusal, text, texts, reply_to=message.message_id
+    )
 
 
 async def _download(
