@@ -35,6 +35,7 @@ FAILURES_BEFORE_ALERT = 3
 # Rough characters per token for budgeting memory; low so that Cyrillic fits too.
 CHARS_PER_TOKEN = 2.5
 TRACKED_USERS = 100_000  # per-user Retry state kept in memory, at most
+PENDING = "pending:"  # a new picture's name until it is kept (never a kept id)
 
 
 class ChatRefusalError(Exception):
@@ -174,9 +175,11 @@ class ChatService:
             conversation = await self.conversations.topic(owner, topic, user.model_key)
         pictures = len(request.photos) + len(request.kept_images)
         model = self.check_request(user, request.text, pictures=pictures)
-        fresh = await self._keep_photos(owner, conversation.id, request.photos)
         history = await self.conversations.history(owner, conversation.id)
-        question = ChatTurn("user", request.text, (*request.kept_images, *fresh))
+        # New pictures are kept only once the request is let through: until then they
+        # are named by placeholders (they count the same).
+        pending = tuple(f"{PENDING}{index}" for index in range(len(request.photos)))
+        question = ChatTurn("user", request.text, (*request.kept_images, *pending))
         turns = self._fit_memory([*history, question], model)
         sent = images_to_send(turns, model)
         chars = sent_chars(turns, sent)  # the memory counts too
@@ -184,6 +187,15 @@ class ChatService:
             bill_to = self._quota.take(user.id, model, chars)  # no await since the check
         except QuotaExceededError as exceeded:
             raise quota_refusal(exceeded, model) from None
+        try:
+            fresh = await self._keep_photos(owner, conversation.id, request.photos)
+        except OSError:
+            self._quota.give_back(user.id, model, chars)
+            raise
+        named = dict(zip(pending, fresh, strict=True))
+        question = ChatTurn("user", request.text, tuple(named.get(i, i) for i in question.images))
+        turns[-1] = question
+        sent = [named.get(image, image) for image in sent]
         images = await self._image_urls(owner, conversation.id, sent, fresh)
         instruction = self.conversations.system_prompt(conversation, user.language)
         if instruction:

@@ -152,3 +152,15 @@ async def test_a_memory_file_without_pictures_keeps_its_old_format(
     assert "images" not in raw
     history = await chat.conversations.history(user.id, "1")
     assert history[0] == ChatTurn("user", "привет")
+
+
+async def test_a_picture_refused_by_the_quota_is_not_kept(tmp_path: Path, catalog: Catalog) -> None:
+    chat, llm, _, _ = await make(tmp_path, catalog)
+    user = nano_user()
+    model = chat.current_model(user)
+    assert model.free_daily_chars is not None
+    chat._stats.count_request(user.id, model.key, model.free_daily_chars - IMAGE_CHARS)
+    with pytest.raises(ChatRefusalError) as refusal:
+        await collect(chat, user, Request("а это?", (Photo(JPEG),)))
+    assert refusal.value.reason == "quota_free_chars"
+    assert media_files(tmp_path, user.id) == [] and llm.prompts == []
