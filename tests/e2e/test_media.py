@@ -11,6 +11,7 @@ from tests.e2e.test_fair_use import small_quota_catalog
 from tests.stubs.openai_server import FakeOpenAI, image_urls
 from tests.stubs.telegram_server import FakeTelegram
 from tests.unit.test_attachments import text_pdf
+from tests.unit.test_pictures import without_vision
 
 USER = 1301
 
@@ -171,9 +172,7 @@ async def test_a_photo_to_a_model_that_does_not_see_is_declined_before_download(
     telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path
 ) -> None:
     text = (ROOT / "catalog.toml").read_text(encoding="utf-8")
-    blind = text.replace(
-        'model_id = "openai/gpt-4.1-nano"\nvision = true\n', 'model_id = "openai/gpt-4.1-nano"\n'
-    )
+    blind = without_vision(text, "gpt-4.1-nano")
     assert blind != text
     (tmp_path / "catalog.toml").write_text(blind, encoding="utf-8")
     await start_bot({"CATALOG_PATH": str(tmp_path / "catalog.toml")})
