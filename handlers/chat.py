@@ -83,15 +83,27 @@ class ProvideAnswering(BaseMiddleware):
         return await handler(event, data)
 
 
-router.message.middleware(ProvideAnswering())
 router.callback_query.middleware(ProvideAnswering())
 
 
 @router.message(F.text)
-async def ask_model(message: Message, user: UserRecord, answering: Answering, turn: Turn) -> None:
+async def ask_model(
+    message: Message,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    users: UsersService,
+    catalog: Catalog,
+    settings: Settings,
+    edit_interval: float,
+    turn: Turn,
+) -> None:
     """Any text: stream the model's answer into the chat. Messages sent meanwhile wait,
-    in order, and are answered together right after (this handler answers them)."""
+    in order, and are answered together right after (this handler answers them). The
+    hottest path: its dependencies come as parameters, not through a middleware."""
     await turn.wait()  # a burst is queued in the order it was sent
+    answering = Answering(bot, texts, chat, users, catalog, edit_interval, settings.zone)
     await submit(answering, message, user, message.text or "", turn)
 
 

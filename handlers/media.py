@@ -35,8 +35,15 @@ from services.voice import VoiceRefusalError, VoiceService
 
 logger = logging.getLogger(__name__)
 
+
+def _private_media(message: Message) -> bool:
+    """Not text, in a private chat: one cheap check that lets every text message skip
+    this router's handlers."""
+    return message.text is None and message.chat.type == "private"
+
+
 router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
+router.message.filter(_private_media)
 router.message.middleware(ProvideAnswering())
 
 # The file types /audio/transcriptions takes, told by the file name's extension.
