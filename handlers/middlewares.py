@@ -13,6 +13,7 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
+from handlers.callbacks import AnswerAct, AnswerControl
 from services.flood import FloodControl, Verdict
 from services.users import UsersService
 from texts import get_texts, language_for
@@ -142,7 +143,8 @@ class ArrivalOrder(BaseMiddleware):
 
 class FloodMiddleware(BaseMiddleware):
     """Drops a user's updates beyond FloodControl's limit; the first excess gets one
-    polite notice. Payments (pre-checkout, successful payment) always pass."""
+    polite notice. Payments (pre-checkout, successful payment) and what stops work
+    (/cancel, Stop under an answer, Telegram's own stop button) always pass."""
 
     def __init__(self, flood: FloodControl) -> None:
         self._flood = flood
@@ -154,7 +156,13 @@ class FloodMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         sender: User | None = data.get("event_from_user")
-        if sender is None or sender.is_bot or not isinstance(event, Update) or _is_money(event):
+        if (
+            sender is None
+            or sender.is_bot
+            or not isinstance(event, Update)
+            or _is_money(event)
+            or _stops_work(event)
+        ):
             return await handler(event, data)
         verdict = self._flood.check(sender.id)
         if verdict is Verdict.PASS:
@@ -166,6 +174,20 @@ class FloodMiddleware(BaseMiddleware):
                 with contextlib.suppress(TelegramAPIError):
                     await bot.send_message(sender.id, texts("flood_notice"))
         return None
+
+
+STOP_BUTTON = AnswerControl(action=AnswerAct.STOP).pack()
+
+
+def _stops_work(update: Update) -> bool:
+    """/cancel, Stop under an answer, or Telegram's stop of a draft: cheap, and what a
+    user in a flood cooldown may need most."""
+    if update.stopped_message_generation is not None:
+        return True
+    if update.callback_query is not None:
+        return update.callback_query.data == STOP_BUTTON
+    text = update.message.text if update.message is not None else None
+    return text is not None and (text == "/cancel" or text.startswith("/cancel@"))
 
 
 def _is_money(update: Update) -> bool:

@@ -69,3 +69,15 @@ async def test_a_script_gets_one_notice_and_others_are_served(
     texts = [m.text for m in telegram.messages(USER)]
     assert sum("Слишком много" in text for text in texts) == 1
     assert sum("В очереди уже" in text for text in texts) <= 1
+
+    # In the cooldown other messages are dropped, but /cancel still works.
+    before = telegram.last_id(USER)
+    telegram.user_message(USER, "еще спам")
+    telegram.user_message(USER, "/cancel")
+    replies = ("⏹ Ответ остановлен.", "Сейчас нечего отменять.")
+    stopped = await telegram.wait_for(
+        lambda: [m for m in telegram.messages(USER) if m.message_id > before and m.text in replies]
+    )
+    assert len(stopped) == 1
+    await asyncio.sleep(0.5)
+    assert not any("еще спам" in m.text for m in telegram.messages(USER))

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from aiogram.types import CallbackQuery, Chat, Message, Update, User
+
+from handlers.callbacks import AnswerAct, AnswerControl
+from handlers.middlewares import _stops_work
 from services.flood import BURST, FloodControl, Verdict
 
 
@@ -20,3 +26,22 @@ def test_admins_are_exempt_and_steady_use_never_trips() -> None:
     flood = FloodControl(exempt=frozenset({7}))
     assert {flood.check(7, now=0.0) for _ in range(500)} == {Verdict.PASS}
     assert {flood.check(8, now=i * 0.5) for i in range(1000)} == {Verdict.PASS}  # 2 a second
+
+
+def _message(text: str) -> Update:
+    chat = Chat(id=5, type="private")
+    message = Message(message_id=1, date=dt.datetime.now(dt.UTC), chat=chat, text=text)
+    return Update(update_id=1, message=message)
+
+
+def _press(data: str) -> Update:
+    user = User(id=5, is_bot=False, first_name="U")
+    query = CallbackQuery(id="q", from_user=user, chat_instance="c", data=data)
+    return Update(update_id=1, callback_query=query)
+
+
+def test_what_stops_work_passes_flood_control() -> None:
+    assert _stops_work(_message("/cancel")) and _stops_work(_message("/cancel@ai_bot"))
+    assert _stops_work(_press(AnswerControl(action=AnswerAct.STOP).pack()))
+    assert not _stops_work(_press(AnswerControl(action=AnswerAct.RETRY).pack()))
+    assert not _stops_work(_message("/cancelled")) and not _stops_work(_message("cancel"))
