@@ -34,6 +34,7 @@ CSV_FIELDS = (
     "charge_id",
     "decided_by",
     "note",
+    "recurring_id",  # the Stars subscription a charge belongs to
 )
 # Telegram bots upload files up to 50 MB: each export part stays below this.
 EXPORT_PART_BYTES = 45 * 1024 * 1024

@@ -4,9 +4,12 @@ cancel and refund handled, nothing dropped."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import dataclasses
+import io
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +24,7 @@ from services.payments import (
     PaymentError,
     charge_payment_id,
 )
+from services.reports import export_payments
 from services.storage.base import DAY, Transaction
 from services.storage.json_store import read_live_records
 from tests.unit.conftest import Money, open_money
@@ -117,6 +121,21 @@ async def test_a_renewal_extends_from_the_current_end(tmp_path: Path, catalog: C
     assert plan_end(money) == pytest.approx(end_after_first + 30 * DAY, abs=1)
     assert outcome.credit.end == pytest.approx(end_after_first + 30 * DAY, abs=1)
     assert periods(money) == 2
+
+
+async def test_the_csv_export_names_each_charges_subscription(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    money, record = await subscribed(tmp_path, catalog)
+    await money.payments.accept(charge(record, "renewal-1"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (path,) = await export_payments(money.payments.history(), ZoneInfo("UTC"), out, "all")
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert sorted((row["charge_id"], row["recurring_id"]) for row in rows) == [
+        ("first", record.id),
+        ("renewal-1", record.id),
+    ]
 
 
 async def test_the_same_renewal_twice_credits_once(tmp_path: Path, catalog: Catalog) -> None:
