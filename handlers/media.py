@@ -19,6 +19,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
 
 from handlers.chat import Answering, ProvideAnswering, refusal_text, send_refusal, submit
+from handlers.keyboards import plans_button
 from handlers.middlewares import Turn
 from services.attachments import (
     MAX_DOCUMENT_BYTES,
@@ -87,11 +88,13 @@ async def voice_message(
     texts = answering.texts
     await turn.wait()
     try:
-        voice.check(speech.duration)
-        answering.chat.check_ready(user)
+        model = answering.chat.check_ready(user)
+        voice.check(user.id, speech.duration, model)
     except VoiceRefusalError as refused:
         turn.passed()
-        await message.reply(texts(f"voice_{refused.reason}", limit=refused.limit))
+        text = texts(f"voice_{refused.reason}", limit=refused.limit)
+        helps = refused.reason.endswith(("_free", "_day"))  # a plan lifts these
+        await message.reply(text, reply_markup=plans_button(texts) if helps else None)
         return
     except ChatRefusalError as refusal:
         turn.passed()

@@ -114,6 +114,8 @@ class Transcription(BaseModel):
     model_id: str = Field(min_length=1)
     price_per_minute: float | None = Field(default=None, ge=0)  # USD; None: cost unknown
     max_seconds: int = Field(default=300, gt=0, le=3600)
+    # Users without a plan: seconds of speech a day (None: no daily bound).
+    free_daily_seconds: int | None = Field(default=600, gt=0)
 
 
 class Catalog(BaseModel):

@@ -170,7 +170,15 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         retention=retention,
         quota=quota,
         referrals=referrals,
-        voice=VoiceService(catalog, llm, access, stats, alerts, usd_rub=settings.usd_rub_rate),
+        voice=VoiceService(
+            catalog,
+            llm,
+            access,
+            stats,
+            alerts,
+            usd_rub=settings.usd_rub_rate,
+            exempt=settings.admin_ids,
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import logging
 
 from services.access import AccessService
 from services.alerts import AlertService
-from services.catalog import Catalog, Transcription
+from services.catalog import Catalog, Model, Transcription
 from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError
 from services.stats import FREE, StatsService
 
@@ -19,9 +19,15 @@ ALERTED = CONFIG_FAILURES - {"bad_request"}
 VOICE_KEY = "_voice"  # the "model" transcription costs are kept under (no catalog key)
 
 
+# Speech runs at about 15 characters a second: a free user's request length limit in
+# seconds of voice, checked before the (paid) transcription.
+SPEECH_CHARS_PER_SECOND = 15
+
+
 class VoiceRefusalError(Exception):
-    """Not transcribed; `reason`: "off" (no [transcription], or its provider has no key)
-    or "too_long" (over `limit` seconds)."""
+    """Not transcribed; `reason`: "off" (no [transcription], or its provider has no key),
+    "too_long" (over `limit` seconds), "too_long_free" (over the `limit` seconds a free
+    request's length allows) or "free_day" (the free `limit` seconds of today are used)."""
 
     def __init__(self, reason: str, limit: int = 0) -> None:
         super().__init__(reason)
@@ -39,8 +45,10 @@ class VoiceService:
         alerts: AlertService,
         *,
         usd_rub: float,
+        exempt: frozenset[int] = frozenset(),
     ) -> None:
         self._alerts = alerts
+        self._exempt = exempt  # admins: no free-tier bounds
         self._config: Transcription | None = catalog.transcription
         self._llm = llm
         self._access = access
@@ -52,13 +60,25 @@ class VoiceService:
         config = self._config
         return config is not None and config.provider in self._llm.configured
 
-    def check(self, duration: int) -> None:
-        """Before downloading: VoiceRefusalError if this message will not be transcribed."""
+    def check(self, user_id: int, duration: int, model: Model) -> None:
+        """Before downloading: VoiceRefusalError if this message will not be transcribed.
+        A user without a plan is held to what their model's free length limit can take
+        and to the free seconds of the day, so no transcription is paid for a request
+        that would then be refused, or without bound."""
         config = self._config
         if config is None or not self.enabled:
             raise VoiceRefusalError("off")
         if duration > config.max_seconds:
             raise VoiceRefusalError("too_long", config.max_seconds)
+        if user_id in self._exempt or self._access.active_plans(user_id):
+            return
+        input_limit = self._access.input_limit(user_id, model)
+        if input_limit is not None and duration * SPEECH_CHARS_PER_SECOND > input_limit:
+            raise VoiceRefusalError("too_long_free", input_limit // SPEECH_CHARS_PER_SECOND)
+        daily = config.free_daily_seconds
+        _, used = self._stats.used_today(user_id, VOICE_KEY)
+        if daily is not None and used + duration > daily:
+            raise VoiceRefusalError("free_day", daily)
 
     async def transcribe(self, user_id: int, audio: bytes, file_name: str, duration: int) -> str:
         """The words in `audio` ("" if none were heard); ProviderError when it failed."""
@@ -77,6 +97,7 @@ class VoiceService:
                 await self._alerts.alert(f"transcription:{error.kind}", text)
             raise
         self._stats.spend(user_id, VOICE_KEY, self.cost(duration), plan=self._bill_to(user_id))
+        self._stats.count_request(user_id, VOICE_KEY, duration)  # seconds heard today
         return text
 
     def cost(self, duration: int) -> float | None:

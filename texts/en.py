@@ -112,6 +112,14 @@ TEXTS: dict[str, str] = {
         "🎤 The voice message is too long: I recognise up to "
         "{limit:plural:second|seconds}. Split it or type your question."
     ),
+    "voice_too_long_free": (
+        "🎤 Without a plan I recognise voice messages up to {limit:plural:second|seconds} "
+        "(what fits a free request). Record a shorter one or get a plan."
+    ),
+    "voice_free_day": (
+        "🎤 Today's free {limit:plural:second|seconds} of recognition are used up: the "
+        "limit comes back tomorrow, and a plan has none."
+    ),
     "voice_empty": "🎤 I could not make out any speech. Try again or type your question.",
     "voice_failed": (
         "🎤 I could not transcribe the voice message: the recognition service is "

@@ -51,6 +51,12 @@ async def test_voice_refusals_before_paying_and_failures(
     refusal = await telegram.wait_for_message(USER, "слишком длинное")
     assert "до 300 секунд" in refusal.text
     assert llm.transcriptions == [] and telegram.file_requests == 0  # nothing downloaded
+    # Without a plan: longer than a free request can hold (1000 characters, ~66 s of
+    # speech) is refused before the transcription would be paid for.
+    telegram.user_voice(USER, speech("длинный вопрос"), duration=70)
+    free = await telegram.wait_for_message(USER, "Без подписки")
+    assert "до 66 секунд" in free.text and any("Тарифы" in b["text"] for b in free.buttons())
+    assert llm.transcriptions == [] and telegram.file_requests == 0
 
     telegram.user_voice(USER, speech(""), duration=2)  # silence
     await telegram.wait_for_message(USER, "Не удалось разобрать речь")

@@ -10,16 +10,21 @@ import pytest
 
 from services.access import AccessService
 from services.alerts import AlertService
-from services.catalog import Catalog, Transcription
+from services.catalog import Catalog, Model, Transcription
 from services.chat import ChatRefusalError, input_budget
 from services.llm import LLMGateway, ProviderConfig, ProviderError
 from services.stats import FREE, StatsService
-from services.voice import VOICE_KEY, VoiceRefusalError, VoiceService
+from services.voice import SPEECH_CHARS_PER_SECOND, VOICE_KEY, VoiceRefusalError, VoiceService
 from tests.unit.conftest import open_money
 from tests.unit.test_chat import collect, make, nano_user
 
 MSK = ZoneInfo("Europe/Moscow")
 USER = 5
+ADMIN = 99
+
+
+def nano_of(catalog: Catalog) -> Model:
+    return catalog.models_by_key["gpt-5-nano"]
 
 
 class HeardLLM(LLMGateway):
@@ -47,7 +52,9 @@ async def voice_for(
     await stats.load()
     access = AccessService(catalog, money.subscriptions)
     llm = HeardLLM(catalog, providers)
-    voice = VoiceService(catalog, llm, access, stats, AlertService(), usd_rub=100.0)
+    voice = VoiceService(
+        catalog, llm, access, stats, AlertService(), usd_rub=100.0, exempt=frozenset({ADMIN})
+    )
     await money.subscriptions.grant(USER + 1, "ai_group", 30, source="test")
     return voice, llm, stats, access
 
@@ -61,7 +68,7 @@ async def test_the_shipped_catalog_transcribes_through_openai(
     assert price is not None
     voice, llm, stats, _ = await voice_for(tmp_path, catalog)
     assert voice.enabled
-    voice.check(config.max_seconds)  # at the limit: fine
+    voice.check(USER + 1, config.max_seconds, nano_of(catalog))  # a subscriber, at the limit
     assert await voice.transcribe(USER, b"OggS...", "voice.ogg", 60) == "привет"
     assert llm.sent == [("openai", config.model_id, 7, "voice.ogg")]
     # A minute at price_per_minute USD, at 100 RUB/USD, billed to the free tier.
@@ -78,19 +85,47 @@ async def test_refused_before_anything_is_paid(tmp_path: Path, catalog: Catalog)
     assert catalog.transcription is not None
     limit = catalog.transcription.max_seconds
     with pytest.raises(VoiceRefusalError) as refused:
-        voice.check(limit + 1)
+        voice.check(USER, limit + 1, nano_of(catalog))
     assert (refused.value.reason, refused.value.limit) == ("too_long", limit)
 
     off, _, _, _ = await voice_for(tmp_path / "nokey", catalog, providers=("openrouter",))
     with pytest.raises(VoiceRefusalError) as refused:  # the provider has no key here
-        off.check(5)
+        off.check(USER, 5, nano_of(catalog))
     assert refused.value.reason == "off"
     plain = catalog.model_copy(update={"transcription": None})
     none, _, _, _ = await voice_for(tmp_path / "none", plain)
     assert not none.enabled
     with pytest.raises(VoiceRefusalError):
-        none.check(5)
+        none.check(USER, 5, nano_of(catalog))
     assert llm.sent == []
+
+
+async def test_a_free_user_is_held_to_what_a_free_request_and_day_allow(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    voice, llm, _, _ = await voice_for(tmp_path, catalog)
+    nano = nano_of(catalog)
+    assert nano.free_input_limit == 1000 and catalog.transcription is not None
+    longest = nano.free_input_limit // SPEECH_CHARS_PER_SECOND  # 66 s of speech
+    voice.check(USER, longest, nano)
+    with pytest.raises(VoiceRefusalError) as refused:
+        voice.check(USER, longest + 1, nano)  # its transcript would be refused: not paid
+    assert (refused.value.reason, refused.value.limit) == ("too_long_free", longest)
+    voice.check(USER + 1, longest + 1, nano)  # a subscriber
+    voice.check(ADMIN, longest + 1, nano)  # an admin
+
+    daily = catalog.transcription.free_daily_seconds
+    assert daily == 600
+    for _ in range(10):  # 10 minutes of speech today
+        voice.check(USER, 60, nano)
+        await voice.transcribe(USER, b"OggS", "voice.ogg", 60)
+    with pytest.raises(VoiceRefusalError) as refused:
+        voice.check(USER, 1, nano)
+    assert (refused.value.reason, refused.value.limit) == ("free_day", daily)
+    assert len(llm.sent) == 10
+    for _ in range(12):  # a subscriber's voice has no daily bound
+        await voice.transcribe(USER + 1, b"OggS", "voice.ogg", 60)
+    voice.check(USER + 1, 60, nano)
 
 
 async def test_a_failed_transcription_costs_nothing(tmp_path: Path, catalog: Catalog) -> None:
