@@ -19,6 +19,7 @@ from services.payments import PaymentService
 from services.quota import Left, QuotaService
 from services.referrals import ReferralService
 from services.subscriptions import SubscriptionService
+from services.voice import VoiceService
 from texts import Raw, Texts, format_moment
 
 router = Router(name=__name__)
@@ -71,10 +72,11 @@ async def profile(
     access: AccessService,
     quota: QuotaService,
     referrals: ReferralService,
+    voice: VoiceService,
     settings: Settings,
 ) -> None:
-    """/profile: the user's model, active plans with end dates, what is left today, and
-    the friends they invited."""
+    """/profile: the user's model, active plans with end dates, what is left today (voice
+    too), and the friends they invited."""
     free_models, free_limit = _free_summary(catalog)
     lines = [
         texts(
@@ -92,6 +94,9 @@ async def profile(
         plans = (plans or texts("profile_no_plans")) + "\n" + renewing
     open_models = [m for m in catalog.models if m.key in access.open_model_keys(user.id)]
     today = _left_today(quota.left_today(user.id, open_models), texts)
+    seconds = voice.free_seconds_left(user.id)
+    if seconds is not None:
+        today.append(texts("profile_left_voice", left=seconds[0], limit=seconds[1]))
     left = "\n".join([*today, *_left_month(quota, user.id, texts, settings)])
     if left:
         resets = format_moment(quota.resets_at(), settings.zone)

@@ -80,6 +80,17 @@ class VoiceService:
         if daily is not None and used + duration > daily:
             raise VoiceRefusalError("free_day", daily)
 
+    def free_seconds_left(self, user_id: int) -> tuple[int, int] | None:
+        """(seconds of speech left today, the day's free seconds) for a user without a
+        plan; None when voice has no daily bound for them."""
+        config = self._config
+        if config is None or not self.enabled or config.free_daily_seconds is None:
+            return None
+        if user_id in self._exempt or self._access.active_plans(user_id):
+            return None
+        _, used = self._stats.used_today(user_id, VOICE_KEY)
+        return max(0, config.free_daily_seconds - used), config.free_daily_seconds
+
     async def transcribe(self, user_id: int, audio: bytes, file_name: str, duration: int) -> str:
         """The words in `audio` ("" if none were heard); ProviderError when it failed."""
         config = self._config

@@ -181,6 +181,7 @@ TEXTS: dict[str, str] = {
     "quota_plan_tokens": "⏳ Your plan's monthly amount for {model} is used up ({limit:plural:token|tokens} a month). It comes back {resets}. Meanwhile you can pick another model: /model",
     "profile_month_line": "• {plan}: {left} of {limit:plural:token|tokens} until {resets}",
     "profile_left_line": "• {model}: {parts}",
+    "profile_left_voice": "• 🎤 Voice: {left} of {limit:plural:second|seconds}",
     "profile_left_requests": "{left} of {limit:plural:request|requests}",
     "profile_left_chars": "{left} of {limit:plural:character|characters}",
     "flood_notice": "🐢 Too many messages in a row. Please pause for half a minute, then I am back.",

@@ -182,6 +182,7 @@ TEXTS: dict[str, str] = {
     "quota_plan_tokens": "⏳ Месячный объём тарифа для {model} израсходован ({limit:plural:токен|токена|токенов} в месяц). Он обновится {resets}. Пока можно выбрать другую модель: /model",
     "profile_month_line": "• {plan}: {left} из {limit:plural:токена|токенов|токенов} до {resets}",
     "profile_left_line": "• {model}: {parts}",
+    "profile_left_voice": "• 🎤 Голосовые: {left} из {limit:plural:секунды|секунд|секунд}",
     "profile_left_requests": "{left} из {limit:plural:запроса|запросов|запросов}",
     "profile_left_chars": "{left} из {limit:plural:символа|символов|символов}",
     "flood_notice": "🐢 Слишком много сообщений подряд. Сделайте паузу на полминуты — потом я снова на связи.",

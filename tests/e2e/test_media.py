@@ -41,6 +41,9 @@ async def test_a_voice_message_is_heard_shown_and_answered_in_order(
     await telegram.wait_for_message(USER, "второй вопрос текстом", after=heard.message_id)
     asked = "\n".join(llm.user_messages()[before:])
     assert asked.index("первый вопрос голосом") < asked.index("второй вопрос текстом")
+    telegram.user_message(USER, "/profile")  # 4 + 2 seconds of today's free 600
+    profile = await telegram.wait_for_message(USER, "Профиль", after=telegram.last_id(USER))
+    assert "🎤 Голосовые: 594 из 600 секунд" in profile.text
 
 
 async def test_voice_refusals_before_paying_and_failures(

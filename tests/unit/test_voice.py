@@ -108,6 +108,7 @@ async def test_a_free_user_is_held_to_what_a_free_request_and_day_allow(
     assert nano.free_input_limit == 1000 and catalog.transcription is not None
     longest = nano.free_input_limit // SPEECH_CHARS_PER_SECOND  # 66 s of speech
     voice.check(USER, longest, nano)
+    assert voice.free_seconds_left(USER) == (600, 600)
     with pytest.raises(VoiceRefusalError) as refused:
         voice.check(USER, longest + 1, nano)  # its transcript would be refused: not paid
     assert (refused.value.reason, refused.value.limit) == ("too_long_free", longest)
@@ -123,6 +124,8 @@ async def test_a_free_user_is_held_to_what_a_free_request_and_day_allow(
         voice.check(USER, 1, nano)
     assert (refused.value.reason, refused.value.limit) == ("free_day", daily)
     assert len(llm.sent) == 10
+    assert voice.free_seconds_left(USER) == (0, daily)
+    assert voice.free_seconds_left(USER + 1) is None and voice.free_seconds_left(ADMIN) is None
     for _ in range(12):  # a subscriber's voice has no daily bound
         await voice.transcribe(USER + 1, b"OggS", "voice.ogg", 60)
     voice.check(USER + 1, 60, nano)
