@@ -17,6 +17,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
+from cachetools import TTLCache
 
 from handlers.chat import Answering, ProvideAnswering, refusal_text, send_refusal, submit
 from handlers.keyboards import plans_button
@@ -54,6 +55,8 @@ AUDIO_FORMATS = frozenset(
 # Images sent as files that go to the model as pictures (the types providers take).
 PICTURE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 TRANSCRIPT_SHOWN = 3500  # characters of a transcript echoed back (a long one is cut)
+# Albums whose photos were refused: one refusal per album, not one per photo.
+_refused_albums: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=60)
 
 
 @dataclass(slots=True, frozen=True)
@@ -171,6 +174,11 @@ async def _ask_with_picture(
         answering.chat.check_ready(user, pictures=1)
     except ChatRefusalError as refusal:
         turn.passed()
+        album = message.media_group_id
+        if album is not None and album in _refused_albums:
+            return  # the album's first photo was answered already
+        if album is not None:
+            _refused_albums[album] = True
         await _refuse(answering, message, refusal)
         return
     data = await _download(answering.bot, file)

@@ -189,3 +189,9 @@ async def test_a_photo_to_a_model_that_does_not_see_is_declined_before_download(
     declined = await telegram.wait_for_message(USER, "не видит изображения")
     assert "GPT-5 Nano" in declined.text and "/model" in declined.text
     assert telegram.file_requests == 0 and llm.requests == []
+    for _ in range(3):  # an album: one refusal, not one per photo
+        telegram.user_photo(USER, media_group_id="42")
+    await telegram.wait_for_message(USER, "не видит изображения", after=declined.message_id)
+    await telegram.wait_idle(USER)
+    refusals = [m for m in telegram.messages(USER) if "не видит изображения" in m.text]
+    assert len(refusals) == 2 and telegram.file_requests == 0
