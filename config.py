@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     star_rub_rate: float = Field(default=1.2, ge=0)
     # Admins are told when the day's provider cost passes this many RUB (empty: never).
     daily_cost_alert_rub: float | None = Field(default=None, gt=0)
+    money_watch_interval: float = Field(default=900.0, gt=0)
     payment_check_interval: float = Field(default=60.0, gt=0)
     payment_ttl_hours: float = Field(default=24.0, gt=0)
     late_payment_days: float = Field(default=7.0, ge=0)

@@ -13,7 +13,6 @@ from services.money_watch import MoneyWatch
 logger = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 3600.0
-MONEY_WATCH_INTERVAL = 900.0
 FIRST_MAINTENANCE = 60.0  # journals left by earlier runs are folded in soon after a start
 
 
@@ -31,8 +30,9 @@ async def maintenance_loop(services: Services, interval: float = MAINTENANCE_INT
             await services.alerts.alert("maintenance", f"Storage maintenance failed: {error!r}")
 
 
-async def money_watch_loop(watch: MoneyWatch, interval: float = MONEY_WATCH_INTERVAL) -> None:
-    """Every quarter of an hour: look for money leaks (each alert at most once a day)."""
+async def money_watch_loop(watch: MoneyWatch, interval: float) -> None:
+    """Every MONEY_WATCH_INTERVAL seconds: look for money leaks (each alert at most once a
+    day)."""
     while True:
         await asyncio.sleep(interval)
         try:
@@ -51,6 +51,6 @@ def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> Non
         daily_cost_limit=settings.daily_cost_alert_rub,
         star_rate=settings.star_rub_rate,
     )
-    tasks.add("money-watch", lambda _: money_watch_loop(watch))
+    tasks.add("money-watch", lambda _: money_watch_loop(watch, settings.money_watch_interval))
     tasks.add("stats", lambda _: services.stats.run())
     tasks.add("payments", lambda _: services.yoomoney.run(settings.payment_check_interval))

@@ -70,7 +70,7 @@ class VoiceService:
             raise VoiceRefusalError("off")
         if duration > config.max_seconds:
             raise VoiceRefusalError("too_long", config.max_seconds)
-        if user_id in self._exempt or self._access.active_plans(user_id):
+        if not self._held_to_free(user_id):
             return
         input_limit = self._access.input_limit(user_id, model)
         if input_limit is not None and duration * SPEECH_CHARS_PER_SECOND > input_limit:
@@ -86,7 +86,7 @@ class VoiceService:
         config = self._config
         if config is None or not self.enabled or config.free_daily_seconds is None:
             return None
-        if user_id in self._exempt or self._access.active_plans(user_id):
+        if not self._held_to_free(user_id):
             return None
         _, used = self._stats.used_today(user_id, VOICE_KEY)
         return max(0, config.free_daily_seconds - used), config.free_daily_seconds
@@ -117,6 +117,10 @@ class VoiceService:
         if config is None or config.price_per_minute is None:
             return None
         return config.price_per_minute * duration / 60 * self._usd_rub
+
+    def _held_to_free(self, user_id: int) -> bool:
+        """A user without a plan (admins aside) gets the free bounds on voice."""
+        return user_id not in self._exempt and not self._access.active_plans(user_id)
 
     def _bill_to(self, user_id: int) -> str:
         plans = self._access.active_plans(user_id)

@@ -3,6 +3,7 @@ monthly token allowance running out."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -73,3 +74,23 @@ async def test_a_plans_revenue_cost_margin_and_monthly_allowance(
     telegram.user_message(ADMIN, str(PAYER))
     card = await telegram.wait_for_message(ADMIN, "Пользователь", after=panel.message_id)
     assert f"оплатил 675 ₽, 0 ⭐ · расход на провайдеров {cost:.2f} ₽" in card.text
+
+
+async def test_a_day_over_the_cost_limit_alerts_the_admins_once(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path
+) -> None:
+    text = (ROOT / "catalog.toml").read_text(encoding="utf-8")
+    free = 'model_id = "openai/gpt-4.1-nano"\nprice_input = 0.1\n'
+    assert free in text  # the default model, made dear: one answer costs over 50 RUB
+    path = tmp_path / "catalog.toml"
+    path.write_text(text.replace(free, free.replace("0.1", "100000")), encoding="utf-8")
+    env = {"CATALOG_PATH": str(path), "DAILY_COST_ALERT_RUB": "50", "MONEY_WATCH_INTERVAL": "0.3"}
+    await start_bot(env)
+    for number in range(2):
+        telegram.user_message(PAYER, f"вопрос {number}")
+        await telegram.wait_for_message(PAYER, f"Echo: вопрос {number}")
+    alert = await telegram.wait_for_message(ADMIN, "over the limit of 50.00 RUB")
+    assert "DAILY_COST_ALERT_RUB" in alert.text
+    await asyncio.sleep(1.0)  # three more checks: still one alert today
+    alerts = [m for m in telegram.messages(ADMIN) if "over the limit" in m.text]
+    assert len(alerts) == 1

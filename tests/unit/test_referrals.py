@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,6 @@ from handlers.views import bonus_text
 from services.access import AccessService
 from services.catalog import Catalog, CatalogError, ReferralBonus, load_catalog
 from services.models import Payment, Referral
-from services.payments import STARS_SUBSCRIPTION_PERIOD, MoneyArrival
 from services.quota import QuotaExceededError, QuotaService
 from services.referrals import (
     SOURCE_PREFIX,
@@ -30,6 +28,7 @@ from services.storage.journal import journal_numbers, journal_path
 from services.storage.json_store import read_live_records
 from services.subscriptions import DAY
 from tests.unit.conftest import ROOT, Money, open_money
+from tests.unit.test_stars_subscriptions import charge
 from texts import get_texts
 
 INVITER, FRIEND, OTHER = 100, 200, 300
@@ -233,22 +232,9 @@ async def test_a_stars_subscription_rewards_its_first_charge_only(
     bot = await invited_friend(tmp_path, catalog)
     record = await bot.money.payments.open_subscription(FRIEND, "power_group")
 
-    def charge(charge_id: str, *, first: bool) -> MoneyArrival:
-        return MoneyArrival(
-            method="stars",
-            external_id=charge_id,
-            amount=float(record.stars),
-            currency="XTR",
-            reference=record.id,
-            user_id=FRIEND,
-            recurring=True,
-            first_recurring=first,
-            expires_at=time.time() + STARS_SUBSCRIPTION_PERIOD,
-        )
-
-    first = await bot.money.payments.accept(charge("first", first=True))
+    first = await bot.money.payments.accept(charge(record, "first", first=True, user_id=FRIEND))
     assert first.credit is not None
-    renewal = await bot.money.payments.accept(charge("renewal", first=False))
+    renewal = await bot.money.payments.accept(charge(record, "renewal", user_id=FRIEND))
     assert renewal.credit is not None
     assert len(bot.told) == 1 and len(bot.bonus_periods(INVITER)) == 1
     assert bot.referrals.counts(INVITER) == (1, 1)
