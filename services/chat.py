@@ -323,7 +323,10 @@ class ChatService:
             raise
         except ProviderError as error:
             logger.warning("Model %s failed for user %s: %s", model.key, user.id, error)
-            if not "".join(parts).strip():  # nothing was delivered: the request does not count
+            partial = "".join(parts)
+            if partial.strip():  # the user saw part of it: paid for, billed as any answer
+                self._spend(user.id, model, self._tokens(usage, prompt, partial), bill_to)
+            else:  # nothing was delivered: the request does not count
                 self._quota.give_back(user.id, model, prompt.chars)
             self._stats.answer(user.id, model, usage, ok=False)
             await self._report_failure(model, error)

@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from services.catalog import Catalog
+from services.llm import LLMGateway, ProviderConfig
 from services.models import Usage, UserRecord
 from services.payments import MoneyArrival
 from services.pictures import Prompt
 from services.reports import stats_report
 from services.stats import FREE, StatsService
 from services.users import UsersService
+from tests.stubs.openai_server import FakeOpenAI, text_of
 from tests.unit.conftest import open_money
 from tests.unit.test_chat import collect, make
 
@@ -110,3 +112,51 @@ async def test_a_scripted_month_gives_revenue_cost_and_margin_to_the_kopeck(
     top = await stats.top_spenders(10)
     assert {user for user, _ in top[:5]} == heavy  # the heavy users cost the most
     assert sum(report.active_by_plan.values()) == 70  # seventy different users, a plan each
+
+
+async def test_an_answer_cut_after_text_was_shown_is_costed_and_billed(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    llm = FakeOpenAI()
+    await llm.start()
+    chat, *_ = await make(tmp_path, catalog)
+    gateway = LLMGateway(catalog, {"openai": ProviderConfig(llm.base_url, "sk-test")}, 5)
+    chat._llm = gateway
+    llm.cut_stream_next = 1  # half the answer, then the connection drops (no usage)
+    user = UserRecord(id=4, model_key="gpt-5-nano")  # 0.05 / 0.40 USD per 1M tokens
+    shown: list[str] = []
+
+    async def on_delta(delta: str) -> None:
+        shown.append(delta)
+
+    try:
+        result = await chat.answer(user, "вопрос " * 20, on_delta)
+    finally:
+        await gateway.close()
+        await llm.stop()
+    assert result.error == "cut" and shown and "".join(shown) == result.text
+    day = chat._stats._day()
+    # Counted from the text, as a stopped answer: what was sent, and what was shown.
+    sent = sum(len(text_of(m["content"])) for m in llm.requests[-1]["messages"])
+    tokens_in, tokens_out = round(sent / 2.5), round(len(result.text) / 2.5)
+    expected = (tokens_in * 0.05 + tokens_out * 0.40) / 1_000_000 * 95.0
+    assert abs(day.costs.get("4:gpt-5-nano", 0.0) - expected) < 1e-12
+    assert abs(day.plan_costs.get(FREE, 0.0) - expected) < 1e-12
+    assert chat._stats.used_today(4, "gpt-5-nano")[0] == 1  # the request still counts
+
+
+async def test_an_answer_that_failed_before_any_text_costs_nothing(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, *_ = await make(tmp_path, catalog)
+    llm.fail = "unavailable"
+    user = UserRecord(id=5, model_key="gpt-5-nano")
+    result = await chat.answer(user, "вопрос", collect_nothing)
+    assert result.error == "unavailable"
+    day = chat._stats._day()
+    assert day.costs == {} and day.unpriced == 0
+    assert chat._stats.used_today(5, "gpt-5-nano")[0] == 0  # given back
+
+
+async def collect_nothing(_delta: str) -> None:
+    """An on_delta that shows nothing."""
