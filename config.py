@@ -31,7 +31,10 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """All runtime settings. Secrets are `SecretStr`, so they never print."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (`DAILY_COST_ALERT_RUB=` in .env.example) means "not set": the default.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     bot_token: SecretStr
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -272,5 +275,7 @@ def load_settings(**overrides: object) -> Settings:
         if name in _OLDER_NAMES:
             name = f"{name} (or {_OLDER_NAMES[name]})"
         reason = "is required" if first["type"] == "missing" else first["msg"]
+        if name == "BOT_TOKEN" and first["type"] == "missing":  # absent, or empty in .env
+            reason = token_problem("") or reason
         reason = reason.removeprefix("Value error, ")
         raise ConfigError(f"Configuration error: {name} {reason}") from None

@@ -21,7 +21,15 @@ import aiohttp
 import pytest
 
 from config import token_problem
-from tests.e2e.conftest import ROOT, BotProcess, StartBot, bot_environment
+from tests.e2e.conftest import (
+    ADMIN,
+    ROOT,
+    TEST_KEY,
+    BotProcess,
+    StartBot,
+    bot_environment,
+    free_port,
+)
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -139,6 +147,56 @@ async def test_untouched_env_example_stops_with_one_line(tmp_path: Path) -> None
             "put the token from @BotFather (123456789:AAH...)"
         )
     assert [path.name for path in tmp_path.iterdir()] == [".env"]  # no ./data created
+
+
+def filled_example(token: str) -> str:
+    """.env.example as the README says a newcomer fills it: only BOT_TOKEN, ADMIN_IDS and
+    OPENAI_API_KEY, every other line exactly as shipped (empty values included)."""
+    values = {"BOT_TOKEN": token, "ADMIN_IDS": str(ADMIN), "OPENAI_API_KEY": TEST_KEY}
+    lines = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name = line.partition("=")[0]
+        lines.append(f"{name}={values[name]}" if name in values else line)
+    return "\n".join(lines) + "\n"
+
+
+async def test_env_example_with_the_three_readme_values_starts_the_bot(
+    telegram: FakeTelegram, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The README's set-up: copy .env.example to .env, fill in three values, start. Only
+    the addresses of the stand-ins (Telegram, OpenAI) and a free web port come from the
+    environment; every other setting, DATA_DIR included, is the example's."""
+    (tmp_path / ".env").write_text(filled_example(telegram.token))
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "TELEGRAM_API_URL": telegram.base_url,
+        "OPENAI_BASE_URL": llm.base_url,
+        "WEB_PORT": str(free_port()),
+        **WARNINGS,
+    }
+    code, out, err = await run_in(tmp_path, environment, "--check")
+    assert (code, err) == (0, ""), err
+    assert one_line(out).startswith("OK: settings, catalog (")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bot.py"),
+        cwd=tmp_path,
+        env=environment,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        telegram.user_message(USER, "/start")
+        await telegram.wait_for_message(USER, timeout=20)
+        telegram.user_message(USER, "Привет")
+        await telegram.wait_for_message(USER, contains="Echo: Привет", timeout=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out_bytes, _ = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, out_bytes.decode()
+    assert_clean(out_bytes.decode())
+    assert (tmp_path / "data" / "users" / f"{USER}.json").exists()  # the example's DATA_DIR
 
 
 async def test_malformed_token_stops_with_one_line(
