@@ -162,12 +162,12 @@ class QuotaService:
 
     def month_resets_at(self) -> float:
         """The first midnight of next month in the bot's time zone."""
-        today = dt.datetime.now(self._zone).date()
+        today = self._stats.now().astimezone(self._zone).date()
         first = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         return dt.datetime.combine(first, dt.time(), self._zone).timestamp()
 
     def resets_at(self) -> float:
         """The next midnight in the bot's time zone."""
-        now = dt.datetime.now(self._zone)
+        now = self._stats.now().astimezone(self._zone)  # the clock the day is counted by
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), self._zone)
         return midnight.timestamp()

@@ -4,6 +4,10 @@ Today's counters live in memory and are written to `stats/<date>.json` (atomical
 fsynced) every FLUSH_INTERVAL seconds and at shutdown: statistics are not money, so a
 kill -9 may lose the last few seconds of counts, never a file. Earlier days are read
 from their files when an admin asks; a damaged file is moved aside, not fatal.
+
+A day (or a month of plan tokens) is continued from its file whenever counting comes
+to it: at start-up, and when the clock steps back over midnight or onto a day written
+before. A past day is never begun empty over its file.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,17 +113,22 @@ class ModelUsage:
 class StatsService:
     """Today's counters in memory; earlier days are read from their files on demand."""
 
-    def __init__(self, data_dir: Path, zone: ZoneInfo) -> None:
+    def __init__(
+        self, data_dir: Path, zone: ZoneInfo, clock: Callable[[], float] = time.time
+    ) -> None:
         self._data_dir = data_dir
         self._folder = data_dir / "stats"
         self._zone = zone
+        self._clock = clock  # wall-clock seconds (tests step it)
         self._days: dict[str, DayStats] = {}  # today, and a past day until it is flushed
         self._dirty: set[str] = set()
-        # This month's tokens per "user:plan" (plans' monthly allowances), in month-<YYYY-MM>.json
-        self._month = ""
-        self._month_tokens: dict[str, int] = {}
-        self._month_dirty = False
+        # Tokens per "user:plan" (plans' monthly allowances) by "YYYY-MM", in
+        # month-<YYYY-MM>.json: this month, and a past one until it is flushed.
+        self._months: dict[str, dict[str, int]] = {}
+        self._months_dirty: set[str] = set()
         self._writer = FileWriter()
+        self._notices: set[asyncio.Task[None]] = set()
+        self._unreadable: set[str] = set()  # files whose read failed (logged once)
         # Told when a damaged statistics file is moved aside (admins get an alert).
         self.problem_listeners: list[Callable[[str], Awaitable[object]]] = []
 
@@ -126,9 +136,8 @@ class StatsService:
         await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
         key = self.today().isoformat()
         self._days[key] = await self._read_day(key) or DayStats()
-        self._month = key[:7]
-        raw = await self._read(self._folder / f"month-{self._month}.json")
-        self._month_tokens = {k: int(v) for k, v in (raw or {}).get("tokens", {}).items()}
+        raw = await self._read(self._month_path(key[:7]))
+        self._months[key[:7]] = _month_tokens(raw)
 
     async def _read(self, path: Path) -> dict[str, Any] | None:
         """A statistics file, or None when absent; a damaged one is moved aside."""
@@ -136,28 +145,69 @@ class StatsService:
             raw = await asyncio.to_thread(read_json, path)
         except DamagedFileError as error:
             moved = await asyncio.to_thread(quarantine, self._data_dir, path)
-            for listener in self.problem_listeners:
-                with contextlib.suppress(Exception):
-                    await listener(
-                        f"Damaged statistics file {path.name} ({error.reason}) moved to "
-                        f"{moved.relative_to(self._data_dir)}; it starts from zero"
-                    )
+            await self._tell_damaged(error, moved)
             return None
         return raw if isinstance(raw, dict) else None
+
+    def _read_now(self, path: Path) -> dict[str, Any] | None:
+        """`_read` on the event loop, for a day or month counting comes to: rare (a new
+        day has no file, which costs one failed open). OSError when it cannot be read."""
+        try:
+            raw = read_json(path)
+        except OSError:
+            if path.name not in self._unreadable:  # logged once, not at every count
+                self._unreadable.add(path.name)
+                logger.exception("Could not read %s; not counted until it can be", path)
+            raise
+        except DamagedFileError as error:
+            moved = quarantine(self._data_dir, path)
+            notice = asyncio.get_running_loop().create_task(self._tell_damaged(error, moved))
+            self._notices.add(notice)
+            notice.add_done_callback(self._notices.discard)
+            return None
+        return raw if isinstance(raw, dict) else None
+
+    async def _tell_damaged(self, error: DamagedFileError, moved: Path) -> None:
+        for listener in self.problem_listeners:
+            with contextlib.suppress(Exception):
+                await listener(
+                    f"Damaged statistics file {error.path.name} ({error.reason}) moved to "
+                    f"{moved.relative_to(self._data_dir)}; it starts from zero"
+                )
 
     async def _read_day(self, key: str) -> DayStats | None:
         raw = await self._read(self._folder / f"{key}.json")
         return DayStats.from_json(raw) if raw is not None else None
 
-    def today(self) -> dt.date:
-        return dt.datetime.now(self._zone).date()
+    def _month_path(self, month: str) -> Path:
+        return self._folder / f"month-{month}.json"
 
-    def _day(self) -> DayStats:
-        key = self.today().isoformat()
-        self._dirty.add(key)
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self._clock(), self._zone)
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def _current(self, key: str) -> DayStats:
+        """The day's counters; a day not in memory is continued from its file if it has
+        one (the clock stepped back over midnight, or onto a day written before), so its
+        file is never rewritten from an empty day. While the file cannot be read, counts
+        go to a day that is not kept."""
         stats = self._days.get(key)
         if stats is None:  # a new day: the old one is written and dropped at the next flush
-            stats = self._days[key] = DayStats()
+            try:
+                raw = self._read_now(self._folder / f"{key}.json")
+            except OSError:
+                return DayStats()
+            stats = self._days[key] = DayStats.from_json(raw) if raw is not None else DayStats()
+        return stats
+
+    def _day(self) -> DayStats:
+        """Today's counters, about to change."""
+        key = self.today().isoformat()
+        stats = self._current(key)
+        if key in self._days:
+            self._dirty.add(key)
         return stats
 
     # Recording (cheap, in memory) ----------------------------------------------------
@@ -187,8 +237,7 @@ class StatsService:
     # Quota counters (today's, in memory; saved with the day) ---------------------------
     def used_today(self, user_id: int, model_key: str) -> tuple[int, int]:
         """(requests, input characters) of the user with the model today."""
-        stats = self._days.get(self.today().isoformat())
-        used = stats.usage.get(f"{user_id}:{model_key}") if stats else None
+        used = self._current(self.today().isoformat()).usage.get(f"{user_id}:{model_key}")
         return (used[0], used[1]) if used else (0, 0)
 
     def spend(
@@ -204,10 +253,11 @@ class StatsService:
         `plan`, and its tokens counted against the plan's monthly allowance."""
         stats = self._day()
         if tokens and plan != FREE:
-            month_key = f"{user_id}:{plan}"
-            tokens_now = self._tokens_now()
-            tokens_now[month_key] = tokens_now.get(month_key, 0) + tokens
-            self._month_dirty = True
+            month = self.today().isoformat()[:7]
+            tokens_now = self._tokens_of(month)
+            tokens_now[f"{user_id}:{plan}"] = tokens_now.get(f"{user_id}:{plan}", 0) + tokens
+            if month in self._months:
+                self._months_dirty.add(month)
         if rub is None:
             stats.unpriced += 1
             return
@@ -215,14 +265,19 @@ class StatsService:
         stats.costs[key] = stats.costs.get(key, 0.0) + rub
         stats.plan_costs[plan] = stats.plan_costs.get(plan, 0.0) + rub
 
-    def _tokens_now(self) -> dict[str, int]:
-        month = self.today().isoformat()[:7]
-        if month != self._month:  # a new month: the allowance starts again
-            self._month, self._month_tokens = month, {}
-        return self._month_tokens
+    def _tokens_of(self, month: str) -> dict[str, int]:
+        """The month's tokens: a new month starts from zero, or from its file (as a day)."""
+        tokens = self._months.get(month)
+        if tokens is None:
+            try:
+                raw = self._read_now(self._month_path(month))
+            except OSError:
+                return {}
+            tokens = self._months[month] = _month_tokens(raw)
+        return tokens
 
     def tokens_this_month(self, user_id: int, plan_id: str) -> int:
-        return self._tokens_now().get(f"{user_id}:{plan_id}", 0)
+        return self._tokens_of(self.today().isoformat()[:7]).get(f"{user_id}:{plan_id}", 0)
 
     def count_request(self, user_id: int, model_key: str, chars: int, sign: int = 1) -> None:
         """Count (or, with sign -1, give back) one request and its input characters."""
@@ -275,19 +330,27 @@ class StatsService:
 
     # Persistence -----------------------------------------------------------------------
     async def flush(self) -> None:
-        """Write the days that changed; past days leave memory once written."""
+        """Write the days and months that changed; past ones leave memory once written
+        (a failed write keeps them for the next flush)."""
         dirty, self._dirty = self._dirty, set()
-        for key in sorted(dirty):
-            snapshot = self._days[key].to_json()
-            await self._writer.save(self._folder / f"{key}.json", functools.partial(dict, snapshot))
-        if self._month_dirty:
-            self._month_dirty = False
-            month = {"tokens": dict(self._month_tokens)}
-            path = self._folder / f"month-{self._month}.json"
-            await self._writer.save(path, functools.partial(dict, month))
+        months, self._months_dirty = self._months_dirty, set()
+        try:
+            for key in sorted(dirty):
+                snapshot = self._days[key].to_json()
+                path = self._folder / f"{key}.json"
+                await self._writer.save(path, functools.partial(dict, snapshot))
+            for month in sorted(months):
+                tokens = {"tokens": dict(self._months[month])}
+                await self._writer.save(self._month_path(month), functools.partial(dict, tokens))
+        except BaseException:
+            self._dirty |= dirty
+            self._months_dirty |= months
+            raise
         today = self.today().isoformat()
         for key in [key for key in self._days if key != today and key not in self._dirty]:
             del self._days[key]
+        for month in [m for m in self._months if m != today[:7] and m not in self._months_dirty]:
+            del self._months[month]
 
     async def run(self) -> None:
         while True:
@@ -323,6 +386,11 @@ def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:
             row[3] += stats.completion_tokens.get(key, 0)
     rows = [ModelUsage(key, *values) for key, values in totals.items()]
     return sorted(rows, key=lambda row: row.messages, reverse=True)
+
+
+def _month_tokens(raw: dict[str, Any] | None) -> dict[str, int]:
+    """A month file's tokens per "user:plan" (none for a month without a file)."""
+    return {key: int(value) for key, value in (raw or {}).get("tokens", {}).items()}
 
 
 def _sum_costs(parts: Iterable[dict[str, float]]) -> dict[str, float]:

@@ -55,7 +55,7 @@ async def test_the_allowance_runs_out_and_comes_back_next_month(tmp_path: Path) 
     again = StatsService(tmp_path, MSK)
     await again.load()
     assert again.tokens_this_month(8, "premium1") == 1399
-    again._month = "1999-01"
+    again._clock = lambda: error.value.resets_at + 60  # the clock reaches next month
     assert again.tokens_this_month(8, "premium1") == 0
 
 
