@@ -36,6 +36,7 @@ from services.flood import FloodControl
 from services.log_setup import setup_logging
 from services.storage.base import Retention, StorageDamagedError
 from services.storage.json_store import JsonStorage
+from services.storage.lock import DataDirBusyError, DataDirLock
 from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
@@ -216,8 +217,16 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(settings)
     quiet_polling_retries()
     try:
-        asyncio.run(run(settings))
-    except (ConfigError, CatalogError, StorageDamagedError, connect.TokenRejectedError) as error:
+        with DataDirLock(settings.data_dir) as lock:  # one process per DATA_DIR, for life
+            lock.acquire(wait=settings.data_lock_wait)
+            asyncio.run(run(settings))
+    except (
+        ConfigError,
+        CatalogError,
+        StorageDamagedError,
+        DataDirBusyError,
+        connect.TokenRejectedError,
+    ) as error:
         # found while reading DATA_DIR, opening the web port or at Telegram's first answer
         print(error, file=sys.stderr)
         raise SystemExit(2) from None

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     telegram_api_url: str = "https://api.telegram.org"
     data_dir: Path = Path("data")
+    # Seconds a new process waits for another that still holds DATA_DIR (0: refuse at once).
+    data_lock_wait: float = Field(default=0.0, ge=0)
     catalog_path: Path = Path(__file__).parent / "catalog.toml"
     log_level: str = "INFO"
     timezone: str = "Europe/Moscow"
