@@ -20,7 +20,7 @@ from services.chat import ChatService
 from services.conversations import INSTRUCTION_LIMIT, ConversationError
 from services.models import Conversation, Conversations, UserRecord
 from services.users import UsersService
-from texts import Texts
+from texts import Raw, Texts
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -72,7 +72,7 @@ def _chats_text(
                 model=model.name if model else "—",
             )
         )
-    return texts("chats_list", count=len(conversations.items), items="\n".join(lines))
+    return texts("chats_list", count=len(conversations.items), items=Raw("\n".join(lines)))
 
 
 def _mode_keyboard(
@@ -148,7 +148,8 @@ async def open_chat(
     chat.cancel(user.id)
     if opened.model_key and opened.model_key != user.model_key:
         await users.set_model(user, opened.model_key)
-    await query.answer(texts("chats_switched", title=opened.title or texts("chats_untitled"))[:200])
+    title = Raw(opened.title or texts("chats_untitled"))  # an alert is plain text: no escaping
+    await query.answer(texts("chats_switched", title=title)[:200])
     conversations = await chat.conversations.all(user.id)
     await show(
         query,

@@ -125,3 +125,35 @@ async def test_modes_presets_and_a_custom_instruction(
     await telegram.wait_for_message(USER, "новый диалог")
     await ask(telegram, "снова")
     assert asked(llm)[0] == ("system", "Отвечай стихами")
+
+
+async def test_titles_with_html_characters_show_as_typed_in_chats_switch_and_rename(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    """Defect: /chats escaped titles twice (`Q&amp;A`); the switch alert once too often."""
+    await start_bot()
+    await ask(telegram, "Q&A <b>")
+    telegram.user_message(USER, "/new")
+    await telegram.wait_for_message(USER, "новый диалог")
+    await ask(telegram, "второй")
+    telegram.user_message(USER, "/chats")
+    chats = await telegram.wait_for_message(USER, "Диалоги")
+    assert "• Q&A <b> — " in chats.text
+    assert chats.button("Q&A <b>")["text"] == "💬 Q&A <b>"  # buttons are plain text
+
+    query = telegram.press_button(USER, chats.message_id, chats.button_data("Q&A <b>"))
+    answer = await telegram.wait_for(lambda: telegram.callback_answer(query))
+    assert answer["text"] == "Продолжаем: Q&A <b>"  # an alert is plain text
+    listed = await telegram.wait_for(
+        lambda: next((m for m in telegram.messages(USER) if "▶️ Q&A <b>" in m.text), None)
+    )
+    assert "&amp;" not in listed.text and "&lt;" not in listed.text
+
+    telegram.press_button(USER, listed.message_id, listed.button_data("Переименовать"))
+    await telegram.wait_for_message(USER, "Как назвать")
+    telegram.user_message(USER, "R&D <i>")
+    await telegram.wait_for_message(USER, "переименован: R&D <i>")
+    telegram.user_message(USER, "/chats")
+    renamed = await telegram.wait_for_last(USER, "Диалоги")
+    assert "▶️ R&D <i> — " in renamed.text
+
