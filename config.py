@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=120.0, gt=0)
     shutdown_grace: float = Field(default=8.0, ge=0)
     history_max_messages: int = Field(default=40, ge=2)
+    max_conversations: int = Field(default=100, ge=2)  # per user or group; the oldest go
     reminder_interval: float = Field(default=300.0, gt=0)
     broadcast_rate: float = Field(default=25.0, gt=0)
 

@@ -17,7 +17,7 @@ from handlers.middlewares import Turn
 from handlers.states import ChatRename, CustomMode
 from services.catalog import CUSTOM_MODE, Catalog
 from services.chat import ChatService
-from services.conversations import INSTRUCTION_LIMIT, ConversationError
+from services.conversations import INSTRUCTION_LIMIT, ConversationError, NewConversation
 from services.models import Conversation, Conversations, UserRecord
 from services.users import UsersService
 from texts import Raw, Texts
@@ -26,6 +26,7 @@ router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
 LISTED = 10  # conversations shown in /chats, newest first
+DROPPED_NAMED = 3  # conversations the /new answer names when several were deleted
 
 
 # Keyboards and texts ----------------------------------------------------------------------
@@ -75,6 +76,19 @@ def _chats_text(
     return texts("chats_list", count=len(conversations.items), items=Raw("\n".join(lines)))
 
 
+def _dropped_text(made: NewConversation, limit: int, texts: Texts) -> str | None:
+    """What /new deleted to stay within the limit, told in its answer; None if nothing."""
+    if not made.dropped:
+        return None
+    titles = [item.title or texts("chats_untitled") for item in made.dropped]
+    if len(titles) == 1:
+        return texts("new_dropped_one", limit=limit, title=titles[0])
+    named = ", ".join(texts("new_dropped_title", title=title) for title in titles[:DROPPED_NAMED])
+    if len(titles) > DROPPED_NAMED:
+        named = f"{named} {texts('new_dropped_others')}"
+    return texts("new_dropped_many", limit=limit, count=len(titles), titles=Raw(named))
+
+
 def _mode_keyboard(
     catalog: Catalog, current: Conversation, language: str, texts: Texts
 ) -> InlineKeyboardMarkup:
@@ -105,8 +119,9 @@ async def new_chat(
 ) -> None:
     """/new: a new conversation; the previous ones stay in /chats."""
     await turn.wait()  # what was sent before /new belongs to the old conversation
-    await chat.new_conversation(user)
-    await message.answer(texts("new_done"))
+    made = await chat.new_conversation(user)
+    dropped = _dropped_text(made, chat.conversations.max_conversations, texts)
+    await message.answer(f"{texts('new_done')}\n\n{dropped}" if dropped else texts("new_done"))
 
 
 @router.message(Command("chats"))
@@ -161,12 +176,15 @@ async def open_chat(
 
 @router.callback_query(ChatsMenu.filter(F.action == ChatsAct.NEW))
 async def new_chat_button(
-    query: CallbackQuery, user: UserRecord, texts: Texts, chat: ChatService
+    query: CallbackQuery, bot: Bot, user: UserRecord, texts: Texts, chat: ChatService
 ) -> None:
     """ "New conversation" under /chats."""
-    await chat.new_conversation(user)
+    made = await chat.new_conversation(user)
     await query.answer(texts("new_done")[:200])
     await remove_buttons(query)
+    dropped = _dropped_text(made, chat.conversations.max_conversations, texts)
+    if dropped:
+        await bot.send_message(query.from_user.id, dropped)
 
 
 @router.callback_query(ChatsMenu.filter(F.action == ChatsAct.RENAME))

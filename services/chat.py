@@ -12,7 +12,7 @@ from cachetools import LRUCache
 from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model
-from services.conversations import ConversationService
+from services.conversations import ConversationService, NewConversation
 from services.inbox import Inbox, Photo, Request
 from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError, TextDelta
 from services.models import ChatTurn, Conversation, Usage, UserRecord
@@ -254,8 +254,9 @@ class ChatService:
         task.cancel()
         return True
 
-    async def new_conversation(self, user: UserRecord, owner: int | None = None) -> Conversation:
-        """/new: a fresh conversation (same model and mode); the others are kept."""
+    async def new_conversation(self, user: UserRecord, owner: int | None = None) -> NewConversation:
+        """/new: a fresh conversation (same model and mode); the others are kept up to the
+        limit."""
         owner = user.id if owner is None else owner
         self.cancel(owner)
         self._last_request.pop(owner, None)

@@ -155,7 +155,7 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
             access,
             alerts,
             stats,
-            ConversationService(storage, catalog),
+            ConversationService(storage, catalog, max_conversations=settings.max_conversations),
             quota,
             history_max_messages=settings.history_max_messages,
             usd_rub=settings.usd_rub_rate,

@@ -6,7 +6,8 @@ import asyncio
 import dataclasses
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 from services.catalog import CUSTOM_MODE, Catalog
 from services.models import ChatTurn, Conversation, Conversations, title_from
@@ -14,6 +15,7 @@ from services.storage.base import Storage
 
 INSTRUCTION_LIMIT = 2000  # characters of a custom instruction
 TOUCH_EVERY = 600.0  # seconds: a conversation's "last used" time is saved at most this often
+DEFAULT_MAX_CONVERSATIONS = 100  # per owner (config: MAX_CONVERSATIONS)
 
 
 class ConversationError(Exception):
@@ -24,12 +26,44 @@ class ConversationError(Exception):
         self.reason = reason
 
 
-class ConversationService:
-    """An owner is a user (private chat) or a group chat (one conversation per topic)."""
+@dataclass(slots=True, frozen=True)
+class NewConversation:
+    """What /new made: the new current conversation, and those deleted for good (with their
+    memory) to stay within the limit, least recently used first."""
 
-    def __init__(self, storage: Storage, catalog: Catalog) -> None:
+    conversation: Conversation
+    dropped: tuple[Conversation, ...] = ()
+
+
+def within_limit(
+    conversations: Conversations, limit: int, keep: Collection[str | None]
+) -> tuple[Conversations, tuple[Conversation, ...]]:
+    """The list cut to `limit`, the least recently used going first (never one in `keep`),
+    and what was cut."""
+    excess = len(conversations.items) - limit
+    if excess <= 0:
+        return conversations, ()
+    candidates = [item for item in conversations.items if item.id not in keep]
+    dropped = sorted(candidates, key=lambda item: item.updated_at)[:excess]
+    gone = {item.id for item in dropped}
+    items = tuple(item for item in conversations.items if item.id not in gone)
+    return dataclasses.replace(conversations, items=items), tuple(dropped)
+
+
+class ConversationService:
+    """An owner is a user (private chat) or a group chat (one conversation per topic);
+    each keeps at most `max_conversations`."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        catalog: Catalog,
+        *,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+    ) -> None:
         self._storage = storage
         self._catalog = catalog
+        self.max_conversations = max_conversations
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
@@ -53,7 +87,7 @@ class ConversationService:
         found = conversations.get(conversations.current)
         if found is not None:
             return found
-        return await self.start_new(owner, model_key)
+        return (await self.start_new(owner, model_key)).conversation
 
     async def topic(self, owner: int, key: str, model_key: str | None) -> Conversation:
         """A group's conversation for one forum topic (or the whole group): made on first use."""
@@ -68,7 +102,8 @@ class ConversationService:
                 return conversations
             return Conversations(conversations.current, (*conversations.items, item))
 
-        return (await self._change(owner, add)).get(key) or item
+        conversations, _ = await self._add(owner, add, keep=(key,))
+        return conversations.get(key) or item
 
     async def history(self, owner: int, conversation_id: str) -> list[ChatTurn]:
         return await self._storage.load_history(owner, conversation_id)
@@ -83,10 +118,30 @@ class ConversationService:
             await self._storage.save_conversations(owner, updated)
             return updated
 
+    async def _add(
+        self,
+        owner: int,
+        change: Callable[[Conversations], Conversations],
+        keep: Collection[str] = (),
+    ) -> tuple[Conversations, tuple[Conversation, ...]]:
+        """`_change` for a change that adds: beyond the limit the least recently used
+        conversations are deleted for good (never the current one, before or after, nor
+        those in `keep`), their memory first, so a crash between leaves no text behind."""
+        async with self._lock(owner):
+            before = await self.all(owner)
+            changed = change(before)
+            kept = {before.current, changed.current, *keep}
+            updated, dropped = within_limit(changed, self.max_conversations, kept)
+            for item in dropped:
+                await self._storage.delete_history(owner, item.id)
+            await self._storage.save_conversations(owner, updated)
+            return updated, dropped
+
     async def start_new(
         self, owner: int, model_key: str | None, *, keep_mode_of: Conversation | None = None
-    ) -> Conversation:
-        """A new, empty conversation becomes the current one (the others are kept)."""
+    ) -> NewConversation:
+        """A new, empty conversation becomes the current one; the others are kept up to the
+        limit (the one current until now always)."""
         now = time.time()
         created: list[Conversation] = []
 
@@ -106,8 +161,8 @@ class ConversationService:
             created.append(item)
             return Conversations(current=item.id, items=(*conversations.items, item))
 
-        await self._change(owner, add)
-        return created[0]
+        _, dropped = await self._add(owner, add)
+        return NewConversation(created[0], dropped)
 
     async def update(self, owner: int, conversation_id: str, **changes: object) -> Conversation:
         """Change fields of one conversation (model, mode, title...)."""

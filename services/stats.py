@@ -56,15 +56,16 @@ class DayStats:
         return {
             "new_users": self.new_users,
             "active": sorted(self.active),
-            "messages": self.messages,
-            "failures": self.failures,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
+            # Copies: the writer reads this in its thread while the loop goes on counting.
+            "messages": dict(self.messages),
+            "failures": dict(self.failures),
+            "prompt_tokens": dict(self.prompt_tokens),
+            "completion_tokens": dict(self.completion_tokens),
             "free_limit_refusals": self.free_limit_refusals,
             "user_messages": {str(user): count for user, count in self.user_messages.items()},
             "usage": {key: list(value) for key, value in self.usage.items()},
-            "costs": self.costs,
-            "plan_costs": self.plan_costs,
+            "costs": dict(self.costs),
+            "plan_costs": dict(self.plan_costs),
             "unpriced": self.unpriced,
         }
 

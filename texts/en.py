@@ -89,6 +89,10 @@ TEXTS: dict[str, str] = {
     ),
     # Chat
     "new_done": "🆕 New chat started. The earlier ones are kept: /chats",
+    "new_dropped_one": "ℹ️ You can keep at most {limit:plural:chat|chats}, so the oldest one, “{title}”, was deleted with its history.",
+    "new_dropped_many": "ℹ️ You can keep at most {limit:plural:chat|chats}, so the {count} oldest were deleted with their history: {titles}.",
+    "new_dropped_title": "“{title}”",
+    "new_dropped_others": "and others",
     "cancel_done": "⏹ Answer stopped.",
     "cancel_nothing": "Nothing to cancel right now.",
     "queue_full": "⏳ {limit:plural:message is|messages are} already waiting for the answer: no room for more. Please wait for it or press /cancel.",

@@ -93,6 +93,11 @@ def write_file_atomic(path: Path, payload: bytes, *, durable: bool = True) -> No
         fsync_dir(path.parent)
 
 
+def write_json_atomic(path: Path, snapshot: Callable[[], Any], *, durable: bool = True) -> None:
+    """`write_file_atomic` of what `snapshot` returns, serialized here (a worker thread)."""
+    write_file_atomic(path, dump_json(snapshot()), durable=durable)
+
+
 def remove_temp_files(root: Path) -> None:
     """Drop temp files a killed process left behind; the real files are intact."""
     for temp in root.rglob(".*.tmp"):
@@ -124,6 +129,9 @@ class FileWriter:
     `save(path, snapshot)` returns once a write that includes the caller's state is
     on disk. The write runs in a task of its own: a caller that is cancelled stops
     waiting, but the write it started finishes before the next one for that path.
+    `snapshot` is called and its result serialized in a worker thread, not on the event
+    loop: it must read only what nobody changes meanwhile (frozen records, or a copy
+    made when `save` was called).
     """
 
     def __init__(self) -> None:
@@ -149,8 +157,8 @@ class FileWriter:
                 durable, queue.durable = queue.durable, False
                 error: Exception | None = None
                 try:
-                    payload = dump_json(queue.snapshot())
-                    await asyncio.to_thread(write_file_atomic, path, payload, durable=durable)
+                    snapshot = queue.snapshot  # the newest; a later save sets the next one
+                    await asyncio.to_thread(write_json_atomic, path, snapshot, durable=durable)
                 except Exception as failure:
                     error = failure
                     logger.error("Could not write %s: %s", path, failure)

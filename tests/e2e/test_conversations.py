@@ -157,3 +157,25 @@ async def test_titles_with_html_characters_show_as_typed_in_chats_switch_and_ren
     renamed = await telegram.wait_for_last(USER, "Диалоги")
     assert "▶️ R&D <i> — " in renamed.text
 
+
+async def test_new_past_max_conversations_deletes_the_oldest_for_good_and_says_so(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, data_dir: Path
+) -> None:
+    await start_bot({"MAX_CONVERSATIONS": "2"})
+    await ask(telegram, "секрет про арбуз")
+    for question in ("про дыню", "про грушу"):
+        telegram.user_message(USER, "/new")
+        await telegram.wait_for_last(USER, "новый диалог")
+        await ask(telegram, question)
+    told = [m.text for m in telegram.messages(USER) if "новый диалог" in m.text.lower()]
+    assert "удалён" not in told[0]
+    assert "не больше 2 диалогов" in told[1] and "«секрет про арбуз»" in told[1]
+    assert "удалён вместе с историей" in told[1]
+
+    telegram.user_message(USER, "/chats")
+    chats = await telegram.wait_for_last(USER, "Диалоги")
+    assert "2 диалога" in chats.text
+    assert "арбуз" not in chats.text and "про дыню" in chats.text and "про грушу" in chats.text
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert "арбуз".encode() not in path.read_bytes(), path

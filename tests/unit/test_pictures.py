@@ -140,7 +140,7 @@ async def test_pictures_go_with_their_conversation_and_with_forget(
     chat, _, _, storage = await make(tmp_path, catalog)
     user = nano_user()
     await collect(chat, user, Request("первый", (Photo(JPEG),)))
-    second = await chat.new_conversation(user)
+    second = (await chat.new_conversation(user)).conversation
     await collect(chat, user, Request("второй", (Photo(PNG, "image/png"),)))
     assert len(media_files(tmp_path, user.id)) == 2
     await chat.conversations.delete(user.id, "1")
