@@ -320,10 +320,10 @@ class JsonStorage(Storage):
         return await asyncio.to_thread(self._money_guard, self._load_money)
 
     def _load_money(self) -> MoneyState:
-        tables = load_live_records(self.data_dir)
+        tables = self._read_live_tables()
 
         def loaded(table: Table) -> list[Any]:
-            return list(tables.pop(table.name).values())
+            return [table.load(raw) for raw in tables[table.name].values()]
 
         return MoneyState(
             payments=loaded(records.PAYMENTS),
@@ -560,35 +560,10 @@ class JsonStorage(Storage):
         return "your last backup of DATA_DIR"
 
 
-Convert = Callable[[Table, Record], Any]
-
-
-def _as_read(table: Table, raw: Record) -> Record:
-    return raw
-
-
-def _as_loaded(table: Table, raw: Record) -> Any:
-    return table.load(raw)
-
-
 def read_live_records(data_dir: Path, up_to: int | None = None) -> dict[str, dict[str, Record]]:
     """Each money table's live records by key: its snapshot, then the journal after it
     (up to journal `up_to`). Read-only; also what tests use to look at the files."""
-    return _live_records(data_dir, up_to, _as_read)
-
-
-def load_live_records(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """`read_live_records` as records (`Table.load`), each made as soon as its line is
-    read. Holding whole tables as JSON dicts first took twice the memory of the records
-    (L, 60k running subscriptions: 100 MB), and freeing them left that much behind in
-    the allocator's arenas (see `ArchiveWriter`)."""
-    return _live_records(data_dir, None, _as_loaded)
-
-
-def _live_records(
-    data_dir: Path, up_to: int | None, convert: Convert
-) -> dict[str, dict[str, Any]]:
-    state: dict[str, dict[str, Any]] = {table.name: {} for table in records.TABLES}
+    state: dict[str, dict[str, Record]] = {table.name: {} for table in records.TABLES}
     starts: dict[str, int] = {}
     for table in records.TABLES:
         start, rows = read_snapshot(data_dir / f"{table.name}.json")
@@ -596,9 +571,9 @@ def _live_records(
         current = state[table.name]
         for raw in rows:
             if table is records.PROMO_CODES and "activations" in raw:
-                _split_format_1_promo(raw, state[records.PROMO_ACTIVATIONS.name], convert)
-            current[table.key(raw)] = convert(table, raw)
-    changed, deleted = _journal_changes(data_dir / "journal", starts, up_to, convert)
+                _split_format_1_promo(raw, state[records.PROMO_ACTIVATIONS.name])
+            current[table.key(raw)] = raw
+    changed, deleted = _journal_changes(data_dir / "journal", starts, up_to)
     for name, current in state.items():
         for key in deleted[name]:
             current.pop(key, None)
@@ -607,11 +582,10 @@ def _live_records(
 
 
 def _journal_changes(
-    folder: Path, starts: dict[str, int], up_to: int | None, convert: Convert = _as_read
-) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
-    """Per table: records put (as `convert` makes them) and keys deleted by the journal
-    after the table's snapshot."""
-    changed: dict[str, dict[str, Any]] = {table.name: {} for table in records.TABLES}
+    folder: Path, starts: dict[str, int], up_to: int | None
+) -> tuple[dict[str, dict[str, Record]], dict[str, set[str]]]:
+    """Per table: records put and keys deleted by the journal after the table's snapshot."""
+    changed: dict[str, dict[str, Record]] = {table.name: {} for table in records.TABLES}
     deleted: dict[str, set[str]] = {table.name: set() for table in records.TABLES}
     by_name = {table.name: table for table in records.TABLES}
     for number in journal_numbers(folder) if folder.exists() else []:
@@ -620,10 +594,9 @@ def _journal_changes(
         for transaction in read_journal(journal_path(folder, number)):
             for name, rows in transaction.get("put", {}).items():
                 if name in by_name and number >= starts[name]:
-                    table = by_name[name]
                     for raw in rows:
-                        key = table.key(raw)
-                        changed[name][key] = convert(table, raw)
+                        key = by_name[name].key(raw)
+                        changed[name][key] = raw
                         deleted[name].discard(key)
             for name, keys in transaction.get("del", {}).items():
                 if name in by_name and number >= starts[name]:
@@ -633,16 +606,11 @@ def _journal_changes(
     return changed, deleted
 
 
-def _split_format_1_promo(
-    raw: Record, activations: dict[str, Any], convert: Convert = _as_read
-) -> None:
+def _split_format_1_promo(raw: Record, activations: dict[str, Record]) -> None:
     """Format 1 kept activations inside each code; now they are records of their own."""
-    table = records.PROMO_ACTIVATIONS
     for item in raw.pop("activations"):
         row = {"code": raw["code"], "user_id": item["user_id"], "at": item["at"]}
-        key = table.key(row)
-        if key not in activations:
-            activations[key] = convert(table, row)
+        activations.setdefault(records.PROMO_ACTIVATIONS.key(row), row)
 
 
 def _is_format_1(path: Path) -> bool:
