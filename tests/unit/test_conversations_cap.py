@@ -11,14 +11,16 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from config import Settings
+from handlers.conversations import _dropped_text
 from services.catalog import Catalog
-from services.conversations import ConversationService
+from services.conversations import ConversationService, NewConversation
 from services.models import ChatTurn, Conversation, Conversations, UserRecord
 from services.stats import DayStats
 from services.storage import atomic
 from services.storage.atomic import FileWriter, read_json
 from services.storage.json_store import JsonStorage
 from tests.unit.conftest import RETENTION
+from texts import get_texts
 
 OWNER = 7
 JPEG = b"\xff\xd8\xff\xe0 a cat"
@@ -178,3 +180,15 @@ def test_a_days_statistics_snapshot_is_a_copy_made_when_saved() -> None:
     for name in live:
         getattr(day, name)["a"] = 2
     assert {name: saved[name] for name in live} == {name: {"a": 1} for name in live}
+
+
+def test_the_new_answer_names_three_deleted_conversations_and_counts_the_rest() -> None:
+    made = NewConversation(
+        Conversation("9", "", 9.0, 9.0),
+        tuple(Conversation(str(n), f"R&D {n}", float(n), float(n)) for n in range(1, 6)),
+    )
+    told = _dropped_text(made, 4, get_texts("ru"))
+    assert told is not None
+    assert "не больше 4 диалогов, поэтому 5 самых давних удалены" in told
+    assert told.endswith("«R&amp;D 1», «R&amp;D 2», «R&amp;D 3» и другие.")  # HTML, once
+    assert _dropped_text(NewConversation(made.conversation), 4, get_texts("ru")) is None
