@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
 from handlers.callbacks import AnswerAct, AnswerControl
-from services.flood import FloodControl, Verdict
+from services.flood import ANSWER_COST, FloodControl, Verdict
 from services.users import UsersService
 from texts import get_texts, language_for
 
@@ -144,10 +144,15 @@ class ArrivalOrder(BaseMiddleware):
 class FloodMiddleware(BaseMiddleware):
     """Drops a user's updates beyond FloodControl's limit; the first excess gets one
     polite notice. Payments (pre-checkout, successful payment) and what stops work
-    (/cancel, Stop under an answer, Telegram's own stop button) always pass."""
+    (/cancel, Stop under an answer, Telegram's own stop button) always pass.
+
+    A private message costs ANSWER_COST, unless one of the sender's private messages is
+    still being handled (its answer is being written, or it waits its turn): then it
+    queues and joins that answer, and costs one like any other update."""
 
     def __init__(self, flood: FloodControl) -> None:
         self._flood = flood
+        self._handling: dict[int, int] = {}  # user -> private messages being handled
 
     async def __call__(
         self,
@@ -164,9 +169,16 @@ class FloodMiddleware(BaseMiddleware):
             or _stops_work(event)
         ):
             return await handler(event, data)
-        verdict = self._flood.check(sender.id)
-        if verdict is Verdict.PASS:
-            return await handler(event, data)
+        message = event.message
+        if message is None or message.chat.type != "private":
+            verdict = self._flood.check(sender.id)
+            if verdict is Verdict.PASS:
+                return await handler(event, data)
+        else:
+            joins = sender.id in self._handling and not (message.text or "").startswith("/")
+            verdict = self._flood.check(sender.id, cost=1 if joins else ANSWER_COST)
+            if verdict is Verdict.PASS:
+                return await self._handle_message(sender.id, handler, event, data)
         if verdict is Verdict.WARN:
             bot: Bot | None = data.get("bot")
             if bot is not None:
@@ -174,6 +186,23 @@ class FloodMiddleware(BaseMiddleware):
                 with contextlib.suppress(TelegramAPIError):
                     await bot.send_message(sender.id, texts("flood_notice"))
         return None
+
+    async def _handle_message(
+        self,
+        user_id: int,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: Update,
+        data: dict[str, Any],
+    ) -> Any:
+        self._handling[user_id] = self._handling.get(user_id, 0) + 1
+        try:
+            return await handler(event, data)
+        finally:
+            left = self._handling[user_id] - 1
+            if left:
+                self._handling[user_id] = left
+            else:
+                del self._handling[user_id]
 
 
 STOP_BUTTON = AnswerControl(action=AnswerAct.STOP).pack()

@@ -1,10 +1,15 @@
 """Flood control: scripts are stopped, people are not.
 
-Per user, a token bucket: BURST updates at once, refilled at RATE a second. The first
-update beyond it gets one polite notice, then the user's updates are dropped quietly
-for COOLDOWN seconds. A paste Telegram split into ten messages, or ten messages typed
-fast, stays far below the bucket. Admins are exempt; the caller never passes payment
-updates through here (money is never dropped).
+Per user, a token bucket of BURST tokens, refilled at RATE a second. An update costs
+one token; a message that starts a model call of its own (nothing is being answered
+for the sender) costs ANSWER_COST, as it brings a model call and an answer back, while
+one sent during an answer queues and joins it. The first update beyond the bucket gets
+one polite notice, then the user's updates are dropped quietly for COOLDOWN seconds.
+
+So a script sending 60 messages in a second gets at most (BURST + RATE) / ANSWER_COST
+= 16 model calls, while ten messages typed fast (20 tokens at most) or a paste Telegram
+split in ten (its parts join: about 11) pass whole. Admins are exempt; the caller never
+passes payment updates through here (money is never dropped).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from enum import Enum
 from cachetools import TTLCache
 
 RATE = 3.0  # updates a second, on average
-BURST = 30  # updates at once
+BURST = 30  # tokens at once: updates that join an answer, or half as many that start one
+ANSWER_COST = 2  # tokens of a message that starts a model call of its own
 COOLDOWN = 30.0  # seconds of silence after the notice
 TRACKED = 100_000  # users remembered at most (forgotten after a quiet minute)
 
@@ -49,7 +55,8 @@ class FloodControl:
         self._exempt = exempt
         self._buckets: TTLCache[int, _Bucket] = TTLCache(TRACKED, ttl=max(60.0, cooldown * 2))
 
-    def check(self, user_id: int, now: float | None = None) -> Verdict:
+    def check(self, user_id: int, now: float | None = None, cost: float = 1) -> Verdict:
+        """Take `cost` tokens of the user's bucket, or say why not."""
         if user_id in self._exempt:
             return Verdict.PASS
         moment = time.monotonic() if now is None else now
@@ -62,8 +69,8 @@ class FloodControl:
         bucket.tokens = min(self._burst, bucket.tokens + (moment - bucket.at) * self._rate)
         bucket.at = moment
         self._buckets[user_id] = bucket
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
             return Verdict.PASS
         bucket.quiet_until = moment + self._cooldown
         return Verdict.WARN

@@ -1,11 +1,12 @@
-"""Fair use through the real bot: daily quotas and flood control."""
+"""Fair use through the real bot: daily quotas and flood control (a script is stopped
+early, fast typing and split pastes pass whole)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, StartBot
+from tests.e2e.conftest import ADMIN, ROOT, StartBot
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -81,3 +82,52 @@ async def test_a_script_gets_one_notice_and_others_are_served(
     assert len(stopped) == 1
     await asyncio.sleep(0.5)
     assert not any("еще спам" in m.text for m in telegram.messages(USER))
+
+
+async def send_spread(telegram: FakeTelegram, user: int, texts: list[str], seconds: float) -> None:
+    """The texts from one user, evenly over `seconds` (as a script or fast typing)."""
+    for text in texts:
+        telegram.user_message(user, text)
+        await asyncio.sleep(seconds / len(texts))
+
+
+async def test_sixty_messages_in_a_second_get_few_model_calls_and_replies(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    await send_spread(telegram, USER, [f"скрипт {n}" for n in range(60)], 1.0)
+    await telegram.wait_idle(USER, quiet=1.5, timeout=30)
+    texts = [m.text for m in telegram.messages(USER)]
+    assert sum("Слишком много" in text for text in texts) == 1
+    # Before: 30 model calls and 32 messages back (the bucket let 30 through).
+    assert len(llm.requests) <= 20, f"{len(llm.requests)} model calls"
+    assert len(texts) <= 25, f"{len(texts)} messages back"
+
+
+async def test_ten_messages_typed_fast_all_reach_the_model(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    sent = [f"быстро {n}" for n in range(10)]
+    await send_spread(telegram, USER, sent, 1.0)
+    await telegram.wait_idle(USER, quiet=1.5, timeout=30)
+    asked = "\n\n".join(llm.user_messages())
+    assert all(text in asked for text in sent), asked
+    texts = [m.text for m in telegram.messages(USER)]
+    assert not any("Слишком много" in text or "В очереди" in text for text in texts)
+
+
+async def test_a_paste_split_in_ten_reaches_the_model_whole(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot
+) -> None:
+    await start_bot()
+    telegram.user_message(ADMIN, f"/grant {USER} premium1 30")  # lifts the free length limit
+    await telegram.wait_for_message(USER, "Вам открыт тариф")
+    paste = "".join(chr(ord("а") + i % 32) for i in range(9 * 4096 + 1500))
+    for start in range(0, len(paste), 4096):  # as Telegram splits a long paste
+        telegram.user_message(USER, paste[start : start + 4096])
+    await telegram.wait_for(lambda: llm.requests, timeout=10)
+    await telegram.wait_idle(USER, quiet=1.5, timeout=30)
+    assert llm.user_messages() == [paste]
+    texts = [m.text for m in telegram.messages(USER)]
+    assert not any("Слишком много" in text for text in texts)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from typing import Any
 
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 
 from handlers.callbacks import AnswerAct, AnswerControl
-from handlers.middlewares import _stops_work
-from services.flood import BURST, FloodControl, Verdict
+from handlers.middlewares import FloodMiddleware, _stops_work
+from services.flood import ANSWER_COST, BURST, FloodControl, Verdict
 
 
 def test_ten_fast_messages_pass_and_a_script_is_stopped_once() -> None:
@@ -28,9 +30,24 @@ def test_admins_are_exempt_and_steady_use_never_trips() -> None:
     assert {flood.check(8, now=i * 0.5) for i in range(1000)} == {Verdict.PASS}  # 2 a second
 
 
-def _message(text: str) -> Update:
-    chat = Chat(id=5, type="private")
-    message = Message(message_id=1, date=dt.datetime.now(dt.UTC), chat=chat, text=text)
+def test_messages_that_start_answers_cost_more_than_joins() -> None:
+    """60 messages in a second, each starting a model call, pass at most (BURST + RATE) /
+    ANSWER_COST times; 25 that join an answer being written pass whole."""
+    flood = FloodControl()
+    verdicts = [flood.check(3, now=100.0 + i / 60, cost=ANSWER_COST) for i in range(60)]
+    assert verdicts.count(Verdict.PASS) <= (BURST + 3) / ANSWER_COST <= 20
+    assert verdicts.count(Verdict.WARN) == 1
+    assert flood.check(4, now=100.0, cost=ANSWER_COST) is Verdict.PASS
+    joins = [flood.check(4, now=100.0 + i / 25) for i in range(25)]
+    assert set(joins) == {Verdict.PASS}
+
+
+def _message(text: str, user_id: int = 5, chat_type: str = "private") -> Update:
+    chat = Chat(id=user_id, type=chat_type)
+    sender = User(id=user_id, is_bot=False, first_name="U")
+    message = Message(
+        message_id=1, date=dt.datetime.now(dt.UTC), chat=chat, text=text, from_user=sender
+    )
     return Update(update_id=1, message=message)
 
 
@@ -45,3 +62,44 @@ def test_what_stops_work_passes_flood_control() -> None:
     assert _stops_work(_press(AnswerControl(action=AnswerAct.STOP).pack()))
     assert not _stops_work(_press(AnswerControl(action=AnswerAct.RETRY).pack()))
     assert not _stops_work(_message("/cancelled")) and not _stops_work(_message("cancel"))
+
+
+class Worker:
+    """A handler that holds the first message (as an answer being written) until let go."""
+
+    def __init__(self) -> None:
+        self.handled: list[str] = []
+        self.done = asyncio.Event()
+
+    async def __call__(self, event: TelegramObject, data: dict[str, Any]) -> None:
+        assert isinstance(event, Update) and event.message is not None
+        self.handled.append(event.message.text or "")
+        if len(self.handled) == 1:
+            await self.done.wait()
+
+
+async def feed(middleware: FloodMiddleware, handler: Worker, update: Update) -> None:
+    assert update.message is not None and update.message.from_user is not None
+    await middleware(handler, update, {"event_from_user": update.message.from_user})
+
+
+async def test_messages_sent_while_an_answer_is_written_cost_one() -> None:
+    middleware, worker = FloodMiddleware(FloodControl()), Worker()
+    first = asyncio.create_task(feed(middleware, worker, _message("долгий вопрос")))
+    await asyncio.sleep(0)
+    for number in range(27):  # they queue and join: one model call for them all
+        await feed(middleware, worker, _message(f"ещё {number}"))
+    assert len(worker.handled) == 28
+    worker.done.set()
+    await first
+
+
+async def test_messages_that_each_start_an_answer_are_stopped_sooner() -> None:
+    middleware, worker = FloodMiddleware(FloodControl()), Worker()
+    worker.done.set()  # each answer ends at once: every message starts its own
+    for number in range(60):
+        await feed(middleware, worker, _message(f"скрипт {number}"))
+    assert len(worker.handled) == BURST // ANSWER_COST
+    for number in range(BURST):  # group messages rarely start a model call: one each
+        await feed(middleware, worker, _message(f"в группе {number}", 6, "group"))
+    assert len(worker.handled) == BURST // ANSWER_COST + BURST
