@@ -3,13 +3,14 @@
 A photo (or an image sent as a file) goes to a model that sees pictures with its
 caption; speech is transcribed and files are read as text. Each waits its turn first,
 so a voice message followed by a typed one reaches the model in the order sent;
-refusals come before any download or paid transcription.
+refusals come before any download, paid transcription or model call that they can
+come before (a voice message's length is judged by its size and its file too, not only
+by what it declares).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from dataclasses import dataclass
 
@@ -25,15 +26,18 @@ from handlers.middlewares import Turn
 from services.attachments import (
     MAX_DOCUMENT_BYTES,
     AttachmentError,
+    BoundedBuffer,
+    DownloadTooBigError,
     check_document,
     document_text,
     with_file,
 )
-from services.chat import ChatRefusalError
+from services.chat import ChatRefusalError, quota_refusal
 from services.inbox import Photo, Request
 from services.llm import ProviderError
 from services.models import UserRecord
-from services.voice import VoiceRefusalError, VoiceService
+from services.quota import QuotaExceededError, QuotaService
+from services.voice import Clip, VoiceRefusalError, VoiceService, recording
 
 logger = logging.getLogger(__name__)
 
@@ -61,67 +65,124 @@ _refused_albums: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=60)
 
 @dataclass(slots=True, frozen=True)
 class Speech:
-    """A voice-like message: what to download, and what to call the file."""
+    """A voice-like message: what to download, what to call the file, and what Telegram
+    says of it."""
 
     file: Voice | Audio | VideoNote
     file_name: str
-    duration: int
+    clip: Clip
 
 
 def speech_of(message: Message) -> Speech | None:
     if message.voice:
-        return Speech(message.voice, "voice.ogg", message.voice.duration)
+        voice = message.voice
+        return Speech(voice, "voice.ogg", Clip("voice", voice.duration, voice.file_size))
     if message.video_note:
-        return Speech(message.video_note, "video_note.mp4", message.video_note.duration)
+        note = message.video_note
+        return Speech(note, "video_note.mp4", Clip("video_note", note.duration, note.file_size))
     if message.audio:
-        name = message.audio.file_name or ""
+        audio = message.audio
+        name = audio.file_name or ""
         if name.rpartition(".")[2].lower() not in AUDIO_FORMATS:  # e.g. .opus (Ogg inside)
-            name = "audio.ogg" if "ogg" in (message.audio.mime_type or "") else "audio.mp3"
-        return Speech(message.audio, name, message.audio.duration)
+            name = "audio.ogg" if "ogg" in (audio.mime_type or "") else "audio.mp3"
+        return Speech(audio, name, Clip("audio", audio.duration, audio.file_size))
     return None
 
 
 @router.message(F.voice | F.audio | F.video_note)
 async def voice_message(
-    message: Message, user: UserRecord, answering: Answering, voice: VoiceService, turn: Turn
+    message: Message,
+    user: UserRecord,
+    answering: Answering,
+    voice: VoiceService,
+    quota: QuotaService,
+    turn: Turn,
 ) -> None:
     """Speech: checked, transcribed, echoed back as text, then asked."""
     speech = speech_of(message)
     assert speech is not None  # the filter
-    texts = answering.texts
     await turn.wait()
-    try:
-        model = answering.chat.check_ready(user)
-        voice.check(user.id, speech.duration, model)
-    except VoiceRefusalError as refused:
+    heard = await _hear(message, user, answering, voice, quota, speech)
+    if heard is None:  # refused or failed: the user was told
         turn.passed()
-        text = texts(f"voice_{refused.reason}", limit=refused.limit)
-        helps = refused.reason.endswith(("_free", "_day"))  # a plan lifts these
-        await message.reply(text, reply_markup=plans_button(texts) if helps else None)
-        return
-    except ChatRefusalError as refusal:
-        turn.passed()
-        await _refuse(answering, message, refusal)
-        return
-    await answering.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    audio = await _download(answering.bot, speech.file)
-    if audio is None:
-        turn.passed()
-        await message.reply(texts("file_download_failed"))
-        return
-    try:
-        heard = await voice.transcribe(user.id, audio, speech.file_name, speech.duration)
-    except ProviderError:
-        turn.passed()
-        await message.reply(texts("voice_failed"))
-        return
-    if not heard:
-        turn.passed()
-        await message.reply(texts("voice_empty"))
         return
     shown = heard if len(heard) <= TRANSCRIPT_SHOWN else heard[:TRANSCRIPT_SHOWN] + "…"
-    await message.reply(texts("voice_heard", text=shown))
+    await message.reply(answering.texts("voice_heard", text=shown))
     await submit(answering, message, user, heard, turn)
+
+
+async def _hear(
+    message: Message,
+    user: UserRecord,
+    answering: Answering,
+    voice: VoiceService,
+    quota: QuotaService,
+    speech: Speech,
+) -> str | None:
+    """The words of a voice-like message once they fit a request; None when refused or
+    failed (the user told). Each step refuses before the next costs anything: the
+    length the message declares or its size implies (before download), the file's own
+    header (before the paid transcription), the transcript (before the model call)."""
+    texts = answering.texts
+    try:
+        model = answering.chat.check_ready(user)
+        bound = voice.check(user.id, speech.clip, model)
+        await answering.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
+        try:
+            data = await _download(answering.bot, speech.file, bound)
+        except DownloadTooBigError:
+            raise voice.beyond_bound(user.id, speech.clip, bound, model) from None
+        if data is None:
+            await message.reply(texts("file_download_failed"))
+            return None
+        heard = await asyncio.to_thread(recording, speech.clip, data, speech.file_name)
+        voice.admit(user.id, heard.seconds, model)
+        transcript = await voice.transcribe(user.id, heard)
+        if not transcript.text:
+            await message.reply(texts("voice_empty"))
+            return None
+        _check_transcript(answering, quota, user, transcript.text)
+    except VoiceRefusalError as refused:
+        helps = refused.reason.endswith(("_free", "_day"))  # a plan lifts these
+        await message.reply(
+            texts(f"voice_{refused.reason}", limit=refused.limit),
+            reply_markup=plans_button(texts) if helps else None,
+        )
+        return None
+    except ChatRefusalError as refusal:
+        await _refuse_speech(answering, message, refusal)
+        return None
+    except ProviderError:
+        await message.reply(texts("voice_failed"))
+        return None
+    return transcript.text
+
+
+def _check_transcript(
+    answering: Answering, quota: QuotaService, user: UserRecord, text: str
+) -> None:
+    """ChatRefusalError when the words heard are more than the request may hold (the
+    free length limit, the model's context, today's characters): then they are neither
+    shown back nor asked."""
+    model = answering.chat.check_request(user, text)
+    try:
+        quota.check(user.id, model, len(text))
+    except QuotaExceededError as exceeded:
+        raise quota_refusal(exceeded, model) from None
+
+
+async def _refuse_speech(answering: Answering, message: Message, refusal: ChatRefusalError) -> None:
+    """A refusal of a voice message: a transcript too long for the request is said as
+    such (without its words); the others as for typed text."""
+    if refusal.reason not in ("too_long", "too_long_for_model"):
+        await _refuse(answering, message, refusal)
+        return
+    texts = answering.texts
+    text = texts(
+        f"voice_transcript_{refusal.reason}", model=refusal.model.name, limit=refusal.limit
+    )
+    markup = plans_button(texts) if refusal.reason == "too_long" else None
+    await message.reply(text, reply_markup=markup)
 
 
 @router.message(F.photo)
@@ -149,7 +210,11 @@ async def document_message(
         return
     try:
         check_document(document.file_name, document.mime_type, document.file_size)
-        data = await _download(answering.bot, document)
+        answering.chat.check_ready(user)  # access and today's requests, before the download
+        try:
+            data = await _download(answering.bot, document, MAX_DOCUMENT_BYTES)
+        except DownloadTooBigError:
+            raise AttachmentError("too_big") from None
         if data is None:
             raise AttachmentError("download_failed")
         text = await asyncio.to_thread(document_text, document.file_name, document.mime_type, data)
@@ -157,6 +222,10 @@ async def document_message(
         turn.passed()
         mb = MAX_DOCUMENT_BYTES // 2**20
         await message.reply(answering.texts(f"file_{error.reason}", mb=mb))
+        return
+    except ChatRefusalError as refusal:
+        turn.passed()
+        await _refuse(answering, message, refusal)
         return
     request = with_file(message.caption or "", document.file_name, text)
     await submit(answering, message, user, request, turn)
@@ -181,7 +250,12 @@ async def _ask_with_picture(
             _refused_albums[album] = True
         await _refuse(answering, message, refusal)
         return
-    data = await _download(answering.bot, file)
+    try:
+        data = await _download(answering.bot, file, MAX_DOCUMENT_BYTES)
+    except DownloadTooBigError:
+        turn.passed()
+        await message.reply(answering.texts("file_too_big", mb=MAX_DOCUMENT_BYTES // 2**20))
+        return
     if data is None:
         turn.passed()
         await message.reply(answering.texts("file_download_failed"))
@@ -200,10 +274,11 @@ async def _refuse(answering: Answering, message: Message, refusal: ChatRefusalEr
 
 
 async def _download(
-    bot: Bot, file: Document | PhotoSize | Voice | Audio | VideoNote
+    bot: Bot, file: Document | PhotoSize | Voice | Audio | VideoNote, max_bytes: int
 ) -> bytes | None:
-    """The file's bytes from Telegram; None if Telegram would not give them."""
-    buffer = io.BytesIO()
+    """The file's bytes from Telegram; None if Telegram would not give them;
+    DownloadTooBigError (reading stopped) past `max_bytes`."""
+    buffer = BoundedBuffer(max_bytes)
     try:
         await bot.download(file, destination=buffer)
     except (TimeoutError, TelegramAPIError, OSError) as error:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import charset_normalizer
 import pypdf
 from pypdf.errors import PyPdfError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,25 @@ TEXT_MIME_TYPES = frozenset(
     }
 )
 PDF_MIME = "application/pdf"
+
+
+class DownloadTooBigError(Exception):
+    """A download went past its bound (`BoundedBuffer.limit` bytes) and was stopped."""
+
+
+class BoundedBuffer(io.BytesIO):
+    """A download's destination that takes at most `limit` bytes: past them, writing
+    raises DownloadTooBigError, which ends the download (for files whose size Telegram
+    does not tell, or tells wrong)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        if self.tell() + memoryview(data).nbytes > self.limit:
+            raise DownloadTooBigError(self.limit)
+        return super().write(data)
 
 
 class AttachmentError(Exception):

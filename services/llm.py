@@ -50,6 +50,24 @@ class ProviderError(Exception):
 
 
 @dataclass(slots=True, frozen=True)
+class Transcript:
+    """The words heard, and the audio's length in seconds when the provider tells it."""
+
+    text: str
+    seconds: float | None = None
+
+
+def heard_seconds(result: object) -> float | None:
+    """The length a transcription answer reports: `usage` of type "duration" (models
+    billed by the second, e.g. whisper-1), or verbose_json's `duration`; None for models
+    that report tokens."""
+    usage = getattr(result, "usage", None)
+    told = getattr(usage, "seconds", None) if getattr(usage, "type", None) == "duration" else None
+    told = told if told is not None else getattr(result, "duration", None)
+    return float(told) if isinstance(told, int | float) and told > 0 else None
+
+
+@dataclass(slots=True, frozen=True)
 class TextDelta:
     text: str
 
@@ -188,7 +206,9 @@ class LLMGateway:
             raise ProviderError("not_listed", "the answer holds no model list")
         return ids
 
-    async def transcribe(self, provider: str, model_id: str, audio: bytes, file_name: str) -> str:
+    async def transcribe(
+        self, provider: str, model_id: str, audio: bytes, file_name: str
+    ) -> Transcript:
         """Speech to text (OpenAI's `/audio/transcriptions`, multipart); ProviderError as
         for chats."""
         client = self._clients.get(provider)
@@ -203,7 +223,7 @@ class LLMGateway:
             raise ProviderError(kind, str(error)) from error
         except aiohttp.ClientError as error:
             raise ProviderError("unavailable", str(error)) from error
-        return result.text.strip()
+        return Transcript(result.text.strip(), heard_seconds(result))
 
     def default_model(self) -> Model:
         """The first free model whose provider is configured (else the catalog's first)."""

@@ -130,6 +130,16 @@ TEXTS: dict[str, str] = {
         "unavailable for now. Try later or type your question."
     ),
     "voice_heard": "🎤 <i>{text}</i>",
+    "voice_transcript_too_long": (
+        "🎤 The transcript of your voice message is longer than a free request holds (up "
+        "to {limit:plural:character|characters}), so it was not asked. Record a shorter "
+        "one, or get a plan and the length limit goes away."
+    ),
+    "voice_transcript_too_long_for_model": (
+        "🎤 The transcript of your voice message is longer than {model} takes at once "
+        "(about {limit:plural:character|characters}), so it was not asked. Record a "
+        "shorter one or choose a model with a larger context: /model"
+    ),
     "file_unsupported": (
         "📎 I cannot read this file. I read text files (txt, md, csv, json, code…) and PDFs "
         "with a text layer."

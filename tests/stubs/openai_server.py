@@ -12,10 +12,13 @@ import asyncio
 import base64
 import binascii
 import inspect
+import io
 import itertools
 import json
+import math
 import re
 import socket
+import struct
 import time
 import tomllib
 from collections.abc import Awaitable, Callable
@@ -23,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mutagen
 from aiohttp import BodyPartReader, web
+from mutagen.ogg import OggPage
+from mutagen.oggopus import OggOpus
 
 Reply = Callable[[dict[str, Any]], "str | Awaitable[str]"]
 
@@ -81,11 +87,85 @@ def echo_reply(request: dict[str, Any]) -> str:
 
 # What /audio/transcriptions accepts (by the file name's extension), as the real API.
 AUDIO_FORMATS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+MAX_AUDIO_BYTES = 25 * 1024 * 1024  # a bigger upload gets 413, as from the real API
+# whisper-1 is billed by the audio's length and reports it (usage type "duration");
+# the gpt-4o transcribe models report tokens and refuse audio over 1500 seconds.
+DURATION_BILLED = frozenset({"whisper-1"})
+MAX_TOKEN_MODEL_SECONDS = 1500
+AUDIO_TOKENS_PER_SECOND = 10  # the stand-in's own figure for the tokens of a second
+SPOKEN_TAG = "SPOKEN"  # the comment of a test's OGG file that holds its "speech"
+OPUS_RATE = 48_000  # Opus granule positions count 48 kHz samples
+OPUS_PRE_SKIP = 312
+
+
+def ogg_opus(text: str, seconds: float = 3, size: int | None = None) -> bytes:
+    """A real OGG/Opus container, as Telegram's voice notes are: `seconds` long by its
+    pages' granule positions, about `size` bytes (default: 16 kbit/s), with `text` in a
+    comment, which is what the stand-in "hears" (the audio packets are padding)."""
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, OPUS_PRE_SKIP, OPUS_RATE, 0, 0)
+    vendor, comment = b"tests", f"{SPOKEN_TAG}={text}".encode()
+    tags = b"OpusTags" + struct.pack("<I", len(vendor)) + vendor
+    tags += struct.pack("<II", 1, len(comment)) + comment
+    headers = _ogg_page(0, head, 0, first=True) + _ogg_page(1, tags, 0)
+    padding = max(1, (int(seconds * 2000) if size is None else size) - len(headers))
+    count = max(1, -(-padding // 60_000))  # pages of at most 60 kB (Ogg's limit is ~64 kB)
+    packet = b"\0" * max(1, padding // count - 40)  # each page has ~40 bytes of header
+    body = (
+        _ogg_page(
+            number + 2,
+            packet,
+            OPUS_PRE_SKIP + int(seconds * OPUS_RATE * (number + 1) / count),
+            last=number == count - 1,
+        )
+        for number in range(count)
+    )
+    return headers + b"".join(body)
+
+
+def _ogg_page(
+    sequence: int, packet: bytes, position: int, *, first: bool = False, last: bool = False
+) -> bytes:
+    page = OggPage()  # type: ignore[no-untyped-call]  # mutagen's Ogg pages are untyped
+    page.serial, page.sequence, page.packets, page.position = 1, sequence, [packet], position
+    page.first, page.last = first, last
+    data: bytes = page.write()  # type: ignore[no-untyped-call]
+    return data
+
+
+def decoded(audio: bytes) -> tuple[str, float] | None:
+    """(the words, seconds) the stand-in hears in `audio`; None when it is no audio a
+    decoder reads (the real API answers 400)."""
+    try:
+        parsed = mutagen.File(io.BytesIO(audio))
+    except mutagen.MutagenError:
+        return None
+    if parsed is None or not parsed.info.length:
+        return None
+    tags = parsed.tags if isinstance(parsed, OggOpus) else None
+    spoken = tags.get(SPOKEN_TAG) if tags is not None else None
+    return (spoken[0].strip() if spoken else ""), float(parsed.info.length)
 
 
 def spoken_text(audio: bytes) -> str:
-    """The stand-in's "speech recognition": a test's fake audio is `OggS` + UTF-8 text."""
-    return audio.removeprefix(b"OggS").decode("utf-8", errors="replace").strip()
+    """The stand-in's "speech recognition": the words of a test's `ogg_opus` file."""
+    heard = decoded(audio)
+    return heard[0] if heard else ""
+
+
+def transcription_usage(model: str, seconds: float, text: str) -> dict[str, Any]:
+    """`usage` of a transcription as the real API reports it: whole seconds for models
+    billed by duration, else tokens."""
+    if model in DURATION_BILLED:
+        return {"type": "duration", "seconds": math.ceil(seconds)}
+    audio_tokens = math.ceil(seconds * AUDIO_TOKENS_PER_SECOND)
+    output = max(1, len(text) // 3)
+    return {
+        "type": "tokens",
+        "input_tokens": audio_tokens,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
+        "output_tokens": output,
+        "total_tokens": audio_tokens + output,
+    }
 
 
 def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
@@ -133,10 +213,11 @@ class FakeOpenAI:
         self.closed_by_client = 0  # streams the client closed before the end (Stop)
         self.pieces_sent = 0  # content chunks written, over all streams
         self.max_active = 0
-        # POST /audio/transcriptions: what was sent (model, file name, size), and the text
-        # heard in the audio.
+        # POST /audio/transcriptions: what was sent (model, file name, size, form fields),
+        # the words heard in the audio, and its length (None: as its container says).
         self.transcriptions: list[dict[str, Any]] = []
         self.transcribe: Callable[[bytes], str] = spoken_text
+        self.audio_seconds: Callable[[bytes], float | None] = lambda audio: None
         self._failures: list[_Failure] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -270,7 +351,10 @@ class FakeOpenAI:
         return None
 
     async def _transcriptions(self, request: web.Request) -> web.Response:
-        """Multipart `file` and `model`; `{"text": ...}` (json) or the bare text (text)."""
+        """Multipart `file` and `model`, answered as the real API: `{"text", "usage"}` for
+        json (usage in seconds for whisper-1, in tokens for the gpt-4o models), the
+        length too for verbose_json (whisper-1 only), the bare text for text; 400 for
+        audio no decoder reads, 413 over 25 MB."""
         if (refused := self._unauthorized(request)) is not None:
             return refused
         fields: dict[str, str] = {}
@@ -291,6 +375,43 @@ class FakeOpenAI:
         if self._failures:
             failure = self._failures.pop(0)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if (invalid := self._invalid_audio(model, file_name, audio)) is not None:
+            return invalid
+        assert audio is not None  # checked above
+        heard = decoded(audio)
+        if heard is None:
+            message = "Audio file might be corrupted or unsupported"
+            body = error_body(400, message, "file")
+            body["error"]["code"] = "invalid_value"
+            return web.json_response(body, status=400)
+        seconds = self.audio_seconds(audio) or heard[1]
+        by_duration = model in DURATION_BILLED
+        response_format = fields.get("response_format", "json")
+        if not by_duration and seconds > MAX_TOKEN_MODEL_SECONDS:
+            message = (
+                f"audio duration {seconds:g} seconds is longer than "
+                f"{MAX_TOKEN_MODEL_SECONDS} seconds which is the maximum for this model"
+            )
+            return web.json_response(error_body(400, message), status=400)
+        if response_format == "verbose_json" and not by_duration:
+            message = (
+                f"response_format 'verbose_json' is not compatible with model '{model}'. "
+                "Use 'json' or 'text' instead."
+            )
+            return web.json_response(error_body(400, message, "response_format"), status=400)
+        text = self.transcribe(audio)
+        if response_format == "text":
+            return web.Response(text=text)
+        answer: dict[str, Any] = {"text": text, "usage": transcription_usage(model, seconds, text)}
+        if response_format == "verbose_json":
+            answer |= {"task": "transcribe", "language": "russian", "duration": seconds}
+            answer["segments"] = []
+        return web.json_response(answer)
+
+    def _invalid_audio(
+        self, model: str, file_name: str, audio: bytes | None
+    ) -> web.Response | None:
+        """The real API's refusals of a request before it listens to the audio."""
         if not model:
             return web.json_response(
                 error_body(400, "you must provide a model parameter", "model"), status=400
@@ -299,18 +420,18 @@ class FakeOpenAI:
             return web.json_response(
                 error_body(400, "Could not parse multipart form", "file"), status=400
             )
+        if len(audio) > MAX_AUDIO_BYTES:
+            message = (
+                f"Maximum content size limit ({MAX_AUDIO_BYTES}) exceeded ({len(audio)} bytes read)"
+            )
+            return web.json_response(error_body(413, message), status=413)
         if file_name.rpartition(".")[2].lower() not in AUDIO_FORMATS:
             message = f"Invalid file format. Supported formats: {list(AUDIO_FORMATS)}"
             return web.json_response(error_body(400, message, "file"), status=400)
         if self.known_models_only and model not in self.models:
             message = f"The model `{model}` does not exist or you do not have access to it."
             return web.json_response(error_body(404, message, "model"), status=404)
-        text = self.transcribe(audio)
-        if fields.get("response_format") == "text":
-            return web.Response(text=text)
-        return web.json_response(
-            {"text": text, "usage": {"type": "tokens", "input_tokens": len(audio) // 32}}
-        )
+        return None
 
     def _invalid_images(self, model: str, messages: list[Any]) -> web.Response | None:
         """400 for pictures sent to a model without vision, or that are no valid image."""

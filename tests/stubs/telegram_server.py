@@ -623,10 +623,13 @@ class FakeTelegram:
         *,
         duration: int = 3,
         mime_type: str = "audio/ogg",
+        size_known: bool = True,  # False: no file_size in the message nor in getFile
         **user: Any,
     ) -> int:
         """A voice message (OGG/Opus, as Telegram's own recorder makes them)."""
         info = self._register_file(data, "voice", "file.oga")
+        if not size_known:  # Telegram's file_size is optional
+            del info["file_size"], self.files[info["file_id"]][0]["file_size"]
         voice = info | {"duration": duration, "mime_type": mime_type}
         return self.push_update({"message": self._incoming(user_id, voice=voice, **user)})
 
@@ -1324,7 +1327,7 @@ class FakeTelegram:
         stored = self.files.get(str(params.get("file_id", "")))
         if stored is None:
             raise ApiError(400, "Bad Request: invalid file_id")
-        if stored[0]["file_size"] > MAX_DOWNLOAD:
+        if stored[0].get("file_size", len(stored[1])) > MAX_DOWNLOAD:
             raise ApiError(400, "Bad Request: file is too big")
         self.file_requests += 1
         return stored[0]

@@ -10,6 +10,8 @@ import pytest
 from services.attachments import (
     MAX_DOCUMENT_BYTES,
     AttachmentError,
+    BoundedBuffer,
+    DownloadTooBigError,
     check_document,
     decode_text,
     document_text,
@@ -129,3 +131,16 @@ def test_the_request_names_the_file_under_the_caption() -> None:
         "Перескажи кратко\n\n📎 notes.txt\n```\nтекст\n```"
     )
     assert with_file("  ", None, "x") == "📎 file\n```\nx\n```"
+
+
+def test_a_download_stops_past_its_bound() -> None:
+    """A file Telegram gave no size for is read no further than the bound: the write
+    that would pass it raises, which ends the download."""
+    buffer = BoundedBuffer(100)
+    for _ in range(10):
+        buffer.write(b"x" * 10)
+    with pytest.raises(DownloadTooBigError):
+        buffer.write(b"x")
+    assert buffer.getvalue() == b"x" * 100  # nothing past the bound was kept
+    with pytest.raises(DownloadTooBigError):
+        BoundedBuffer(10).write(memoryview(b"y" * 11))

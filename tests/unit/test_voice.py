@@ -12,36 +12,57 @@ from services.access import AccessService
 from services.alerts import AlertService
 from services.catalog import Catalog, Model, Transcription
 from services.chat import ChatRefusalError, input_budget
-from services.llm import LLMGateway, ProviderConfig, ProviderError
+from services.llm import LLMGateway, ProviderConfig, ProviderError, Transcript
 from services.stats import FREE, StatsService
-from services.voice import SPEECH_CHARS_PER_SECOND, VOICE_KEY, VoiceRefusalError, VoiceService
+from services.voice import (
+    MAX_BYTES_PER_SECOND,
+    MAX_DOWNLOAD_BYTES,
+    SPEECH_CHARS_PER_SECOND,
+    VOICE_KEY,
+    Clip,
+    Recording,
+    VoiceRefusalError,
+    VoiceService,
+    recording,
+)
+from tests.stubs.openai_server import FakeOpenAI, ogg_opus
 from tests.unit.conftest import open_money
 from tests.unit.test_chat import collect, make, nano_user
 
 MSK = ZoneInfo("Europe/Moscow")
 USER = 5
 ADMIN = 99
+MIB = 2**20
 
 
 def nano_of(catalog: Catalog) -> Model:
     return catalog.models_by_key["gpt-5-nano"]
 
 
+def said(seconds: int, data: bytes = b"OggS") -> Recording:
+    """A downloaded voice note declaring `seconds` (fake bytes: no header to read)."""
+    return recording(Clip("voice", seconds, len(data)), data, "voice.ogg")
+
+
 class HeardLLM(LLMGateway):
-    """Transcribes to `heard`, or fails with `fail`; records what was sent."""
+    """Transcribes to `heard` (the provider telling `seconds`), or fails with `fail`;
+    records what was sent."""
 
     def __init__(self, catalog: Catalog, providers: tuple[str, ...] = ("openai",)) -> None:
         configs = {name: ProviderConfig("http://unused", "k") for name in providers}
         super().__init__(catalog, configs, 5)
         self.heard = "привет"
+        self.seconds: float | None = None
         self.fail: str | None = None
         self.sent: list[tuple[str, str, int, str]] = []
 
-    async def transcribe(self, provider: str, model_id: str, audio: bytes, file_name: str) -> str:
+    async def transcribe(
+        self, provider: str, model_id: str, audio: bytes, file_name: str
+    ) -> Transcript:
         self.sent.append((provider, model_id, len(audio), file_name))
         if self.fail:
             raise ProviderError(self.fail)
-        return self.heard
+        return Transcript(self.heard, self.seconds)
 
 
 async def voice_for(
@@ -68,15 +89,16 @@ async def test_the_shipped_catalog_transcribes_through_openai(
     assert price is not None
     voice, llm, stats, _ = await voice_for(tmp_path, catalog)
     assert voice.enabled
-    voice.check(USER + 1, config.max_seconds, nano_of(catalog))  # a subscriber, at the limit
-    assert await voice.transcribe(USER, b"OggS...", "voice.ogg", 60) == "привет"
+    voice.admit(USER + 1, config.max_seconds, nano_of(catalog))  # a subscriber, at the limit
+    heard = await voice.transcribe(USER, said(60, b"OggS..."))
+    assert (heard.text, heard.seconds) == ("привет", 60)
     assert llm.sent == [("openai", config.model_id, 7, "voice.ogg")]
     # A minute at price_per_minute USD, at 100 RUB/USD, billed to the free tier.
     day = stats._day()
     assert day.costs == {f"{USER}:{VOICE_KEY}": pytest.approx(price * 100)}
     assert day.plan_costs == {FREE: pytest.approx(price * 100)}
 
-    await voice.transcribe(USER + 1, b"OggS", "voice.ogg", 30)  # a subscriber: their plan
+    await voice.transcribe(USER + 1, said(30))  # a subscriber: their plan
     assert day.plan_costs["ai_group"] == pytest.approx(price * 50)
 
 
@@ -85,18 +107,18 @@ async def test_refused_before_anything_is_paid(tmp_path: Path, catalog: Catalog)
     assert catalog.transcription is not None
     limit = catalog.transcription.max_seconds
     with pytest.raises(VoiceRefusalError) as refused:
-        voice.check(USER, limit + 1, nano_of(catalog))
+        voice.admit(USER, limit + 1, nano_of(catalog))
     assert (refused.value.reason, refused.value.limit) == ("too_long", limit)
 
     off, _, _, _ = await voice_for(tmp_path / "nokey", catalog, providers=("openrouter",))
     with pytest.raises(VoiceRefusalError) as refused:  # the provider has no key here
-        off.check(USER, 5, nano_of(catalog))
+        off.admit(USER, 5, nano_of(catalog))
     assert refused.value.reason == "off"
     plain = catalog.model_copy(update={"transcription": None})
     none, _, _, _ = await voice_for(tmp_path / "none", plain)
     assert not none.enabled
     with pytest.raises(VoiceRefusalError):
-        none.check(USER, 5, nano_of(catalog))
+        none.admit(USER, 5, nano_of(catalog))
     assert llm.sent == []
 
 
@@ -107,35 +129,35 @@ async def test_a_free_user_is_held_to_what_a_free_request_and_day_allow(
     nano = nano_of(catalog)
     assert nano.free_input_limit == 1000 and catalog.transcription is not None
     longest = nano.free_input_limit // SPEECH_CHARS_PER_SECOND  # 66 s of speech
-    voice.check(USER, longest, nano)
+    voice.admit(USER, longest, nano)
     assert voice.free_seconds_left(USER) == (600, 600)
     with pytest.raises(VoiceRefusalError) as refused:
-        voice.check(USER, longest + 1, nano)  # its transcript would be refused: not paid
+        voice.admit(USER, longest + 1, nano)  # its transcript would be refused: not paid
     assert (refused.value.reason, refused.value.limit) == ("too_long_free", longest)
-    voice.check(USER + 1, longest + 1, nano)  # a subscriber
-    voice.check(ADMIN, longest + 1, nano)  # an admin
+    voice.admit(USER + 1, longest + 1, nano)  # a subscriber
+    voice.admit(ADMIN, longest + 1, nano)  # an admin
 
     daily = catalog.transcription.free_daily_seconds
     assert daily == 600
     for _ in range(10):  # 10 minutes of speech today
-        voice.check(USER, 60, nano)
-        await voice.transcribe(USER, b"OggS", "voice.ogg", 60)
+        voice.admit(USER, 60, nano)
+        await voice.transcribe(USER, said(60))
     with pytest.raises(VoiceRefusalError) as refused:
-        voice.check(USER, 1, nano)
+        voice.admit(USER, 1, nano)
     assert (refused.value.reason, refused.value.limit) == ("free_day", daily)
     assert len(llm.sent) == 10
     assert voice.free_seconds_left(USER) == (0, daily)
     assert voice.free_seconds_left(USER + 1) is None and voice.free_seconds_left(ADMIN) is None
     for _ in range(12):  # a subscriber's voice has no daily bound
-        await voice.transcribe(USER + 1, b"OggS", "voice.ogg", 60)
-    voice.check(USER + 1, 60, nano)
+        await voice.transcribe(USER + 1, said(60))
+    voice.admit(USER + 1, 60, nano)
 
 
 async def test_a_failed_transcription_costs_nothing(tmp_path: Path, catalog: Catalog) -> None:
     voice, llm, stats, _ = await voice_for(tmp_path, catalog)
     llm.fail = "region_blocked"
     with pytest.raises(ProviderError):
-        await voice.transcribe(USER, b"OggS", "voice.ogg", 10)
+        await voice.transcribe(USER, said(10))
     assert stats._day().costs == {}
 
 
@@ -146,9 +168,91 @@ async def test_without_a_price_the_cost_is_unknown_not_zero(
     voice, _, stats, _ = await voice_for(
         tmp_path, catalog.model_copy(update={"transcription": free})
     )
-    await voice.transcribe(USER, b"OggS", "voice.ogg", 10)
+    await voice.transcribe(USER, said(10))
     assert voice.cost(10) is None
     assert stats._day().unpriced == 1 and stats._day().costs == {}
+
+
+# Lengths a voice message does not declare truly ---------------------------------------
+async def test_the_size_bounds_the_length_before_download(tmp_path: Path, catalog: Catalog) -> None:
+    """The audit's voice note: 8 MiB declaring 0 s holds at least 525 s of OGG/Opus at
+    128 kbit/s (Telegram's own take 2-4 kB a second): refused, for a subscriber too."""
+    voice, llm, _, _ = await voice_for(tmp_path, catalog)
+    nano = nano_of(catalog)
+    lie = Clip("voice", 0, 8 * MIB)
+    assert lie.least_seconds == 525
+    for user in (USER, USER + 1):
+        with pytest.raises(VoiceRefusalError) as refused:
+            voice.check(user, lie, nano)
+        assert (refused.value.reason, refused.value.limit) == ("too_long", 300)
+    # Each kind at its own highest rate: audio may be CD-quality WAV, round videos video.
+    assert Clip("audio", 0, 8 * MIB).least_seconds == 42
+    assert Clip("video_note", 0, 8 * MIB).least_seconds == 9
+    assert Clip("voice", 0, 0).least_seconds == 1  # no voice message counts for nothing
+    honest = Clip("voice", 60, 60 * 4_000)  # a minute at Telegram's 32 kbit/s
+    assert honest.least_seconds == 60
+    # What to download at most, for a file Telegram gives no size for: what the longest
+    # allowed voice note takes at the kind's highest rate.
+    assert nano.free_input_limit is not None
+    longest_free = nano.free_input_limit // SPEECH_CHARS_PER_SECOND
+    assert voice.check(USER, honest, nano) == longest_free * MAX_BYTES_PER_SECOND["voice"]
+    assert voice.check(USER + 1, honest, nano) == 300 * MAX_BYTES_PER_SECOND["voice"]
+    assert voice.check(USER + 1, Clip("audio", 60), nano) == MAX_DOWNLOAD_BYTES
+    bound = voice.check(USER, Clip("voice", 0), nano)
+    refused_value = voice.beyond_bound(USER, Clip("voice", 0), bound, nano)
+    assert (refused_value.reason, refused_value.limit) == ("too_long_free", longest_free)
+    assert llm.sent == []
+
+
+async def test_the_files_header_and_the_provider_count_when_they_say_more(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """Counted and costed: the longest of the declared length, the file's header, the
+    provider's report; an estimate from the size when neither file nor provider tells."""
+    voice, llm, stats, _ = await voice_for(tmp_path, catalog)
+    assert catalog.transcription is not None and catalog.transcription.price_per_minute
+    price = catalog.transcription.price_per_minute
+    nano = nano_of(catalog)
+    data = ogg_opus("вопрос", 40)  # 80 kB: 5 s at the highest rate, 40 s by its header
+    heard = recording(Clip("voice", 2, len(data)), data, "voice.ogg")
+    assert (heard.seconds, heard.header_told) == (40, True)
+    with pytest.raises(VoiceRefusalError):  # over a free request before it is paid
+        voice.admit(USER, recording(Clip("voice", 2), ogg_opus("x", 80), "v.ogg").seconds, nano)
+    assert (await voice.transcribe(USER, heard)).seconds == 40
+    assert stats.used_today(USER, VOICE_KEY) == (1, 40)
+    llm.seconds = 95.2  # the provider heard more than the header said
+    assert (await voice.transcribe(USER, heard)).seconds == 96
+    llm.seconds = None
+    headless = recording(Clip("voice", 0), b"\xff" * 40_000, "v.ogg")  # 10 s at 32 kbit/s
+    assert not headless.header_told
+    assert (await voice.transcribe(USER, headless)).seconds == 10
+    assert stats.used_today(USER, VOICE_KEY) == (3, 40 + 96 + 10)
+    assert stats._day().costs[f"{USER}:{VOICE_KEY}"] == pytest.approx(price * 146 / 60 * 100)
+
+
+async def test_the_gateway_reads_the_length_the_provider_reports(catalog: Catalog) -> None:
+    """Through the real SDK against the stand-in, which answers as the real API: whisper-1
+    reports seconds, the gpt-4o transcribe models tokens (so no length); undecodable
+    audio is a 400, as is audio over 1500 s for the gpt-4o models."""
+    server = FakeOpenAI()
+    await server.start()
+    gateway = LLMGateway(catalog, {"openai": ProviderConfig(server.base_url, "sk-test")}, 5)
+    try:
+        audio = ogg_opus("привет", 40)
+        whisper = await gateway.transcribe("openai", "whisper-1", audio, "voice.ogg")
+        assert (whisper.text, whisper.seconds) == ("привет", 40.0)
+        tokens = await gateway.transcribe("openai", "gpt-4o-mini-transcribe", audio, "voice.ogg")
+        assert (tokens.text, tokens.seconds) == ("привет", None)
+        with pytest.raises(ProviderError) as failed:
+            await gateway.transcribe("openai", "gpt-4o-mini-transcribe", b"OggS junk", "v.ogg")
+        assert failed.value.kind == "bad_request"
+        long = ogg_opus("долго", 1600, size=50_000)
+        with pytest.raises(ProviderError):
+            await gateway.transcribe("openai", "gpt-4o-mini-transcribe", long, "voice.ogg")
+        assert (await gateway.transcribe("openai", "whisper-1", long, "v.ogg")).seconds == 1600
+    finally:
+        await gateway.close()
+        await server.stop()
 
 
 async def test_the_catalog_checks_the_transcription_provider(catalog: Catalog) -> None:
