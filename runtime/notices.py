@@ -13,6 +13,7 @@ from config import Settings
 from handlers.views import METHOD_NAMES, amount_text, bonus_text
 from services.catalog import Catalog
 from services.container import Services
+from services.formatting import split_lines, split_plain
 from services.payments import CreditResult
 from services.referrals import Reward
 from services.users import UsersService
@@ -29,15 +30,18 @@ async def notify_admins(
     *,
     html: bool = True,
 ) -> None:
-    """Send to every admin; one unreachable admin does not stop the others."""
+    """Send to every admin, in several messages when long (the buttons under the last);
+    one unreachable admin does not stop the others."""
+    parts = split_lines(text) if html else split_plain(text)
     for admin_id in admin_ids:
         try:
-            await bot.send_message(
-                admin_id,
-                text[:4096],
-                reply_markup=reply_markup,
-                parse_mode="HTML" if html else None,
-            )
+            for index, part in enumerate(parts):
+                await bot.send_message(
+                    admin_id,
+                    part,
+                    reply_markup=reply_markup if index == len(parts) - 1 else None,
+                    parse_mode="HTML" if html else None,
+                )
         except TelegramAPIError as error:
             logger.warning("Could not notify admin %s: %s", admin_id, error)
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 
+from services.admin_input import MAX_DAYS, MAX_USES
 from services.models import PromoActivation, PromoCode
 from services.money import Staged
 from services.storage.base import Storage
@@ -104,7 +105,7 @@ class PromoService:
         if code in self._codes:
             raise PromoError("exists")
         self._subscriptions.plan(plan_id)  # raises UnknownPlanError
-        if not 1 <= days <= 3660 or (max_uses is not None and max_uses < 1):
+        if not 1 <= days <= MAX_DAYS or (max_uses is not None and not 1 <= max_uses <= MAX_USES):
             raise PromoError("bad_numbers")
         promo = PromoCode(
             code=code,

@@ -81,7 +81,7 @@ class UsersService:
     async def find(self, query: str) -> UserRecord | None:
         """A user by id or @username (case-insensitive)."""
         query = query.strip()
-        if query.lstrip("-").isdigit():
+        if query.lstrip("-").isascii() and query.lstrip("-").isdigit():  # not "²"
             return await self._storage.get_user(int(query))
         name = query.removeprefix("@").lower()
         if not name:

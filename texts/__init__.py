@@ -135,7 +135,14 @@ def get_texts(language: str) -> Texts:
     return _BY_LANGUAGE.get(language) or _BY_LANGUAGE[DEFAULT_LANGUAGE]
 
 
+# The latest moment a date can show (a day inside year 9999, whatever the zone).
+LATEST_MOMENT = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
+
+
 def format_moment(timestamp: float, zone: ZoneInfo) -> str:
-    """A moment as users read it: 28.12.2026 15:30 MSK."""
+    """A moment as users read it: 28.12.2026 15:30 MSK. A moment past year 9999 (a plan
+    saved with absurd days) shows as 30.12.9999 instead of breaking the screen."""
+    if not timestamp <= LATEST_MOMENT:  # also NaN
+        timestamp = LATEST_MOMENT
     moment = dt.datetime.fromtimestamp(timestamp, zone)
     return f"{moment:%d.%m.%Y %H:%M} {moment.tzname()}"

@@ -244,6 +244,9 @@ TEXTS: dict[str, str] = {
     "revoked_notice": "Your <b>{plan}</b> subscription was turned off by an administrator.",
     # Admin commands
     "admin_grant_usage": "Usage: /grant USER_ID PLAN DAYS\nPlans: {plans}",
+    "admin_days_range": "Days: from 1 to {max_days}. Nothing was changed.",
+    "admin_uses_range": "Activations: from 1 to {max_uses}. Nothing was changed.",
+    "admin_user_id_range": "No Telegram user has such an id. Nothing was changed.",
     "admin_revoke_usage": "Usage: /revoke USER_ID [PLAN]\nPlans: {plans}",
     "admin_promo_new_usage": (
         "Usage: /promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]\n"
@@ -260,8 +263,10 @@ TEXTS: dict[str, str] = {
     ),
     "admin_promo_exists": "Promo code <code>{code}</code> already exists.",
     "admin_promo_bad_code": "A code is 3-32 characters: Latin letters, digits, _ and -.",
-    "admin_promo_bad_numbers": "DAYS is 1 to 3660, MAX_USES at least 1, the date YYYY-MM-DD.",
-    "admin_promo_list": "<b>Promo codes</b>\n{items}",
+    "admin_promo_bad_numbers": "DAYS is 1 to {max_days}, MAX_USES 1 to {max_uses}, the date YYYY-MM-DD.",
+    "admin_promo_list": "<b>Promo codes</b>\n{items}\n\n{total}",
+    "admin_promo_total": "In all: {count:plural:code|codes}, {uses:plural:activation|activations}",
+    "admin_promo_older": "…older ones not shown: {count}; the whole list: /promo_list",
     "admin_promo_item": "<code>{code}</code> — {plan}, {days:plural:day|days}, used {used}/{max_uses}, until {until}{state}",
     "admin_promo_empty": "No promo codes yet. Create one: /promo_new",
     "admin_promo_deleted": "🗑 Promo code <code>{code}</code> deleted.",
@@ -373,8 +378,11 @@ TEXTS: dict[str, str] = {
         "<b>Payments</b>\nPending: {pending}\n{pending_list}\n\n"
         "<b>Recently paid</b>\n{paid_list}\n\n"
         "<b>Not credited</b> (money that arrived but matched no open invoice): {unmatched}\n{unmatched_list}\n\n"
-        "Total paid: {total_rub} RUB and {total_stars} ⭐ ({count:plural:payment|payments})"
+        "{total}"
     ),
+    "admin_payments_total": "Total paid: {rub} RUB and {stars} ⭐ ({count:plural:payment|payments})",
+    "admin_list_older": "…older ones not shown: {count}",
+    "admin_list_below": "…and {count} more — listed below",
     "admin_unmatched_line": "<code>{money_id}</code> {amount} — invoice {payment_id}, user {user_id}: {reason}",
     "admin_settle_usage": "Usage: /settle ID — mark money that was not credited as handled (ID from /payments)",
     "admin_settled": "Marked as handled: <code>{money_id}</code>.",
@@ -422,8 +430,8 @@ TEXTS: dict[str, str] = {
     "admin_confirm_revoke": "Revoke {plan} from user <code>{user_id}</code>?",
     "admin_payments_section": (
         "<b>Payments</b>\nWaiting for confirmation: {pending}\n\n"
-        "<b>By day (7 days)</b>\n{by_day}\n\n<b>By month</b>\n{by_month}\n\n"
-        "<b>By method</b>\n{by_method}"
+        "<b>By day (7 days)</b>\n{by_day}\n\n<b>By month (last 12)</b>\n{by_month}\n\n"
+        "<b>By method</b>\n{by_method}\n\n{total}"
     ),
     "admin_revenue_line": "{name}: {rub} RUB, {stars} ⭐ ({count})",
     "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}{receipt}",
@@ -453,13 +461,13 @@ TEXTS: dict[str, str] = {
     "admin_top_spenders_none": "No provider costs this month yet.",
     "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} RUB",
     "admin_chart_title": "Revenue and costs (RUB), new users over 30 days",
-    "admin_promo_section": "<b>Promo codes</b>\n{items}",
+    "admin_promo_section": "<b>Promo codes</b>\n{items}\n\n{total}",
     "admin_promo_wizard_code": "Step 1/5. Choose a code (3-32 characters: Latin letters, digits, _ and -). Cancel: /cancel",
     "admin_promo_wizard_plan": "Step 2/5. Which plan does <code>{code}</code> open?",
     "admin_promo_wizard_days": "Step 3/5. For how many days? (a number)",
     "admin_promo_wizard_uses": "Step 4/5. How many activations in total? (a number, or Skip for unlimited)",
     "admin_promo_wizard_date": "Step 5/5. Last valid day YYYY-MM-DD (or Skip)",
-    "admin_number_expected": "A whole number above zero, please.",
+    "admin_number_range": "A whole number from 1 to {maximum}, please.",
     "admin_date_expected": "A date as YYYY-MM-DD, please.",
     "admin_cancelled": "Cancelled.",
     "admin_broadcast_ask": (

@@ -246,6 +246,9 @@ TEXTS: dict[str, str] = {
     "revoked_notice": "Подписка <b>{plan}</b> отключена администратором.",
     # Admin commands
     "admin_grant_usage": "Формат: /grant USER_ID PLAN DAYS\nТарифы: {plans}",
+    "admin_days_range": "Срок — от 1 до {max_days:plural:дня|дней|дней}. Ничего не изменено.",
+    "admin_uses_range": "Активаций — от 1 до {max_uses}. Ничего не изменено.",
+    "admin_user_id_range": "Такого ID в Telegram не бывает. Ничего не изменено.",
     "admin_revoke_usage": "Формат: /revoke USER_ID [PLAN]\nТарифы: {plans}",
     "admin_promo_new_usage": (
         "Формат: /promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]\n"
@@ -262,8 +265,10 @@ TEXTS: dict[str, str] = {
     ),
     "admin_promo_exists": "Промокод <code>{code}</code> уже существует.",
     "admin_promo_bad_code": "Код должен быть 3–32 символа: латиница, цифры, _ и -.",
-    "admin_promo_bad_numbers": "DAYS — от 1 до 3660, MAX_USES — не меньше 1, дата — ГГГГ-ММ-ДД.",
-    "admin_promo_list": "<b>Промокоды</b>\n{items}",
+    "admin_promo_bad_numbers": "DAYS — от 1 до {max_days}, MAX_USES — от 1 до {max_uses}, дата — ГГГГ-ММ-ДД.",
+    "admin_promo_list": "<b>Промокоды</b>\n{items}\n\n{total}",
+    "admin_promo_total": "Всего: {count:plural:код|кода|кодов}, активаций: {uses}",
+    "admin_promo_older": "…более ранние не показаны: {count}, весь список — /promo_list",
     "admin_promo_item": "<code>{code}</code> — {plan}, {days:plural:день|дня|дней}, использован {used}/{max_uses}, до {until}{state}",
     "admin_promo_empty": "Промокодов пока нет. Создать: /promo_new",
     "admin_promo_deleted": "🗑 Промокод <code>{code}</code> удалён.",
@@ -375,8 +380,11 @@ TEXTS: dict[str, str] = {
         "<b>Платежи</b>\nОжидают: {pending}\n{pending_list}\n\n"
         "<b>Последние оплаченные</b>\n{paid_list}\n\n"
         "<b>Не зачислено</b> (деньги пришли, но не к открытому счёту): {unmatched}\n{unmatched_list}\n\n"
-        "Итого оплачено: {total_rub} ₽ и {total_stars} ⭐ ({count:plural:платёж|платежа|платежей})"
+        "{total}"
     ),
+    "admin_payments_total": "Итого оплачено: {rub} ₽ и {stars} ⭐ ({count:plural:платёж|платежа|платежей})",
+    "admin_list_older": "…более ранние не показаны: {count}",
+    "admin_list_below": "…и ещё {count} — списком ниже",
     "admin_unmatched_line": "<code>{money_id}</code> {amount} — счёт {payment_id}, пользователь {user_id}: {reason}",
     "admin_settle_usage": "Использование: /settle ID — отметить незачисленные деньги как разобранные (ID из /payments)",
     "admin_settled": "Отмечено как разобранное: <code>{money_id}</code>.",
@@ -424,8 +432,8 @@ TEXTS: dict[str, str] = {
     "admin_confirm_revoke": "Отключить {plan} у пользователя <code>{user_id}</code>?",
     "admin_payments_section": (
         "<b>Платежи</b>\nОжидают подтверждения: {pending}\n\n"
-        "<b>По дням (7 дн.)</b>\n{by_day}\n\n<b>По месяцам</b>\n{by_month}\n\n"
-        "<b>По способам</b>\n{by_method}"
+        "<b>По дням (7 дн.)</b>\n{by_day}\n\n<b>По месяцам (последние 12)</b>\n{by_month}\n\n"
+        "<b>По способам</b>\n{by_method}\n\n{total}"
     ),
     "admin_revenue_line": "{name}: {rub} ₽, {stars} ⭐ ({count})",
     "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}{receipt}",
@@ -455,13 +463,13 @@ TEXTS: dict[str, str] = {
     "admin_top_spenders_none": "В этом месяце расходов на провайдеров пока нет.",
     "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} ₽",
     "admin_chart_title": "Выручка и расходы (₽), новые пользователи за 30 дней",
-    "admin_promo_section": "<b>Промокоды</b>\n{items}",
+    "admin_promo_section": "<b>Промокоды</b>\n{items}\n\n{total}",
     "admin_promo_wizard_code": "Шаг 1/5. Придумайте код (3–32 символа: латиница, цифры, _ и -). Отмена — /cancel",
     "admin_promo_wizard_plan": "Шаг 2/5. Какой тариф открывает <code>{code}</code>?",
     "admin_promo_wizard_days": "Шаг 3/5. На сколько дней? (число)",
     "admin_promo_wizard_uses": "Шаг 4/5. Сколько активаций всего? (число или «Пропустить» — без ограничений)",
     "admin_promo_wizard_date": "Шаг 5/5. Последний день действия ГГГГ-ММ-ДД (или «Пропустить»)",
-    "admin_number_expected": "Нужно целое число больше нуля.",
+    "admin_number_range": "Нужно целое число от 1 до {maximum}.",
     "admin_date_expected": "Нужна дата в формате ГГГГ-ММ-ДД.",
     "admin_cancelled": "Отменено.",
     "admin_broadcast_ask": (

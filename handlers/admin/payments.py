@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiogram import Bot, F, Router
@@ -15,20 +16,26 @@ from aiogram.types import CallbackQuery, FSInputFile, Message
 
 from config import Settings
 from handlers.admin.keyboards import default_reason_keyboard, payments_section_keyboard
+from handlers.admin.long_messages import send_long, show_screen
 from handlers.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
-from handlers.editing import remove_buttons, show
+from handlers.editing import remove_buttons
 from handlers.states import RejectReason
 from handlers.views import METHOD_NAMES, payment_line, revenue_lines, tell_user
+from services.admin_input import echo
+from services.formatting import fit_screen
 from services.models import Payment
 from services.payments import PaymentError, PaymentService
-from services.reports import export_payments, revenue_report
+from services.reports import Revenue, export_payments, revenue_report
 from services.users import UsersService
 from texts import Raw, Texts
 
 router = Router(name=__name__)
 
-RECENT = 15  # payments listed per kind
+RECENT = 15  # paid payments listed
+PENDING_LISTED = 20  # in /payments (all are counted)
+UNMATCHED_LISTED = 50  # money not credited: each needs a decision, so list them all but a flood
 PENDING_IN_SECTION = 10
+MONTHS_IN_SECTION = 12  # revenue by month on the panel (the CSV has every payment)
 
 
 # The decisions, shared by commands and buttons ------------------------------------------------
@@ -309,23 +316,40 @@ async def settle_command(
     try:
         await payments.resolve_unmatched(money_id, decided_by=_sender_id(message))
     except PaymentError:
-        await message.answer(texts("admin_settle_unknown", money_id=money_id))
+        await message.answer(texts("admin_settle_unknown", money_id=echo(money_id)))
         return
     await message.answer(texts("admin_settled", money_id=money_id))
 
 
+def _listed(lines: list[str], limit: int, texts: Texts) -> Raw:
+    """The newest `limit` lines, and how many older ones are left out."""
+    shown = lines[-limit:]
+    older = [texts("admin_list_older", count=len(lines) - len(shown))] if shown != lines else []
+    return Raw("\n".join(older + shown) or texts("none"))
+
+
+def _totals(total: Revenue, texts: Texts) -> str:
+    return texts(
+        "admin_payments_total",
+        rub=f"{total.rub:g}",
+        stars=f"{total.stars:g}",
+        count=total.count,
+    )
+
+
 @router.message(Command("payments"))
 async def payments_command(
-    message: Message, texts: Texts, payments: PaymentService, settings: Settings
+    message: Message, bot: Bot, texts: Texts, payments: PaymentService, settings: Settings
 ) -> None:
-    """/payments: pending, recent and not credited payments, with all-time totals."""
+    """/payments: pending, recent and not credited payments, with all-time totals (in
+    several messages when long)."""
     pending = payments.with_status("pending")
     recent = sorted(payments.with_status("paid"), key=lambda p: p.paid_at or 0)[-RECENT:]
     unmatched = payments.unmatched()
     report = await revenue_report(payments.history(), settings.zone)
 
-    def lines(items: list[Payment]) -> Raw:
-        return Raw("\n".join(payment_line(p, texts, settings.zone) for p in items) or texts("none"))
+    def lines(items: list[Payment]) -> list[str]:
+        return [payment_line(p, texts, settings.zone) for p in items]
 
     unmatched_lines = [
         texts(
@@ -336,20 +360,18 @@ async def payments_command(
             user_id=item.user_id or "—",
             reason=item.reason,
         )
-        for item in unmatched[-RECENT:]
+        for item in unmatched
     ]
     text = texts(
         "admin_payments",
         pending=len(pending),
-        pending_list=lines(pending[-20:]),
-        paid_list=lines(recent),
+        pending_list=_listed(lines(pending), PENDING_LISTED, texts),
+        paid_list=_listed(lines(recent), RECENT, texts),
         unmatched=len(unmatched),
-        unmatched_list=Raw("\n".join(unmatched_lines) or texts("none")),
-        total_rub=f"{report.total.rub:g}",
-        total_stars=f"{report.total.stars:g}",
-        count=report.total.count,
+        unmatched_list=_listed(unmatched_lines, UNMATCHED_LISTED, texts),
+        total=Raw(_totals(report.total, texts)),
     )
-    await message.answer(text[:4096])
+    await send_long(bot, message.chat.id, text)
 
 
 # The panel's section ---------------------------------------------------------------------------
@@ -357,10 +379,12 @@ async def payments_command(
 async def payments_section(
     query: CallbackQuery, bot: Bot, texts: Texts, payments: PaymentService, settings: Settings
 ) -> None:
-    """The panel's "Payments": pending ones, revenue by day, month and method."""
+    """The panel's "Payments": pending ones, revenue by day, month and method, the totals.
+    Pending ones that do not fit follow as messages; the totals stay on the screen."""
     await query.answer()
     report = await revenue_report(payments.history(), settings.zone)
     week_ago = (dt.datetime.now(settings.zone) - dt.timedelta(days=6)).date().isoformat()
+    months = dict(sorted(report.by_month.items())[-MONTHS_IN_SECTION:])
     pending = payments.with_status("pending")[-PENDING_IN_SECTION:]
     items = [
         texts(
@@ -374,14 +398,22 @@ async def payments_section(
         )
         for p in pending
     ]
-    text = texts(
-        "admin_payments_section",
-        pending=Raw("\n".join(items) or texts("none")),
-        by_day=Raw(revenue_lines({k: v for k, v in report.by_day.items() if k >= week_ago}, texts)),
-        by_month=Raw(revenue_lines(report.by_month, texts)),
-        by_method=Raw(revenue_lines(report.by_method, texts)),
-    )
-    await show(query, bot, text[:4096], payments_section_keyboard(pending, texts))
+
+    def render(shown: Sequence[str], left_out: int) -> str:
+        below = [texts("admin_list_below", count=left_out)] if left_out else []
+        return texts(
+            "admin_payments_section",
+            pending=Raw("\n".join([*shown, *below]) or texts("none")),
+            by_day=Raw(
+                revenue_lines({k: v for k, v in report.by_day.items() if k >= week_ago}, texts)
+            ),
+            by_month=Raw(revenue_lines(months, texts)),
+            by_method=Raw(revenue_lines(report.by_method, texts)),
+            total=Raw(_totals(report.total, texts)),
+        )
+
+    screen = fit_screen(render, items)
+    await show_screen(query, bot, screen, payments_section_keyboard(pending, texts))
 
 
 @router.callback_query(AdminMenu.filter(F.section == Section.EXPORT))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -10,20 +11,21 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from handlers.admin.keyboards import promo_plans_keyboard, promo_section_keyboard, skip_keyboard
+from handlers.admin.long_messages import send_long, show_screen
 from handlers.admin.users import plan_ids
 from handlers.callbacks import AdminMenu, AdminPromo, PromoAct, Section
-from handlers.editing import show
 from handlers.states import PromoWizard
 from handlers.views import promo_line
+from services.admin_input import MAX_DAYS, MAX_USES, echo, grouped, whole_number, within
 from services.catalog import Catalog
+from services.formatting import fit_screen
 from services.models import PromoCode
-from services.promo import PromoError, PromoService
+from services.promo import CODE_PATTERN, PromoError, PromoService, normalize_code
 from texts import Raw, Texts
 
 router = Router(name=__name__)
 
 SHOWN_IN_SECTION = 15
-LIST_CHUNK = 3800  # characters per /promo_list message, under Telegram's 4096
 
 
 async def create_code(
@@ -40,13 +42,18 @@ async def create_code(
 ) -> str:
     """Create a code (command and wizard alike); the admin's answer."""
     if plan_id not in catalog.plans_by_id:
-        return texts("admin_unknown_plan", plan=plan_id, plans=plan_ids(catalog))
+        return texts("admin_unknown_plan", plan=echo(plan_id), plans=plan_ids(catalog))
+    if not within(days, MAX_DAYS):
+        return texts("admin_days_range", max_days=MAX_DAYS)
+    if max_uses is not None and not within(max_uses, MAX_USES):
+        return texts("admin_uses_range", max_uses=grouped(MAX_USES))
     try:
         created = await promo.create(
             code, plan_id, days, created_by=created_by, max_uses=max_uses, valid_until=valid_until
         )
     except PromoError as error:
-        return texts(f"admin_promo_{error.reason}", code=code.upper())
+        limits = {"max_days": MAX_DAYS, "max_uses": grouped(MAX_USES)}  # for "bad_numbers"
+        return texts(f"admin_promo_{error.reason}", code=echo(code.upper()), **limits)
     return texts(
         "admin_promo_created",
         code=created.code,
@@ -63,6 +70,11 @@ def _lines(
     return [promo_line(item, promo.uses(item.code), texts, catalog) for item in codes]
 
 
+def _total(codes: list[PromoCode], texts: Texts, promo: PromoService) -> Raw:
+    uses = sum(promo.uses(item.code) for item in codes)
+    return Raw(texts("admin_promo_total", count=len(codes), uses=uses))
+
+
 # Commands ---------------------------------------------------------------------------------
 @router.message(Command("promo_new"))
 async def promo_new(
@@ -71,15 +83,17 @@ async def promo_new(
     """/promo_new CODE PLAN DAYS [MAX_USES] [YYYY-MM-DD]: create a promo code."""
     args = (command.args or "").split()
     usage = texts("admin_promo_new_usage", plans=plan_ids(catalog))
-    if not 3 <= len(args) <= 5 or not args[2].isdigit():
+    days = whole_number(args[2]) if 3 <= len(args) <= 5 else None
+    if days is None:
         await message.answer(usage)
         return
     max_uses: int | None = None
     valid_until: dt.date | None = None
     try:
         for extra in args[3:]:
-            if extra.isdigit() and max_uses is None and valid_until is None:
-                max_uses = int(extra)
+            number = whole_number(extra)
+            if number is not None and max_uses is None and valid_until is None:
+                max_uses = number
             else:
                 valid_until = dt.date.fromisoformat(extra)
     except ValueError:
@@ -91,7 +105,7 @@ async def promo_new(
         promo,
         code=args[0],
         plan_id=args[1],
-        days=int(args[2]),
+        days=days,
         created_by=message.from_user.id if message.from_user else 0,
         max_uses=max_uses,
         valid_until=valid_until,
@@ -100,19 +114,18 @@ async def promo_new(
 
 
 @router.message(Command("promo_list"))
-async def promo_list(message: Message, texts: Texts, catalog: Catalog, promo: PromoService) -> None:
-    """/promo_list: every code with its usage (in several messages when long)."""
-    items = _lines(promo.codes(), texts, catalog, promo)
-    if not items:
+async def promo_list(
+    message: Message, bot: Bot, texts: Texts, catalog: Catalog, promo: PromoService
+) -> None:
+    """/promo_list: every code with its usage, and the totals (in several messages when
+    long)."""
+    codes = promo.codes()
+    if not codes:
         await message.answer(texts("admin_promo_empty"))
         return
-    chunk: list[str] = []
-    for item in items:
-        if sum(len(line) + 1 for line in chunk) + len(item) > LIST_CHUNK:
-            await message.answer(texts("admin_promo_list", items=Raw("\n".join(chunk))))
-            chunk = []
-        chunk.append(item)
-    await message.answer(texts("admin_promo_list", items=Raw("\n".join(chunk))))
+    items = Raw("\n".join(_lines(codes, texts, catalog, promo)))
+    text = texts("admin_promo_list", items=items, total=_total(codes, texts, promo))
+    await send_long(bot, message.chat.id, text)
 
 
 @router.message(Command("promo_del"))
@@ -127,7 +140,7 @@ async def promo_del(
     code = args[0].upper()
     deleted = await promo.delete(code)
     await message.answer(
-        texts("admin_promo_deleted" if deleted else "admin_promo_not_found", code=code)
+        texts("admin_promo_deleted" if deleted else "admin_promo_not_found", code=echo(code))
     )
 
 
@@ -135,10 +148,19 @@ async def promo_del(
 async def _show_section(
     query: CallbackQuery, bot: Bot, texts: Texts, promo: PromoService, catalog: Catalog
 ) -> None:
-    codes = promo.codes()[-SHOWN_IN_SECTION:]
-    items = _lines(codes, texts, catalog, promo)
-    text = texts("admin_promo_section", items=Raw("\n".join(items) or texts("admin_promo_empty")))
-    await show(query, bot, text[:4096], promo_section_keyboard(codes, texts))
+    every = promo.codes()
+    codes = every[-SHOWN_IN_SECTION:]
+    older = len(every) - len(codes)
+    total = _total(every, texts, promo)
+
+    def render(shown: Sequence[str], left_out: int) -> str:
+        lines = [texts("admin_promo_older", count=older)] if older else []
+        lines += [*shown, *([texts("admin_list_below", count=left_out)] if left_out else [])]
+        items = Raw("\n".join(lines) or texts("admin_promo_empty"))
+        return texts("admin_promo_section", items=items, total=total)
+
+    screen = fit_screen(render, _lines(codes, texts, catalog, promo))
+    await show_screen(query, bot, screen, promo_section_keyboard(codes, texts))
 
 
 @router.callback_query(AdminMenu.filter(F.section == Section.PROMO))
@@ -191,8 +213,11 @@ async def wizard_start(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMC
 
 @router.message(PromoWizard.code, F.text, ~F.text.startswith("/"))
 async def wizard_code(message: Message, texts: Texts, catalog: Catalog, state: FSMContext) -> None:
-    """The code typed: choose the plan."""
-    code = (message.text or "").strip().upper()
+    """The code typed: choose the plan (a code that can never be valid is refused here)."""
+    code = normalize_code(message.text or "")
+    if not CODE_PATTERN.match(code):
+        await message.answer(texts("admin_promo_bad_code"))
+        return
     await state.update_data(code=code)
     await state.set_state(PromoWizard.plan)
     await message.answer(
@@ -215,11 +240,11 @@ async def wizard_plan(
 @router.message(PromoWizard.days, F.text, ~F.text.startswith("/"))
 async def wizard_days(message: Message, texts: Texts, state: FSMContext) -> None:
     """The days typed: ask for the number of uses (or skip)."""
-    value = (message.text or "").strip()
-    if not value.isdigit() or int(value) < 1:
-        await message.answer(texts("admin_number_expected"))
+    days = whole_number(message.text or "")
+    if days is None or not within(days, MAX_DAYS):
+        await message.answer(texts("admin_number_range", maximum=MAX_DAYS))
         return
-    await state.update_data(days=int(value))
+    await state.update_data(days=days)
     await state.set_state(PromoWizard.uses)
     await message.answer(texts("admin_promo_wizard_uses"), reply_markup=skip_keyboard(texts))
 
@@ -227,11 +252,11 @@ async def wizard_days(message: Message, texts: Texts, state: FSMContext) -> None
 @router.message(PromoWizard.uses, F.text, ~F.text.startswith("/"))
 async def wizard_uses(message: Message, bot: Bot, texts: Texts, state: FSMContext) -> None:
     """The number of uses typed: ask for the last valid date (or skip)."""
-    value = (message.text or "").strip()
-    if not value.isdigit() or int(value) < 1:
-        await message.answer(texts("admin_number_expected"))
+    uses = whole_number(message.text or "")
+    if uses is None or not within(uses, MAX_USES):
+        await message.answer(texts("admin_number_range", maximum=grouped(MAX_USES)))
         return
-    await state.update_data(max_uses=int(value))
+    await state.update_data(max_uses=uses)
     await _ask_date(bot, message.chat.id, texts, state)
 
 

@@ -11,6 +11,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from config import Settings
 from handlers.admin.keyboards import stats_keyboard
+from handlers.admin.long_messages import send_long
 from handlers.callbacks import AdminMenu, Section
 from services.catalog import Catalog
 from services.chart import daily_chart
@@ -141,7 +142,7 @@ async def send_report(
         unpriced=texts("admin_stats_unpriced", count=report.unpriced) if report.unpriced else "",
         plans_margin=Raw(_plan_margins(report, catalog, texts) or texts("none")),
     )
-    await bot.send_message(chat_id, text, reply_markup=stats_keyboard(texts))
+    await send_long(bot, chat_id, text, stats_keyboard(texts))
     png = await asyncio.to_thread(
         daily_chart,
         report.days,
@@ -194,7 +195,7 @@ async def top_spenders(
         if lines
         else texts("admin_top_spenders_none")
     )
-    await bot.send_message(query.from_user.id, text)
+    await send_long(bot, query.from_user.id, text)
 
 
 @router.callback_query(AdminMenu.filter(F.section == Section.TOP_INVITERS))
@@ -218,7 +219,7 @@ async def top_inviters(
         if lines
         else texts("admin_stats_referrals_none")
     )
-    await bot.send_message(query.from_user.id, text)
+    await send_long(bot, query.from_user.id, text)
 
 
 async def _name(users: UsersService, user_id: int) -> str:

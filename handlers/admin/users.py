@@ -18,10 +18,12 @@ from handlers.admin.keyboards import (
     with_back,
     yes_keyboard,
 )
+from handlers.admin.long_messages import send_long
 from handlers.callbacks import AdminMenu, AdminUser, Section, UserAct
 from handlers.editing import show
 from handlers.states import AdminFind
 from handlers.views import payment_line, tell_user
+from services.admin_input import MAX_DAYS, MAX_USER_ID, echo, whole_number, within
 from services.catalog import Catalog
 from services.models import Payment, UserRecord
 from services.payments import PaymentService
@@ -54,7 +56,10 @@ async def grant_plan(
     source: str,
 ) -> str | None:
     """Give or extend a plan and tell the user; the admin's answer, or None if this very
-    intent (`source`: one command message or confirmation message) was already granted."""
+    intent (`source`: one command message or confirmation message) was already granted.
+    Days beyond MAX_DAYS (typed or in a forged button) are refused; nothing changes."""
+    if not within(days, MAX_DAYS):
+        return texts("admin_days_range", max_days=MAX_DAYS)
     if subscriptions.has_source(user_id, source):
         return None  # a double tap or a re-delivered update
     subscription = await subscriptions.grant(user_id, plan_id, days, source)
@@ -107,14 +112,20 @@ async def grant_command(
     users: UsersService,
     settings: Settings,
 ) -> None:
-    """/grant USER_ID PLAN DAYS: give or extend a plan."""
+    """/grant USER_ID PLAN DAYS: give or extend a plan (1 to MAX_DAYS days)."""
     args = (command.args or "").split()
-    if len(args) != 3 or not args[0].isdigit() or not args[2].isdigit() or int(args[2]) < 1:
+    user_id, days = (_user_id(args[0]), whole_number(args[2])) if len(args) == 3 else (None, None)
+    if user_id is None or not days:  # not three arguments, or no numbers where due
         await message.answer(texts("admin_grant_usage", plans=plan_ids(catalog)))
         return
-    user_id, plan_id, days = int(args[0]), args[1], int(args[2])
+    plan_id = args[1]
+    if not user_id:
+        await message.answer(texts("admin_user_id_range"))
+        return
     if plan_id not in catalog.plans_by_id:
-        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=plan_ids(catalog)))
+        await message.answer(
+            texts("admin_unknown_plan", plan=echo(plan_id), plans=plan_ids(catalog))
+        )
         return
     admin_id = message.from_user.id if message.from_user else 0
     source = f"admin:{admin_id}:{message.chat.id}:{message.message_id}"  # one per message
@@ -146,18 +157,33 @@ async def revoke_command(
 ) -> None:
     """/revoke USER_ID [PLAN]: end one plan or all of them now."""
     args = (command.args or "").split()
-    if len(args) not in (1, 2) or not args[0].isdigit():
+    user_id = _user_id(args[0]) if args else None
+    if len(args) not in (1, 2) or user_id is None:
         await message.answer(texts("admin_revoke_usage", plans=plan_ids(catalog)))
+        return
+    if not user_id:
+        await message.answer(texts("admin_user_id_range"))
         return
     plan_id = args[1] if len(args) == 2 else None
     if plan_id is not None and plan_id not in catalog.plans_by_id:
-        await message.answer(texts("admin_unknown_plan", plan=plan_id, plans=plan_ids(catalog)))
+        await message.answer(
+            texts("admin_unknown_plan", plan=echo(plan_id), plans=plan_ids(catalog))
+        )
         return
     await message.answer(
         await revoke_plans(
-            bot, texts, catalog, subscriptions, users, user_id=int(args[0]), plan_id=plan_id
+            bot, texts, catalog, subscriptions, users, user_id=user_id, plan_id=plan_id
         )
     )
+
+
+def _user_id(text: str) -> int | None:
+    """A typed user id: the id, 0 when it is a number no Telegram id can be, None when it
+    is no number at all."""
+    number = whole_number(text)
+    if number is None:
+        return None
+    return number if within(number, MAX_USER_ID) else 0
 
 
 # Finding a user -------------------------------------------------------------------------------
@@ -172,6 +198,7 @@ async def ask_for_user(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMC
 @router.message(AdminFind.query, F.text, ~F.text.startswith("/"))
 async def find_user(
     message: Message,
+    bot: Bot,
     texts: Texts,
     users: UsersService,
     subscriptions: SubscriptionService,
@@ -184,11 +211,11 @@ async def find_user(
     """The id or @username typed after "Users": the user's card."""
     found = await users.find(message.text or "")
     if found is None:
-        await message.answer(texts("admin_user_not_found", query=message.text or ""))
+        await message.answer(texts("admin_user_not_found", query=echo(message.text or "")))
         return
     await state.clear()
     text = await user_card(found, texts, subscriptions, payments, stats, catalog, settings)
-    await message.answer(text, reply_markup=user_keyboard(found.id, texts))
+    await send_long(bot, message.chat.id, text, user_keyboard(found.id, texts))
 
 
 async def user_card(

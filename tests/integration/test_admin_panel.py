@@ -20,8 +20,12 @@ from handlers.callbacks import (
     UserAct,
 )
 from handlers.states import AdminFind
+from runtime.notices import notify_admins
+from services.formatting import utf16_length
+from services.models import UnmatchedMoney
 from services.voice import VOICE_KEY
 from tests.integration.conftest import Harness
+from tests.stubs.telegram_text import parse_html
 
 ADMIN = 1
 USER = 7
@@ -309,3 +313,112 @@ async def test_voice_transcription_cost_has_its_line_in_stats(harness: Harness) 
     )
     assert "🎤 Распознавание голоса: 1.50 ₽" in report
     assert "30 дней: 1.50 · маржа -1.50" in report
+
+
+# Long lists and out-of-range input ------------------------------------------------------------
+def sent_to_admin(harness: Harness) -> list[str]:
+    """Every text sent to the admin, each checked as Telegram would (length, HTML)."""
+    texts = harness.session.texts_to(ADMIN)
+    for text in texts:
+        shown, _ = parse_html(text, strict=True)
+        assert utf16_length(text) <= 4096, shown[:80]
+    return texts
+
+
+async def test_forged_grant_days_are_refused_and_change_nothing(harness: Harness) -> None:
+    forged = AdminUser(action=UserAct.GRANT_OK, user_id=USER, plan_id="premium1", days=999999999)
+    await harness.press(ADMIN, forged.pack())
+    assert last_text(harness) == "Срок — от 1 до 3660 дней. Ничего не изменено."
+    assert harness.services.subscriptions.active_plans(USER) == []
+    assert harness.session.texts_to(USER) == []  # the user is told nothing
+
+
+async def test_promo_wizard_refuses_out_of_range_numbers_at_their_step(harness: Harness) -> None:
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.NEW).pack())
+    await harness.message(ADMIN, "x" * 4000)  # no code can be that long
+    assert last_text(harness) == "Код должен быть 3–32 символа: латиница, цифры, _ и -."
+    await harness.message(ADMIN, "decade")
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.PLAN, code="premium1").pack())
+    for days in ("999999999", "3661", "²", "0"):
+        await harness.message(ADMIN, days)
+        assert last_text(harness) == "Нужно целое число от 1 до 3660.", days
+    await harness.message(ADMIN, "3660")
+    await harness.message(ADMIN, "10000001")
+    assert last_text(harness) == "Нужно целое число от 1 до 1\u00a0000\u00a0000."
+    await harness.message(ADMIN, "1000000")
+    await harness.press(ADMIN, AdminPromo(action=PromoAct.SKIP).pack())
+    created = harness.services.promo.get("DECADE")
+    assert created is not None and (created.days, created.max_uses) == (3660, 1_000_000)
+
+
+async def test_a_plan_saved_with_absurd_days_does_not_break_any_screen(harness: Harness) -> None:
+    """Data the old /grant wrote (999,999,999 days) still renders, as the last date there is."""
+    await harness.message(USER, "/start")
+    await harness.services.subscriptions.grant(USER, "premium1", 999_999_999, "admin:old")
+    await harness.message(USER, "/plans")
+    assert "30.12.9999" in harness.session.texts_to(USER)[-1]
+    await harness.message(USER, "/profile")
+    assert "30.12.9999" in harness.session.texts_to(USER)[-1]
+    await harness.press(ADMIN, AdminMenu(section=Section.USERS).pack())
+    await harness.message(ADMIN, str(USER))
+    assert "30.12.9999" in last_text(harness)
+
+
+async def test_a_user_search_for_no_possible_id_finds_nobody(harness: Harness) -> None:
+    await harness.press(ADMIN, AdminMenu(section=Section.USERS).pack())
+    for query in ("²", "9" * 30, "@" + "a" * 4000):
+        await harness.message(ADMIN, query)
+        assert "не найден" in last_text(harness), query
+    sent_to_admin(harness)
+
+
+async def test_long_payments_and_promo_lists_arrive_whole_with_their_totals(
+    harness: Harness,
+) -> None:
+    payments, promo = harness.services.payments, harness.services.promo
+    for n in range(60):
+        await payments.record_unmatched(
+            UnmatchedMoney(
+                id=f"yoomoney:{n:03}-" + "7" * 60,
+                method="yoomoney",
+                amount=100.0,
+                currency="RUB",
+                reference=f"label-{n}",
+                payment_id=None,
+                user_id=None,
+                reason="unknown",
+                at=1_800_000_000.0 + n,
+            )
+        )
+    for n in range(80):
+        await promo.create(f"SPRING_{n:02}_" + "Q" * 20, "premium1", 30, created_by=ADMIN)
+
+    await harness.message(ADMIN, "/payments")
+    text = "\n".join(sent_to_admin(harness))
+    assert "Не зачислено</b> (деньги пришли, но не к открытому счёту): 60" in text
+    assert "…более ранние не показаны: 10" in text
+    assert all(f"yoomoney:{n:03}-" in text for n in range(10, 60))
+    assert text.endswith("Итого оплачено: 0 ₽ и 0 ⭐ (0 платежей)")
+
+    before = len(harness.session.texts_to(ADMIN))
+    await harness.message(ADMIN, "/promo_list")
+    parts = sent_to_admin(harness)[before:]
+    assert len(parts) >= 2
+    assert all(f"SPRING_{n:02}_" in "\n".join(parts) for n in range(80))
+    assert parts[-1].endswith("Всего: 80 кодов, активаций: 0")
+
+    await harness.press(ADMIN, AdminMenu(section=Section.PROMO).pack())
+    section = last_text(harness)
+    assert "…более ранние не показаны: 65, весь список — /promo_list" in section
+    assert section.endswith("Всего: 80 кодов, активаций: 0")
+    await harness.press(ADMIN, AdminMenu(section=Section.PAYMENTS).pack())
+    assert last_text(harness).endswith("Итого оплачено: 0 ₽ и 0 ⭐ (0 платежей)")
+    assert Section.EXPORT in [AdminMenu.unpack(d).section for d in buttons(harness)]
+    sent_to_admin(harness)
+
+
+async def test_long_admin_alerts_are_split_not_cut(harness: Harness) -> None:
+    lines = [f"<b>Сбой</b> <code>op-{n:04}</code> &amp; детали" for n in range(300)]
+    await notify_admins(harness.bot, frozenset({ADMIN}), "\n".join(lines))
+    text = "\n".join(sent_to_admin(harness))
+    assert all(f"op-{n:04}" in text for n in range(300))

@@ -1,0 +1,37 @@
+"""Numbers an admin types (days, activations, user ids), read strictly and bounded.
+
+Whatever is saved has to render later: a plan 999,999,999 days long ends past the year
+9999 and breaks the user's /plans and /profile; an id beyond 64 bits cannot be written
+to JSON at all. So input beyond these bounds is refused before anything changes.
+"""
+
+from __future__ import annotations
+
+MAX_DAYS = 3660  # ten years and their leap days: the most one grant or promo code gives
+MAX_USES = 1_000_000  # activations of one promo code
+MAX_USER_ID = 2**52 - 1  # Telegram user ids have at most 52 significant bits
+_MAX_DIGITS = 20  # longer digit strings are not read at all (int() of them is costly)
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number written in ASCII digits ("30"), else None ("²", "-1", "")."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS  # "too big" either way
+
+
+def within(value: int, maximum: int) -> bool:
+    """1..maximum: what a count of days, uses or an id may be."""
+    return 1 <= value <= maximum
+
+
+def grouped(number: int) -> str:
+    """1000000 -> "1 000 000", digits grouped by non-breaking spaces."""
+    return f"{number:,}".replace(",", "\u00a0")
+
+
+def echo(text: str, limit: int = 64) -> str:
+    """What an answer repeats of a typed value: at most `limit` characters, so that the
+    answer always fits one message whatever was pasted."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
