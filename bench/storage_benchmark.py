@@ -1,9 +1,9 @@
 """Storage and money layer at two data sizes: start-up, memory, per-operation latency.
 
-    python bench/storage_benchmark.py [--sizes S,L] [--data-root DIR] [--keep]
+    python bench/storage_benchmark.py [--sizes S,L,L60] [--data-root DIR] [--keep]
         [--repeat N | --repeat S=20,L=2] [--ops pay_press,credit,...]
-        [--project-root DIR] [--output FILE] [--compare FILE]
-        [--active-share F] [--seed N] [--generate-only]
+        [--project-root DIR] [--against DIR] [--no-bot] [--output FILE]
+        [--compare FILE] [--active-share F] [--seed N] [--generate-only]
 
 1. Data. `generate_dataset()` writes a DATA_DIR in the on-disk format of commit
    cc0143a (users/<id>.json, history/<id>.json for 10% of users, subscriptions.json,
@@ -13,6 +13,8 @@
    refunded, 2% rejected, the rest expired; one subscription per (user, plan) with
    1-3 back-to-back periods, about `--active-share` of them still running, each
    period paid by a paid payment (85%), a promo code (10%) or an admin (5%).
+   L60 is L with 60% of the subscriptions still running (a bot with many subscribers:
+   60k live subscriptions instead of 8k); its own `active_share` overrides the option.
    Data sets are cached under `--data-root` (keyed by size, FORMAT_VERSION, active
    share and seed; regenerated after CACHE_MAX_AGE) and every run gets a fresh copy,
    because the code under test may convert files on its first start.
@@ -24,11 +26,18 @@
      start (the adapters below), then idle RSS (VmRSS after gc.collect() and a
      short sleep), then each operation N times (median latency, and the longest
      event-loop block seen while it ran: a task sleeping 1 ms records its lateness);
-   - a bare start on an empty DATA_DIR, for RSS L - empty.
+   - a bare start on an empty DATA_DIR, for RSS L - empty;
+   - the real `python bot.py` (bench/bot_start.py: against the Bot API emulator and the
+     OpenAI stand-in of tests/stubs) on the converted copy and on an empty DATA_DIR:
+     wall time from spawn to its first getUpdates, and its idle RSS (unless --no-bot).
+   With `--against DIR` a second checkout (e.g. `git worktree add /tmp/old HEAD~1`) is
+   measured in the same run on fresh copies of the same data sets, each data set by
+   both in turn, so that old and new are compared side by side.
 
-3. Report. A table of every metric at S and L and L/S (and a saved baseline, if
-   any, to compare), PASS/FAIL for the targets (TARGET_* below), and the results
-   as JSON in `--output` (default bench/storage_results.json, git-ignored).
+3. Report. A table of every metric per size and each size over S (and the
+   `--against` checkout, and a saved baseline, if any, to compare), PASS/FAIL for the
+   targets (TARGET_* below), and the results as JSON in `--output` (default
+   bench/storage_results.json, git-ignored).
 
 The services' API is being rewritten: the adapters right below (START, OPERATIONS)
 are the only place to edit when a call changes name or becomes (a)sync.
@@ -155,7 +164,7 @@ async def op_history_save(bench: Bench) -> None:
     user_id = bench.random_user()
     turns = [chat_turn(role=role, content=text) for role, text in bench.conversation()]
     async with bench.timed():
-        await maybe_await(bench.services.storage.save_history(user_id, turns))
+        await maybe_await(bench.services.storage.save_history(user_id, "1", turns))
 
 
 OPERATIONS: dict[str, Callable[[Bench], Awaitable[None]]] = {
@@ -187,8 +196,9 @@ IDLE_SETTLE = 0.5  # seconds between gc.collect() and reading VmRSS
 
 TARGET_MEDIAN_RATIO = 2.0  # every operation's median at L within this factor of S
 TARGET_MAX_BLOCK = 0.050  # seconds: no event-loop block longer
-TARGET_STARTUP_L = 5.0  # seconds
-TARGET_RSS_GROWTH = 50.0  # MB: idle RSS at L at most this much above S
+TARGET_STARTUP_L = 5.0  # seconds: storage start-up at L, and bot.py's beyond its bare start
+# MB: idle RSS (storage alone, and bot.py) at most this much above S, per large size
+TARGET_RSS_GROWTH = {"L": 50.0, "L60": 100.0}
 
 DAY = 86_400.0
 ZONE = ZoneInfo("Europe/Moscow")  # Settings.timezone's default: names the stats files
@@ -210,13 +220,16 @@ class Size:
     users: int
     payments: int
     subscriptions: int
+    active_share: float | None = None  # None: --active-share
 
 
 SIZES = {
     "S": Size("S", 1_000, 10_000, 1_000),
     "M": Size("M", 10_000, 100_000, 10_000),
     "L": Size("L", 100_000, 1_000_000, 100_000),
+    "L60": Size("L60", 100_000, 1_000_000, 100_000, active_share=0.60),
 }
+LARGE_SIZES = ("L", "L60")
 
 # ---------------------------------------------------------------------------------------
 # JSON writing (orjson when installed)
@@ -664,6 +677,7 @@ def ensure_dataset(
     data_root: Path, size: Size, catalog: CatalogInfo, *, active_share: float, seed: int
 ) -> Dataset:
     """The cached data set for these parameters, generated if missing or stale."""
+    active_share = active_share if size.active_share is None else size.active_share
     folder = data_root / "cache" / f"{size.name}-f{FORMAT_VERSION}-a{active_share:.4f}-s{seed}"
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
@@ -866,6 +880,7 @@ class RunConfig:
     repeat: dict[str, int]
     seed: int
     keep: bool
+    bot: bool = True  # also start the real bot.py
 
 
 def log(message: str) -> None:
@@ -901,6 +916,24 @@ def run_worker(
     return result
 
 
+def run_bot(config: RunConfig, label: str, data_dir: Path) -> dict[str, Any] | None:
+    """The real `python bot.py` started once on `data_dir` (None with --no-bot)."""
+    if not config.bot:
+        return None
+    from bot_start import measure_bot_start  # the stand-ins: only when bot.py is measured
+
+    log_path = config.data_root / "work" / f"{label}.bot.log"
+    result = measure_bot_start(config.project_root, data_dir, log_path)
+    if "error" in result:
+        log(f"{label}: bot.py {result['error']}")
+    else:
+        log(
+            f"{label}: bot.py polls after {result['startup_s']:.2f} s, "
+            f"idle RSS {result['rss_idle_mb']:.0f} MB"
+        )
+    return result
+
+
 def fresh_copy(source: Path, target: Path) -> float:
     started = perf_counter()
     shutil.rmtree(target, ignore_errors=True)
@@ -922,20 +955,18 @@ def count_changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int
     return sum(before.get(path) != after.get(path) for path in before.keys() | after.keys())
 
 
-def measure_size(
-    config: RunConfig, size: Size, catalog: CatalogInfo, active_share: float
-) -> dict[str, Any]:
-    dataset = ensure_dataset(
-        config.data_root, size, catalog, active_share=active_share, seed=config.seed
-    )
-    work = config.data_root / "work" / size.name
+def measure_size(config: RunConfig, size: Size, dataset: Dataset, tag: str) -> dict[str, Any]:
+    """First start (the upgrade), bot.py's restart, then the measured storage start."""
+    label = f"{size.name}{tag}"
+    work = config.data_root / "work" / label
     copy_s = fresh_copy(dataset.data_dir, work)
-    log(f"{size.name}: fresh copy in {copy_s:.1f} s")
+    log(f"{label}: fresh copy in {copy_s:.1f} s")
     before = snapshot(work)
-    first = run_worker(config, f"{size.name}-first", work, None, 0)
+    first = run_worker(config, f"{label}-first", work, None, 0)
     changed = count_changes(before, snapshot(work))
+    bot = run_bot(config, label, work)  # before the operations add to the data
     repeat = config.repeat.get(size.name, DEFAULT_REPEAT)
-    second = run_worker(config, f"{size.name}-second", work, dataset, repeat)
+    second = run_worker(config, f"{label}-second", work, dataset, repeat)
     if not config.keep:
         shutil.rmtree(work, ignore_errors=True)
     manifest = {key: value for key, value in dataset.manifest.items() if key != "user_ids"}
@@ -947,14 +978,19 @@ def measure_size(
         "upgrade": changed > 0,
         "repeat": repeat,
         "run": second,
+        "bot": bot,
     }
 
 
-def measure_empty(config: RunConfig) -> dict[str, Any]:
-    empty = config.data_root / "work" / "empty"
+def measure_empty(config: RunConfig, tag: str) -> dict[str, Any]:
+    """The bare start on an empty DATA_DIR: storage alone, and bot.py under "bot"."""
+    empty = config.data_root / "work" / f"empty{tag}"
     shutil.rmtree(empty, ignore_errors=True)
     empty.mkdir(parents=True)
-    result = run_worker(config, "empty", empty, None, 0)
+    result = run_worker(config, f"empty{tag}", empty, None, 0)
+    shutil.rmtree(empty, ignore_errors=True)
+    empty.mkdir(parents=True)
+    result["bot"] = run_bot(config, f"empty{tag}", empty)
     shutil.rmtree(empty, ignore_errors=True)
     return result
 
@@ -992,6 +1028,8 @@ def field(*keys: str) -> Getter:
 
 
 STARTUP, IDLE_RSS = field("run", "startup_s"), field("run", "rss_idle_mb")
+BOT_STARTUP, BOT_RSS = field("bot", "startup_s"), field("bot", "rss_idle_mb")
+BOT_BEYOND_BARE = field("bot", "beyond_bare_s")
 
 
 def op_median(name: str) -> Getter:
@@ -1019,6 +1057,10 @@ def metrics(operations: Iterable[str]) -> list[Metric]:
         Metric("start-up loop block, ms", field("run", "startup_block_s"), 1000),
         Metric("idle RSS, MB", IDLE_RSS, on_empty=True),
         Metric("peak RSS, MB", field("run", "rss_peak_mb"), on_empty=True),
+        Metric("bot.py start-up, s", BOT_STARTUP, on_empty=True),
+        Metric("bot.py beyond bare start, s", BOT_BEYOND_BARE),
+        Metric("bot.py idle RSS, MB", BOT_RSS, on_empty=True),
+        Metric("bot.py peak RSS, MB", field("bot", "rss_peak_mb"), on_empty=True),
     ]
     for name in operations:
         rows.append(Metric(f"{name} median, ms", op_median(name), 1000))
@@ -1043,29 +1085,65 @@ def minus(high: float | None, low: float | None) -> float | None:
     return high - low if high is not None and low is not None else None
 
 
+def empty_as_size(empty: dict[str, Any]) -> dict[str, Any]:
+    """The empty start's result shaped like a size's (storage under "run")."""
+    return {"run": empty, "bot": empty.get("bot")}
+
+
+def add_derived(measured: dict[str, Any]) -> None:
+    """bot.py's start-up beyond its bare start (the same checkout on an empty DATA_DIR)."""
+    bare = BOT_STARTUP(empty_as_size(measured["empty"]))
+    for data in measured["sizes"].values():
+        started = BOT_STARTUP(data)
+        if bare is not None and started is not None:
+            data["bot"]["beyond_bare_s"] = started - bare
+
+
 def print_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> None:
-    """Metric | empty | S | L | L/S [| baseline S | baseline L]."""
-    small, large = results["sizes"].get("S"), results["sizes"].get("L")
-    empty = {"run": results["empty"]}
-    rows = [["metric", "empty", "S", "L", "L/S"]]
+    """Metric | empty | each size | each size / S [| --against: empty, each size]
+    [| baseline S | baseline L]."""
+    names = list(results["sizes"])
+    others = [name for name in names if name != "S"]
+    against = results.get("against")
+    header = ["metric", "empty", *names, *(f"{name}/S" for name in others)]
+    if against:
+        header += ["old empty", *(f"old {name}" for name in names)]
     if baseline:
-        rows[0] += ["base S", "base L"]
+        header += ["base S", "base L"]
+    rows = [header]
+
+    def cells(measured: dict[str, Any], metric: Metric) -> list[str]:
+        empty = empty_as_size(measured["empty"])
+        row = [fmt(metric.get(empty) if metric.on_empty else None, metric.scale)]
+        return row + [fmt(metric.get(measured["sizes"].get(name)), metric.scale) for name in names]
+
     for metric in metrics(results["operations"]):
-        low, high = metric.get(small), metric.get(large)
-        row = [metric.label, fmt(metric.get(empty) if metric.on_empty else None, metric.scale)]
-        row += [fmt(low, metric.scale), fmt(high, metric.scale), fmt(ratio(high, low))]
+        small = metric.get(results["sizes"].get("S"))
+        row = [metric.label, *cells(results, metric)]
+        row += [fmt(ratio(metric.get(results["sizes"].get(name)), small)) for name in others]
+        if against:
+            row += cells(against, metric)
         if baseline:
             row += [fmt(metric.get(baseline["sizes"].get(name)), metric.scale) for name in "SL"]
         rows.append(row)
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
-        cells = [cell.rjust(width) for cell, width in zip(row, widths, strict=True)]
-        cells[0] = row[0].ljust(widths[0])
-        print("  ".join(cells))
-    print(
-        f"idle RSS: L - S = {fmt(minus(IDLE_RSS(large), IDLE_RSS(small)))} MB, "
-        f"L - empty = {fmt(minus(IDLE_RSS(large), IDLE_RSS(empty)))} MB"
-    )
+        line = [cell.rjust(width) for cell, width in zip(row, widths, strict=True)]
+        line[0] = row[0].ljust(widths[0])
+        print("  ".join(line))
+    for label, measured in (("", results), ("old ", against)):
+        if not measured:
+            continue
+        small, empty = measured["sizes"].get("S"), empty_as_size(measured["empty"])
+        for name in others:
+            large = measured["sizes"][name]
+            print(
+                f"{label}idle RSS: {name} - S = "
+                f"{fmt(minus(IDLE_RSS(large), IDLE_RSS(small)))} MB storage alone, "
+                f"{fmt(minus(BOT_RSS(large), BOT_RSS(small)))} MB bot.py; "
+                f"{name} - empty = {fmt(minus(IDLE_RSS(large), IDLE_RSS(empty)))} MB, "
+                f"{fmt(minus(BOT_RSS(large), BOT_RSS(empty)))} MB"
+            )
     for name, data in results["sizes"].items():
         changed = data["first_start_changed_files"]
         kind = f"upgrade ({changed} files changed)" if changed else "no file changed"
@@ -1073,20 +1151,21 @@ def print_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> Non
 
 
 def check_targets(results: dict[str, Any]) -> list[dict[str, str]]:
-    """PASS / FAIL (or SKIP without both S and L) for every TARGET_*."""
+    """PASS / FAIL (or SKIP without the sizes compared) for every TARGET_*."""
     sizes = results["sizes"]
-    small, large = sizes.get("S"), sizes.get("L")
-    both = small is not None and large is not None
+    small = sizes.get("S")
     checks = []
 
-    def add(name: str, ok: bool, detail: str, skip: bool = not both) -> None:
+    def add(name: str, ok: bool, detail: str, skip: bool) -> None:
         status = "SKIP" if skip else "PASS" if ok else "FAIL"
         checks.append({"check": name, "status": status, "detail": detail})
 
+    large = sizes.get("L")
     for name in results["operations"]:
         value = ratio(op_median(name)(large), op_median(name)(small))
         ok = value is not None and value <= TARGET_MEDIAN_RATIO
-        add(f"{name}: median at L <= {TARGET_MEDIAN_RATIO:g}x S", ok, f"L/S = {fmt(value)}")
+        skip = small is None or large is None
+        add(f"{name}: median at L <= {TARGET_MEDIAN_RATIO:g}x S", ok, f"L/S = {fmt(value)}", skip)
     blocks = [
         (op_block(name)(data) or 0.0, f"{size} {name}")
         for size, data in sizes.items()
@@ -1096,12 +1175,19 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, str]]:
     ok = worst <= TARGET_MAX_BLOCK
     detail = f"worst {worst * 1000:.1f} ms ({where})"
     add(f"no loop block > {TARGET_MAX_BLOCK * 1000:g} ms", ok, detail, skip=not blocks)
-    startup = STARTUP(large)
-    ok = startup is not None and startup < TARGET_STARTUP_L
-    add(f"start-up at L < {TARGET_STARTUP_L:g} s", ok, f"{fmt(startup)} s", skip=large is None)
-    growth = minus(IDLE_RSS(large), IDLE_RSS(small))
-    ok = growth is not None and growth <= TARGET_RSS_GROWTH
-    add(f"idle RSS at L <= S + {TARGET_RSS_GROWTH:g} MB", ok, f"L - S = {fmt(growth)} MB")
+    for size in LARGE_SIZES:
+        data = sizes.get(size)
+        for what, getter in (("start-up", STARTUP), ("bot.py beyond bare start", BOT_BEYOND_BARE)):
+            value = getter(data)
+            ok = value is not None and value < TARGET_STARTUP_L
+            skip = data is None or (getter is BOT_BEYOND_BARE and not data.get("bot"))
+            add(f"{what} at {size} < {TARGET_STARTUP_L:g} s", ok, f"{fmt(value)} s", skip)
+        limit = TARGET_RSS_GROWTH[size]
+        for what, getter in (("idle RSS", IDLE_RSS), ("bot.py idle RSS", BOT_RSS)):
+            growth = minus(getter(data), getter(small))
+            ok = growth is not None and growth <= limit
+            skip = small is None or data is None or (getter is BOT_RSS and not data.get("bot"))
+            add(f"{what} at {size} <= S + {limit:g} MB", ok, f"{size} - S = {fmt(growth)} MB", skip)
     return checks
 
 
@@ -1120,12 +1206,16 @@ def parse_repeat(text: str, sizes: list[str]) -> dict[str, int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--sizes", default="S,L", help="comma-separated: S, M, L")
+    parser.add_argument("--sizes", default="S,L,L60", help="comma-separated: S, M, L, L60")
     parser.add_argument("--data-root", type=Path, default=Path("/tmp/storage-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the working copies")
     parser.add_argument("--repeat", default=str(DEFAULT_REPEAT), help="N, or S=20,L=2")
     parser.add_argument("--ops", default=",".join(OPERATIONS), help="operations to run")
     parser.add_argument("--project-root", type=Path, default=ROOT, help="the code under test")
+    parser.add_argument(
+        "--against", type=Path, help="another checkout, measured in the same run (old vs new)"
+    )
+    parser.add_argument("--no-bot", action="store_true", help="skip the bot.py starts")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "storage_results.json")
     parser.add_argument(
         "--compare",
@@ -1164,7 +1254,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {dataset.data_dir}  {describe(dataset.manifest)}")
         return 0
     repeat = parse_repeat(args.repeat, size_names)
-    config = RunConfig(project_root, data_root, operations, repeat, args.seed, args.keep)
+    config = RunConfig(
+        project_root, data_root, operations, repeat, args.seed, args.keep, not args.no_bot
+    )
+    # Each start by the checkout under test, then (with --against) by the other one.
+    configs = {"": config}
+    if args.against:
+        configs["-old"] = dataclasses.replace(config, project_root=args.against.resolve())
+    measured: dict[str, dict[str, Any]] = {
+        tag: {"empty": measure_empty(each, tag), "sizes": {}} for tag, each in configs.items()
+    }
+    for name in size_names:
+        dataset = ensure_dataset(
+            data_root, SIZES[name], catalog, active_share=args.active_share, seed=args.seed
+        )
+        for tag, each in configs.items():
+            measured[tag]["sizes"][name] = measure_size(each, SIZES[name], dataset, tag)
+    for measurement in measured.values():
+        add_derived(measurement)
     results: dict[str, Any] = {
         "meta": {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -1176,17 +1283,20 @@ def main(argv: list[str] | None = None) -> int:
             "data_root": str(data_root),
         },
         "operations": operations,
-        "empty": measure_empty(config),
-        "sizes": {},
+        **measured[""],
     }
-    for name in size_names:
-        results["sizes"][name] = measure_size(config, SIZES[name], catalog, args.active_share)
+    if args.against:
+        root = args.against.resolve()
+        results["against"] = {"project_root": str(root), "git": git_state(root)}
+        results["against"].update(measured["-old"])
     results["checks"] = check_targets(results)
     compare = args.compare.resolve()
     baseline = None
     if compare.exists() and compare != args.output.resolve():
         baseline = json.loads(compare.read_bytes())
     print(f"\nStorage benchmark: {project_root} ({results['meta']['git']})")
+    if args.against:
+        print(f"old: {results['against']['project_root']} ({results['against']['git']})")
     print_table(results, baseline)
     for check in results["checks"]:
         print(f"{check['status']:4}  {check['check']}: {check['detail']}")
