@@ -60,6 +60,37 @@ async def test_payments_past_one_message_arrive_whole_with_the_totals(
     assert "Не зачислено (деньги пришли, но не к открытому счёту): 20" in text
     assert "Итого оплачено: 0 ₽ и 6960 ⭐ (12 платежей)" in text
 
+    # The panel's screen keeps its totals and its buttons.
+    telegram.user_message(ADMIN, "/admin")
+    panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=messages[-1].message_id)
+    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Платежи"))
+    section = await telegram.wait_for_last(ADMIN, "Итого оплачено: 0 ₽ и 6960 ⭐ (12 платежей)")
+    assert section.button_data("CSV") and section.button_data("Назад")
+
+
+CODES = [f"SPRING_{n:02}_" + "Q" * 22 for n in range(45)]  # 32 characters, the longest
+
+
+async def test_promo_codes_past_one_message_arrive_whole_with_the_totals(
+    telegram: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    for code in CODES:
+        await answer_to(telegram, f"/promo_new {code} premium1 3660 1000000 2031-12-31", code)
+    messages = await answer_to(telegram, "/promo_list", "Всего: 45 кодов")
+    text = "\n".join(m.text for m in messages)
+    assert FAILURE not in text and len(text) > 4096 and len(messages) >= 2
+    assert all(f"{code} — Premium 1, 3660 дней" in text for code in CODES)
+    assert messages[-1].text.endswith("Всего: 45 кодов, активаций: 0")
+
+    telegram.user_message(ADMIN, "/admin")
+    panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=messages[-1].message_id)
+    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Промокоды"))
+    section = await telegram.wait_for_last(ADMIN, "Всего: 45 кодов, активаций: 0")
+    assert "более ранние не показаны: 30, весь список — /promo_list" in section.text
+    assert all(code in section.text for code in CODES[-15:])
+    assert section.button_data(CODES[-1]) and section.button_data("Новый")
+
 
 USER = 6300
 
