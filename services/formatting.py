@@ -5,6 +5,7 @@ keeps code blocks and tags balanced across the parts it cuts. Admin lists and re
 go through `split_lines`: the library cuts a line longer than a message at any
 character, also inside `&amp;` (its whitespace pattern never matches), which Telegram
 refuses; `split_lines` cuts at lines, then spaces, never inside a tag or a reference.
+An answer with such a line goes through `split_lines` too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def split_html(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split HTML into parts of at most `limit` UTF-16 units with balanced tags."""
     if utf16_length(html) <= limit:
         return [html]
+    if any(utf16_length(line) > limit for line in html.split("\n")):
+        return split_lines(html, limit)  # the library would cut such a line inside "&amp;"
     chunk = limit
     while True:
         parts = [str(p).strip() for p in split_html_for_telegram(html, max_length=chunk)]

@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.formatting import fit_screen, split_lines, utf16_length
+from services.formatting import (
+    fit_screen,
+    markdown_to_html,
+    split_html,
+    split_lines,
+    utf16_length,
+)
 from tests.stubs.telegram_text import parse_html
 
 LIMIT = 4096
@@ -108,3 +114,12 @@ def test_a_screen_that_fits_is_sent_as_it_is() -> None:
     screen = fit_screen(_render, ["one", "two"])
     assert screen == fit_screen(_render, ["one", "two"], limit=10_000)
     assert screen.text == _render(["one", "two"], 0) and screen.rest == []
+
+
+def test_an_answer_with_a_paragraph_longer_than_a_message_keeps_its_formatting() -> None:
+    """The library's splitter cut such a paragraph inside "&amp;", Telegram refused the
+    part and the whole answer fell back to plain text."""
+    html = markdown_to_html("**Сравним** A & B: " + "A & B, " * 1200)
+    parts = split_html(html)
+    assert len(parts) >= 2
+    assert "".join(words(" ".join(plain(part) for part in parts))) == "".join(words(shown(html)))
