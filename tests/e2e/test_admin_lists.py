@@ -107,7 +107,10 @@ async def test_days_beyond_ten_years_are_refused_and_change_nothing(
         ("/grant 99999999999999999999 premium1 30", "Такого ID в Telegram не бывает."),
         (f"/grant {USER} premium1 ²", "Формат: /grant USER_ID PLAN DAYS"),
         ("/promo_new LONG premium1 999999999", "Срок — от 1 до 3660 дней."),
-        ("/promo_new MANY premium1 30 99999999999999999999", "Активаций — от 1 до 1\u00a0000\u00a0000."),
+        (
+            "/promo_new MANY premium1 30 99999999999999999999",
+            "Активаций — от 1 до 1\u00a0000\u00a0000.",
+        ),
     ):
         answers = [m.text for m in await answer_to(telegram, command, "")]
         assert len(answers) == 1 and refusal in answers[0], (command, answers)

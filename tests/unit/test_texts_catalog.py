@@ -714,10 +714,10 @@ def test_days_in_real_templates(number: int, ru: str, en: str) -> None:
     ],
 )
 def test_payment_count(count: int, ru: str, en: str) -> None:
-    values = dict.fromkeys(_fields(CATALOGS["ru"]["admin_payments"]), "")
+    values = dict.fromkeys(_fields(CATALOGS["ru"]["admin_payments_total"]), "")
     values["count"] = str(count)
-    assert f"({ru})" in get_texts("ru")("admin_payments", **values)
-    assert f"({en})" in get_texts("en")("admin_payments", **values)
+    assert f"({ru})" in get_texts("ru")("admin_payments_total", **values)
+    assert f"({en})" in get_texts("en")("admin_payments_total", **values)
 
 
 @pytest.mark.parametrize(
