@@ -85,18 +85,25 @@ Stack = tuple[tuple[str, str], ...]  # the open tags, outermost first: (name, op
 
 @dataclass(slots=True)
 class _Draft:
-    """A message being filled: the tags it reopens, its pieces, the tags open after each."""
+    """A message being filled: the tags it reopens, its pieces, the tags open after each,
+    and its length so far (UTF-16 units)."""
 
     start: Stack
     pieces: list[str] = field(default_factory=list)
     stacks: list[Stack] = field(default_factory=list)
+    length: int = 0
+
+    def __post_init__(self) -> None:
+        self.length = utf16_length(self.prefix + "".join(self.pieces))
 
     @property
     def prefix(self) -> str:
         return "".join(tag for _, tag in self.start)
 
-    def size(self, closing: str) -> int:
-        return utf16_length(self.prefix + "".join(self.pieces) + closing)
+    def add(self, piece: str, stack: Stack, length: int) -> None:
+        self.pieces.append(piece)
+        self.stacks.append(stack)
+        self.length += length
 
     def text(self, end: int) -> str:
         stack = self.stacks[end - 1] if end else self.start
@@ -114,14 +121,18 @@ def split_lines(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     messages: list[str] = []
     draft = _Draft(start=())
     stack: Stack = ()
+    closings = {stack: 0}  # UTF-16 length of the closing tags of each stack seen
     for piece in _PIECE.findall(html):
-        stack = _after(stack, piece)
-        while draft.pieces and draft.size(piece + _closing(stack)) > limit:
+        if piece[0] == "<":
+            stack = _after(stack, piece)
+        if stack not in closings:
+            closings[stack] = utf16_length(_closing(stack))
+        length = utf16_length(piece) if not piece.isascii() else len(piece)
+        while draft.pieces and draft.length + length + closings[stack] > limit:
             cut = _cut_at(draft.pieces)
             messages.append(draft.text(cut))
             draft = _rest(draft, cut)
-        draft.pieces.append(piece)
-        draft.stacks.append(stack)
+        draft.add(piece, stack, length)
     messages.append(draft.text(len(draft.pieces)))
     return [message.strip() for message in messages if _TAGS.sub("", message).strip()]
 
@@ -156,11 +167,10 @@ def _cut_at(pieces: list[str]) -> int:
 
 def _rest(draft: _Draft, cut: int) -> _Draft:
     """The next message: what followed the cut, less the spaces and breaks it starts with."""
-    rest = _Draft(draft.stacks[cut - 1], draft.pieces[cut:], draft.stacks[cut:])
-    while rest.pieces and rest.pieces[0].isspace():
-        rest.start = rest.stacks[0]
-        del rest.pieces[0], rest.stacks[0]
-    return rest
+    start, pieces, stacks = draft.stacks[cut - 1], draft.pieces[cut:], draft.stacks[cut:]
+    while pieces and pieces[0].isspace():
+        start, pieces, stacks = stacks[0], pieces[1:], stacks[1:]
+    return _Draft(start, pieces, stacks)
 
 
 # A screen: one message with buttons that keeps its totals ------------------------------------
