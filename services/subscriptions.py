@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.catalog import Catalog, Plan
@@ -41,44 +42,64 @@ class Reminder:
 class SubscriptionService:
     """Keeps the live subscriptions in memory; every change is committed through storage.
 
-    Subscriptions are immutable: a change installs a new copy (see `Staged`).
+    Subscriptions are immutable: a change installs a new copy (see `Staged`). Each user's
+    subscriptions are one tuple (a user holds a few plans at most): a dict per user cost
+    four times as much, for each of the tens of thousands of subscribers.
     """
 
     def __init__(self, storage: Storage, catalog: Catalog) -> None:
         self._storage = storage
         self._catalog = catalog
-        self._by_user: dict[int, dict[str, Subscription]] = {}
+        self._by_user: dict[int, tuple[Subscription, ...]] = {}
         self._in_flight = InFlight()
 
-    def load(self, subscriptions: list[Subscription]) -> None:
+    def load(self, subscriptions: Iterable[Subscription]) -> None:
         for subscription in subscriptions:
-            self._by_user.setdefault(subscription.user_id, {})[subscription.plan_id] = subscription
+            self._put(subscription)
 
     def prune(self, retention: Retention, now: float | None = None) -> None:
         """Forget subscriptions that left the live set (they stay in the archive)."""
         moment = time.time() if now is None else now
-        for user_id in list(self._by_user):
-            plans = self._by_user[user_id]
-            for plan_id in [
-                p for p, s in plans.items() if not retention.subscription_is_live(s, moment)
-            ]:
-                del plans[plan_id]
-            if not plans:
+        for user_id, held in list(self._by_user.items()):
+            kept = tuple(s for s in held if retention.subscription_is_live(s, moment))
+            if not kept:
                 del self._by_user[user_id]
+            elif len(kept) < len(held):
+                self._by_user[user_id] = kept
+
+    def _get(self, user_id: int, plan_id: str) -> Subscription | None:
+        return next((s for s in self._by_user.get(user_id, ()) if s.plan_id == plan_id), None)
+
+    def _put(self, subscription: Subscription) -> None:
+        """Install `subscription` in the place of the user's one for its plan (or last)."""
+        user_id, held = subscription.user_id, self._by_user.get(subscription.user_id, ())
+        for index, current in enumerate(held):
+            if current.plan_id == subscription.plan_id:
+                self._by_user[user_id] = (*held[:index], subscription, *held[index + 1 :])
+                return
+        self._by_user[user_id] = (*held, subscription)
+
+    def _remove(self, subscription: Subscription) -> None:
+        held = self._by_user.get(subscription.user_id, ())
+        kept = tuple(s for s in held if s is not subscription)
+        if kept:
+            self._by_user[subscription.user_id] = kept
+        else:
+            self._by_user.pop(subscription.user_id, None)
 
     # Queries ----------------------------------------------------------------------
     def active_plans(self, user_id: int, now: float | None = None) -> list[ActivePlan]:
         """Plans active at `now`, with the end of their current run of periods."""
         moment = time.time() if now is None else now
         active = []
-        for plan_id, subscription in self._by_user.get(user_id, {}).items():
-            plan = self._catalog.plans_by_id.get(plan_id)
+        for subscription in self._by_user.get(user_id, ()):
+            plan = self._catalog.plans_by_id.get(subscription.plan_id)
             if plan is not None and subscription.is_active(moment):
                 active.append(ActivePlan(plan, subscription.end))
         return sorted(active, key=lambda item: item.end)
 
     def subscriptions(self) -> list[Subscription]:
-        return [sub for plans in self._by_user.values() for sub in plans.values()]
+        return [sub for held in self._by_user.values() for sub in held]
 
     def active_counts(self, now: float | None = None) -> dict[str, int]:
         """Active subscriptions per plan id."""
@@ -90,8 +111,8 @@ class SubscriptionService:
         return counts
 
     def has_source(self, user_id: int, source: str) -> bool:
-        plans = self._by_user.get(user_id, {})
-        return any(subscription.has_source(source) for subscription in plans.values())
+        held = self._by_user.get(user_id, ())
+        return any(subscription.has_source(source) for subscription in held)
 
     def plan(self, plan_id: str) -> Plan:
         plan = self._catalog.plans_by_id.get(plan_id)
@@ -102,17 +123,16 @@ class SubscriptionService:
     # Changes ----------------------------------------------------------------------
     def stage(self, staged: Staged, subscription: Subscription) -> None:
         """Install a new version in memory now and add it to the commit."""
-        plans = self._by_user.setdefault(subscription.user_id, {})
-        old = plans.get(subscription.plan_id)
-        plans[subscription.plan_id] = subscription
+        old = self._get(subscription.user_id, subscription.plan_id)
+        self._put(subscription)
         staged.transaction.subscriptions.append(subscription)
 
         def undo() -> None:
-            if plans.get(subscription.plan_id) is subscription:
+            if self._get(subscription.user_id, subscription.plan_id) is subscription:
                 if old is None:
-                    del plans[subscription.plan_id]
+                    self._remove(subscription)
                 else:
-                    plans[subscription.plan_id] = old
+                    self._put(old)
 
         staged.on_undo(undo)
 
@@ -131,7 +151,7 @@ class SubscriptionService:
         """
         self.plan(plan_id)
         moment = time.time() if now is None else now
-        current = self._by_user.get(user_id, {}).get(plan_id) or Subscription(user_id, plan_id)
+        current = self._get(user_id, plan_id) or Subscription(user_id, plan_id)
         if current.has_source(source):
             return current
         start = max(moment, current.end)
@@ -160,7 +180,7 @@ class SubscriptionService:
         moment = time.time() if now is None else now
         staged = Staged()
         revoked = []
-        for subscription in list(self._by_user.get(user_id, {}).values()):
+        for subscription in self._by_user.get(user_id, ()):
             if plan_id is not None and subscription.plan_id != plan_id:
                 continue
             if subscription.end <= moment:
@@ -187,7 +207,7 @@ class SubscriptionService:
         A period that has already ended is left as it is (nothing unused to take back).
         """
         moment = time.time() if now is None else now
-        for subscription in self._by_user.get(user_id, {}).values():
+        for subscription in self._by_user.get(user_id, ()):
             period = next((p for p in subscription.periods if p.source == source), None)
             if period is None:
                 continue
@@ -217,7 +237,7 @@ class SubscriptionService:
         for index, (user_id, plan_id) in enumerate(keys):
             if index and not index % YIELD_EVERY:
                 await asyncio.sleep(0)  # a long round must not stall the event loop
-            subscription = self._by_user.get(user_id, {}).get(plan_id)  # the newest version
+            subscription = self._get(user_id, plan_id)  # the newest version
             plan = self._catalog.plans_by_id.get(plan_id)
             if subscription is None or plan is None or not subscription.periods:
                 continue

@@ -211,6 +211,28 @@ def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".bak")
 
 
+class LineBuffer:
+    """Lines kept for a snapshot while a compaction reads millions of records: one
+    bytearray, not a list of small bytes. Tens of thousands of lines kept among a million
+    parsed and freed pinned the allocator's memory: a format-1 upgrade of L with 60k
+    running subscriptions left the process at 437 MB (85 MB this way), see ArchiveWriter.
+    A line must not contain a newline (orjson's never do)."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def append(self, line: bytes) -> None:
+        self._data += line
+        self._data += b"\n"
+
+    def __iter__(self) -> Iterator[bytes]:
+        data, start = self._data, 0
+        while start < len(data):
+            end = data.index(b"\n", start)
+            yield bytes(data[start:end])
+            start = end + 1
+
+
 def read_snapshot(path: Path) -> tuple[int, Iterator[Record]]:
     """(next_journal, records). A format-1 file (one JSON list, today's old format)
     reads as next_journal 0. Missing: the .bak if a crash came between the two renames."""

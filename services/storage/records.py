@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,10 +29,24 @@ from services.models import (
 
 Record = dict[str, Any]
 T = TypeVar("T")
+DAY_SECONDS = 86_400  # UTC days: months begin at one
+
+
+_FIELD_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    """A record type's field names, looked up once (not once per record loaded)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(field.name for field in dataclasses.fields(cls))
+    return names
 
 
 def _known(cls: type[Any], raw: Record) -> Record:
-    names = {field.name for field in dataclasses.fields(cls)}
+    names = _field_names(cls)
+    if names.issuperset(raw):  # the usual case: a plain copy, no filtering per key
+        return dict(raw)
     return {key: value for key, value in raw.items() if key in names}
 
 
@@ -50,12 +66,22 @@ def payment_from_json(raw: Record) -> Payment:
 
 
 def subscription_from_json(raw: Record) -> Subscription:
+    """Tens of thousands stay in memory: the plan id is the one shared string of its plan,
+    and a promo period's source the one of its code (fields a newer version added are
+    ignored, as everywhere here)."""
     return Subscription(
         user_id=raw["user_id"],
-        plan_id=raw["plan_id"],
-        periods=tuple(Period(**_known(Period, period)) for period in raw.get("periods", ())),
+        plan_id=sys.intern(raw["plan_id"]),
+        periods=tuple(period_from_json(period) for period in raw.get("periods", ())),
         reminders_sent=tuple(raw.get("reminders_sent", ())),
     )
+
+
+def period_from_json(raw: Record) -> Period:
+    source: str = raw["source"]
+    if source.startswith("promo:"):  # a few codes, each behind many periods
+        source = sys.intern(source)
+    return Period(raw["start"], raw["end"], source)
 
 
 def promo_from_json(raw: Record) -> PromoCode:
@@ -63,7 +89,8 @@ def promo_from_json(raw: Record) -> PromoCode:
 
 
 def activation_from_json(raw: Record) -> PromoActivation:
-    return PromoActivation(**_known(PromoActivation, raw))
+    """As many as there were promo periods: built directly, the code shared."""
+    return PromoActivation(sys.intern(raw["code"]), raw["user_id"], raw["at"])
 
 
 def unmatched_from_json(raw: Record) -> UnmatchedMoney:
@@ -85,7 +112,13 @@ def referral_from_json(raw: Record) -> Referral:
 
 
 def month_of(moment: float) -> str:
-    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m")
+    """The archive month (UTC) of a moment; a compaction asks it for every record."""
+    return _month_of_day(int(moment // DAY_SECONDS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_of_day(day: int) -> str:
+    return dt.datetime.fromtimestamp(day * DAY_SECONDS, dt.UTC).strftime("%Y-%m")
 
 
 @dataclass(slots=True, frozen=True)

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,11 +20,14 @@ import pytest
 
 import services.storage.atomic as atomic
 from services.catalog import Catalog
-from services.models import ChatTurn, UserRecord
+from services.models import ChatTurn, Period, Subscription, UserRecord
 from services.stats import StatsService
+from services.storage import journal, json_store
 from services.storage.atomic import FileWriter, read_json
-from services.storage.base import StorageDamagedError
+from services.storage.base import DAY, StorageDamagedError, Transaction
+from services.storage.journal import LineBuffer
 from services.storage.json_store import JsonStorage
+from services.storage.records import month_of
 from tests.unit.conftest import RETENTION, open_money
 
 
@@ -313,3 +318,98 @@ async def test_concurrent_history_saves_of_a_new_owner_keep_the_newest(tmp_path:
     await storage.close()
     again = JsonStorage(tmp_path, RETENTION)
     assert await again.load_history(42, "1") == [ChatTurn("user", "19")]
+
+
+# Start-up memory at L (issue 15, defect 12) -----------------------------------------------
+def running_subscriptions(count: int, now: float) -> list[Subscription]:
+    """Running subscriptions as a busy bot holds them: two periods (a payment, a promo
+    code), one reminder sent."""
+    return [
+        Subscription(
+            100_000_000 + index,
+            ("premium1", "ai_group", "power_group", "gpt_pro")[index % 4],
+            (
+                Period(now - 10 * DAY + index, now + 20 * DAY, f"payment:{index:012x}"),
+                Period(now + 20 * DAY, now + 50 * DAY, f"promo:CODE{index % 7}"),
+            ),
+            (f"3d:{now:.0f}",),
+        )
+        for index in range(count)
+    ]
+
+
+async def snapshot_of(data_dir: Path, subscriptions: list[Subscription]) -> None:
+    """The subscriptions compacted into subscriptions.json, as a bot that ran a while has
+    them (the journal folded in is kept for the .bak snapshot)."""
+    storage = JsonStorage(data_dir, RETENTION)
+    await storage.open()
+    await storage.commit(Transaction(subscriptions=subscriptions))
+    await storage.maintain()
+    await storage.close()
+
+
+async def test_load_money_never_holds_a_table_as_json_dicts(tmp_path: Path) -> None:
+    """Start-up read a whole table into dicts before making records of it: at L with 60k
+    running subscriptions the dicts took 100 MB on top of the records (peak 2.1x what
+    stays), and left that much behind in the allocator. Each record is made as its line
+    is read now."""
+    await snapshot_of(tmp_path, running_subscriptions(3000, time.time()))
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    for stale in (tmp_path / "journal").glob("*.jsonl"):
+        stale.unlink()  # measure the snapshot alone (the journal is the next test's)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        money = await storage.load_money()
+        retained, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(money.subscriptions) == 3000
+    assert (peak - before) / (retained - before) < 1.5
+
+
+async def test_start_up_skips_journals_every_snapshot_already_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal folded into the snapshots stays for the .bak ones; start-up parsed it
+    again for nothing (up to the snapshots' size: tens of MB at L)."""
+    now = time.time()
+    first, later = running_subscriptions(2, now)
+    await snapshot_of(tmp_path, [first])
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    await storage.commit(Transaction(subscriptions=[later]))
+    await storage.close()
+    read: list[str] = []
+    real_read = journal.read_journal
+
+    def spy(path: Path) -> Iterator[dict[str, Any]]:
+        read.append(path.name)
+        return real_read(path)
+
+    monkeypatch.setattr(json_store, "read_journal", spy)
+    money = await JsonStorage(tmp_path, RETENTION).load_money()
+    assert {s.key for s in money.subscriptions} == {first.key, later.key}
+    kept = sorted(path.name for path in (tmp_path / "journal").glob("*.jsonl"))
+    assert kept[0] not in read and read == kept[1:]
+
+
+def test_month_of_is_the_utc_month_at_its_edges() -> None:
+    def moment(text: str) -> float:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+    assert month_of(moment("2026-01-31T23:59:59.999")) == "2026-01"
+    assert month_of(moment("2026-02-01T00:00:00")) == "2026-02"
+    assert month_of(moment("2024-02-29T12:00:00")) == "2024-02"
+    assert month_of(moment("2026-12-31T23:59:59")) == "2026-12"
+    assert month_of(0.0) == "1970-01"
+
+
+def test_line_buffer_gives_each_line_back() -> None:
+    lines = [b'{"a":1}', b"x" * 70_000, b"[]", b'{"text":"\\n is escaped"}']
+    buffer = LineBuffer()
+    for line in lines:
+        buffer.append(line)
+    assert list(buffer) == lines
+    assert list(LineBuffer()) == []
