@@ -59,9 +59,15 @@ def conversations_from_json(raw: Record) -> Conversations:
     return Conversations(current=raw.get("current"), items=items)
 
 
+SHARED_PAYMENT_FIELDS = ("plan_id", "method", "currency", "status")  # a few values each
+
+
 def payment_from_json(raw: Record) -> Payment:
     fields = _known(Payment, raw)
     fields["operations"] = tuple(fields.get("operations", ()))
+    for name in SHARED_PAYMENT_FIELDS:
+        if isinstance(value := fields.get(name), str):
+            fields[name] = sys.intern(value)
     return Payment(**fields)
 
 

@@ -413,3 +413,15 @@ def test_line_buffer_gives_each_line_back() -> None:
         buffer.append(line)
     assert list(buffer) == lines
     assert list(LineBuffer()) == []
+
+
+async def test_loaded_payments_share_their_plan_method_and_status(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    money = await open_money(tmp_path, catalog)
+    for user_id in (1, 2):
+        await money.payments.open_invoice(user_id, "premium1", "yoomoney")
+    await money.storage.close()
+    first, second = (await JsonStorage(tmp_path, RETENTION).load_money()).payments
+    for name in ("plan_id", "method", "currency", "status"):
+        assert getattr(first, name) is getattr(second, name), name
