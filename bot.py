@@ -27,7 +27,17 @@ from handlers.middlewares import (
     InFlightMiddleware,
     UserContextMiddleware,
 )
-from runtime import broadcasts, connect, maintenance, model_check, notices, reminders, web
+from runtime import (
+    broadcasts,
+    connect,
+    maintenance,
+    model_check,
+    notices,
+    outbox,
+    reminders,
+    stars_ledger,
+    web,
+)
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
@@ -99,6 +109,8 @@ def create_dispatcher(
     tasks = background.setup(dispatcher)
     reminders.setup(tasks, services, settings)
     maintenance.setup(tasks, services, settings)
+    outbox.setup(dispatcher, tasks, services, settings.zone)
+    stars_ledger.setup(tasks, services, settings)
     model_check.setup(dispatcher, services, settings)
     web.setup(dispatcher, web_server)
 

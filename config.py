@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     daily_cost_alert_rub: float | None = Field(default=None, gt=0)
     money_watch_interval: float = Field(default=900.0, gt=0)
     payment_check_interval: float = Field(default=60.0, gt=0)
+    # Seconds between reads of Telegram's Stars ledger (getStarTransactions), which credit
+    # Stars payments whose credit could not be written; also at start-up. 0: never.
+    stars_ledger_interval: float = Field(default=600.0, ge=0)
     payment_ttl_hours: float = Field(default=24.0, gt=0)
     late_payment_days: float = Field(default=7.0, ge=0)
     sbp_details: str | None = None
@@ -279,6 +282,6 @@ def load_settings(**overrides: object) -> Settings:
             name = f"{name} (or {_OLDER_NAMES[name]})"
         reason = "is required" if first["type"] == "missing" else first["msg"]
         if name == "BOT_TOKEN" and first["type"] == "missing":  # absent, or empty in .env
-            reason = token_problem("") or reason
+            reason = "is not set; put the token from @BotFather (123456789:AAH...)"
         reason = reason.removeprefix("Value error, ")
         raise ConfigError(f"Configuration error: {name} {reason}") from None

@@ -485,17 +485,18 @@ async def pre_checkout(query: PreCheckoutQuery, texts: Texts, payments: PaymentS
 
 
 @router.message(F.successful_payment)
-async def successful_payment(message: Message, payments: PaymentService) -> None:
+async def successful_payment(message: Message, texts: Texts, payments: PaymentService) -> None:
     """Telegram confirms a Stars payment: grant the plan (once per payment).
 
     A Stars subscription's charges (`is_recurring`: the first one and every renewal) name
     the subscription in their payload; each adds the plan's days once per charge id.
     Stars that can no longer be credited are recorded with their charge id (so they can
-    be refunded) and reported to the admins."""
+    be refunded) and reported to the admins. A credit that fails to be written (a full
+    disk) is recorded and retried, and the user is told the plan comes shortly."""
     paid = message.successful_payment
     if paid is None:
         return
-    await payments.accept(
+    outcome = await payments.accept_or_record(
         MoneyArrival(
             method="stars",
             external_id=paid.telegram_payment_charge_id,
@@ -512,6 +513,8 @@ async def successful_payment(message: Message, payments: PaymentService) -> None
             ),
         )
     )
+    if outcome.error is not None:
+        await message.answer(texts("pay_delayed"))
 
 
 @router.message(Command("paysupport"))

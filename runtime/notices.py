@@ -59,7 +59,8 @@ async def notify_each_admin(
 
 
 class PaymentNotices:
-    """Credit listener: tells the user their plan is on and the admins money came in."""
+    """Credit listener: tells the admins money came in (the user is told through the
+    outbox, committed with the credit)."""
 
     def __init__(self, bot: Bot, users: UsersService, catalog: Catalog, settings: Settings) -> None:
         self._bot = bot
@@ -70,19 +71,7 @@ class PaymentNotices:
     async def on_credit(self, result: CreditResult) -> None:
         payment = result.payment
         user = await self._users.get(payment.user_id)
-        texts = get_texts(user.language if user else "ru")
         end = format_moment(result.end, self._settings.zone)
-        key = "pay_success"
-        if payment.recurring_id is not None:  # a Stars subscription's charge
-            key = "pay_renewed" if result.renewal else "pay_subscribed"
-        try:
-            await self._bot.send_message(
-                payment.user_id, texts(key, plan=result.plan.name, end=end)
-            )
-        except TelegramAPIError as error:
-            logger.warning(
-                "Could not tell user %s about payment %s: %s", payment.user_id, payment.id, error
-            )
         label = f"@{user.username}" if user and user.username else (user.first_name if user else "")
 
         def render(texts: Texts) -> tuple[str, InlineKeyboardMarkup | None]:

@@ -17,8 +17,9 @@ from services.chat import ChatService
 from services.conversations import ConversationService
 from services.llm import LLMGateway, ProviderConfig
 from services.model_check import STATE_FILE, ModelCheck
-from services.models import UnmatchedMoney
-from services.payments import PaymentService
+from services.models import Payment, UnmatchedMoney
+from services.outbox import OutboxService
+from services.payments import MoneyArrival, PaymentService
 from services.promo import PromoService
 from services.quota import QuotaService
 from services.referrals import ReferralService
@@ -62,6 +63,7 @@ class Services:
         await self.storage.maintain()
         now = time.time()
         self.payments.prune(now)
+        self.payments.outbox.prune(self.retention, now)
         self.subscriptions.prune(self.retention, now)
 
     async def close(self) -> None:
@@ -111,8 +113,14 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
     access = AccessService(catalog, subscriptions)
     broadcasts = BroadcastService(settings.data_dir, rate=settings.broadcast_rate)
     await broadcasts.open()
+    outbox = OutboxService(storage)
+    outbox.load(money.outbox)
     payments = PaymentService(
-        storage, subscriptions, retention, invoice_ttl=settings.payment_ttl_hours * 3600
+        storage,
+        subscriptions,
+        retention,
+        invoice_ttl=settings.payment_ttl_hours * 3600,
+        outbox=outbox,
     )
     referrals = ReferralService(storage, subscriptions, catalog)
     referrals.load(money.referral_codes, money.referrals)
@@ -125,10 +133,17 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
         extra_requests=referrals.extra_requests,
     )
     payments.credit_rules.append(referrals.stage_reward)
+    payments.refund_rules.append(referrals.stage_refund)
     payments.credit_listeners.append(referrals.on_credit)
     await payments.load(money.payments, money.unmatched, money.stars_subscriptions)
     payments.unmatched_listeners.append(
         lambda item: alerts.alert(f"unmatched:{item.id}", unmatched_alert(item))
+    )
+    payments.failure_listeners.append(
+        lambda arrival, payment, error: alerts.alert(
+            f"unrecorded:{arrival.method}:{arrival.external_id}",
+            unrecorded_alert(arrival, payment, error),
+        )
     )
     http = aiohttp.ClientSession()
     token = settings.yoomoney_token
@@ -226,3 +241,20 @@ def unmatched_alert(item: UnmatchedMoney) -> str:
         f"({item.id}{invoice}{who}): {reasons.get(item.reason, item.reason)}. "
         f"Recorded; see /payments. {item.detail}"
     ).strip()
+
+
+def unrecorded_alert(arrival: MoneyArrival, payment: Payment | None, error: str) -> str:
+    """Money arrived and neither its credit nor its record could be written (a full disk):
+    everything needed to credit it by hand, and what retries it by itself."""
+    user = arrival.user_id if arrival.user_id is not None else (payment.user_id if payment else "?")
+    retry = (
+        "the Stars ledger is read again every few minutes and at start-up"
+        if arrival.method == "stars"
+        else "the next payment check reads it again"
+    )
+    return (
+        f"Money arrived but could not be credited nor recorded: {arrival.amount:g} "
+        f"{arrival.currency} via {arrival.method}, id {arrival.external_id}, user {user}, "
+        f"invoice {arrival.reference or '-'} ({error}). It is credited by itself once the "
+        f"storage can be written ({retry}); check the disk."
+    )

@@ -241,13 +241,44 @@ class Referral:
     reward_plan: str | None = None  # what the inviter got for it (None: no plan days)
     reward_days: int = 0  # days of the plan, or of the extra requests
     reward_requests: int = 0  # extra free requests a day, for reward_days days
+    refunded_at: float | None = None  # that payment was refunded: the bonus is taken back
 
     @property
     def rewarded(self) -> bool:
-        return self.reward_plan is not None or self.reward_requests > 0
+        granted = self.reward_plan is not None or self.reward_requests > 0
+        return granted and self.refunded_at is None
 
     def extra_requests(self, now: float) -> int:
         """The extra free requests a day this referral gives its inviter at `now`."""
-        if not self.reward_requests or self.paid_at is None:
+        if not self.reward_requests or self.paid_at is None or self.refunded_at is not None:
             return 0
         return self.reward_requests if now < self.paid_at + self.reward_days * 86400 else 0
+
+
+OutboxKind = Literal["refund_stars", "cancel_renewal", "tell_user"]
+
+
+@dataclass(slots=True, frozen=True)
+class OutboxItem:
+    """A side effect at Telegram that follows a saved change (returning Stars, cancelling a
+    subscription's renewal, telling a user), committed with that change and done by the
+    outbox worker: retried until Telegram does it or finally refuses.
+
+    Treated as immutable: a change is a `dataclasses.replace` copy, committed first."""
+
+    id: str
+    kind: OutboxKind
+    user_id: int
+    created_at: float
+    due_at: float  # not tried before this moment (a retry's back-off)
+    attempts: int = 0
+    charge_id: str | None = None  # refund_stars: the charge; cancel_renewal: its first
+    payment_id: str | None = None  # refund_stars: the payment, or "stars:<charge>" money
+    subscription_id: str | None = None  # cancel_renewal: the Stars subscription
+    text: str | None = None  # tell_user: the text's key
+    params: tuple[tuple[str, str], ...] = ()  # tell_user: the text's parameters
+    moments: tuple[tuple[str, float], ...] = ()  # tell_user: dates, shown in TIMEZONE
+    requested_by: int | None = None  # the admin who asked for it
+    done_at: float | None = None  # done (or given up: `failed` says why)
+    failed: str | None = None  # Telegram's final refusal
+    last_error: str | None = None  # the last temporary failure (retried)

@@ -23,9 +23,14 @@ class Staged:
     def __init__(self) -> None:
         self.transaction = Transaction()
         self._undo: list[Callable[[], None]] = []
+        self._done: list[Callable[[], None]] = []
 
     def on_undo(self, undo: Callable[[], None]) -> None:
         self._undo.append(undo)
+
+    def on_commit(self, done: Callable[[], None]) -> None:
+        """Run once the transaction is durable (what must not be seen before it is)."""
+        self._done.append(done)
 
     def undo(self) -> None:
         for step in reversed(self._undo):
@@ -42,11 +47,19 @@ class Staged:
         except BaseException:
             self.undo()
             raise
+        self._committed()
+
+    def _committed(self) -> None:
+        for done in self._done:
+            done()
+        self._done.clear()
 
     def _settle(self, task: asyncio.Future[None]) -> None:
         if task.cancelled() or task.exception() is not None:
             logger.error("A money write failed after its caller was cancelled; undone")
             self.undo()
+        else:
+            self._committed()
 
 
 class InFlight:

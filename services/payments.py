@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -15,6 +16,7 @@ from cachetools import TTLCache
 
 from services.catalog import Plan
 from services.models import (
+    OutboxItem,
     Payment,
     PaymentStatus,
     StarsSubscription,
@@ -22,6 +24,7 @@ from services.models import (
     UnmatchedReason,
 )
 from services.money import InFlight, Staged
+from services.outbox import OutboxService
 from services.storage.base import Retention, Storage
 from services.subscriptions import SubscriptionService, UnknownPlanError
 
@@ -87,6 +90,7 @@ class ArrivalOutcome:
     partial: Payment | None = None  # counted, but the invoice is still short
     unmatched: UnmatchedMoney | None = None  # recorded for the admins
     seen_before: bool = False
+    error: str | None = None  # crediting failed (e.g. a full disk): retried, never dropped
 
 
 def unmatched_money(
@@ -129,8 +133,10 @@ class PaymentService:
         retention: Retention,
         *,
         invoice_ttl: float,
+        outbox: OutboxService | None = None,
     ) -> None:
         self._storage = storage
+        self.outbox = outbox if outbox is not None else OutboxService(storage)
         self._subscriptions = subscriptions
         self._retention = retention
         self._invoice_ttl = invoice_ttl
@@ -147,6 +153,13 @@ class PaymentService:
         # Run inside every credit before its commit, with no await (a referral bonus): may
         # add records to the same transaction, so they land with the payment or not at all.
         self.credit_rules: list[Callable[[Staged, Payment, float], None]] = []
+        # The same inside every refund of a payment (a referral bonus taken back).
+        self.refund_rules: list[Callable[[Staged, Payment, float], None]] = []
+        self.arrival_failed = asyncio.Event()  # set when a credit fails (retried soon)
+        # Called when money arrived but could not be credited nor recorded (a full disk).
+        self.failure_listeners: list[
+            Callable[[MoneyArrival, Payment | None, str], Awaitable[object]]
+        ] = []
         # Called once per recorded unmatched arrival (admins are told).
         self.unmatched_listeners: list[Callable[[UnmatchedMoney], Awaitable[object]]] = []
 
@@ -317,21 +330,92 @@ class PaymentService:
         except UnknownPlanError:
             return await self._record_unmatched(arrival, payment, "plan_missing")
 
+    async def accept_or_record(
+        self, arrival: MoneyArrival, *, minimum_share: float = 1.0
+    ) -> ArrivalOutcome:
+        """`accept`, never raising for one arrival's sake: when crediting fails (a full
+        disk, an I/O error), the arrival is recorded as unmatched money with reason
+        "error" (retried by the next check, the Stars ledger or a restart, and creditable
+        by hand), and if even that cannot be written the admins get an alert naming the
+        money, the user and the invoice."""
+        try:
+            return await self.accept(arrival, minimum_share=minimum_share)
+        except Exception as error:
+            logger.exception(
+                "Money %s:%s could not be credited", arrival.method, arrival.external_id
+            )
+            detail = f"{type(error).__name__}: {error}"[:300]
+            self.arrival_failed.set()
+            payment = self.get(arrival.reference) if arrival.reference else None
+            try:
+                await self.record_unmatched(unmatched_money(arrival, payment, "error", detail))
+            except Exception:
+                logger.exception(
+                    "Money %s:%s could not be recorded", arrival.method, arrival.external_id
+                )
+                for listener in self.failure_listeners:
+                    try:
+                        await listener(arrival, payment, detail)
+                    except Exception:
+                        logger.exception("A failure listener failed")
+            return ArrivalOutcome(error=detail)
+
     def _already_handled(self, money_id: str) -> bool:
-        return money_id in self._unmatched or money_id in self._seen_money
+        """Seen, or recorded for the admins; a record of a failed credit ("error") is
+        not: the next arrival of the same money tries again."""
+        recorded = self._unmatched.get(money_id)
+        if recorded is not None:
+            return recorded.reason != "error" or recorded.resolved_at is not None
+        return money_id in self._seen_money
+
+    def _failed_credit(self, money_id: str) -> UnmatchedMoney | None:
+        """The open record of a credit of this money that failed before, if any."""
+        recorded = self._unmatched.get(money_id)
+        if recorded is None or recorded.reason != "error" or recorded.resolved_at is not None:
+            return None
+        return recorded
+
+    def _stage_retried(self, staged: Staged, money_id: str, now: float) -> None:
+        """The credit of money whose earlier credit failed settles its "error" record, in
+        the same transaction."""
+        recorded = self._failed_credit(money_id)
+        if recorded is None:
+            return
+        settled = dataclasses.replace(
+            recorded, resolved_at=now, resolved_by=0, detail=f"{recorded.detail} (credited later)"
+        )
+        self._unmatched[money_id] = settled
+        staged.transaction.unmatched.append(settled)
+        staged.on_undo(lambda: self._unmatched.__setitem__(money_id, recorded))
 
     async def _count_toward(
         self, payment: Payment, arrival: MoneyArrival, minimum_share: float
     ) -> ArrivalOutcome:
         received = (payment.received_amount or 0.0) + arrival.amount
         operations = (*payment.operations, arrival.external_id)
-        self._seen_money[f"{arrival.method}:{arrival.external_id}"] = True
+        money_id = f"{arrival.method}:{arrival.external_id}"
+        self._seen_money[money_id] = True  # claimed before the first await...
+        try:
+            return await self._count(payment, arrival, minimum_share, received, operations)
+        except BaseException:
+            self._seen_money.pop(money_id, None)  # ...and given back if nothing was written
+            raise
+
+    async def _count(
+        self,
+        payment: Payment,
+        arrival: MoneyArrival,
+        minimum_share: float,
+        received: float,
+        operations: tuple[str, ...],
+    ) -> ArrivalOutcome:
         if received + 1e-9 < payment.amount * minimum_share:
             updated = dataclasses.replace(
                 payment, received_amount=received, operations=operations, updated_at=time.time()
             )
             staged = Staged()
             self._stage(staged, updated)
+            self._stage_retried(staged, f"{arrival.method}:{arrival.external_id}", time.time())
             await self._commit(staged)
             return ArrivalOutcome(partial=updated)
         is_stars = arrival.method == "stars"
@@ -341,6 +425,7 @@ class PaymentService:
             operations=() if is_stars else operations,
             operation_id=None if is_stars else arrival.external_id,
             charge_id=arrival.external_id if is_stars else None,
+            retried=f"{arrival.method}:{arrival.external_id}",
         )
         return ArrivalOutcome(credit=credit)
 
@@ -527,6 +612,14 @@ class PaymentService:
             staged, record.user_id, plan.id, plan.days, f"payment:{payment.id}", now
         )
         self._apply_credit_rules(staged, payment, now)
+        self._stage_retried(staged, f"stars:{charge}", now)
+        self.outbox.tell(
+            staged,
+            record.user_id,
+            "pay_subscribed" if first else "pay_renewed",
+            {"plan": plan.name},
+            {"end": subscription.end},
+        )
         await self._commit(staged)
         self._seen_money[f"stars:{charge}"] = True
         logger.info(
@@ -582,6 +675,19 @@ class PaymentService:
         payment = self._require(payment_id)
         if payment.status not in ("pending", "expired"):
             raise PaymentError(f"decided_{payment.status}")
+        failed = self._failed_credit_for(payment)
+        if failed is not None:  # the money arrived; writing its credit failed
+            operation = failed.id.partition(":")[2]
+            received = (payment.received_amount or 0.0) + failed.amount
+            return await self.credit(
+                payment.id,
+                decided_by=decided_by,
+                received_amount=None if payment.method == "stars" else received,
+                operations=() if payment.method == "stars" else (*payment.operations, operation),
+                operation_id=None if payment.method == "stars" else operation,
+                charge_id=operation if payment.method == "stars" else None,
+                retried=failed.id,
+            )
         arrived_short = payment.method == "yoomoney" and bool(payment.operations)
         if payment.method != "sbp" and not arrived_short:
             raise PaymentError("not_by_hand")
@@ -590,6 +696,20 @@ class PaymentService:
             decided_by=decided_by,
             received_amount=payment.received_amount,
             operations=payment.operations,
+        )
+
+    def _failed_credit_for(self, payment: Payment) -> UnmatchedMoney | None:
+        """An open "error" record of money that arrived for this payment."""
+        return next(
+            (
+                item
+                for item in self._unmatched.values()
+                if item.reason == "error"
+                and item.resolved_at is None
+                and item.method == payment.method
+                and payment.id in (item.payment_id, item.reference)
+            ),
+            None,
         )
 
     async def credit(
@@ -601,8 +721,11 @@ class PaymentService:
         operation_id: str | None = None,
         charge_id: str | None = None,
         decided_by: int | None = None,
+        retried: str | None = None,
     ) -> CreditResult:
-        """Mark a payment paid and add its plan period, exactly once, in one commit.
+        """Mark a payment paid and add its plan period, exactly once, in one commit
+        (with the user's notice, through the outbox). `retried` names money whose
+        earlier credit failed ("error" record): settled in the same commit.
 
         The checks and the in-memory change happen before the first await, so two
         callers at once (poller, check button, notification, admin) credit once.
@@ -633,6 +756,11 @@ class PaymentService:
             staged, payment.user_id, plan.id, plan.days, f"payment:{payment.id}", now
         )
         self._apply_credit_rules(staged, paid, now)
+        if retried is not None:
+            self._stage_retried(staged, retried, now)
+        self.outbox.tell(
+            staged, payment.user_id, "pay_success", {"plan": plan.name}, {"end": subscription.end}
+        )
         await self._commit(staged)
         logger.info("Payment %s credited: user %s, plan %s", payment.id, payment.user_id, plan.id)
         result = CreditResult(paid, plan, subscription.end, newly_paid=True)
@@ -711,20 +839,161 @@ class PaymentService:
         still arrive for it are recorded as unmatched money, not credited (the caller
         cancels its renewal with Telegram)."""
         payment = self._require(payment_id)
+        staged = Staged()
+        refunded = self._stage_refund(staged, payment, decided_by, time.time())
+        await self._commit(staged)
+        return refunded
+
+    def _stage_refund(
+        self, staged: Staged, payment: Payment, decided_by: int | None, now: float
+    ) -> Payment:
+        """The refund of a paid payment: its status, the unused period taken back, what
+        the refund rules take back (a referral bonus), and a Stars subscription ended."""
         if payment.status != "paid":
             raise PaymentError(f"not_paid_{payment.status}")
-        refunded = self._moved(payment, "refunded", decided_by=decided_by)
-        staged = Staged()
+        refunded = self._moved(payment, "refunded", now=now, decided_by=decided_by)
         self._stage(staged, refunded)
-        self._subscriptions.stage_refund(staged, payment.user_id, f"payment:{payment.id}")
+        self._subscriptions.stage_refund(staged, payment.user_id, f"payment:{payment.id}", now)
+        for rule in self.refund_rules:
+            rule(staged, payment, now)
         record = self._recurring.get(payment.recurring_id or "")
         if record is not None and record.refunded_at is None:
-            now = time.time()
             self._stage_recurring(
                 staged, dataclasses.replace(record, refunded_at=now, updated_at=now)
             )
-        await self._commit(staged)
         return refunded
+
+    # Refunds through the outbox -------------------------------------------------------
+    async def request_refund(self, payment_id: str, *, decided_by: int) -> OutboxItem:
+        """An admin asks to return a Stars payment: the request is saved first (so a
+        crash or a flaky Telegram never leaves it half done), then the outbox worker
+        calls Telegram and `complete_refund` records it. Refused while one is pending."""
+        await self._load(payment_id)
+        payment = self._require(payment_id)
+        if payment.method != "stars" or not payment.charge_id:
+            raise PaymentError("only_stars")
+        if payment.status != "paid":
+            raise PaymentError(f"not_paid_{payment.status}")
+        if payment.id in self._busy or self.outbox.pending_refund(payment.id) is not None:
+            raise PaymentError("in_progress")
+        item = self.outbox.new(
+            "refund_stars",
+            payment.user_id,
+            charge_id=payment.charge_id,
+            payment_id=payment.id,
+            requested_by=decided_by,
+        )
+        await self._request(payment.id, item)
+        return item
+
+    async def request_unmatched_refund(self, money_id: str, *, decided_by: int) -> OutboxItem:
+        """The same for Stars recorded as not credited (`stars:<charge id>`)."""
+        item = self._unmatched.get(money_id)
+        if item is None or item.resolved_at is not None:
+            raise PaymentError("not_found")
+        if item.method != "stars" or item.user_id is None:
+            raise PaymentError("not_stars")
+        if money_id in self._busy or self.outbox.pending_refund(money_id) is not None:
+            raise PaymentError("in_progress")
+        request = self.outbox.new(
+            "refund_stars",
+            item.user_id,
+            charge_id=money_id.removeprefix("stars:"),
+            payment_id=money_id,
+            requested_by=decided_by,
+        )
+        await self._request(money_id, request)
+        return request
+
+    async def _request(self, key: str, item: OutboxItem) -> None:
+        self._busy.add(key)  # claimed before the first await: one request at a time
+        try:
+            staged = Staged()
+            self.outbox.stage(staged, item)
+            await self._commit(staged)
+        finally:
+            self._busy.discard(key)
+
+    async def complete_refund(self, item: OutboxItem, now: float | None = None) -> list[OutboxItem]:
+        """Telegram returned the Stars (or had already): record it with the request done,
+        in one commit, plus what follows: the user told, a subscription's renewal cancelled.
+        Returns those follow-ups (the worker runs them at once)."""
+        moment = time.time() if now is None else now
+        staged = Staged()
+        follow_ups: list[OutboxItem] = []
+        key = item.payment_id or ""
+        if key.startswith("stars:"):
+            recorded = self._unmatched.get(key)
+            if recorded is not None and recorded.resolved_at is None:
+                settled = dataclasses.replace(
+                    recorded, resolved_at=moment, resolved_by=item.requested_by
+                )
+                self._unmatched[key] = settled
+                staged.transaction.unmatched.append(settled)
+                staged.on_undo(lambda: self._unmatched.__setitem__(key, recorded))
+        else:
+            await self._load(key)
+            payment = self.get(key)
+            if payment is not None and payment.status == "paid":
+                self._stage_refund(staged, payment, item.requested_by, moment)
+                plan = self._plan_name(payment.plan_id)
+                text = "pay_refunded_subscription" if payment.recurring_id else "pay_refunded"
+                follow_ups.append(
+                    self.outbox.tell(
+                        staged, payment.user_id, text, {"payment_id": payment.id, "plan": plan}
+                    )
+                )
+                cancel = self._stage_cancel_after_refund(staged, payment, moment)
+                if cancel is not None:
+                    follow_ups.append(cancel)
+        self.outbox.stage_done(staged, item, moment)
+        await self._commit(staged)
+        return follow_ups
+
+    def _stage_cancel_after_refund(
+        self, staged: Staged, payment: Payment, now: float
+    ) -> OutboxItem | None:
+        """A refunded charge ends its Stars subscription: Telegram must stop charging."""
+        record = self._recurring.get(payment.recurring_id or "")
+        if (
+            record is None
+            or record.first_charge_id is None
+            or record.canceled
+            or (record.expires_at or 0.0) <= now
+        ):
+            return None
+        item = self.outbox.new(
+            "cancel_renewal",
+            record.user_id,
+            charge_id=record.first_charge_id,
+            subscription_id=record.id,
+            payment_id=payment.id,
+        )
+        self.outbox.stage(staged, item)
+        return item
+
+    async def complete_cancel(self, item: OutboxItem, now: float | None = None) -> None:
+        """Telegram cancelled a subscription's renewal: record it with the request done."""
+        staged = Staged()
+        record = self.stars_subscription(item.subscription_id or "")
+        if record is not None and not record.canceled:
+            moment = time.time() if now is None else now
+            updated = dataclasses.replace(record, canceled=True, updated_at=moment)
+            self._stage_recurring(staged, updated)
+        self.outbox.stage_done(staged, item, now)
+        await self._commit(staged)
+
+    async def tell_later(self, user_id: int, text: str, params: dict[str, str]) -> None:
+        """Tell a user something through the outbox (retried until Telegram takes it)."""
+        staged = Staged()
+        self.outbox.tell(staged, user_id, text, params)
+        await self._commit(staged)
+
+    def _plan_name(self, plan_id: str) -> str:
+        try:
+            return self._subscriptions.plan(plan_id).name
+        except UnknownPlanError:
+            return plan_id
 
     # Internals ----------------------------------------------------------------------
     def _apply_credit_rules(self, staged: Staged, paid: Payment, now: float) -> None:

@@ -10,7 +10,8 @@ invited user's first payment, granted exactly once.
   and gives the inviter the catalog's `[referral]` bonus (days of a plan, extra free
   requests a day for some days, or both), in the payment's own
   transaction (a `PaymentService` credit rule): it lands with the payment or not at all,
-  once, whatever path or how many paths credit it.
+  once, whatever path or how many paths credit it. A refund of that payment takes the
+  bonus back in the refund's transaction (a refund rule).
 """
 
 from __future__ import annotations
@@ -214,6 +215,24 @@ class ReferralService:
                 now,
             )
         self._stage(staged, updated)
+
+    def stage_refund(self, staged: Staged, payment: Payment, now: float) -> None:
+        """A refund rule (`PaymentService.refund_rules`): the refund of the payment that
+        earned a bonus takes it back in the refund's transaction: the unused bonus days,
+        and the extra requests from now on. The friend earns no second bonus."""
+        referral = self._referrals.get(payment.user_id)
+        if referral is None or referral.payment_id != payment.id or referral.refunded_at:
+            return
+        if referral.reward_plan is not None:
+            source = f"{SOURCE_PREFIX}{referral.user_id}"
+            self._subscriptions.stage_refund(staged, referral.inviter_id, source, now)
+        self._stage(staged, dataclasses.replace(referral, refunded_at=now))
+        logger.info(
+            "Referral bonus of user %s taken back: user %s's payment %s was refunded",
+            referral.inviter_id,
+            referral.user_id,
+            payment.id,
+        )
 
     async def on_credit(self, result: CreditResult) -> None:
         """A credit listener: once the credit is durable, tell about the bonus it gave."""

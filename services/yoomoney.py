@@ -18,7 +18,7 @@ from cachetools import TTLCache
 
 from services.alerts import AlertService
 from services.models import Payment
-from services.payments import CreditResult, MoneyArrival, PaymentService, unmatched_money
+from services.payments import CreditResult, MoneyArrival, PaymentService
 
 logger = logging.getLogger(__name__)
 
@@ -186,12 +186,7 @@ class YooMoneyChecker:
             currency="RUB",
             reference=operation.label,
         )
-        try:
-            outcome = await self._payments.accept(arrival, minimum_share=1 - self._shortfall)
-        except Exception as error:
-            logger.exception("Operation %s could not be accounted for", operation.operation_id)
-            await self._record_failure(arrival, error)
-            return None
+        outcome = await self._payments.accept_or_record(arrival, minimum_share=1 - self._shortfall)
         if outcome.partial is not None:
             await self._report_short(outcome.partial, operation)
         return outcome.credit
@@ -206,18 +201,6 @@ class YooMoneyChecker:
         )
         await self._payments.note(payment, text)
         await self._alerts.alert(f"underpaid:{operation.operation_id}", text)
-
-    async def _record_failure(self, arrival: MoneyArrival, error: Exception) -> None:
-        item = unmatched_money(arrival, None, "error", detail=repr(error)[:300])
-        try:
-            await self._payments.record_unmatched(item)
-        except Exception:
-            logger.exception("Could not record operation %s", arrival.external_id)
-            await self._alerts.alert(
-                f"yoomoney:unrecorded:{arrival.external_id}",
-                f"YooMoney operation {arrival.external_id} ({arrival.amount:.2f} RUB, "
-                f"label {arrival.reference or '-'}) could not be credited or recorded: {error!r}",
-            )
 
     async def check_all(self) -> int:
         """One history query covering every payment that may still receive money."""

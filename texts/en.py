@@ -341,6 +341,15 @@ TEXTS: dict[str, str] = {
     "renewal_not_running": "This subscription is no longer running.",
     "renewal_busy": "Already in progress, one moment.",
     "renewal_failed": "Telegram did not accept the change: {error}. Try later or write to /paysupport.",
+    "renewal_cancel_failed": (
+        "We could not cancel the renewal of your Stars subscription to {plan}: Telegram did not "
+        "accept it. Please cancel it yourself: Telegram Settings → My Stars → the subscription. "
+        "The manager knows; questions: /paysupport."
+    ),
+    "pay_delayed": (
+        "✅ Payment received, but the plan could not be turned on right away. It turns on by "
+        "itself within a few minutes; the money is not lost. If it does not, write to /paysupport."
+    ),
     "paysupport": (
         "Payment questions: write to the manager {contact} with your invoice number. "
         "Stars can be refunded if the access was not used yet."
@@ -366,6 +375,15 @@ TEXTS: dict[str, str] = {
     "admin_rejected": "❌ Invoice <code>{payment_id}</code> rejected: {reason}",
     "admin_refunded": "↩️ Invoice <code>{payment_id}</code>: Stars refunded, the period taken back.",
     "admin_refund_failed": "Could not refund the Stars: {error}",
+    "admin_refund_retrying": (
+        "Telegram did not answer the refund ({error}). The bot retries by itself and tells you "
+        "when the Stars are back."
+    ),
+    "admin_refund_in_progress": "A refund of <code>{payment_id}</code> is already under way.",
+    "admin_refund_renewal_retrying": (
+        "Telegram has not accepted cancelling the Stars subscription's renewal yet ({error}); "
+        "the bot retries by itself."
+    ),
     "admin_refund_renewal_stopped": "The Stars subscription of this payment no longer renews (editUserStarSubscription).",
     "admin_refund_renewal_failed": (
         "Could not cancel the Stars subscription's renewal: {error}. "

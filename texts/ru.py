@@ -343,6 +343,15 @@ TEXTS: dict[str, str] = {
     "renewal_not_running": "Эта подписка уже не действует.",
     "renewal_busy": "Уже выполняется, подождите секунду.",
     "renewal_failed": "Telegram не принял изменение: {error}. Попробуйте позже или напишите в /paysupport.",
+    "renewal_cancel_failed": (
+        "Не получилось отменить продление подписки Stars на {plan}: Telegram не принял отмену. "
+        "Отмените его, пожалуйста, сами: Настройки Telegram → Мои звёзды → подписка. "
+        "Менеджер уже знает; вопросы — /paysupport."
+    ),
+    "pay_delayed": (
+        "✅ Оплата получена, но тариф не удалось включить сразу. Он включится сам в течение "
+        "нескольких минут — деньги не потеряются. Если этого не случится, напишите в /paysupport."
+    ),
     "paysupport": (
         "Вопросы по оплате: напишите менеджеру {contact} и укажите номер счёта. "
         "Возврат Stars возможен, если доступом ещё не пользовались."
@@ -368,6 +377,13 @@ TEXTS: dict[str, str] = {
     "admin_rejected": "❌ Счёт <code>{payment_id}</code> отклонён: {reason}",
     "admin_refunded": "↩️ Счёт <code>{payment_id}</code>: Stars возвращены, период снят.",
     "admin_refund_failed": "Не удалось вернуть Stars: {error}",
+    "admin_refund_retrying": (
+        "Telegram не ответил на возврат ({error}). Бот повторит сам и сообщит, когда Stars вернутся."
+    ),
+    "admin_refund_in_progress": "Возврат по <code>{payment_id}</code> уже выполняется.",
+    "admin_refund_renewal_retrying": (
+        "Отмену продления подписки Stars Telegram пока не принял ({error}); бот повторит сам."
+    ),
     "admin_refund_renewal_stopped": "Подписка Stars этой оплаты больше не продлевается (editUserStarSubscription).",
     "admin_refund_renewal_failed": (
         "Не удалось отменить продление подписки Stars: {error}. "

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, FSInputFile, Message
@@ -21,6 +19,7 @@ from handlers.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
 from handlers.editing import remove_buttons
 from handlers.states import RejectReason
 from handlers.views import METHOD_NAMES, payment_line, revenue_lines, tell_user
+from runtime.outbox import OutboxWorker, Outcome, RunResult
 from services.admin_input import echo
 from services.formatting import fit_screen
 from services.models import Payment
@@ -82,85 +81,64 @@ async def refund_payment(
     bot: Bot,
     texts: Texts,
     payments: PaymentService,
-    users: UsersService,
+    worker: OutboxWorker,
 ) -> str:
-    """Return a Stars payment and take its unused period back (claimed: once)."""
+    """Return a Stars payment and take its unused period back: the request is saved
+    first, then done now through the outbox (retried there if Telegram fails)."""
     payment = await payments.find(payment_id)
     if payment is None:
         return texts("pay_not_found")
-    if payment.method != "stars" or not payment.charge_id:
-        return texts("admin_refund_only_stars")
     try:
-        payment = await payments.begin_refund(payment.id)
-    except PaymentError:
+        item = await payments.request_refund(payment.id, decided_by=admin_id)
+    except PaymentError as error:
+        if error.reason == "only_stars":
+            return texts("admin_refund_only_stars")
+        if error.reason == "in_progress":
+            return texts("admin_refund_in_progress", payment_id=payment.id)
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
-    try:
-        assert payment.charge_id is not None
-        failure = await _return_stars(bot, payment.user_id, payment.charge_id)
-        if failure is not None:
-            return texts("admin_refund_failed", error=failure)
-        await payments.refund(payment.id, decided_by=admin_id)
-    finally:
-        payments.end_refund(payment.id)
-    renewal = await _stop_renewal(bot, texts, payments, payment)
-    plan = payments.plan_of(payment)
-    key = "pay_refunded_subscription" if payment.recurring_id else "pay_refunded"
-    await tell_user(bot, users, payment.user_id, key, payment_id=payment.id, plan=plan.name)
-    return texts("admin_refunded", payment_id=payment.id) + renewal
-
-
-async def _stop_renewal(bot: Bot, texts: Texts, payments: PaymentService, payment: Payment) -> str:
-    """A refunded charge of a Stars subscription ends the subscription: Telegram is told not
-    to charge again (charges that still come are recorded, not credited). What the admin
-    is told about it, or "" for any other payment."""
-    record = payments.stars_subscription(payment.recurring_id or "")
-    if (
-        record is None
-        or record.first_charge_id is None
-        or record.canceled
-        or (record.expires_at or 0.0) <= time.time()
-    ):
-        return ""
-    try:
-        await bot.edit_user_star_subscription(
-            user_id=record.user_id,
-            telegram_payment_charge_id=record.first_charge_id,
-            is_canceled=True,
-        )
-    except TelegramBadRequest as error:
-        return "\n" + texts("admin_refund_renewal_failed", error=error.message)
-    await payments.set_renewal(record.id, canceled=True)
-    return "\n" + texts("admin_refund_renewal_stopped")
+    return refund_outcome(await worker.run(bot, item.id), payment.id, texts)
 
 
 async def refund_unmatched(
-    money_id: str, admin_id: int, bot: Bot, texts: Texts, payments: PaymentService
+    money_id: str,
+    admin_id: int,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    worker: OutboxWorker,
 ) -> str:
-    """Return Stars that arrived for no open invoice (claimed: once)."""
+    """Return Stars that arrived for no open invoice (once; through the outbox)."""
     try:
-        item = payments.unmatched_stars(money_id)
-    except PaymentError:
+        item = await payments.request_unmatched_refund(money_id, decided_by=admin_id)
+    except PaymentError as error:
+        if error.reason == "in_progress":
+            return texts("admin_refund_in_progress", payment_id=money_id)
         return texts("admin_settle_unknown", money_id=money_id)
-    try:
-        assert item.user_id is not None
-        failure = await _return_stars(bot, item.user_id, money_id.removeprefix("stars:"))
-        if failure is not None:
-            return texts("admin_refund_failed", error=failure)
-        await payments.resolve_unmatched(money_id, decided_by=admin_id)
-    finally:
-        payments.end_refund(money_id)
-    return texts("admin_settled", money_id=money_id)
+    result = await worker.run(bot, item.id)
+    if result is not None and result.outcome is Outcome.DONE:
+        return texts("admin_settled", money_id=money_id)
+    return refund_outcome(result, money_id, texts)
 
 
-async def _return_stars(bot: Bot, user_id: int, charge_id: str) -> str | None:
-    """refundStarPayment; Telegram's error, or None when the Stars are back (also when they
-    already were: a retry after a crash)."""
-    try:
-        await bot.refund_star_payment(user_id, charge_id)
-    except TelegramBadRequest as error:
-        if "CHARGE_ALREADY_REFUNDED" not in error.message:
-            return error.message
-    return None
+def refund_outcome(result: RunResult | None, payment_id: str, texts: Texts) -> str:
+    """What the admin reads after a refund's first try, with its renewal's cancel."""
+    if result is None:  # done meanwhile by the background worker
+        return texts("admin_refunded", payment_id=payment_id)
+    if result.outcome is Outcome.FAILED:
+        return texts("admin_refund_failed", error=result.error or "")
+    if result.outcome is Outcome.RETRYING:
+        return texts("admin_refund_retrying", error=result.error or "")
+    lines = [texts("admin_refunded", payment_id=payment_id)]
+    for follow_up in result.follow_ups:
+        if follow_up.item.kind != "cancel_renewal":
+            continue
+        key = {
+            Outcome.DONE: "admin_refund_renewal_stopped",
+            Outcome.RETRYING: "admin_refund_renewal_retrying",
+            Outcome.FAILED: "admin_refund_renewal_failed",
+        }[follow_up.outcome]
+        lines.append(texts(key, error=follow_up.error or ""))
+    return "\n".join(lines)
 
 
 def _sender_id(message: Message) -> int:
@@ -289,7 +267,7 @@ async def refund_command(
     bot: Bot,
     texts: Texts,
     payments: PaymentService,
-    users: UsersService,
+    outbox_worker: OutboxWorker,
 ) -> None:
     """/refund PAYMENT_ID, or /refund stars:CHARGE for Stars listed as not credited."""
     args = (command.args or "").split()
@@ -298,9 +276,9 @@ async def refund_command(
         return
     admin_id = _sender_id(message)
     if args[0].startswith("stars:"):
-        text = await refund_unmatched(args[0], admin_id, bot, texts, payments)
+        text = await refund_unmatched(args[0], admin_id, bot, texts, payments, outbox_worker)
     else:
-        text = await refund_payment(args[0], admin_id, bot, texts, payments, users)
+        text = await refund_payment(args[0], admin_id, bot, texts, payments, outbox_worker)
     await message.answer(text)
 
 

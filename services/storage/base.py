@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from services.models import (
     ChatTurn,
     Conversations,
+    OutboxItem,
     Payment,
     PromoActivation,
     PromoCode,
@@ -62,7 +63,16 @@ class Retention:
         return now - subscription.end < self.subscription_seconds
 
     def unmatched_is_live(self, item: UnmatchedMoney, now: float) -> bool:
-        return item.resolved_at is None or now - item.resolved_at < self.recent_seconds
+        """Open, or settled within the time any poll may still see its money again (the
+        YooMoney poller reads back over open_payment_seconds): a settled record must stay
+        in memory as long as the same operation can arrive again, or it would come back."""
+        if item.resolved_at is None:
+            return True
+        return now - item.resolved_at < max(self.recent_seconds, self.open_payment_seconds + DAY)
+
+    def outbox_is_live(self, item: OutboxItem, now: float) -> bool:
+        """Not done yet, or done recently."""
+        return item.done_at is None or now - item.done_at < self.recent_seconds
 
     def stars_subscription_is_live(self, item: StarsSubscription, now: float) -> bool:
         """A link not paid yet, or a subscription until a while after its last period."""
@@ -83,6 +93,7 @@ class Transaction:
     stars_subscriptions: list[StarsSubscription] = field(default_factory=list)
     referral_codes: list[ReferralCode] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any(
@@ -96,6 +107,7 @@ class Transaction:
                 self.stars_subscriptions,
                 self.referral_codes,
                 self.referrals,
+                self.outbox,
             )
         )
 
@@ -112,6 +124,7 @@ class MoneyState:
     stars_subscriptions: list[StarsSubscription] = field(default_factory=list)
     referral_codes: list[ReferralCode] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
 
 
 class Storage(ABC):

@@ -335,6 +335,7 @@ class JsonStorage(Storage):
             stars_subscriptions=loaded(records.STARS_SUBSCRIPTIONS),
             referral_codes=loaded(records.REFERRAL_CODES),
             referrals=loaded(records.REFERRALS),
+            outbox=loaded(records.OUTBOX),
         )
 
     def _snapshot_path(self, table: Table) -> Path:
@@ -410,6 +411,7 @@ class JsonStorage(Storage):
                 (records.STARS_SUBSCRIPTIONS.name, transaction.stars_subscriptions),
                 (records.REFERRAL_CODES.name, transaction.referral_codes),
                 (records.REFERRALS.name, transaction.referrals),
+                (records.OUTBOX.name, transaction.outbox),
             )
             if rows
         }
@@ -497,6 +499,7 @@ class JsonStorage(Storage):
             records.SUBSCRIPTIONS.name: self.retention.subscription_is_live,
             records.UNMATCHED.name: self.retention.unmatched_is_live,
             records.STARS_SUBSCRIPTIONS.name: self.retention.stars_subscription_is_live,
+            records.OUTBOX.name: self.retention.outbox_is_live,
         }
         rule = rules.get(table.name)
         if rule is None:

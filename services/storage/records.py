@@ -15,6 +15,7 @@ import orjson
 from services.models import (
     Conversation,
     Conversations,
+    OutboxItem,
     Payment,
     Period,
     PromoActivation,
@@ -117,6 +118,13 @@ def referral_from_json(raw: Record) -> Referral:
     return Referral(**_known(Referral, raw))
 
 
+def outbox_from_json(raw: Record) -> OutboxItem:
+    fields = _known(OutboxItem, raw)
+    fields["params"] = tuple((str(k), str(v)) for k, v in fields.get("params", ()))
+    fields["moments"] = tuple((str(k), float(v)) for k, v in fields.get("moments", ()))
+    return OutboxItem(**fields)
+
+
 def month_of(moment: float) -> str:
     """The archive month (UTC) of a moment; a compaction asks it for every record."""
     return _month_of_day(int(moment // DAY_SECONDS))
@@ -178,6 +186,9 @@ REFERRAL_CODES = Table(
 REFERRALS = Table(
     "referrals", lambda r: str(r["user_id"]), referral_from_json, lambda r: month_of(r["at"])
 )
+OUTBOX = Table(
+    "outbox", lambda r: str(r["id"]), outbox_from_json, lambda r: month_of(r["created_at"])
+)
 TABLES = (
     PAYMENTS,
     SUBSCRIPTIONS,
@@ -187,6 +198,7 @@ TABLES = (
     STARS_SUBSCRIPTIONS,
     REFERRAL_CODES,
     REFERRALS,
+    OUTBOX,
 )
 
 

@@ -292,6 +292,9 @@ class FakeTelegram:
         self.pre_checkout_answers: dict[str, Params] = {}
         self.charges: dict[str, tuple[int, int]] = {}  # charge id -> (user, amount)
         self.refunds: list[Params] = []
+        # The bot's Stars ledger as getStarTransactions lists it, oldest first: incoming
+        # payments (a `source`) and refunds (a `receiver`, the id of the payment refunded).
+        self.star_transactions: list[dict[str, Any]] = []
         self.invoice_links: list[Params] = []  # createInvoiceLink calls, with their "url"
         # Stars subscriptions by their first charge id: user_id, payload, amount, period,
         # expires, canceled, charges.
@@ -322,6 +325,9 @@ class FakeTelegram:
         self.draft_limit_per_second: float | None = None  # drafts per chat; then 429
         self._draft_429: dict[int, int] = {}
         self._fail_next: dict[str, deque[ApiError]] = {}
+        # Seconds a method's answer is held after Telegram did what it asks (a slow or
+        # lost answer: the bot may die before it arrives).
+        self.answer_delay: dict[str, float] = {}
 
     # Server ---------------------------------------------------------------------------
     async def start(self, port: int = 0) -> None:
@@ -372,6 +378,8 @@ class FakeTelegram:
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result
+            if method in self.answer_delay:
+                await asyncio.sleep(self.answer_delay[method])
         except ApiError as error:
             self.errors.append((name, error.code, error.description))
             body: dict[str, Any] = {
@@ -691,7 +699,25 @@ class FakeTelegram:
         currency: str = "XTR",
         **fields: Any,
     ) -> int:
-        """The service message of a completed payment; returns the update_id."""
+        """The service message of a completed payment; returns the update_id. A payment
+        in Stars also enters the bot's Stars ledger (getStarTransactions)."""
+        if currency == "XTR" and charge_id not in self.charges:
+            source: dict[str, Any] = {
+                "type": "user",
+                "transaction_type": "invoice_payment",
+                "user": self._user(user_id),
+                "invoice_payload": payload,
+            }
+            if fields.get("is_recurring"):
+                source["subscription_period"] = 2592000
+            self.star_transactions.append(
+                {
+                    "id": charge_id,
+                    "amount": total_amount,
+                    "date": int(time.time()),
+                    "source": source,
+                }
+            )
         self.charges[charge_id] = (user_id, total_amount)
         paid = {
             "currency": currency,
@@ -1730,7 +1756,27 @@ class FakeTelegram:
         if any(r["telegram_payment_charge_id"] == charge for r in self.refunds):
             raise ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
         self.refunds.append(params)
+        receiver = {
+            "type": "user",
+            "transaction_type": "invoice_payment",
+            "user": self._user(user_id),
+        }
+        amount = self.charges[charge][1]
+        self.star_transactions.append(
+            {"id": charge, "amount": amount, "date": int(time.time()), "receiver": receiver}
+        )
         return True
+
+    def _m_getStarTransactions(self, params: Params) -> Any:
+        """The ledger in chronological order: `offset` transactions skipped, at most `limit`
+        (1-100, default 100) returned."""
+        offset = int(params.get("offset", 0) or 0)
+        limit = int(params.get("limit", 100) or 100)
+        if offset < 0:
+            raise ApiError(400, "Bad Request: OFFSET_INVALID")
+        if not 1 <= limit <= 100:
+            raise ApiError(400, "Bad Request: LIMIT_INVALID")
+        return {"transactions": self.star_transactions[offset : offset + limit]}
 
 
 def _slide(window: deque[float], now: float) -> None:

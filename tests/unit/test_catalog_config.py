@@ -94,7 +94,7 @@ def test_broken_toml_is_one_line(tmp_path: Path) -> None:
 
 def test_missing_token_is_reported_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOT_TOKEN", raising=False)
-    with pytest.raises(ConfigError, match="BOT_TOKEN is required"):
+    with pytest.raises(ConfigError, match="BOT_TOKEN is not set; put the token from @BotFather"):
         load_settings(_env_file=None)
 
 
