@@ -152,8 +152,9 @@ async def pay_with_sbp(
     if opened is None:
         return
     plan, payment = opened
-    await state.set_state(SbpReceipt.waiting)
-    await state.update_data(payment_id=payment.id)
+    if not payment.receipts:  # the next photo or file is its receipt
+        await state.set_state(SbpReceipt.waiting)
+        await state.update_data(payment_id=payment.id)
     await bot.send_message(
         user.id,
         texts(
@@ -433,9 +434,7 @@ async def _send_to_manager(
     if payment.status not in ("pending", "expired"):  # an expired invoice may be paid late
         await bot.send_message(user.id, _closed_text(payment, texts))
         return
-    already = payment.receipt_sent
-    await payments.mark_receipt_sent(payment.id)
-    if already and receipt is None:
+    if await payments.take_receipt(payment.id, attached=receipt is not None) is None:
         await bot.send_message(user.id, texts("pay_sbp_already_sent", payment_id=payment.id))
         return
     plan = payments.plan_of(payment)

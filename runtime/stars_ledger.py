@@ -56,7 +56,7 @@ async def ledger_loop(bot: Bot, services: Services, ledger: StarsLedger, interva
                 logger.warning("Stars ledger: %d missed payment(s) credited", credited)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(failed.wait(), interval)
-            await asyncio.sleep(RETRY_SOON)  # a credit just failed: try again soon
+            await asyncio.sleep(min(RETRY_SOON, interval))  # a credit just failed
 
 
 def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> None:

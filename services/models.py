@@ -155,6 +155,7 @@ class Payment:
     decided_by: int | None = None  # the admin who confirmed or rejected
     note: str | None = None  # reject reason, or why money was not accepted
     receipt_sent: bool = False  # SBP: the user sent a receipt or pressed "I paid"
+    receipts: int = 0  # SBP: receipts (photos, files) copied to the managers
     operations: tuple[str, ...] = ()  # YooMoney operations counted into received_amount
     recurring_id: str | None = None  # the StarsSubscription this payment is a charge of
 

@@ -41,6 +41,8 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 METHODS = ("yoomoney", "sbp", "stars")
 # A pending invoice is shown again (not replaced) while at least this much of its life is left.
 REUSE_MARGIN = 3_600.0
+RECEIPTS_PER_INVOICE = 1  # SBP receipts copied to the managers per invoice
+RECEIPT_WAIT = 7 * 86_400.0  # an SBP invoice with a receipt expires this much later
 SEEN_MONEY_CACHE = 100_000  # money ids looked up in the history, remembered this many
 # Telegram Stars subscriptions: the one period Telegram allows (30 days) and the top price.
 STARS_SUBSCRIPTION_PERIOD = 2_592_000
@@ -785,13 +787,25 @@ class PaymentService:
         await self._commit(staged)
         return rejected
 
-    async def mark_receipt_sent(self, payment_id: str) -> Payment:
-        """SBP: the user sent a receipt; also for an expired invoice (money may be late)."""
+    async def take_receipt(self, payment_id: str, *, attached: bool) -> Payment | None:
+        """SBP: the user sent a receipt (`attached`) or pressed "I have paid"; also for an
+        expired invoice (money may be late). The invoice, if the managers should get it
+        now, else None: at most RECEIPTS_PER_INVOICE receipts are copied to them, and the
+        bare press reaches them once. Checked and claimed before the first await."""
         await self._load(payment_id)
         payment = self._require(payment_id)
         if payment.status not in ("pending", "expired"):
             raise PaymentError(f"not_pending_{payment.status}")
-        updated = dataclasses.replace(payment, receipt_sent=True, updated_at=time.time())
+        if attached and payment.receipts >= RECEIPTS_PER_INVOICE:
+            return None
+        if not attached and payment.receipt_sent:
+            return None
+        updated = dataclasses.replace(
+            payment,
+            receipt_sent=True,
+            receipts=payment.receipts + attached,
+            updated_at=time.time(),
+        )
         staged = Staged()
         self._stage(staged, updated)
         await self._commit(staged)
@@ -811,7 +825,9 @@ class PaymentService:
         staged = Staged()
         expired = []
         for payment in self.with_status("pending"):
-            if moment - payment.created_at >= max_age and not payment.receipt_sent:
+            age = moment - payment.created_at
+            # One a manager still has to check waits longer (and may be confirmed after).
+            if age >= max_age + (RECEIPT_WAIT if payment.receipt_sent else 0.0):
                 moved = self._moved(payment, "expired", now=moment)
                 self._stage(staged, moved)
                 expired.append(moved)

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +23,7 @@ from services.payments import CreditResult, MoneyArrival, PaymentService
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-MAX_PAGES = 10
+MAX_PAGES = 1_000  # a loop guard: 100,000 operations in one check
 CHECK_BUTTON_COOLDOWN = 15.0  # seconds between "check payment" presses per user
 MAX_BACKOFF = 600.0
 CHECKERS_TRACKED = 100_000  # users whose last "check payment" press is remembered
@@ -100,21 +100,30 @@ class YooMoneyClient:
     async def incoming(
         self, *, label: str | None = None, since: float | None = None
     ) -> list[Operation]:
-        """Incoming operations, newest first, following `next_record` pages."""
+        """Incoming operations, newest first, every page."""
+        return [
+            operation async for page in self.pages(label=label, since=since) for operation in page
+        ]
+
+    async def pages(
+        self, *, label: str | None = None, since: float | None = None
+    ) -> AsyncIterator[list[Operation]]:
+        """Incoming operations a page at a time, newest first, following `next_record` to
+        the end (back to `since`): an outage that let thousands of operations pile up is
+        read whole, each page handled before the next is asked for."""
         form: dict[str, str] = {"type": "deposition", "records": str(PAGE_SIZE)}
         if label:
             form["label"] = label
         if since is not None:
             form["from"] = dt.datetime.fromtimestamp(since, dt.UTC).isoformat(timespec="seconds")
-        operations: list[Operation] = []
         for _ in range(MAX_PAGES):
             answer = await self._post(form)
-            operations += [_operation(item) for item in answer.get("operations", [])]
-            next_record = answer.get("next_record")
-            if not next_record:
-                break
-            form["start_record"] = str(next_record)
-        return operations
+            yield [_operation(item) for item in answer.get("operations", [])]
+            next_record = str(answer.get("next_record") or "")
+            if not next_record or next_record == form.get("start_record"):
+                return
+            form["start_record"] = next_record
+        logger.warning("YooMoney history longer than %d pages; the rest next check", MAX_PAGES)
 
     async def _post(self, form: dict[str, str]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}"}
@@ -216,9 +225,10 @@ class YooMoneyChecker:
             return 0
         since = min(p.created_at for p in waiting) - 60
         credited = 0
-        for operation in await self._client.incoming(since=since):
-            if await self.apply(operation):
-                credited += 1
+        async for page in self._client.pages(since=since):
+            for operation in page:
+                if await self.apply(operation):
+                    credited += 1
         return credited
 
     async def check_one(self, payment: Payment, user_id: int) -> CreditResult | None:

@@ -62,8 +62,9 @@ class DataDirLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it, for the next one's message;
+            os.ftruncate(fd, 0)  # a full disk must not stop the start
+            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
         self._fd = fd
         if told:
             logger.info("DATA_DIR %s is free now; starting", self.path.parent)

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog, load_catalog
+from services.outbox import OutboxService
 from services.payments import PaymentService
 from services.promo import PromoService
 from services.storage.base import DAY, Retention
@@ -41,6 +42,8 @@ async def open_money(data_dir: Path, catalog: Catalog) -> Money:
     subscriptions.load(state.subscriptions)
     promo = PromoService(storage, subscriptions, ZoneInfo("Europe/Moscow"))
     await promo.load(state.promo_codes, state.promo_activations)
-    payments = PaymentService(storage, subscriptions, RETENTION, invoice_ttl=DAY)
+    outbox = OutboxService(storage)
+    outbox.load(state.outbox)
+    payments = PaymentService(storage, subscriptions, RETENTION, invoice_ttl=DAY, outbox=outbox)
     await payments.load(state.payments, state.unmatched, state.stars_subscriptions)
     return Money(storage, subscriptions, payments, promo)

@@ -8,6 +8,7 @@ import io
 import time
 import tomllib
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +43,9 @@ class FakeClient:
 
     async def incoming(self, **_: Any) -> list[Operation]:
         return list(self.operations)
+
+    async def pages(self, **_: Any) -> AsyncIterator[list[Operation]]:
+        yield list(self.operations)
 
 
 def checker_for(money: Money, operations: list[Operation] = ()) -> YooMoneyChecker:  # type: ignore[assignment]
@@ -285,8 +289,8 @@ async def test_an_sbp_invoice_that_expired_can_still_be_confirmed(
     money = await open_money(tmp_path, catalog)
     payment = await money.payments.open_invoice(5, "gpt_pro", "sbp")
     await money.payments.expire_stale(3600, now=payment.created_at + 3601)
-    marked = await money.payments.mark_receipt_sent(payment.id)
-    assert marked.status == "expired" and marked.receipt_sent
+    marked = await money.payments.take_receipt(payment.id, attached=True)
+    assert marked is not None and marked.status == "expired" and marked.receipt_sent
     credit = await money.payments.credit(payment.id, decided_by=1)
     assert credit.newly_paid and credit.payment.status == "paid"
 
