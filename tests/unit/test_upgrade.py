@@ -259,6 +259,7 @@ def as_old(payment: Any) -> Record:
     fields = dataclasses.asdict(payment)
     assert fields.pop("operations") == ()
     assert fields.pop("recurring_id") is None  # newer than format 1
+    assert fields.pop("receipts") == 0  # newer than format 1
     return fields
 
 
