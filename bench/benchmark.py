@@ -1,6 +1,7 @@
 """Throughput of this bot against two baselines, on the local stand-ins.
 
     python bench/benchmark.py [--users N] [--messages-per-user K] [--repeats R] [--profile]
+                              [--against OTHER_CHECKOUT]
 
 Starts the Bot API emulator and an instant OpenAI-compatible model on 127.0.0.1 and
 drives three bots, one after another, through the same closed-loop load: every user
@@ -8,6 +9,9 @@ sends K messages, each only after the answer to the previous one has arrived. Ea
 gets fresh stand-ins (and, for this bot, a fresh DATA_DIR), a short untimed warm-up,
 then the timed load; the best of R runs counts. Finally 200 users write to this bot at
 once while the model takes one second to answer.
+
+`--against DIR` adds the `bot.py` of another checkout (an older commit, say `git worktree
+add /tmp/old HEAD~5`) to the same run, with the ratio of this bot to it: an A/B in one run.
 
 `--profile` instead runs this bot once under cProfile through the same load and prints
 the top entries by cumulative time.
@@ -414,14 +418,16 @@ def print_table(results: dict[BotSpec, Measurement]) -> None:
         )
 
 
-async def run_all(users: int, per_user: int, repeats: int, workdir: Path) -> None:
+async def run_all(
+    users: int, per_user: int, repeats: int, workdir: Path, bots: Sequence[BotSpec] = BOTS
+) -> None:
     print(
         f"{users} users x {per_user} messages, closed loop, instant model; "
         f"best of {repeats} run(s); {os.cpu_count()} CPUs"
     )
     best: dict[BotSpec, Measurement] = {}
     for _ in range(repeats):
-        for spec in BOTS:
+        for spec in bots:
             result = await benchmark(spec, users, per_user, workdir)
             if spec not in best or result.seconds < best[spec].seconds:
                 best[spec] = result
@@ -436,12 +442,17 @@ async def run_all(users: int, per_user: int, repeats: int, workdir: Path) -> Non
         f"{OPEN_USERS} users x {OPEN_MESSAGES} messages sent at once (open loop, instant "
         "model): every message answered"
     )
-    opened = {spec: await open_loop(spec, workdir, OPEN_USERS, OPEN_MESSAGES) for spec in BOTS}
+    opened = {spec: await open_loop(spec, workdir, OPEN_USERS, OPEN_MESSAGES) for spec in bots}
     print_table(opened)
     ours_closed, ours_open = best[OURS].rate, opened[OURS].rate
     print(
         f"this bot: open loop {ours_open:.0f} msg/s, {ours_open / ours_closed:.2f}x its closed loop"
     )
+    for other in bots[len(BOTS) :]:
+        print(
+            f"this bot / {other.name}: closed loop {ours_closed / best[other].rate:.2f}x, "
+            f"open loop {ours_open / opened[other].rate:.2f}x the messages per second"
+        )
     seconds, concurrent = await burst(workdir)
     print()
     print(
@@ -484,14 +495,23 @@ def main() -> None:
         "--profile", action="store_true", help="profile this bot with cProfile instead"
     )
     parser.add_argument("--top", type=int, default=30, help="profile entries to print")
+    parser.add_argument(
+        "--against", type=Path, help="another checkout whose bot.py runs in the same loads"
+    )
     args = parser.parse_args()
+    bots: tuple[BotSpec, ...] = BOTS
+    if args.against is not None:
+        other = args.against.resolve()
+        if not (other / "bot.py").is_file():
+            parser.error(f"--against: no bot.py in {other}")
+        bots = (*BOTS, BotSpec(f"bot.py at {other.name}", (str(other / "bot.py"),), model_answer))
     if args.users < 1 or args.messages_per_user < 1 or args.repeats < 1:
         parser.error("--users, --messages-per-user and --repeats must be positive")
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as workdir:
         if args.profile:
             job = profile(args.users, args.messages_per_user, Path(workdir), args.top)
         else:
-            job = run_all(args.users, args.messages_per_user, args.repeats, Path(workdir))
+            job = run_all(args.users, args.messages_per_user, args.repeats, Path(workdir), bots)
         try:
             asyncio.run(stopping_on_sigterm(job))
         except (asyncio.CancelledError, KeyboardInterrupt):

@@ -6,7 +6,7 @@ import contextlib
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
@@ -301,7 +301,7 @@ async def change_renewal(
                 telegram_payment_charge_id=record.first_charge_id,
                 is_canceled=cancel,
             )
-        except TelegramBadRequest as error:
+        except TelegramAPIError as error:  # refused, or 5xx / 429: the user may try again
             logger.warning("editUserStarSubscription for %s failed: %s", record.id, error.message)
             await query.answer(texts("renewal_failed", error=error.message)[:200], show_alert=True)
             return
