@@ -54,8 +54,12 @@ class SubscriptionService:
         self._in_flight = InFlight()
 
     def load(self, subscriptions: Iterable[Subscription]) -> None:
+        by_user = self._by_user
         for subscription in subscriptions:
-            self._put(subscription)
+            if subscription.user_id in by_user:
+                self._put(subscription)  # another plan of the same user: rare
+            else:
+                by_user[subscription.user_id] = (subscription,)
 
     def prune(self, retention: Retention, now: float | None = None) -> None:
         """Forget subscriptions that left the live set (they stay in the archive)."""
