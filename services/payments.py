@@ -381,14 +381,8 @@ class PaymentService:
         """The credit of money whose earlier credit failed settles its "error" record, in
         the same transaction."""
         recorded = self._failed_credit(money_id)
-        if recorded is None:
-            return
-        settled = dataclasses.replace(
-            recorded, resolved_at=now, resolved_by=0, detail=f"{recorded.detail} (credited later)"
-        )
-        self._unmatched[money_id] = settled
-        staged.transaction.unmatched.append(settled)
-        staged.on_undo(lambda: self._unmatched.__setitem__(money_id, recorded))
+        if recorded is not None:
+            self._stage_settled(staged, recorded, 0, now, "(credited later)")
 
     async def _count_toward(
         self, payment: Payment, arrival: MoneyArrival, minimum_share: float
@@ -479,13 +473,21 @@ class PaymentService:
             raise PaymentError("not_found")
         if item.resolved_at is not None:
             raise PaymentError("already_resolved")
-        resolved = dataclasses.replace(item, resolved_at=time.time(), resolved_by=decided_by)
-        self._unmatched[money_id] = resolved
         staged = Staged()
-        staged.transaction.unmatched.append(resolved)
-        staged.on_undo(lambda: self._unmatched.__setitem__(money_id, item))
+        resolved = self._stage_settled(staged, item, decided_by, time.time())
         await self._commit(staged)
         return resolved
+
+    def _stage_settled(
+        self, staged: Staged, item: UnmatchedMoney, by: int | None, now: float, note: str = ""
+    ) -> UnmatchedMoney:
+        """An unmatched record settled (by an admin, or by the bot: `by` 0), in `staged`."""
+        detail = f"{item.detail} {note}".strip() if note else item.detail
+        settled = dataclasses.replace(item, resolved_at=now, resolved_by=by, detail=detail)
+        self._unmatched[item.id] = settled
+        staged.transaction.unmatched.append(settled)
+        staged.on_undo(lambda: self._unmatched.__setitem__(item.id, item))
+        return settled
 
     # Stars subscriptions -------------------------------------------------------------
     def stars_subscription(self, subscription_id: str) -> StarsSubscription | None:
@@ -941,12 +943,7 @@ class PaymentService:
         if key.startswith("stars:"):
             recorded = self._unmatched.get(key)
             if recorded is not None and recorded.resolved_at is None:
-                settled = dataclasses.replace(
-                    recorded, resolved_at=moment, resolved_by=item.requested_by
-                )
-                self._unmatched[key] = settled
-                staged.transaction.unmatched.append(settled)
-                staged.on_undo(lambda: self._unmatched.__setitem__(key, recorded))
+                self._stage_settled(staged, recorded, item.requested_by, moment, "(refunded)")
         else:
             await self._load(key)
             payment = self.get(key)
