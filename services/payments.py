@@ -786,6 +786,8 @@ class PaymentService:
         rejected = self._moved(payment, "rejected", note=reason, decided_by=decided_by)
         staged = Staged()
         self._stage(staged, rejected)
+        params = {"payment_id": payment.id, "reason": reason}
+        self.outbox.tell(staged, payment.user_id, "pay_rejected", params)  # told once, surely
         await self._commit(staged)
         return rejected
 

@@ -18,14 +18,13 @@ from handlers.admin.long_messages import send_long, show_screen
 from handlers.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
 from handlers.editing import remove_buttons
 from handlers.states import RejectReason
-from handlers.views import METHOD_NAMES, payment_line, revenue_lines, tell_user
+from handlers.views import METHOD_NAMES, payment_line, revenue_lines
 from runtime.outbox import OutboxWorker, Outcome, RunResult
 from services.admin_input import echo
 from services.formatting import fit_screen
 from services.models import Payment
 from services.payments import PaymentError, PaymentService
 from services.reports import Revenue, export_payments, revenue_report
-from services.users import UsersService
 from texts import Raw, Texts
 
 router = Router(name=__name__)
@@ -54,13 +53,7 @@ async def confirm_payment(
 
 
 async def reject_payment(
-    payment_id: str,
-    reason: str,
-    admin_id: int,
-    bot: Bot,
-    texts: Texts,
-    payments: PaymentService,
-    users: UsersService,
+    payment_id: str, reason: str, admin_id: int, texts: Texts, payments: PaymentService
 ) -> str:
     try:
         payment = await payments.reject(payment_id, reason=reason, decided_by=admin_id)
@@ -69,10 +62,7 @@ async def reject_payment(
         if existing is None:
             return texts("pay_not_found")
         return texts("admin_already_decided", payment_id=existing.id, status=existing.status)
-    await tell_user(
-        bot, users, payment.user_id, "pay_rejected", payment_id=payment.id, reason=reason
-    )
-    return texts("admin_rejected", payment_id=payment.id, reason=reason)
+    return texts("admin_rejected", payment_id=payment.id, reason=reason)  # the user: outbox
 
 
 async def refund_payment(
@@ -188,20 +178,13 @@ async def reject_with_default_reason(
     bot: Bot,
     texts: Texts,
     payments: PaymentService,
-    users: UsersService,
     state: FSMContext,
 ) -> None:
     """The default reason's button after Reject."""
     await query.answer()
     await state.clear()
     text = await reject_payment(
-        callback_data.payment_id,
-        texts("admin_default_reason"),
-        query.from_user.id,
-        bot,
-        texts,
-        payments,
-        users,
+        callback_data.payment_id, texts("admin_default_reason"), query.from_user.id, texts, payments
     )
     await bot.send_message(query.from_user.id, text)
     await remove_buttons(query)
@@ -209,21 +192,14 @@ async def reject_with_default_reason(
 
 @router.message(RejectReason.waiting, F.text, ~F.text.startswith("/"))
 async def reject_reason(
-    message: Message,
-    bot: Bot,
-    texts: Texts,
-    payments: PaymentService,
-    users: UsersService,
-    state: FSMContext,
+    message: Message, texts: Texts, payments: PaymentService, state: FSMContext
 ) -> None:
     """The reason typed after pressing Reject."""
     data = await state.get_data()
     await state.clear()
     reason = (message.text or "").strip()[:500]
     await message.answer(
-        await reject_payment(
-            data["payment_id"], reason, _sender_id(message), bot, texts, payments, users
-        )
+        await reject_payment(data["payment_id"], reason, _sender_id(message), texts, payments)
     )
 
 
@@ -244,10 +220,8 @@ async def confirm_command(
 async def reject_command(
     message: Message,
     command: CommandObject,
-    bot: Bot,
     texts: Texts,
     payments: PaymentService,
-    users: UsersService,
 ) -> None:
     """/reject PAYMENT_ID [REASON]: reject a pending payment."""
     args = (command.args or "").split(maxsplit=1)
@@ -256,7 +230,7 @@ async def reject_command(
         return
     reason = args[1].strip() if len(args) == 2 else texts("admin_default_reason")
     await message.answer(
-        await reject_payment(args[0], reason, _sender_id(message), bot, texts, payments, users)
+        await reject_payment(args[0], reason, _sender_id(message), texts, payments)
     )
 
 

@@ -108,6 +108,7 @@ class Harness:
         await self.dispatcher.feed_update(
             self.bot, Update(update_id=next(self._updates), message=message)
         )
+        await self.run_outbox()
 
     async def press(self, user_id: int, data: str, language: str = "ru") -> None:
         user = User(id=user_id, is_bot=False, first_name="Иван", language_code=language)
@@ -128,6 +129,14 @@ class Harness:
         await self.dispatcher.feed_update(
             self.bot, Update(update_id=next(self._updates), callback_query=query)
         )
+        await self.run_outbox()
+
+    async def run_outbox(self) -> None:
+        """What the outbox worker's loop would do right away (the harness starts no loops):
+        the notices and Telegram calls that follow a saved change."""
+        worker = self.dispatcher["outbox_worker"]
+        for item in self.services.payments.outbox.due():
+            await worker.run(self.bot, item.id)
 
 
 @pytest.fixture
