@@ -42,7 +42,7 @@ from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
 from services.container import Services, create_services, plans_in_use
-from services.flood import FloodControl
+from services.limits.flood import FloodControl
 from services.log_setup import setup_logging
 from services.storage.base import Retention, StorageDamagedError
 from services.storage.json_store import JsonStorage

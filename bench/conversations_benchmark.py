@@ -72,7 +72,7 @@ async def measure(root: Path, size: int, limit: int | None, repeat: int) -> dict
     catalog = importlib.import_module("services.catalog").load_catalog(root / "catalog.toml")
     storage_module = importlib.import_module("services.storage.json_store")
     retention = importlib.import_module("services.storage.base").Retention(86400.0)
-    service_class = importlib.import_module("services.conversations").ConversationService
+    service_class = importlib.import_module("services.chat.conversations").ConversationService
     options = {}
     if limit is not None and "max_conversations" in inspect.signature(service_class).parameters:
         options = {"max_conversations": limit}

@@ -23,8 +23,8 @@ from handlers.keyboards import answer_keyboard, plans_button
 from handlers.middlewares import Turn
 from handlers.streaming import StreamingReply, is_streaming_draft
 from services.catalog import Catalog
-from services.chat import ChatRefusalError, ChatResult, ChatService
-from services.inbox import Offer, Request
+from services.chat.chat import ChatRefusalError, ChatResult, ChatService
+from services.chat.inbox import Offer, Request
 from services.models import UserRecord
 from services.users import UsersService
 from texts import Texts, format_moment

@@ -11,15 +11,15 @@ from config import Settings
 from handlers.keyboards import renewal_keyboard, start_keyboard
 from handlers.middlewares import Turn
 from handlers.payments import renewal_lines, running_renewals
-from services.access import AccessService
 from services.catalog import Catalog
-from services.chat import ChatService
+from services.chat.chat import ChatService
+from services.chat.voice import VoiceService
+from services.limits.access import AccessService
+from services.limits.quota import Left, QuotaService
 from services.models import UserRecord
-from services.payments import PaymentService
-from services.quota import Left, QuotaService
-from services.referrals import ReferralService
-from services.subscriptions import SubscriptionService
-from services.voice import VoiceService
+from services.money.payments import PaymentService
+from services.money.referrals import ReferralService
+from services.money.subscriptions import SubscriptionService
 from texts import Raw, Texts, format_moment
 
 router = Router(name=__name__)

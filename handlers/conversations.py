@@ -16,8 +16,8 @@ from handlers.editing import remove_buttons, show
 from handlers.middlewares import Turn
 from handlers.states import ChatRename, CustomMode
 from services.catalog import CUSTOM_MODE, Catalog
-from services.chat import ChatService
-from services.conversations import INSTRUCTION_LIMIT, ConversationError, NewConversation
+from services.chat.chat import ChatService
+from services.chat.conversations import INSTRUCTION_LIMIT, ConversationError, NewConversation
 from services.models import Conversation, Conversations, UserRecord
 from services.users import UsersService
 from texts import Raw, Texts

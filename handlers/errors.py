@@ -8,7 +8,7 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent, Update, User
 
-from services.alerts import AlertService
+from services.operator.alerts import AlertService
 from texts import get_texts, language_for
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from config import Settings
 from handlers.chat import refusal_text, send_refusal, show_result
 from handlers.streaming import StreamingReply
 from services.catalog import Catalog
-from services.chat import ChatRefusalError, ChatService
+from services.chat.chat import ChatRefusalError, ChatService
 from services.models import UserRecord
 from texts import Texts
 

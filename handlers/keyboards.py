@@ -21,7 +21,7 @@ from handlers.callbacks import (
 )
 from services.catalog import Model, Plan
 from services.models import StarsSubscription
-from services.payments import MAX_SUBSCRIPTION_STARS, STARS_SUBSCRIPTION_PERIOD
+from services.money.payments import MAX_SUBSCRIPTION_STARS, STARS_SUBSCRIPTION_PERIOD
 from texts import Texts
 
 

@@ -23,7 +23,7 @@ from cachetools import TTLCache
 from handlers.chat import Answering, ProvideAnswering, refusal_text, send_refusal, submit
 from handlers.keyboards import plans_button
 from handlers.middlewares import Turn
-from services.attachments import (
+from services.chat.attachments import (
     MAX_DOCUMENT_BYTES,
     AttachmentError,
     BoundedBuffer,
@@ -32,12 +32,12 @@ from services.attachments import (
     document_text,
     with_file,
 )
-from services.chat import ChatRefusalError, quota_refusal
-from services.inbox import Photo, Request
-from services.llm import ProviderError
+from services.chat.chat import ChatRefusalError, quota_refusal
+from services.chat.inbox import Photo, Request
+from services.chat.llm import ProviderError
+from services.chat.voice import Clip, VoiceRefusalError, VoiceService, recording
+from services.limits.quota import QuotaExceededError, QuotaService
 from services.models import UserRecord
-from services.quota import QuotaExceededError, QuotaService
-from services.voice import Clip, VoiceRefusalError, VoiceService, recording
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message, TelegramObject
 
-from services.chat import ChatService
-from services.model_check import ModelCheck
+from services.chat.chat import ChatService
+from services.chat.model_check import ModelCheck
 from services.models import UserRecord
 from services.users import UsersService
 from texts import Texts

@@ -9,10 +9,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from handlers.callbacks import ModelChoice
 from handlers.editing import edit_text
 from handlers.keyboards import models_keyboard, plans_button
-from services.access import AccessService
 from services.catalog import Catalog, Model
-from services.chat import ChatService
-from services.llm import LLMGateway
+from services.chat.chat import ChatService
+from services.chat.llm import LLMGateway
+from services.limits.access import AccessService
 from services.models import UserRecord
 from services.users import UsersService
 from texts import Texts

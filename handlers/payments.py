@@ -34,15 +34,15 @@ from handlers.states import SbpReceipt
 from runtime.notices import notify_admins
 from services.catalog import Catalog, Plan
 from services.models import Payment, StarsSubscription, UserRecord
-from services.payments import (
+from services.money.payments import (
     STARS_SUBSCRIPTION_PERIOD,
     MoneyArrival,
     PaymentError,
     PaymentService,
 )
-from services.subscriptions import SubscriptionService
+from services.money.subscriptions import SubscriptionService
+from services.money.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
 from services.users import UsersService
-from services.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
 from texts import Texts, format_moment, get_texts
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from handlers.keyboards import plans_keyboard
 from handlers.states import PromoEntry
 from services.catalog import Catalog
 from services.models import UserRecord
-from services.promo import PromoError, PromoService
-from services.subscriptions import SubscriptionService
+from services.money.promo import PromoError, PromoService
+from services.money.subscriptions import SubscriptionService
 from texts import Raw, Texts, format_moment
 
 router = Router(name=__name__)

@@ -9,7 +9,7 @@ from aiogram.types import Message
 from handlers.views import bonus_text
 from services.catalog import Catalog
 from services.models import UserRecord
-from services.referrals import ReferralService, invite_link
+from services.money.referrals import ReferralService, invite_link
 from texts import Raw, Texts
 
 router = Router(name=__name__)

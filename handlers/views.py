@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 
 from services.catalog import Catalog
 from services.models import Payment, PromoCode
-from services.reports import Revenue
+from services.operator.reports import Revenue
 from services.users import UsersService
 from texts import Texts, format_moment, get_texts
 

@@ -15,8 +15,8 @@ from aiogram.exceptions import (
 
 from handlers.admin.keyboards import broadcast_stop_keyboard
 from handlers.editing import edit_text
-from services.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
 from services.container import Services
+from services.operator.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
 from services.users import UsersService
 from texts import get_texts
 

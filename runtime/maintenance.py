@@ -8,7 +8,7 @@ import logging
 from config import Settings
 from runtime.tasks import BackgroundTasks
 from services.container import Services
-from services.money_watch import MoneyWatch
+from services.operator.money_watch import MoneyWatch
 
 logger = logging.getLogger(__name__)
 

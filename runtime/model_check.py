@@ -12,9 +12,9 @@ from aiogram import Dispatcher
 
 from config import Settings
 from handlers.model_moves import ModelMoveMiddleware
-from services.alerts import AlertService
+from services.chat.model_check import ModelCheck
 from services.container import Services
-from services.model_check import ModelCheck
+from services.operator.alerts import AlertService
 
 logger = logging.getLogger(__name__)
 

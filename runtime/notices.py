@@ -12,10 +12,10 @@ from aiogram.types import InlineKeyboardMarkup
 from config import Settings
 from handlers.views import METHOD_NAMES, amount_text, bonus_text
 from services.catalog import Catalog
+from services.chat.formatting import split_lines, split_plain
 from services.container import Services
-from services.formatting import split_lines, split_plain
-from services.payments import CreditResult
-from services.referrals import Reward
+from services.money.payments import CreditResult
+from services.money.referrals import Reward
 from services.users import UsersService
 from texts import Raw, Texts, format_moment, get_texts
 

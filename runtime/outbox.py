@@ -1,4 +1,4 @@
-"""The outbox worker: does at Telegram what `services.outbox` holds, and retries.
+"""The outbox worker: does at Telegram what `services.money.outbox` holds, and retries.
 
 Each item is run by one task at a time (a second caller awaits the same task): the
 background loop, or an admin's /refund that wants the outcome at once. Telegram's
@@ -29,7 +29,7 @@ from aiogram.exceptions import (
 from runtime.tasks import BackgroundTasks
 from services.container import Services
 from services.models import OutboxItem
-from services.outbox import OutboxService
+from services.money.outbox import OutboxService
 from texts import format_moment, get_texts
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError, Telegra
 from config import Settings
 from runtime.tasks import BackgroundTasks
 from services.container import Services
-from services.subscriptions import Reminder
+from services.money.subscriptions import Reminder
 from services.users import UsersService
 from texts import format_moment, get_texts
 

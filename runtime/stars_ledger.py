@@ -14,7 +14,7 @@ from aiogram.types import StarTransaction, TransactionPartnerUser
 from config import Settings
 from runtime.tasks import BackgroundTasks
 from services.container import Services
-from services.stars_ledger import LedgerPayment, Page, StarsLedger
+from services.money.stars_ledger import LedgerPayment, Page, StarsLedger
 
 logger = logging.getLogger(__name__)
 

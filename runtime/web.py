@@ -14,7 +14,7 @@ from aiohttp import web
 from config import ConfigError, Settings
 from runtime.health import Health
 from services.container import Services
-from services.yoomoney_webhook import NOTIFICATION_PATH, create_notification_app
+from services.money.yoomoney_webhook import NOTIFICATION_PATH, create_notification_app
 
 logger = logging.getLogger(__name__)
 

@@ -12,27 +12,27 @@ from dataclasses import dataclass
 import aiohttp
 
 from config import PROVIDER_NAMES, ConfigError, Settings, proxy_problem
-from services.access import AccessService
-from services.alerts import AlertService
-from services.broadcast import BroadcastService
 from services.catalog import Catalog, check_plans_in_use
-from services.chat import ChatService
-from services.conversations import ConversationService
-from services.llm import LLMGateway, ProviderConfig
-from services.model_check import STATE_FILE, ModelCheck
+from services.chat.chat import ChatService
+from services.chat.conversations import ConversationService
+from services.chat.llm import LLMGateway, ProviderConfig
+from services.chat.model_check import STATE_FILE, ModelCheck
+from services.chat.voice import VoiceService
+from services.limits.access import AccessService
+from services.limits.quota import QuotaService
 from services.models import Payment, UnmatchedMoney
-from services.outbox import OutboxService
-from services.payments import MoneyArrival, PaymentService
-from services.promo import PromoService
-from services.quota import QuotaService
-from services.referrals import ReferralService
-from services.stats import StatsService
+from services.money.outbox import OutboxService
+from services.money.payments import MoneyArrival, PaymentService
+from services.money.promo import PromoService
+from services.money.referrals import ReferralService
+from services.money.subscriptions import SubscriptionService
+from services.money.yoomoney import YooMoneyChecker, YooMoneyClient
+from services.operator.alerts import AlertService
+from services.operator.broadcast import BroadcastService
+from services.operator.stats import StatsService
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
-from services.subscriptions import SubscriptionService
 from services.users import UsersService
-from services.voice import VoiceService
-from services.yoomoney import YooMoneyChecker, YooMoneyClient
 
 
 @dataclass(slots=True)

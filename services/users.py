@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from services.models import UserRecord
-from services.stats import StatsService
+from services.operator.stats import StatsService
 from services.storage.base import Storage
 
 

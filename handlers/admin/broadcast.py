@@ -12,7 +12,7 @@ from handlers.callbacks import AdminBroadcast, AdminMenu, BroadcastAct, Section
 from handlers.editing import remove_buttons
 from handlers.states import BroadcastDraft
 from runtime.broadcasts import BroadcastRunner
-from services.broadcast import Broadcast, BroadcastService
+from services.operator.broadcast import Broadcast, BroadcastService
 from services.users import UsersService
 from texts import Texts
 

@@ -10,8 +10,8 @@ from aiogram.types import CallbackQuery, Message
 from handlers.admin.keyboards import menu_keyboard
 from handlers.callbacks import AdminMenu, Section
 from handlers.editing import show
-from services.payments import PaymentService
-from services.subscriptions import SubscriptionService
+from services.money.payments import PaymentService
+from services.money.subscriptions import SubscriptionService
 from services.users import UsersService
 from texts import Texts
 

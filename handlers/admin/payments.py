@@ -20,11 +20,11 @@ from handlers.editing import remove_buttons
 from handlers.states import RejectReason
 from handlers.views import METHOD_NAMES, payment_line, revenue_lines
 from runtime.outbox import OutboxWorker, Outcome, RunResult
-from services.admin_input import echo
-from services.formatting import fit_screen
+from services.chat.formatting import fit_screen
 from services.models import Payment
-from services.payments import PaymentError, PaymentService
-from services.reports import Revenue, export_payments, revenue_report
+from services.money.payments import PaymentError, PaymentService
+from services.operator.admin_input import echo
+from services.operator.reports import Revenue, export_payments, revenue_report
 from texts import Raw, Texts
 
 router = Router(name=__name__)

@@ -16,11 +16,11 @@ from handlers.admin.users import plan_ids
 from handlers.callbacks import AdminMenu, AdminPromo, PromoAct, Section
 from handlers.states import PromoWizard
 from handlers.views import promo_line
-from services.admin_input import MAX_DAYS, MAX_USES, echo, grouped, whole_number, within
 from services.catalog import Catalog
-from services.formatting import fit_screen
+from services.chat.formatting import fit_screen
 from services.models import PromoCode
-from services.promo import CODE_PATTERN, PromoError, PromoService, normalize_code
+from services.money.promo import CODE_PATTERN, PromoError, PromoService, normalize_code
+from services.operator.admin_input import MAX_DAYS, MAX_USES, echo, grouped, whole_number, within
 from texts import Raw, Texts
 
 router = Router(name=__name__)

@@ -14,14 +14,14 @@ from handlers.admin.keyboards import stats_keyboard
 from handlers.admin.long_messages import send_long
 from handlers.callbacks import AdminMenu, Section
 from services.catalog import Catalog
-from services.chart import daily_chart
-from services.payments import PaymentService
-from services.referrals import ReferralService
-from services.reports import Revenue, StatsReport, stats_report
-from services.stats import FREE, StatsService
-from services.subscriptions import SubscriptionService
+from services.chat.voice import VOICE_KEY
+from services.money.payments import PaymentService
+from services.money.referrals import ReferralService
+from services.money.subscriptions import SubscriptionService
+from services.operator.chart import daily_chart
+from services.operator.reports import Revenue, StatsReport, stats_report
+from services.operator.stats import FREE, StatsService
 from services.users import UsersService
-from services.voice import VOICE_KEY
 from texts import Raw, Texts
 
 router = Router(name=__name__)

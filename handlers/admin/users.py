@@ -23,13 +23,13 @@ from handlers.callbacks import AdminMenu, AdminUser, Section, UserAct
 from handlers.editing import show
 from handlers.states import AdminFind
 from handlers.views import payment_line, tell_user
-from services.admin_input import MAX_DAYS, MAX_USER_ID, echo, whole_number, within
 from services.catalog import Catalog
 from services.models import Payment, UserRecord
-from services.payments import PaymentService
-from services.reports import month_start, revenue_of
-from services.stats import StatsService
-from services.subscriptions import SubscriptionService
+from services.money.payments import PaymentService
+from services.money.subscriptions import SubscriptionService
+from services.operator.admin_input import MAX_DAYS, MAX_USER_ID, echo, whole_number, within
+from services.operator.reports import month_start, revenue_of
+from services.operator.stats import StatsService
 from services.users import UsersService
 from texts import Raw, Texts, format_moment
 

@@ -4,7 +4,7 @@ Money records (payments, subscriptions, promo codes and activations, unmatched m
 change only through `commit(Transaction)`, which lands whole or not at all. The rules
 a database implementation enforces with constraints, and the services check before
 they commit (one process, checks and claims before the first await):
-- a payment's status moves only along `services.payments.TRANSITIONS`;
+- a payment's status moves only along `services.money.payments.TRANSITIONS`;
 - at most one open (pending) invoice per user, plan and method;
 - a promo code is activated once per user and at most `max_uses` times;
 - a money event (`UnmatchedMoney.id`: method and operation or charge id) is recorded once;

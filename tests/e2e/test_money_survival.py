@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from services.payments import charge_payment_id
+from services.money.payments import charge_payment_id
 from tests.e2e.conftest import ADMIN, BotProcess, StartBot, money_records
 from tests.e2e.test_payments import buy, label_of, payments_file, periods, yoomoney_env
 from tests.e2e.test_referrals import INVITER, bonus_periods

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.payments import charge_payment_id
+from services.money.payments import charge_payment_id
 from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.e2e.test_payments import buy
 from tests.stubs.telegram_server import FakeTelegram, SentMessage

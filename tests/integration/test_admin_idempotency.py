@@ -18,7 +18,7 @@ from aiogram.types import (
 )
 
 from handlers.callbacks import AdminBroadcast, AdminMenu, AdminPayment, AdminUser
-from services.payments import MoneyArrival
+from services.money.payments import MoneyArrival
 from tests.integration.conftest import BOT_USER, Harness
 from texts import get_texts
 

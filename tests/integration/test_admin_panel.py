@@ -21,9 +21,9 @@ from handlers.callbacks import (
 )
 from handlers.states import AdminFind
 from runtime.notices import notify_admins
-from services.formatting import utf16_length
+from services.chat.formatting import utf16_length
+from services.chat.voice import VOICE_KEY
 from services.models import UnmatchedMoney
-from services.voice import VOICE_KEY
 from tests.integration.conftest import Harness
 from tests.stubs.telegram_text import parse_html
 

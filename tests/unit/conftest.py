@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog, load_catalog
-from services.outbox import OutboxService
-from services.payments import PaymentService
-from services.promo import PromoService
+from services.money.outbox import OutboxService
+from services.money.payments import PaymentService
+from services.money.promo import PromoService
+from services.money.subscriptions import SubscriptionService
 from services.storage.base import DAY, Retention
 from services.storage.json_store import JsonStorage
-from services.subscriptions import SubscriptionService
 
 ROOT = Path(__file__).resolve().parents[2]
 

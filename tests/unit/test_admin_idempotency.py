@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.broadcast import BroadcastService
+from services.operator.broadcast import BroadcastService
 
 
 async def test_a_broadcast_is_claimed_once(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import io
 import pypdf
 import pytest
 
-from services.attachments import (
+from services.chat.attachments import (
     MAX_DOCUMENT_BYTES,
     AttachmentError,
     BoundedBuffer,

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from services.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
+from services.operator.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
 
 
 async def test_every_user_once_despite_429_and_blocked(tmp_path: Path) -> None:

@@ -10,13 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.access import AccessService
-from services.alerts import AlertService
 from services.catalog import Catalog, Model
-from services.chat import ChatRefusalError, ChatService
-from services.conversations import ConversationService
-from services.inbox import Offer, Request
-from services.llm import (
+from services.chat.chat import ChatRefusalError, ChatService
+from services.chat.conversations import ConversationService
+from services.chat.inbox import Offer, Request
+from services.chat.llm import (
     LLMGateway,
     ProviderConfig,
     ProviderError,
@@ -24,11 +22,13 @@ from services.llm import (
     StreamEvent,
     TextDelta,
 )
+from services.limits.access import AccessService
+from services.limits.quota import QuotaService
 from services.models import ChatTurn, Usage, UserRecord
-from services.quota import QuotaService
-from services.stats import StatsService
+from services.money.subscriptions import SubscriptionService
+from services.operator.alerts import AlertService
+from services.operator.stats import StatsService
 from services.storage.json_store import JsonStorage
-from services.subscriptions import SubscriptionService
 from tests.unit.conftest import RETENTION
 
 

@@ -13,9 +13,9 @@ from pydantic import SecretStr, ValidationError
 from config import Settings
 from handlers.conversations import _dropped_text
 from services.catalog import Catalog
-from services.conversations import ConversationService, NewConversation
+from services.chat.conversations import ConversationService, NewConversation
 from services.models import ChatTurn, Conversation, Conversations, UserRecord
-from services.stats import DayStats
+from services.operator.stats import DayStats
 from services.storage import atomic
 from services.storage.atomic import FileWriter, read_json
 from services.storage.json_store import JsonStorage
@@ -56,7 +56,7 @@ async def test_new_past_the_limit_drops_the_least_recently_used_with_memory_and_
 ) -> None:
     conversations, storage = await service(tmp_path, catalog, limit=3)
     clock = itertools.count(1_000, 700)  # each answer later than TOUCH_EVERY apart
-    monkeypatch.setattr("services.conversations.time.time", lambda: float(next(clock)))
+    monkeypatch.setattr("services.chat.conversations.time.time", lambda: float(next(clock)))
     first = await started_with_memory(conversations, "про кошек", storage)
     second = await started_with_memory(conversations, "про собак", storage)
     third = await started_with_memory(conversations, "про птиц", storage)
@@ -80,7 +80,7 @@ async def test_the_conversation_current_before_new_is_kept_even_if_least_recentl
 ) -> None:
     conversations, storage = await service(tmp_path, catalog, limit=3)
     clock = itertools.count(1_000, 700)
-    monkeypatch.setattr("services.conversations.time.time", lambda: float(next(clock)))
+    monkeypatch.setattr("services.chat.conversations.time.time", lambda: float(next(clock)))
     oldest = await started_with_memory(conversations, "давний", storage)
     await started_with_memory(conversations, "средний", storage)
     await started_with_memory(conversations, "свежий", storage)
@@ -123,7 +123,7 @@ async def test_a_group_keeps_at_most_the_limit_of_topic_conversations(
 ) -> None:
     conversations, _ = await service(tmp_path, catalog, limit=2)
     clock = itertools.count(1_000, 700)
-    monkeypatch.setattr("services.conversations.time.time", lambda: float(next(clock)))
+    monkeypatch.setattr("services.chat.conversations.time.time", lambda: float(next(clock)))
     for topic in ("t1", "t2", "t3"):
         await conversations.topic(-100, topic, None)
     assert [item.id for item in (await conversations.all(-100)).items] == ["t2", "t3"]

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from services.catalog import Catalog
-from services.llm import LLMGateway, ProviderConfig
+from services.chat.llm import LLMGateway, ProviderConfig
+from services.chat.pictures import Prompt
 from services.models import Usage, UserRecord
-from services.payments import MoneyArrival
-from services.pictures import Prompt
-from services.reports import stats_report
-from services.stats import FREE, StatsService
+from services.money.payments import MoneyArrival
+from services.operator.reports import stats_report
+from services.operator.stats import FREE, StatsService
 from services.users import UsersService
 from tests.stubs.openai_server import FakeOpenAI, text_of
 from tests.unit.conftest import open_money

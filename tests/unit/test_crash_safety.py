@@ -22,10 +22,10 @@ import pytest
 import services.storage.atomic as atomic
 from services.catalog import Catalog
 from services.models import Payment
-from services.payments import CreditResult
+from services.money.payments import CreditResult
+from services.money.subscriptions import DAY
 from services.storage.journal import archive_months, journal_numbers, journal_path, read_archive
 from services.storage.json_store import read_live_records
-from services.subscriptions import DAY
 from tests.unit.conftest import ROOT, Money, open_money
 
 TABLES = ("payments", "subscriptions", "promo_codes", "promo_activations", "unmatched_money")
@@ -126,10 +126,10 @@ from zoneinfo import ZoneInfo
 import services.storage.json_store as json_store
 from services.catalog import load_catalog
 from services.models import ChatTurn, UserRecord
-from services.payments import METHODS, PaymentService
-from services.promo import PromoError, PromoService
+from services.money.payments import METHODS, PaymentService
+from services.money.promo import PromoError, PromoService
 from services.storage.base import DAY, Retention
-from services.subscriptions import SubscriptionService
+from services.money.subscriptions import SubscriptionService
 
 json_store.MIN_COMPACTION_BYTES = 4096  # so that compaction also starts on its own
 
@@ -376,11 +376,11 @@ from zoneinfo import ZoneInfo
 
 from services.catalog import load_catalog
 from services.models import ChatTurn, UserRecord
-from services.payments import PaymentService
-from services.promo import PromoService
+from services.money.payments import PaymentService
+from services.money.promo import PromoService
 from services.storage.base import DAY, Retention
 from services.storage.json_store import JsonStorage
-from services.subscriptions import SubscriptionService
+from services.money.subscriptions import SubscriptionService
 
 LIMIT = args["limit"]
 # No file may grow past LIMIT bytes: a write crossing it is cut short, the next one fails

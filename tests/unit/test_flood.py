@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, 
 
 from handlers.callbacks import AnswerAct, AnswerControl
 from handlers.middlewares import FloodMiddleware, _stops_work
-from services.flood import ANSWER_COST, BURST, FloodControl, Verdict
+from services.limits.flood import ANSWER_COST, BURST, FloodControl, Verdict
 
 
 def test_ten_fast_messages_pass_and_a_script_is_stopped_once() -> None:

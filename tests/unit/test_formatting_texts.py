@@ -7,7 +7,7 @@ import re
 import string
 from html.parser import HTMLParser
 
-from services.formatting import markdown_to_html, split_html, split_plain
+from services.chat.formatting import markdown_to_html, split_html, split_plain
 from services.log_setup import SecretsFilter
 from texts import CATALOGS, Raw, get_texts, language_for
 

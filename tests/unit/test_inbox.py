@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.inbox import Inbox, Offer, Photo, Request, join_messages
+from services.chat.inbox import Inbox, Offer, Photo, Request, join_messages
 
 
 async def test_the_first_message_starts_a_worker_and_the_rest_wait_in_order() -> None:

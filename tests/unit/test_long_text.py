@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.formatting import (
+from services.chat.formatting import (
     fit_screen,
     markdown_to_html,
     split_html,

@@ -12,11 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from config import ConfigError, Settings, load_settings, proxy_problem, proxy_secrets
-from services.access import AccessService
-from services.alerts import AlertService
 from services.catalog import Catalog
-from services.container import provider_configs
-from services.llm import (
+from services.chat.llm import (
     LLMGateway,
     ProviderConfig,
     ProviderError,
@@ -25,11 +22,14 @@ from services.llm import (
     model_ids,
     socks_session,
 )
+from services.chat.model_check import ModelCheck
+from services.container import provider_configs
+from services.limits.access import AccessService
 from services.log_setup import SecretsFilter, collect_secrets
-from services.model_check import ModelCheck
 from services.models import Conversation, Conversations, UserRecord
+from services.money.subscriptions import SubscriptionService
+from services.operator.alerts import AlertService
 from services.storage.json_store import JsonStorage
-from services.subscriptions import SubscriptionService
 from tests.unit.conftest import RETENTION
 
 PROVIDERS = ("openai", "openrouter", "deepseek", "gemini", "xai", "perplexity", "qwen")

@@ -15,17 +15,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import services.promo as promo_module
-import services.reports as reports
+import services.money.promo as promo_module
+import services.operator.reports as reports
 import services.storage.json_store as json_store
 from services.catalog import Catalog, CatalogError, check_plans_in_use
 from services.models import ChatTurn, UnmatchedMoney
-from services.payments import MoneyArrival, PaymentService
-from services.promo import PromoError
-from services.reports import export_payments
+from services.money.payments import MoneyArrival, PaymentService
+from services.money.promo import PromoError
+from services.money.yoomoney import Operation, YooMoneyChecker
+from services.operator.reports import export_payments
 from services.storage.base import DAY
 from services.storage.journal import journal_numbers, journal_path
-from services.yoomoney import Operation, YooMoneyChecker
 from tests.unit.conftest import ROOT, Money, open_money
 from tests.unit.test_payments import RecordingAlerts
 

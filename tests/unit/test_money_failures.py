@@ -15,12 +15,12 @@ import pytest
 
 from services.catalog import Catalog
 from services.models import Payment, UnmatchedMoney
-from services.payments import MoneyArrival, PaymentService
-from services.referrals import START_PREFIX
-from services.stars_ledger import PAGE, LedgerPayment, StarsLedger
+from services.money.payments import MoneyArrival, PaymentService
+from services.money.referrals import START_PREFIX
+from services.money.stars_ledger import PAGE, LedgerPayment, StarsLedger
+from services.money.yoomoney import Operation, YooMoneyClient
 from services.storage.base import DAY, Transaction
 from services.storage.json_store import read_live_records
-from services.yoomoney import Operation, YooMoneyClient
 from tests.stubs.yoomoney_server import FakeYooMoney
 from tests.unit.conftest import Money, open_money
 from tests.unit.test_money_defects import FakeClient, checker_for

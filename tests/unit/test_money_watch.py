@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from services.alerts import AlertService
 from services.catalog import Catalog
-from services.money_watch import MoneyWatch
-from services.stats import StatsService
+from services.operator.alerts import AlertService
+from services.operator.money_watch import MoneyWatch
+from services.operator.stats import StatsService
 from tests.unit.conftest import Money, open_money
 
 MSK = ZoneInfo("Europe/Moscow")

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog
-from services.chat import ChatRefusalError
+from services.chat.chat import ChatRefusalError
+from services.limits.quota import QuotaExceededError
 from services.models import UserRecord
-from services.quota import QuotaExceededError
-from services.stats import FREE, StatsService
+from services.operator.stats import FREE, StatsService
 from tests.unit.conftest import ROOT
 from tests.unit.test_chat import collect, make
 from tests.unit.test_quota import quota_for

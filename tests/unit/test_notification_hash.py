@@ -7,8 +7,8 @@ from typing import cast
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.yoomoney import Operation, YooMoneyChecker, notification_hash_ok
-from services.yoomoney_webhook import NOTIFICATION_PATH, create_notification_app
+from services.money.yoomoney import Operation, YooMoneyChecker, notification_hash_ok
+from services.money.yoomoney_webhook import NOTIFICATION_PATH, create_notification_app
 
 SECRET = "s3cret"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from services.alerts import AlertService
 from services.catalog import Catalog
-from services.payments import CreditResult, PaymentError
-from services.subscriptions import DAY
-from services.yoomoney import Operation, YooMoneyChecker, notification_hash_ok, quickpay_url
+from services.money.payments import CreditResult, PaymentError
+from services.money.subscriptions import DAY
+from services.money.yoomoney import Operation, YooMoneyChecker, notification_hash_ok, quickpay_url
+from services.operator.alerts import AlertService
 from tests.unit.conftest import open_money
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from services.catalog import Catalog, load_catalog
-from services.chat import ChatRefusalError
-from services.inbox import Photo, Request
-from services.llm import request_body
+from services.chat.chat import ChatRefusalError
+from services.chat.inbox import Photo, Request
+from services.chat.llm import request_body
+from services.chat.pictures import IMAGE_CHARS, IMAGE_NOTE, MAX_PROMPT_IMAGES
 from services.models import ChatTurn, UserRecord
-from services.pictures import IMAGE_CHARS, IMAGE_NOTE, MAX_PROMPT_IMAGES
 from tests.unit.conftest import ROOT
 from tests.unit.test_chat import collect, make, nano_user
 

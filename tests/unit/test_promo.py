@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog
-from services.promo import PromoError, PromoService
+from services.money.promo import PromoError, PromoService
+from services.money.subscriptions import DAY, SubscriptionService, UnknownPlanError
 from services.storage.json_store import read_live_records
-from services.subscriptions import DAY, SubscriptionService, UnknownPlanError
 from tests.unit.conftest import open_money
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -144,10 +144,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 sys.path.insert(0, {root!r})
 from services.catalog import load_catalog
-from services.promo import PromoService
+from services.money.promo import PromoService
 from services.storage.base import Retention
 from services.storage.json_store import JsonStorage
-from services.subscriptions import SubscriptionService
+from services.money.subscriptions import SubscriptionService
 
 async def main():
     storage = JsonStorage(Path({data!r}), Retention(open_payment_seconds=86400))

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.access import AccessService
 from services.catalog import Catalog
-from services.chat import ChatRefusalError
+from services.chat.chat import ChatRefusalError
+from services.limits.access import AccessService
+from services.limits.quota import QuotaExceededError, QuotaService
 from services.models import ChatTurn, UserRecord
-from services.quota import QuotaExceededError, QuotaService
-from services.stats import StatsService
+from services.operator.stats import StatsService
 from tests.unit.conftest import ROOT, open_money
 from tests.unit.test_chat import collect, make
 

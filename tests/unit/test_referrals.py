@@ -11,11 +11,11 @@ import orjson
 import pytest
 
 from handlers.views import bonus_text
-from services.access import AccessService
 from services.catalog import Catalog, CatalogError, ReferralBonus, load_catalog
+from services.limits.access import AccessService
+from services.limits.quota import QuotaExceededError, QuotaService
 from services.models import Payment, Referral
-from services.quota import QuotaExceededError, QuotaService
-from services.referrals import (
+from services.money.referrals import (
     SOURCE_PREFIX,
     START_PREFIX,
     ReferralService,
@@ -23,10 +23,10 @@ from services.referrals import (
     code_from_start,
     invite_link,
 )
-from services.stats import StatsService
+from services.money.subscriptions import DAY
+from services.operator.stats import StatsService
 from services.storage.journal import journal_numbers, journal_path
 from services.storage.json_store import read_live_records
-from services.subscriptions import DAY
 from tests.unit.conftest import ROOT, Money, open_money
 from tests.unit.test_stars_subscriptions import charge
 from texts import get_texts

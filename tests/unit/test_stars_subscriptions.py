@@ -16,7 +16,7 @@ import pytest
 from services.catalog import Catalog
 from services.container import plans_in_use
 from services.models import StarsSubscription
-from services.payments import (
+from services.money.payments import (
     STARS_SUBSCRIPTION_PERIOD,
     ArrivalOutcome,
     CreditResult,
@@ -24,7 +24,7 @@ from services.payments import (
     PaymentError,
     charge_payment_id,
 )
-from services.reports import export_payments
+from services.operator.reports import export_payments
 from services.storage.base import DAY, Transaction
 from services.storage.json_store import read_live_records
 from tests.unit.conftest import Money, open_money

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from services.access import AccessService
 from services.catalog import Catalog
-from services.quota import QuotaService
-from services.stats import DayStats, StatsService
+from services.limits.access import AccessService
+from services.limits.quota import QuotaService
+from services.operator.stats import DayStats, StatsService
 from services.storage.atomic import read_json
 from tests.unit.conftest import open_money
 
@@ -194,12 +194,12 @@ async def test_a_day_whose_file_cannot_be_read_is_not_overwritten(
     def failing_read(path: Path, default: Any = None) -> Any:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr("services.stats.read_json", failing_read)
+    monkeypatch.setattr("services.operator.stats.read_json", failing_read)
     clock.set("2026-12-14T23:59:40")
     stats.user_seen(1, is_new=False)  # not counted: the day's file cannot be read now
     await stats.flush()
     assert len(on_disk(tmp_path, "2026-12-14")["active"]) == 500
-    monkeypatch.setattr("services.stats.read_json", read_json)
+    monkeypatch.setattr("services.operator.stats.read_json", read_json)
     stats.count_request(7, NANO, 50)  # readable again: the day goes on
     await stats.flush()
     day = on_disk(tmp_path, "2026-12-14")

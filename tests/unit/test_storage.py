@@ -24,14 +24,14 @@ from config import load_settings
 from services.catalog import Catalog
 from services.container import collections_paused, create_services
 from services.models import ChatTurn, Period, Subscription, UserRecord
-from services.stats import StatsService
+from services.money.subscriptions import SubscriptionService
+from services.operator.stats import StatsService
 from services.storage import journal, json_store
 from services.storage.atomic import FileWriter, read_json
 from services.storage.base import DAY, StorageDamagedError, Transaction
 from services.storage.journal import LineBuffer
 from services.storage.json_store import JsonStorage
 from services.storage.records import month_of
-from services.subscriptions import SubscriptionService
 from tests.unit.conftest import RETENTION, open_money
 
 

@@ -7,13 +7,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from services.access import AccessService
 from services.catalog import Catalog
+from services.limits.access import AccessService
 from services.models import Period, Subscription
-from services.money import Staged
+from services.money.staging import Staged
+from services.money.subscriptions import DAY, SubscriptionService
 from services.storage.base import Transaction
 from services.storage.json_store import JsonStorage
-from services.subscriptions import DAY, SubscriptionService
 from tests.unit.conftest import RETENTION, open_money
 
 T0 = 1_800_000_000.0

@@ -20,10 +20,10 @@ import pytest
 
 import services.storage.json_store as json_store
 from services.catalog import Catalog
-from services.promo import PromoError
+from services.money.promo import PromoError
+from services.money.subscriptions import DAY
 from services.storage.journal import archive_months, read_archive
 from services.storage.json_store import read_live_records
-from services.subscriptions import DAY
 from tests.unit.conftest import ROOT, Money, open_money
 
 MONEY_FILES = ("payments.json", "subscriptions.json", "promo_codes.json")

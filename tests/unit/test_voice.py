@@ -8,13 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.access import AccessService
-from services.alerts import AlertService
 from services.catalog import Catalog, Model, Transcription
-from services.chat import ChatRefusalError, input_budget
-from services.llm import LLMGateway, ProviderConfig, ProviderError, Transcript
-from services.stats import FREE, StatsService
-from services.voice import (
+from services.chat.chat import ChatRefusalError, input_budget
+from services.chat.llm import LLMGateway, ProviderConfig, ProviderError, Transcript
+from services.chat.voice import (
     MAX_BYTES_PER_SECOND,
     MAX_DOWNLOAD_BYTES,
     SPEECH_CHARS_PER_SECOND,
@@ -25,6 +22,9 @@ from services.voice import (
     VoiceService,
     recording,
 )
+from services.limits.access import AccessService
+from services.operator.alerts import AlertService
+from services.operator.stats import FREE, StatsService
 from tests.stubs.openai_server import FakeOpenAI, ogg_opus
 from tests.unit.conftest import open_money
 from tests.unit.test_chat import collect, make, nano_user

@@ -19,11 +19,11 @@ from typing import Final, Literal
 
 import mutagen
 
-from services.access import AccessService
-from services.alerts import AlertService
 from services.catalog import Catalog, Model, Transcription
-from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError
-from services.stats import FREE, StatsService
+from services.chat.llm import CONFIG_FAILURES, LLMGateway, ProviderError
+from services.limits.access import AccessService
+from services.operator.alerts import AlertService
+from services.operator.stats import FREE, StatsService
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from typing import Protocol
 
 import orjson
 
-from services.access import AccessService
-from services.alerts import AlertService
 from services.catalog import Catalog, Model
-from services.llm import LLMGateway, ProviderError, normalize_id
+from services.chat.llm import LLMGateway, ProviderError, normalize_id
+from services.limits.access import AccessService
 from services.models import Conversations, UserRecord
+from services.operator.alerts import AlertService
 from services.storage.atomic import write_file_atomic
 
 logger = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from services.models import (
     UnmatchedMoney,
     UnmatchedReason,
 )
-from services.money import InFlight, Staged
-from services.outbox import OutboxService
+from services.money.outbox import OutboxService
+from services.money.staging import InFlight, Staged
+from services.money.subscriptions import SubscriptionService, UnknownPlanError
 from services.storage.base import Retention, Storage
-from services.subscriptions import SubscriptionService, UnknownPlanError
 
 logger = logging.getLogger(__name__)
 

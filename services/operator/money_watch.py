@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
-from services.alerts import AlertService
-from services.payments import PaymentService
-from services.reports import month_start, revenue_of
-from services.stats import StatsService
+from services.money.payments import PaymentService
+from services.operator.alerts import AlertService
+from services.operator.reports import month_start, revenue_of
+from services.operator.stats import StatsService
 
 SHARE_JUMP = 0.25  # a model's share of today's cost this much above its 7-day share
 MIN_COST_FOR_SHARE = 100.0  # RUB today before shares are compared at all

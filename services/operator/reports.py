@@ -14,9 +14,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.models import Payment
-from services.payments import PaymentService
-from services.stats import FREE, ModelUsage, StatsService
-from services.subscriptions import SubscriptionService
+from services.money.payments import PaymentService
+from services.money.subscriptions import SubscriptionService
+from services.operator.stats import FREE, ModelUsage, StatsService
 from services.users import UsersService
 
 CSV_FIELDS = (

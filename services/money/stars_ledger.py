@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.payments import STARS_SUBSCRIPTION_PERIOD, MoneyArrival, PaymentService
+from services.money.payments import STARS_SUBSCRIPTION_PERIOD, MoneyArrival, PaymentService
 from services.storage.atomic import DamagedFileError, dump_json, read_json, write_file_atomic
 
 logger = logging.getLogger(__name__)

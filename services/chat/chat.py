@@ -9,14 +9,11 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from services.access import AccessService
-from services.alerts import AlertService
 from services.catalog import Catalog, Model
-from services.conversations import ConversationService, NewConversation
-from services.inbox import Inbox, Photo, Request
-from services.llm import CONFIG_FAILURES, LLMGateway, ProviderError, TextDelta
-from services.models import ChatTurn, Conversation, Usage, UserRecord
-from services.pictures import (
+from services.chat.conversations import ConversationService, NewConversation
+from services.chat.inbox import Inbox, Photo, Request
+from services.chat.llm import CONFIG_FAILURES, LLMGateway, ProviderError, TextDelta
+from services.chat.pictures import (
     IMAGE_CHARS,
     Prompt,
     data_url,
@@ -24,8 +21,11 @@ from services.pictures import (
     sent_chars,
     turn_chars,
 )
-from services.quota import QuotaExceededError, QuotaService
-from services.stats import StatsService
+from services.limits.access import AccessService
+from services.limits.quota import QuotaExceededError, QuotaService
+from services.models import ChatTurn, Conversation, Usage, UserRecord
+from services.operator.alerts import AlertService
+from services.operator.stats import StatsService
 from services.storage.base import Storage
 
 logger = logging.getLogger(__name__)

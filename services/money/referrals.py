@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from services.catalog import Catalog, Plan
 from services.models import Payment, Referral, ReferralCode
-from services.money import InFlight, Staged
-from services.payments import CreditResult
+from services.money.payments import CreditResult
+from services.money.staging import InFlight, Staged
+from services.money.subscriptions import SubscriptionService
 from services.storage.base import Storage
-from services.subscriptions import SubscriptionService
 
 logger = logging.getLogger(__name__)
 

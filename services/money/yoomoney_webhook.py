@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from services.yoomoney import Operation, YooMoneyChecker, notification_hash_ok
+from services.money.yoomoney import Operation, YooMoneyChecker, notification_hash_ok
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from services.catalog import Catalog, Plan
 from services.models import Period, Subscription
-from services.money import InFlight, Staged
+from services.money.staging import InFlight, Staged
 from services.storage.base import Retention, Storage
 
 DAY = 86_400.0

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 
-from services.admin_input import MAX_DAYS, MAX_USES
 from services.models import PromoActivation, PromoCode
-from services.money import Staged
+from services.money.staging import Staged
+from services.money.subscriptions import SubscriptionService
+from services.operator.admin_input import MAX_DAYS, MAX_USES
 from services.storage.base import Storage
-from services.subscriptions import SubscriptionService
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{3,32}$")
 GUESS_LIMIT = 5  # wrong codes per user...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.catalog import Catalog, Model, Plan
-from services.subscriptions import SubscriptionService
+from services.money.subscriptions import SubscriptionService
 
 
 class AccessService:

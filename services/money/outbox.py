@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 
 from services.models import OutboxItem, OutboxKind
-from services.money import Staged
+from services.money.staging import Staged
 from services.storage.base import DAY, Retention, Storage
 
 RETRY_FIRST = 5.0  # seconds before the first retry; doubled each time...

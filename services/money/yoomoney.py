@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 import aiohttp
 from cachetools import TTLCache
 
-from services.alerts import AlertService
 from services.models import Payment
-from services.payments import CreditResult, MoneyArrival, PaymentService
+from services.money.payments import CreditResult, MoneyArrival, PaymentService
+from services.operator.alerts import AlertService
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from openai._vendor.httpx_aiohttp import AiohttpTransport  # the SDK's own aioht
 from openai.types.chat import ChatCompletionChunk
 
 from services.catalog import Catalog, Model
+from services.chat.pictures import message_content
 from services.models import ChatTurn, Usage
-from services.pictures import message_content
 
 if TYPE_CHECKING:
     from httpx2 import AsyncClient  # what DefaultAioHttpClient is, for the type checker

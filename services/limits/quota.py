@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from services.access import AccessService
 from services.catalog import Catalog, Model, Plan
-from services.stats import FREE, StatsService
+from services.limits.access import AccessService
+from services.operator.stats import FREE, StatsService
 
 
 @dataclass(slots=True, frozen=True)
