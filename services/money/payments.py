@@ -26,18 +26,10 @@ from services.models import (
 from services.money.outbox import OutboxService
 from services.money.staging import InFlight, Staged
 from services.money.subscriptions import SubscriptionService, UnknownPlanError
-from services.storage.base import Retention, Storage
+from services.storage.base import TRANSITIONS, Retention, Storage
 
 logger = logging.getLogger(__name__)
 
-# Which status may follow which: forward only.
-TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    "pending": frozenset({"paid", "rejected", "expired"}),
-    "expired": frozenset({"paid", "rejected"}),  # late money, or a manager's late decision
-    "paid": frozenset({"refunded"}),
-    "rejected": frozenset(),
-    "refunded": frozenset(),
-}
 METHODS = ("yoomoney", "sbp", "stars")
 # A pending invoice is shown again (not replaced) while at least this much of its life is left.
 REUSE_MARGIN = 3_600.0

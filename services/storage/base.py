@@ -2,9 +2,11 @@
 
 Money records (payments, subscriptions, promo codes and activations, unmatched money)
 change only through `commit(Transaction)`, which lands whole or not at all. The rules
-a database implementation enforces with constraints, and the services check before
-they commit (one process, checks and claims before the first await):
-- a payment's status moves only along `services.money.payments.TRANSITIONS`;
+(`MoneyRule`) a database implementation enforces with constraints, and the services
+check before they commit (one process, checks and claims before the first await, the
+fast path); a commit that would break one raises `ConflictError` and writes nothing
+(the JSON store from its own checks at commit, a database from its constraints):
+- a payment's status moves only along `TRANSITIONS`;
 - at most one open (pending) invoice per user, plan and method;
 - a promo code is activated once per user and at most `max_uses` times;
 - a money event (`UnmatchedMoney.id`: method and operation or charge id) is recorded once;
@@ -18,14 +20,16 @@ they commit (one process, checks and claims before the first await):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from services.models import (
     ChatTurn,
     Conversations,
     OutboxItem,
     Payment,
+    PaymentStatus,
     PromoActivation,
     PromoCode,
     Referral,
@@ -39,8 +43,48 @@ from services.models import (
 DAY = 86_400.0
 
 
-class StorageDamagedError(Exception):
+# Which payment status may follow which: forward only.
+TRANSITIONS: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
+    "pending": frozenset({"paid", "rejected", "expired"}),
+    "expired": frozenset({"paid", "rejected"}),  # late money, or a manager's late decision
+    "paid": frozenset({"refunded"}),
+    "rejected": frozenset(),
+    "refunded": frozenset(),
+}
+
+
+class StorageError(Exception):
+    """What the storage contract raises (a write that fails is an OSError)."""
+
+
+class StorageDamagedError(StorageError):
     """A money or entitlement file cannot be read; the message names it and the backup."""
+
+
+class MoneyRule(StrEnum):
+    """The money rules every Storage holds at commit (a database: its constraints)."""
+
+    STATUS_FORWARD = "status_forward"  # a payment's status moves along TRANSITIONS only
+    ONE_OPEN_INVOICE = "one_open_invoice"  # one pending invoice per user, plan and method
+    PROMO_ONCE_PER_USER = "promo_once_per_user"
+    PROMO_MAX_USES = "promo_max_uses"
+    MONEY_EVENT_ONCE = "money_event_once"  # an arrival (operation, charge) recorded once
+    STARS_CHARGE_ONCE = "stars_charge_once"  # a Stars subscription's charge credited once
+    REFERRAL_CODE_UNIQUE = "referral_code_unique"  # one code per user, one user per code
+    INVITED_ONCE = "invited_once"  # a user is invited once, by one inviter
+    REWARD_ONCE = "reward_once"  # an invitation's reward is set once
+
+
+class ConflictError(StorageError):
+    """A commit would break `rule` (for the record `key`): nothing of it was written.
+
+    The services' own checks refuse such a change before they commit; this is the same
+    refusal from the store (another process got there first, or a check was missed)."""
+
+    def __init__(self, rule: MoneyRule, key: str) -> None:
+        super().__init__(f"money rule {rule.value} violated by {key}")
+        self.rule = rule
+        self.key = key
 
 
 @dataclass(slots=True, frozen=True)
@@ -200,7 +244,8 @@ class Storage(ABC):
 
     @abstractmethod
     async def commit(self, transaction: Transaction) -> None:
-        """Write the records together, durably, all or nothing."""
+        """Write the records together, durably, all or nothing; ConflictError (nothing
+        written) if they would break a money rule."""
 
     @abstractmethod
     async def find_payment(self, payment_id: str) -> Payment | None:
