@@ -19,14 +19,14 @@ from aiogram.methods.base import Response
 from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
-from handlers import get_routers
-from handlers.groups import GroupLines
-from handlers.middlewares import (
+from edge.middlewares import (
     ArrivalOrder,
     FloodMiddleware,
     InFlightMiddleware,
     UserContextMiddleware,
 )
+from handlers import get_routers
+from handlers.groups import GroupLines
 from runtime import (
     broadcasts,
     connect,

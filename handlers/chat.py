@@ -17,11 +17,11 @@ from aiogram.types import (
 )
 
 from config import Settings
-from handlers.callbacks import AnswerAct, AnswerControl
-from handlers.editing import remove_buttons
-from handlers.keyboards import answer_keyboard, plans_button
-from handlers.middlewares import Turn
-from handlers.streaming import StreamingReply, is_streaming_draft
+from edge.callbacks import AnswerAct, AnswerControl
+from edge.editing import remove_buttons
+from edge.keyboards import answer_keyboard, plans_button
+from edge.middlewares import Turn
+from edge.streaming import StreamingReply, is_streaming_draft
 from services.catalog import Catalog
 from services.chat.chat import ChatRefusalError, ChatResult, ChatService
 from services.chat.inbox import Offer, Request

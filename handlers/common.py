@@ -8,8 +8,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from config import Settings
-from handlers.keyboards import renewal_keyboard, start_keyboard
-from handlers.middlewares import Turn
+from edge.keyboards import renewal_keyboard, start_keyboard
+from edge.middlewares import Turn
 from handlers.payments import renewal_lines, running_renewals
 from services.catalog import Catalog
 from services.chat.chat import ChatService

@@ -11,10 +11,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from config import Settings
-from handlers.callbacks import ChatsAct, ChatsMenu, ModeAct, ModeChoice
-from handlers.editing import remove_buttons, show
-from handlers.middlewares import Turn
-from handlers.states import ChatRename, CustomMode
+from edge.callbacks import ChatsAct, ChatsMenu, ModeAct, ModeChoice
+from edge.editing import remove_buttons, show
+from edge.middlewares import Turn
+from edge.states import ChatRename, CustomMode
 from services.catalog import CUSTOM_MODE, Catalog
 from services.chat.chat import ChatService
 from services.chat.conversations import INSTRUCTION_LIMIT, ConversationError, NewConversation

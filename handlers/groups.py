@@ -17,8 +17,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, User
 
 from config import Settings
+from edge.streaming import StreamingReply
 from handlers.chat import refusal_text, send_refusal, show_result
-from handlers.streaming import StreamingReply
 from services.catalog import Catalog
 from services.chat.chat import ChatRefusalError, ChatService
 from services.models import UserRecord

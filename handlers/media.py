@@ -20,9 +20,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
 from cachetools import TTLCache
 
+from edge.keyboards import plans_button
+from edge.middlewares import Turn
 from handlers.chat import Answering, ProvideAnswering, refusal_text, send_refusal, submit
-from handlers.keyboards import plans_button
-from handlers.middlewares import Turn
 from services.chat.attachments import (
     MAX_DOCUMENT_BYTES,
     AttachmentError,

@@ -6,9 +6,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from handlers.callbacks import ModelChoice
-from handlers.editing import edit_text
-from handlers.keyboards import models_keyboard, plans_button
+from edge.callbacks import ModelChoice
+from edge.editing import edit_text
+from edge.keyboards import models_keyboard, plans_button
 from services.catalog import Catalog, Model
 from services.chat.chat import ChatService
 from services.chat.llm import LLMGateway

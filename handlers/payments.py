@@ -12,8 +12,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
 from config import Settings
-from handlers.admin.keyboards import sbp_decision_keyboard
-from handlers.callbacks import (
+from edge.admin_keyboards import sbp_decision_keyboard
+from edge.callbacks import (
     BuyPlan,
     CheckPayment,
     PayMethod,
@@ -22,7 +22,7 @@ from handlers.callbacks import (
     RenewalAct,
     SbpPaid,
 )
-from handlers.keyboards import (
+from edge.keyboards import (
     link_keyboard,
     offers_stars_subscription,
     payment_methods_keyboard,
@@ -30,7 +30,7 @@ from handlers.keyboards import (
     sbp_keyboard,
     yoomoney_keyboard,
 )
-from handlers.states import SbpReceipt
+from edge.states import SbpReceipt
 from runtime.notices import notify_admins
 from services.catalog import Catalog, Plan
 from services.models import Payment, StarsSubscription, UserRecord

@@ -8,9 +8,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from config import Settings
-from handlers.callbacks import EnterPromo, ShowPlans
-from handlers.keyboards import plans_keyboard
-from handlers.states import PromoEntry
+from edge.callbacks import EnterPromo, ShowPlans
+from edge.keyboards import plans_keyboard
+from edge.states import PromoEntry
 from services.catalog import Catalog
 from services.models import UserRecord
 from services.money.promo import PromoError, PromoService

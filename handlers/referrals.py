@@ -6,7 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from handlers.views import bonus_text
+from edge.views import bonus_text
 from services.catalog import Catalog
 from services.models import UserRecord
 from services.money.referrals import ReferralService, invite_link

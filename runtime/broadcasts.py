@@ -13,8 +13,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 
-from handlers.admin.keyboards import broadcast_stop_keyboard
-from handlers.editing import edit_text
+from edge.admin_keyboards import broadcast_stop_keyboard
+from edge.editing import edit_text
 from services.container import Services
 from services.operator.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
 from services.users import UsersService

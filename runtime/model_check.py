@@ -1,6 +1,6 @@
 """Models that exist: at start-up and then every MODEL_CHECK_INTERVAL seconds (daily),
 each provider's GET /models (services.model_check); users on a model no longer served
-are moved when they next write (handlers.model_moves)."""
+are moved when they next write (edge.model_moves)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import logging
 from aiogram import Dispatcher
 
 from config import Settings
-from handlers.model_moves import ModelMoveMiddleware
+from edge.model_moves import ModelMoveMiddleware
 from services.chat.model_check import ModelCheck
 from services.container import Services
 from services.operator.alerts import AlertService

@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 
 from config import Settings
-from handlers.views import METHOD_NAMES, amount_text, bonus_text
+from edge.views import METHOD_NAMES, amount_text, bonus_text
 from services.catalog import Catalog
 from services.chat.formatting import split_lines, split_plain
 from services.container import Services

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from aiogram import F, Router
 
+from edge.filters import IsAdmin
 from handlers.admin import broadcast, panel, payments, promo, stats, users
-from handlers.filters import IsAdmin
 
 router = Router(name="admin")
 router.message.filter(IsAdmin(), F.chat.type == "private")

@@ -7,10 +7,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from handlers.admin.keyboards import broadcast_confirm_keyboard
-from handlers.callbacks import AdminBroadcast, AdminMenu, BroadcastAct, Section
-from handlers.editing import remove_buttons
-from handlers.states import BroadcastDraft
+from edge.admin_keyboards import broadcast_confirm_keyboard
+from edge.callbacks import AdminBroadcast, AdminMenu, BroadcastAct, Section
+from edge.editing import remove_buttons
+from edge.states import BroadcastDraft
 from runtime.broadcasts import BroadcastRunner
 from services.operator.broadcast import Broadcast, BroadcastService
 from services.users import UsersService

@@ -7,9 +7,9 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from handlers.admin.keyboards import menu_keyboard
-from handlers.callbacks import AdminMenu, Section
-from handlers.editing import show
+from edge.admin_keyboards import menu_keyboard
+from edge.callbacks import AdminMenu, Section
+from edge.editing import show
 from services.money.payments import PaymentService
 from services.money.subscriptions import SubscriptionService
 from services.users import UsersService

@@ -13,12 +13,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, FSInputFile, Message
 
 from config import Settings
-from handlers.admin.keyboards import default_reason_keyboard, payments_section_keyboard
-from handlers.admin.long_messages import send_long, show_screen
-from handlers.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
-from handlers.editing import remove_buttons
-from handlers.states import RejectReason
-from handlers.views import METHOD_NAMES, payment_line, revenue_lines
+from edge.admin_keyboards import default_reason_keyboard, payments_section_keyboard
+from edge.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
+from edge.editing import remove_buttons
+from edge.long_messages import send_long, show_screen
+from edge.states import RejectReason
+from edge.views import METHOD_NAMES, payment_line, revenue_lines
 from runtime.outbox import OutboxWorker, Outcome, RunResult
 from services.chat.formatting import fit_screen
 from services.models import Payment

@@ -10,12 +10,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from handlers.admin.keyboards import promo_plans_keyboard, promo_section_keyboard, skip_keyboard
-from handlers.admin.long_messages import send_long, show_screen
+from edge.admin_keyboards import promo_plans_keyboard, promo_section_keyboard, skip_keyboard
+from edge.callbacks import AdminMenu, AdminPromo, PromoAct, Section
+from edge.long_messages import send_long, show_screen
+from edge.states import PromoWizard
+from edge.views import promo_line
 from handlers.admin.users import plan_ids
-from handlers.callbacks import AdminMenu, AdminPromo, PromoAct, Section
-from handlers.states import PromoWizard
-from handlers.views import promo_line
 from services.catalog import Catalog
 from services.chat.formatting import fit_screen
 from services.models import PromoCode

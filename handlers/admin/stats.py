@@ -10,9 +10,9 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from config import Settings
-from handlers.admin.keyboards import stats_keyboard
-from handlers.admin.long_messages import send_long
-from handlers.callbacks import AdminMenu, Section
+from edge.admin_keyboards import stats_keyboard
+from edge.callbacks import AdminMenu, Section
+from edge.long_messages import send_long
 from services.catalog import Catalog
 from services.chat.voice import VOICE_KEY
 from services.money.payments import PaymentService

@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from config import Settings
-from handlers.admin.keyboards import (
+from edge.admin_keyboards import (
     grant_days_keyboard,
     grant_plans_keyboard,
     revoke_plans_keyboard,
@@ -18,11 +18,11 @@ from handlers.admin.keyboards import (
     with_back,
     yes_keyboard,
 )
-from handlers.admin.long_messages import send_long
-from handlers.callbacks import AdminMenu, AdminUser, Section, UserAct
-from handlers.editing import show
-from handlers.states import AdminFind
-from handlers.views import payment_line, tell_user
+from edge.callbacks import AdminMenu, AdminUser, Section, UserAct
+from edge.editing import show
+from edge.long_messages import send_long
+from edge.states import AdminFind
+from edge.views import payment_line, tell_user
 from services.catalog import Catalog
 from services.models import Payment, UserRecord
 from services.money.payments import PaymentService

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from handlers.callbacks import (
+from edge.callbacks import (
     AdminBroadcast,
     AdminMenu,
     AdminPayment,

@@ -17,7 +17,7 @@ from aiogram.types import (
     User,
 )
 
-from handlers.callbacks import AdminBroadcast, AdminMenu, AdminPayment, AdminUser
+from edge.callbacks import AdminBroadcast, AdminMenu, AdminPayment, AdminUser
 from services.money.payments import MoneyArrival
 from tests.integration.conftest import BOT_USER, Harness
 from texts import get_texts

@@ -7,7 +7,7 @@ import asyncio
 from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardMarkup
 
-from handlers.callbacks import (
+from edge.callbacks import (
     AdminBroadcast,
     AdminMenu,
     AdminPayment,
@@ -19,7 +19,7 @@ from handlers.callbacks import (
     Section,
     UserAct,
 )
-from handlers.states import AdminFind
+from edge.states import AdminFind
 from runtime.notices import notify_admins
 from services.chat.formatting import utf16_length
 from services.chat.voice import VOICE_KEY

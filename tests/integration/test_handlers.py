@@ -7,7 +7,7 @@ import datetime as dt
 from aiogram.methods import SendMessage
 from aiogram.types import Chat, Message, Sticker, Update, User
 
-from handlers.callbacks import AdminMenu, BuyPlan, ModelChoice, PayMethod, PayWith, Section
+from edge.callbacks import AdminMenu, BuyPlan, ModelChoice, PayMethod, PayWith, Section
 from tests.integration.conftest import Harness
 
 

@@ -17,7 +17,7 @@ from aiogram.types import (
     User,
 )
 
-from handlers.callbacks import PayMethod, PayWith, SbpPaid
+from edge.callbacks import PayMethod, PayWith, SbpPaid
 from runtime.notices import PaymentNotices
 from services.models import UserRecord
 from tests.integration.conftest import Harness

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 
-from handlers.callbacks import AnswerAct, AnswerControl
-from handlers.middlewares import FloodMiddleware, _stops_work
+from edge.callbacks import AnswerAct, AnswerControl
+from edge.middlewares import FloodMiddleware, _stops_work
 from services.limits.flood import ANSWER_COST, BURST, FloodControl, Verdict
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from handlers.views import bonus_text
+from edge.views import bonus_text
 from services.catalog import Catalog, CatalogError, ReferralBonus, load_catalog
 from services.limits.access import AccessService
 from services.limits.quota import QuotaExceededError, QuotaService

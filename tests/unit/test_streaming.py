@@ -12,7 +12,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.streaming import StreamingReply, is_streaming_draft
+from edge.streaming import StreamingReply, is_streaming_draft
 from tests.stubs.telegram_server import FakeTelegram
 
 USER = 77
@@ -170,7 +170,7 @@ async def test_a_429_pauses_the_chat_for_the_next_answer_too(
 async def test_a_draft_is_shown_again_while_the_answer_pauses(
     telegram: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("handlers.streaming.DRAFT_REFRESH", 0.3)  # Telegram's: about 30 s
+    monkeypatch.setattr("edge.streaming.DRAFT_REFRESH", 0.3)  # Telegram's: about 30 s
     reply = reply_to(bot, USER)
     await asyncio.sleep(INTERVAL)
     await reply.add("думаю над продолжением")

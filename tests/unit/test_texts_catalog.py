@@ -2,10 +2,10 @@
 languages, no key is dead, and counted nouns agree with their numbers.
 
 The code is read with `ast`, never imported, so the scan does not depend on how the
-handlers are laid out: every .py file under handlers/, runtime/ and services/ and bot.py.
-A text call is `texts(KEY, ...)`, `admin_texts(KEY, ...)` (any name or attribute ending
-in `texts`) or `get_texts(LANG)(KEY, ...)`. KEY may be a literal, a conditional of
-literals, or an f-string / variable whose values the resolver below can list:
+handlers are laid out: every .py file under handlers/, edge/, runtime/ and services/,
+and bot.py. A text call is `texts(KEY, ...)`, `admin_texts(KEY, ...)` (any name or
+attribute ending in `texts`) or `get_texts(LANG)(KEY, ...)`. KEY may be a literal, a
+conditional of literals, or an f-string / variable whose values the resolver below can list:
 
 - names bound by `for` loops and comprehensions over literal tuples (also module-level
   constants such as `MENU_COMMANDS`), by assignments, and by function parameters (the
@@ -36,7 +36,7 @@ import pytest
 from texts import CATALOGS, PLURAL_RULES, PLURAL_SPEC, Raw, get_texts, plural_form
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED_DIRS = ("handlers", "runtime", "services")
+SCANNED_DIRS = ("handlers", "edge", "runtime", "services")
 SCANNED_FILES = ("bot.py",)
 MAX_DEPTH = 12  # resolution steps; deeper chains count as unknown
 # Keys no code uses yet, reported but not failing. admin_promo_disabled / _enabled: the
@@ -597,7 +597,7 @@ def test_unused_keys_are_reported(
             print(f"\ntext keys never used: {', '.join(unused)}")
     unused = [key for key in unused if key not in KNOWN_UNUSED]
     assert not unused, (
-        "these text keys are never used in handlers/, runtime/, services/ or bot.py, and "
+        "these text keys are never used in handlers/, edge/, runtime/, services/ or bot.py, and "
         f"no dynamic key pattern explains them (remove them or use them): {unused}"
     )
 

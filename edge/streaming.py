@@ -31,7 +31,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
 
-from handlers.editing import is_not_modified
+from edge.editing import is_not_modified
 from services.chat.formatting import (
     TELEGRAM_TEXT_LIMIT,
     markdown_to_html,

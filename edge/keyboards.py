@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.callbacks import (
+from edge.callbacks import (
     AnswerAct,
     AnswerControl,
     BuyPlan,

@@ -13,7 +13,7 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
-from handlers.callbacks import AnswerAct, AnswerControl
+from edge.callbacks import AnswerAct, AnswerControl
 from services.limits.flood import ANSWER_COST, FloodControl, Verdict
 from services.users import UsersService
 from texts import get_texts, language_for

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.callbacks import (
+from edge.callbacks import (
     AdminBroadcast,
     AdminMenu,
     AdminPayment,

@@ -12,7 +12,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
-from handlers.editing import show
+from edge.editing import show
 from services.chat.formatting import Screen, split_lines
 
 RETRIES = 3  # sends of one part that Telegram asks to wait for
