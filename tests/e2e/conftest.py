@@ -1,6 +1,6 @@
 """End-to-end harness: the real `python bot.py` against the local stand-ins.
 
-Fixtures: `telegram` (FakeTelegram), `llm` (FakeOpenAI), `yoomoney` (FakeYooMoney),
+Fixtures (the stand-ins `telegram`, `llm` and `yoomoney` come from tests/conftest.py):
 `data_dir`, and `bot_process` (alias `start_bot`): a factory that starts the bot and
 returns once that very process polls. Call it again to restart on the same DATA_DIR;
 the emulators keep their state.
@@ -21,15 +21,13 @@ from typing import Any, Protocol
 import pytest
 
 from services.storage.json_store import read_live_records
+from tests.conftest import TEST_KEY
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
-from tests.stubs.yoomoney_server import FakeYooMoney
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "123456:TEST-e2e-token"
 ADMIN = 1000
 PROVIDERS = ("OPENAI", "OPENROUTER", "DEEPSEEK", "GEMINI", "XAI", "PERPLEXITY", "QWEN")
-TEST_KEY = "sk-test"
 START_TIMEOUT = 20.0
 
 
@@ -179,30 +177,6 @@ def bot_environment(
     if not overridden & {"WEB_PORT", "NOTIFICATION_PORT"}:
         env["WEB_PORT"] = str(free_port())
     return env
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeOpenAI]:
-    server = FakeOpenAI(TEST_KEY)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def yoomoney() -> AsyncIterator[FakeYooMoney]:
-    server = FakeYooMoney()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

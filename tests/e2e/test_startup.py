@@ -21,10 +21,10 @@ import aiohttp
 import pytest
 
 from config import token_problem
+from tests.conftest import TEST_KEY
 from tests.e2e.conftest import (
     ADMIN,
     ROOT,
-    TEST_KEY,
     BotProcess,
     StartBot,
     bot_environment,

@@ -1,10 +1,17 @@
-"""The production Dispatcher fed real Update objects, with a session that records calls."""
+"""The production Dispatcher fed real Update objects, with a session that records calls.
+
+The session answers like Telegram; `session.fail(...)` makes chosen calls answer with
+Telegram's errors (429 with retry_after, 400 "message is not modified", 403 blocked), so
+the error branches run in milliseconds, through aiogram's own error mapping.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,31 +28,91 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
-from aiogram.types import (
-    CallbackQuery,
-    Chat,
-    Message,
-    MessageId,
-    Update,
-    User,
-)
+from aiogram.types import Chat, Message, MessageId, Update
 
 from bot import create_dispatcher
 from config import Settings, load_settings
 from services.catalog import load_catalog
 from services.container import Services, create_services
+from tests import factories
+from tests.stubs.telegram_server import BLOCKED, NOT_MODIFIED
 
 ROOT = Path(__file__).resolve().parents[2]
-BOT_USER = User(id=42, is_bot=True, first_name="Bot", username="test_bot")
+BOT_USER = factories.BOT
+
+
+@dataclass(frozen=True)
+class TelegramError:
+    """An error answer as the Bot API sends it."""
+
+    code: int
+    description: str
+    retry_after: int | None = None
+
+    def body(self) -> str:
+        answer: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            answer["parameters"] = {"retry_after": self.retry_after}
+        return json.dumps(answer)
+
+
+def flood(retry_after: int = 1) -> TelegramError:
+    """429: too many requests, try again in `retry_after` seconds."""
+    return TelegramError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+
+
+MESSAGE_NOT_MODIFIED = TelegramError(400, NOT_MODIFIED)
+BOT_BLOCKED = TelegramError(403, BLOCKED)
+
+
+@dataclass
+class _Failure:
+    method: type[TelegramMethod[Any]]
+    error: TelegramError
+    times: int | None  # None: every matching call
+    where: Callable[[Any], bool] | None
 
 
 class RecordingSession(BaseSession):
-    """Answers every call like Telegram would, and keeps the calls for assertions."""
+    """Answers every call like Telegram would, and keeps the calls for assertions.
+
+    `calls` holds what Telegram accepted; `refused` what it answered with an error.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[TelegramMethod[Any]] = []
+        self.refused: list[TelegramMethod[Any]] = []
+        self._failures: list[_Failure] = []
         self._ids = itertools.count(1000)
+
+    def fail(
+        self,
+        method: type[TelegramMethod[Any]],
+        error: TelegramError,
+        *,
+        times: int | None = 1,
+        where: Callable[[Any], bool] | None = None,
+    ) -> None:
+        """Answer the next `times` calls of `method` (those `where` accepts) with `error`;
+        `times=None`: every such call from now on."""
+        self._failures.append(_Failure(method, error, times, where))
+
+    def _failure_for(self, method: TelegramMethod[Any]) -> TelegramError | None:
+        for failure in self._failures:
+            if isinstance(method, failure.method) and (
+                failure.where is None or failure.where(method)
+            ):
+                if failure.times is not None:
+                    failure.times -= 1
+                    if failure.times == 0:
+                        self._failures.remove(failure)
+                return failure.error
+        return None
 
     async def close(self) -> None:
         return None
@@ -53,6 +120,10 @@ class RecordingSession(BaseSession):
     async def make_request(
         self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
     ) -> Any:
+        error = self._failure_for(method)
+        if error is not None:
+            self.refused.append(method)
+            self.check_response(bot, method, error.code, error.body())  # raises, as aiogram does
         self.calls.append(method)
         if isinstance(method, GetMe):
             return BOT_USER
@@ -91,44 +162,22 @@ class Harness:
         self._messages = itertools.count(1)
 
     async def message(self, user_id: int, text: str, language: str = "ru") -> None:
-        user = User(id=user_id, is_bot=False, first_name="Иван", language_code=language)
-        entities = None
-        if text.startswith("/"):
-            from aiogram.types import MessageEntity
-
-            entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
-        message = Message(
-            message_id=next(self._messages),
-            date=dt.datetime.now(),
-            chat=Chat(id=user_id, type="private"),
-            from_user=user,
-            text=text,
-            entities=entities,
+        """`user_id` writes `text` in their private chat."""
+        message = factories.message(
+            user_id, text, language=language, message_id=next(self._messages)
         )
-        await self.dispatcher.feed_update(
-            self.bot, Update(update_id=next(self._updates), message=message)
-        )
-        await self.run_outbox()
+        await self.feed(factories.update(next(self._updates), message=message))
 
     async def press(self, user_id: int, data: str, language: str = "ru") -> None:
-        user = User(id=user_id, is_bot=False, first_name="Иван", language_code=language)
-        message = Message(
-            message_id=1,
-            date=dt.datetime.now(),
-            chat=Chat(id=user_id, type="private"),
-            from_user=BOT_USER,
-            text="menu",
+        """`user_id` presses a button with `data` under a bot message in their chat."""
+        query = factories.callback(
+            user_id, data, language=language, query_id=str(next(self._updates))
         )
-        query = CallbackQuery(
-            id=str(next(self._updates)),
-            from_user=user,
-            chat_instance="x",
-            message=message,
-            data=data,
-        )
-        await self.dispatcher.feed_update(
-            self.bot, Update(update_id=next(self._updates), callback_query=query)
-        )
+        await self.feed(factories.update(next(self._updates), callback_query=query))
+
+    async def feed(self, update: Update) -> None:
+        """One update through the production Dispatcher, then the outbox's due work."""
+        await self.dispatcher.feed_update(self.bot, update)
         await self.run_outbox()
 
     async def run_outbox(self) -> None:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 
 from aiogram.methods import EditMessageText, SendMessage
-from aiogram.types import (
-    CallbackQuery,
-    Chat,
-    InlineKeyboardMarkup,
-    Message,
-    MessageEntity,
-    Update,
-    User,
-)
+from aiogram.types import InlineKeyboardMarkup, Update, User
 
 from edge.callbacks import AdminBroadcast, AdminMenu, AdminPayment, AdminUser
 from services.money.payments import MoneyArrival
-from tests.integration.conftest import BOT_USER, Harness
+from tests import factories
+from tests.integration.conftest import Harness
 from texts import get_texts
 
 ADMIN = 1
@@ -27,36 +19,21 @@ DAY = 86400.0
 
 
 def _admin() -> User:
-    return User(id=ADMIN, is_bot=False, first_name="Админ", language_code="ru")
+    return factories.user(ADMIN, first_name="Админ")
 
 
 async def _press_on(harness: Harness, message_id: int, data: str, query_id: str) -> None:
     """The admin presses a button under the bot's message `message_id` (own query id)."""
-    message = Message(
-        message_id=message_id,
-        date=dt.datetime.now(),
-        chat=Chat(id=ADMIN, type="private"),
-        from_user=BOT_USER,
-        text="confirm?",
-    )
-    query = CallbackQuery(
-        id=query_id, from_user=_admin(), chat_instance="x", message=message, data=data
-    )
+    under = factories.bot_message(ADMIN, "confirm?", message_id)
+    query = factories.callback(ADMIN, data, sender=_admin(), query_id=query_id, under=under)
     await harness.dispatcher.feed_update(
-        harness.bot, Update(update_id=10_000 + int(query_id), callback_query=query)
+        harness.bot, factories.update(10_000 + int(query_id), callback_query=query)
     )
 
 
 def _command_update(update_id: int, message_id: int, text: str) -> Update:
-    message = Message(
-        message_id=message_id,
-        date=dt.datetime.now(),
-        chat=Chat(id=ADMIN, type="private"),
-        from_user=_admin(),
-        text=text,
-        entities=[MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))],
-    )
-    return Update(update_id=update_id, message=message)
+    message = factories.message(ADMIN, text, sender=_admin(), message_id=message_id)
+    return factories.update(update_id, message=message)
 
 
 def _days_left(harness: Harness, user_id: int, plan_id: str) -> float:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiogram.methods import SendMessage
-from aiogram.types import Chat, Message, Sticker, Update, User
+from aiogram.types import Sticker
 
 from edge.callbacks import AdminMenu, BuyPlan, ModelChoice, PayMethod, PayWith, Section
+from tests import factories
 from tests.integration.conftest import Harness
 
 
@@ -69,11 +68,9 @@ async def test_plans_and_payment_methods(harness: Harness) -> None:
 
 
 async def test_a_sticker_gets_the_only_text_answer(harness: Harness) -> None:
-    sticker = Message(
+    sticker = factories.message(
+        7,
         message_id=900,
-        date=dt.datetime.now(),
-        chat=Chat(id=7, type="private"),
-        from_user=User(id=7, is_bot=False, first_name="Иван", language_code="ru"),
         sticker=Sticker(
             file_id="s",
             file_unique_id="s",
@@ -84,5 +81,5 @@ async def test_a_sticker_gets_the_only_text_answer(harness: Harness) -> None:
             is_video=False,
         ),
     )
-    await harness.dispatcher.feed_update(harness.bot, Update(update_id=900, message=sticker))
+    await harness.feed(factories.update(900, message=sticker))
     assert "текст" in harness.session.texts_to(7)[-1]

@@ -20,6 +20,7 @@ from aiogram.types import (
 from edge.callbacks import PayMethod, PayWith, SbpPaid
 from runtime.notices import PaymentNotices
 from services.models import UserRecord
+from tests import factories
 from tests.integration.conftest import Harness
 
 ADMIN = 1
@@ -32,7 +33,7 @@ def enable_sbp(harness: Harness) -> None:
 
 
 def user(user_id: int = USER) -> User:
-    return User(id=user_id, is_bot=False, first_name="Иван", language_code="ru")
+    return factories.user(user_id)
 
 
 async def feed_message(harness: Harness, message: Message, update_id: int) -> None:

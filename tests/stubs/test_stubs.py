@@ -31,18 +31,11 @@ from aiogram.types import (
 )
 from openai import AsyncOpenAI
 
+from tests.conftest import TEST_KEY
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import NOT_MODIFIED, FakeTelegram
 
 USER = 42
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def make_bot(telegram: FakeTelegram, token: str | None = None) -> Bot:
@@ -58,16 +51,8 @@ async def bot(telegram: FakeTelegram) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
-async def llm() -> AsyncIterator[FakeOpenAI]:
-    server = FakeOpenAI("sk-good")
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def client(llm: FakeOpenAI) -> AsyncIterator[AsyncOpenAI]:
-    sdk = AsyncOpenAI(base_url=llm.base_url, api_key="sk-good", max_retries=0)
+    sdk = AsyncOpenAI(base_url=llm.base_url, api_key=TEST_KEY, max_retries=0)
     yield sdk
     await sdk.close()
 
@@ -365,7 +350,8 @@ async def test_streaming_chunks_and_usage(llm: FakeOpenAI, client: AsyncOpenAI) 
     assert chunks[-1].usage.total_tokens > 0
     request = llm.requests[-1]
     assert (
-        request["_path"] == "/v1/chat/completions" and request["_authorization"] == "Bearer sk-good"
+        request["_path"] == "/v1/chat/completions"
+        and request["_authorization"] == f"Bearer {TEST_KEY}"
     )
 
     whole = await client.chat.completions.create(

@@ -27,14 +27,6 @@ RETRY = InlineKeyboardMarkup(
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def bot(telegram: FakeTelegram) -> AsyncIterator[Bot]:
     api = TelegramAPIServer.from_base(telegram.base_url)
     client = Bot(telegram.token, session=AiohttpSession(api=api))
