@@ -9,24 +9,28 @@ import gc
 import logging
 import sys
 
-from aiogram import Bot, Dispatcher
+from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods.base import Response
 from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 
 from config import ConfigError, Settings, load_settings
+from edge.answering import Answerer
+from edge.group_lines import GroupLines
 from edge.middlewares import (
     ArrivalOrder,
     FloodMiddleware,
     InFlightMiddleware,
     UserContextMiddleware,
 )
+from edge.model_moves import ModelMoveMiddleware
+from edge.streaming import StreamPacing
 from handlers import get_routers
-from handlers.groups import GroupLines
 from runtime import (
     broadcasts,
     connect,
@@ -94,13 +98,30 @@ def create_dispatcher(
     dispatcher = Dispatcher()
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
-    dispatcher["edit_interval"] = settings.stream_edit_interval
     dispatcher["group_lines"] = GroupLines()
+    dispatcher["answerer"] = Answerer(
+        services.chat,
+        services.users,
+        services.catalog,
+        settings.stream_edit_interval,
+        settings.zone,
+        StreamPacing(),  # what the Bot API server has shown, for every answer
+    )
     in_flight = InFlightMiddleware()
-    dispatcher.update.outer_middleware(in_flight)
-    dispatcher.update.outer_middleware(FloodMiddleware(FloodControl(exempt=settings.admin_ids)))
-    dispatcher.update.outer_middleware(ArrivalOrder())
-    dispatcher.update.outer_middleware(UserContextMiddleware(services.users))
+    # Every middleware, in the order an update meets them (all outer: they run before
+    # any filter; a message's ones after the update's, which gave `user` and `texts`).
+    middlewares: list[tuple[TelegramEventObserver, BaseMiddleware]] = [
+        (dispatcher.update, in_flight),
+        (dispatcher.update, FloodMiddleware(FloodControl(exempt=settings.admin_ids))),
+        (dispatcher.update, ArrivalOrder()),
+        (dispatcher.update, UserContextMiddleware(services.users)),
+        (
+            dispatcher.message,
+            ModelMoveMiddleware(services.model_check, services.users, services.chat),
+        ),
+    ]
+    for observer, middleware in middlewares:
+        observer.outer_middleware(middleware)
     dispatcher.include_routers(*get_routers())
 
     # Start-up runs these in this order; shutdown too.

@@ -5,7 +5,8 @@ temporary preview with Telegram's own stop button, and the final text goes out w
 `sendMessage`. Groups, and Bot API servers without drafts (older or local ones: the
 first "method not found" switches the whole process to this): send once, then edit.
 Either way the chat gets at most one update per `edit_interval`, and a 429 pauses the
-chat for its `retry_after`.
+chat for its `retry_after`. What the server has shown is kept in a `StreamPacing`, one
+per dispatcher.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import html
 import logging
 import secrets
 import time
-import weakref
-from dataclasses import dataclass, field
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
@@ -59,30 +58,32 @@ def _open_fence(markdown: str) -> str:
     return fence
 
 
-@dataclass
-class _ServerState:
-    """What one bot's Bot API server has shown, kept for the whole process."""
+class StreamPacing:
+    """What this bot's Bot API server has shown, shared by every answer of one
+    dispatcher (created with it): whether it has drafts, the chats Telegram asked to
+    wait (429), and the draft each chat's answer streams now."""
 
-    drafts: bool = True  # False once the server answered that it has no sendMessageDraft
-    paused_until: dict[int, float] = field(default_factory=dict)  # chat -> end of its 429
-    streaming: dict[int, list[int]] = field(default_factory=dict)  # chat -> live draft ids
+    def __init__(self) -> None:
+        self.drafts = True  # False once the server answered that it has no sendMessageDraft
+        self._paused_until: dict[int, float] = {}  # chat -> end of its 429
+        self.streaming: dict[int, list[int]] = {}  # chat -> the live answer's draft ids
 
+    def is_streaming_draft(self, chat_id: int, draft_id: int) -> bool:
+        """Whether `draft_id` belongs to the answer being written in the chat now (a stop
+        pressed on an older draft must not end the next answer)."""
+        return draft_id in self.streaming.get(chat_id, ())
 
-_STATES: dict[int, _ServerState] = {}  # by id(bot): Bot objects with one token are equal
+    def pause(self, chat_id: int, seconds: float) -> None:
+        """Telegram answered 429: nothing more to this chat for `seconds` (any answer)."""
+        now = time.monotonic()
+        paused = self._paused_until
+        for chat in [chat for chat, until in paused.items() if until <= now]:
+            del paused[chat]  # pauses that are over
+        paused[chat_id] = max(paused.get(chat_id, 0.0), now + seconds)
+        logger.info("Telegram asks to wait %s s in chat %s", seconds, chat_id)
 
-
-def _state(bot: Bot) -> _ServerState:
-    state = _STATES.get(id(bot))
-    if state is None:
-        state = _STATES[id(bot)] = _ServerState()
-        weakref.finalize(bot, _STATES.pop, id(bot), None)
-    return state
-
-
-def is_streaming_draft(bot: Bot, chat_id: int, draft_id: int) -> bool:
-    """Whether `draft_id` belongs to the answer being written in the chat now (a stop
-    pressed on an older draft must not end the next answer)."""
-    return draft_id in _state(bot).streaming.get(chat_id, ())
+    def pause_left(self, chat_id: int) -> float:
+        return max(0.0, self._paused_until.get(chat_id, 0.0) - time.monotonic())
 
 
 def drafts_unsupported(error: TelegramAPIError) -> bool:
@@ -111,6 +112,7 @@ class StreamingReply:
         bot: Bot,
         chat_id: int,
         *,
+        pacing: StreamPacing,
         edit_interval: float,
         streaming_markup: InlineKeyboardMarkup | None = None,
         final_markup: InlineKeyboardMarkup | None = None,
@@ -123,7 +125,7 @@ class StreamingReply:
         self._thread_id = thread_id  # a forum topic
         self._reply_to = reply_to  # in groups: the question the answer belongs to
         self._interval = edit_interval
-        self._state = _state(bot)
+        self._pacing = pacing
         # Buttons under the last message: while streaming (Stop), and at the end (Retry).
         self._markups = (streaming_markup, final_markup)
         self._chunks: list[str] = []
@@ -135,7 +137,7 @@ class StreamingReply:
         self._typing_task: asyncio.Task[None] | None = None
         self._typing_timer = asyncio.get_running_loop().call_later(TYPING_DELAY, self._start_typing)
         # Drafts: only private chats (a user's chat id is positive) have them.
-        self._drafting = drafts and chat_id > 0 and self._state.drafts
+        self._drafting = drafts and chat_id > 0 and self._pacing.drafts
         self._draft_ids: list[int] = []  # one per message part; Telegram's stop names one
         self._draft_text: str | None = None  # what the current draft shows
         self._draft_sent_at = 0.0
@@ -147,7 +149,7 @@ class StreamingReply:
         self._carry = ""  # Markdown that reopens a code block cut between two messages
         if self._drafting:
             self._new_draft()
-            self._state.streaming[chat_id] = self._draft_ids
+            self._pacing.streaming[chat_id] = self._draft_ids
 
     @property
     def text(self) -> str:
@@ -319,13 +321,13 @@ class StreamingReply:
         self._drafting = False
         self._end_drafts()
         if drafts_unsupported(error):
-            if self._state.drafts:
+            if self._pacing.drafts:
                 logger.warning(
                     "The Bot API server has no sendMessageDraft (%s): answers stream with "
                     "edits from now on",
                     error.message,
                 )
-            self._state.drafts = False
+            self._pacing.drafts = False
         else:
             logger.warning(
                 "Draft refused in chat %s (%s): this answer streams with edits",
@@ -338,8 +340,8 @@ class StreamingReply:
             if self._draft_keeper is not asyncio.current_task():
                 self._draft_keeper.cancel()
             self._draft_keeper = None
-        if self._state.streaming.get(self._chat_id) is self._draft_ids:
-            del self._state.streaming[self._chat_id]
+        if self._pacing.streaming.get(self._chat_id) is self._draft_ids:
+            del self._pacing.streaming[self._chat_id]
 
     def _new_draft(self) -> None:
         self._draft_ids.append(secrets.randbelow(DRAFT_ID_LIMIT) + 1)
@@ -453,16 +455,10 @@ class StreamingReply:
 
     # The chat's pace ----------------------------------------------------------------------
     def _pause(self, seconds: float) -> None:
-        """Telegram answered 429: nothing more to this chat for `seconds` (any answer)."""
-        now = time.monotonic()
-        paused = self._state.paused_until
-        for chat_id in [chat_id for chat_id, until in paused.items() if until <= now]:
-            del paused[chat_id]  # pauses that are over
-        paused[self._chat_id] = max(paused.get(self._chat_id, 0.0), now + seconds)
-        logger.info("Telegram asks to wait %s s in chat %s", seconds, self._chat_id)
+        self._pacing.pause(self._chat_id, seconds)
 
     def _pause_left(self) -> float:
-        return max(0.0, self._state.paused_until.get(self._chat_id, 0.0) - time.monotonic())
+        return self._pacing.pause_left(self._chat_id)
 
     async def _wait_pause(self) -> None:
         left = self._pause_left()

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, User
 
 from config import Settings
+from edge.answering import Answerer, refusal_text, send_refusal, show_result
+from edge.group_lines import GroupLines
 from edge.streaming import StreamingReply
-from handlers.chat import refusal_text, send_refusal, show_result
 from services.catalog import Catalog
 from services.chat.chat import ChatRefusalError, ChatService
 from services.models import UserRecord
@@ -28,34 +28,7 @@ router = Router(name=__name__)
 router.message.filter(F.chat.type.in_({"group", "supergroup"}))
 
 GROUP_SPACING = 3.0  # seconds between answers in one group: at most 20 a minute
-GROUP_QUEUE_LIMIT = 20  # questions waiting in one topic
 NO_STREAMING = 1e9  # an edit interval no answer reaches: send once, at the end
-
-
-@dataclass(slots=True)
-class _Line:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    waiting: int = 0
-    next_start: float = 0.0
-
-
-class GroupLines:
-    """One answer at a time per group topic, paced; bounded waiting."""
-
-    def __init__(self) -> None:
-        self._lines: dict[tuple[int, int], _Line] = {}
-
-    def enter(self, chat_id: int, thread_id: int) -> _Line | None:
-        line = self._lines.setdefault((chat_id, thread_id), _Line())
-        if line.waiting >= GROUP_QUEUE_LIMIT:
-            return None
-        line.waiting += 1
-        return line
-
-    def leave(self, chat_id: int, thread_id: int, line: _Line) -> None:
-        line.waiting -= 1
-        if not line.waiting:
-            self._lines.pop((chat_id, thread_id), None)
 
 
 def question_for_bot(message: Message, me: User) -> str | None:
@@ -90,6 +63,7 @@ async def ask_command(
     catalog: Catalog,
     settings: Settings,
     group_lines: GroupLines,
+    answerer: Answerer,
 ) -> None:
     """/ask QUESTION in a group."""
     question = (command.args or "").strip()
@@ -97,7 +71,7 @@ async def ask_command(
         await message.reply(texts("group_ask_usage"))
         return
     await _answer_in_group(
-        message, question, bot, user, texts, chat, catalog, settings, group_lines
+        message, question, bot, user, texts, chat, catalog, settings, group_lines, answerer
     )
 
 
@@ -120,6 +94,7 @@ async def group_text(
     catalog: Catalog,
     settings: Settings,
     group_lines: GroupLines,
+    answerer: Answerer,
 ) -> None:
     """Any text in a group: answered only if meant for the bot (no model call otherwise).
     Commands other than /ask and /new are not for the chat (admin ones never work here)."""
@@ -132,7 +107,7 @@ async def group_text(
         await message.reply(texts("group_ask_usage"))
         return
     await _answer_in_group(
-        message, question, bot, user, texts, chat, catalog, settings, group_lines
+        message, question, bot, user, texts, chat, catalog, settings, group_lines, answerer
     )
 
 
@@ -151,6 +126,7 @@ async def _answer_in_group(
     catalog: Catalog,
     settings: Settings,
     group_lines: GroupLines,
+    answerer: Answerer,
 ) -> None:
     thread, key = _topic(message)
     line = group_lines.enter(message.chat.id, thread)
@@ -163,6 +139,7 @@ async def _answer_in_group(
             reply = StreamingReply(
                 bot,
                 message.chat.id,
+                pacing=answerer.pacing,
                 edit_interval=NO_STREAMING,
                 drafts=False,
                 thread_id=message.message_thread_id if message.is_topic_message else None,

@@ -20,9 +20,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
 from cachetools import TTLCache
 
+from edge.answering import Answerer, Answering, refusal_text, send_refusal, submit
 from edge.keyboards import plans_button
 from edge.middlewares import Turn
-from handlers.chat import Answering, ProvideAnswering, refusal_text, send_refusal, submit
 from services.chat.attachments import (
     MAX_DOCUMENT_BYTES,
     AttachmentError,
@@ -38,6 +38,7 @@ from services.chat.llm import ProviderError
 from services.chat.voice import Clip, VoiceRefusalError, VoiceService, recording
 from services.limits.quota import QuotaExceededError, QuotaService
 from services.models import UserRecord
+from texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,6 @@ def _private_media(message: Message) -> bool:
 
 router = Router(name=__name__)
 router.message.filter(_private_media)
-router.message.middleware(ProvideAnswering())
 
 # The file types /audio/transcriptions takes, told by the file name's extension.
 AUDIO_FORMATS = frozenset(
@@ -92,13 +92,16 @@ def speech_of(message: Message) -> Speech | None:
 @router.message(F.voice | F.audio | F.video_note)
 async def voice_message(
     message: Message,
+    bot: Bot,
     user: UserRecord,
-    answering: Answering,
+    texts: Texts,
+    answerer: Answerer,
     voice: VoiceService,
     quota: QuotaService,
     turn: Turn,
 ) -> None:
     """Speech: checked, transcribed, echoed back as text, then asked."""
+    answering = answerer.bind(bot, texts)
     speech = speech_of(message)
     assert speech is not None  # the filter
     await turn.wait()
@@ -187,9 +190,10 @@ async def _refuse_speech(answering: Answering, message: Message, refusal: ChatRe
 
 @router.message(F.photo)
 async def photo_message(
-    message: Message, user: UserRecord, answering: Answering, turn: Turn
+    message: Message, bot: Bot, user: UserRecord, texts: Texts, answerer: Answerer, turn: Turn
 ) -> None:
     """A photo (its largest size) and its caption, to a model that sees pictures."""
+    answering = answerer.bind(bot, texts)
     assert message.photo  # the filter
     await turn.wait()
     await _ask_with_picture(answering, message, user, turn, message.photo[-1], "image/jpeg")
@@ -197,10 +201,11 @@ async def photo_message(
 
 @router.message(F.document)
 async def document_message(
-    message: Message, user: UserRecord, answering: Answering, turn: Turn
+    message: Message, bot: Bot, user: UserRecord, texts: Texts, answerer: Answerer, turn: Turn
 ) -> None:
     """A text file or a PDF: its text, under the caption, is the question (an image file
     is a picture)."""
+    answering = answerer.bind(bot, texts)
     document = message.document
     assert document is not None  # the filter
     await turn.wait()

@@ -11,7 +11,6 @@ import logging
 from aiogram import Dispatcher
 
 from config import Settings
-from edge.model_moves import ModelMoveMiddleware
 from services.chat.model_check import ModelCheck
 from services.container import Services
 from services.operator.alerts import AlertService
@@ -38,10 +37,8 @@ async def check_loop(
 
 
 def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> None:
-    """The move before a user's next message; the check loop from start-up to shutdown."""
-    dispatcher.message.outer_middleware(
-        ModelMoveMiddleware(services.model_check, services.users, services.chat)
-    )
+    """The check loop from start-up to shutdown (the move before a user's next message
+    is a middleware, registered with the others in bot.py)."""
     interval = settings.model_check_interval
     if interval == 0:
         logger.info("MODEL_CHECK_INTERVAL is 0: provider model lists are not checked")

@@ -12,7 +12,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from edge.streaming import StreamingReply, is_streaming_draft
+from edge.streaming import StreamingReply, StreamPacing
 from tests.stubs.telegram_server import FakeTelegram
 
 USER = 77
@@ -34,9 +34,19 @@ async def bot(telegram: FakeTelegram) -> AsyncIterator[Bot]:
     await client.session.close()
 
 
-def reply_to(bot: Bot, chat_id: int) -> StreamingReply:
+@pytest.fixture
+def pacing() -> StreamPacing:
+    return StreamPacing()  # one per dispatcher; here one per test
+
+
+def reply_to(bot: Bot, chat_id: int, pacing: StreamPacing) -> StreamingReply:
     return StreamingReply(
-        bot, chat_id, edit_interval=INTERVAL, streaming_markup=STOP, final_markup=RETRY
+        bot,
+        chat_id,
+        pacing=pacing,
+        edit_interval=INTERVAL,
+        streaming_markup=STOP,
+        final_markup=RETRY,
     )
 
 
@@ -54,21 +64,21 @@ def count(telegram: FakeTelegram, method: str) -> int:
 
 
 async def test_a_private_chat_streams_drafts_and_a_group_edits(
-    telegram: FakeTelegram, bot: Bot
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
 ) -> None:
     text = "Ответ, который растёт понемногу. " * 6
-    reply = reply_to(bot, USER)
+    reply = reply_to(bot, USER, pacing)
     assert reply.draft_id is not None
-    assert is_streaming_draft(bot, USER, reply.draft_id)
+    assert pacing.is_streaming_draft(USER, reply.draft_id)
     await stream(reply, text)
-    assert not is_streaming_draft(bot, USER, reply.draft_id)  # over: a stop is stale
+    assert not pacing.is_streaming_draft(USER, reply.draft_id)  # over: a stop is stale
     assert len(telegram.drafts_in(USER)) >= 3
     [message] = telegram.messages(USER)
     assert message.text == text.strip() and message.edits == 0
     assert message.button_data("Retry") == "retry"
 
     drafts = count(telegram, "sendMessageDraft")
-    group = reply_to(bot, GROUP)
+    group = reply_to(bot, GROUP, pacing)
     assert group.draft_id is None
     await stream(group, text)
     assert count(telegram, "sendMessageDraft") == drafts  # none tried in a group
@@ -78,46 +88,50 @@ async def test_a_private_chat_streams_drafts_and_a_group_edits(
 
 
 async def test_without_drafts_on_the_server_every_answer_edits(
-    telegram: FakeTelegram, bot: Bot
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
 ) -> None:
     telegram.drafts_supported = False
-    await stream(reply_to(bot, USER), "первый ответ " * 10)
-    second = reply_to(bot, USER + 1)
+    await stream(reply_to(bot, USER, pacing), "первый ответ " * 10)
+    second = reply_to(bot, USER + 1, pacing)
     assert second.draft_id is None  # remembered for this bot's server
     await stream(second, "второй ответ " * 10)
     assert count(telegram, "sendMessageDraft") == 1
     assert all(m.edits >= 2 for m in telegram.messages(USER) + telegram.messages(USER + 1))
+    # Kept in the dispatcher's pacing, not the process: another dispatcher tries drafts.
+    fresh = reply_to(bot, USER, StreamPacing())
+    assert fresh.draft_id is not None
+    fresh.close()
 
 
 async def test_another_draft_error_falls_back_for_that_answer_only(
-    telegram: FakeTelegram, bot: Bot
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
 ) -> None:
     telegram.fail_next("sendMessageDraft", 400, "Bad Request: TEXTDRAFT_PEER_INVALID")
-    await stream(reply_to(bot, USER), "ответ " * 30)
+    await stream(reply_to(bot, USER, pacing), "ответ " * 30)
     assert telegram.messages(USER)[0].edits >= 2
-    await stream(reply_to(bot, USER), "ещё ответ " * 30)
+    await stream(reply_to(bot, USER, pacing), "ещё ответ " * 30)
     assert telegram.drafts_in(USER) and telegram.messages(USER)[1].edits == 0
 
 
 async def test_html_refused_in_a_draft_goes_on_as_plain_text(
-    telegram: FakeTelegram, bot: Bot
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
 ) -> None:
     telegram.fail_next(
         "sendMessageDraft", 400, "Bad Request: can't parse entities: unexpected end tag"
     )
     text = "**жирный** текст " * 12
-    await stream(reply_to(bot, USER), text)
+    await stream(reply_to(bot, USER, pacing), text)
     drafts = telegram.drafts_in(USER)
     assert drafts and all(d["parse_mode"] is None for d in drafts)
     assert telegram.messages(USER)[0].text == text.strip()  # plain from then on
 
 
 async def test_a_long_code_answer_is_sent_in_finished_parts_with_code_blocks_kept(
-    telegram: FakeTelegram, bot: Bot
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
 ) -> None:
     code = "\n".join(f"value_{i} = compute({i}) * 2  # <{i}>" for i in range(400))
     text = "Код:\n\n```python\n" + code + "\n```\n\nГотово, " + "слово " * 900
-    await stream(reply_to(bot, USER), text, pieces=60, pause=0.01)
+    await stream(reply_to(bot, USER, pacing), text, pieces=60, pause=0.01)
     messages = telegram.messages(USER)
     assert len(messages) >= 4 and count(telegram, "editMessageText") == 0
     shown = "\n".join(m.text for m in messages)
@@ -135,17 +149,17 @@ async def test_a_long_code_answer_is_sent_in_finished_parts_with_code_blocks_kep
 
 
 async def test_a_429_pauses_the_chat_for_the_next_answer_too(
-    telegram: FakeTelegram, bot: Bot
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
 ) -> None:
     telegram.draft_429_once(USER, retry_after=1)
-    first = reply_to(bot, USER)
+    first = reply_to(bot, USER, pacing)
     await first.add("начало ответа " * 5)
     await asyncio.sleep(INTERVAL * 2)
     await first.add("ещё")  # this draft gets 429: the chat waits 1 s
     [(_, limited_at, _)] = telegram.draft_rejections
     first.close()
     await first.finish()  # the final message waits for the pause
-    second = reply_to(bot, USER)
+    second = reply_to(bot, USER, pacing)
     await asyncio.sleep(INTERVAL * 2)
     await second.add("второй ответ")
     second.close()
@@ -160,10 +174,10 @@ async def test_a_429_pauses_the_chat_for_the_next_answer_too(
 
 
 async def test_a_draft_is_shown_again_while_the_answer_pauses(
-    telegram: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("edge.streaming.DRAFT_REFRESH", 0.3)  # Telegram's: about 30 s
-    reply = reply_to(bot, USER)
+    reply = reply_to(bot, USER, pacing)
     await asyncio.sleep(INTERVAL)
     await reply.add("думаю над продолжением")
     await asyncio.sleep(1.0)  # the model pauses

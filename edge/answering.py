@@ -1,0 +1,185 @@
+"""Answering in a chat: a request joins the user's queue, its answer streams in, and a
+refusal or the provider's error is said. Used by the chat, media and group routers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.types import Message, ReplyParameters
+
+from edge.callbacks import AnswerAct
+from edge.keyboards import answer_keyboard, plans_button
+from edge.middlewares import Turn
+from edge.streaming import StreamingReply, StreamPacing
+from services.catalog import Catalog
+from services.chat.chat import ChatRefusalError, ChatResult, ChatService
+from services.chat.inbox import Offer, Request
+from services.models import UserRecord
+from services.users import UsersService
+from texts import Texts, format_moment
+
+# ProviderError.kind -> the text the user gets; anything else gets "error_generic".
+ERROR_TEXTS = {
+    "timeout": "error_timeout",
+    "rate_limited": "error_rate_limited",
+    "cut": "error_cut",
+    "unavailable": "error_unavailable",
+    "region_blocked": "error_region_blocked",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Answerer:
+    """What answering needs beyond the update, made once with the dispatcher (handlers
+    get it as `answerer`)."""
+
+    chat: ChatService
+    users: UsersService
+    catalog: Catalog
+    edit_interval: float
+    zone: ZoneInfo
+    pacing: StreamPacing
+
+    def bind(self, bot: Bot, texts: Texts) -> Answering:
+        """The same, with the update's bot and the user's texts."""
+        return Answering(
+            bot,
+            texts,
+            self.chat,
+            self.users,
+            self.catalog,
+            self.edit_interval,
+            self.zone,
+            self.pacing,
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class Answering:
+    """What answering a user needs, gathered once per update."""
+
+    bot: Bot
+    texts: Texts
+    chat: ChatService
+    users: UsersService
+    catalog: Catalog
+    edit_interval: float
+    zone: ZoneInfo
+    pacing: StreamPacing
+
+
+async def submit(
+    deps: Answering, message: Message, user: UserRecord, request: Request | str, turn: Turn
+) -> None:
+    """A request (typed, heard in a voice message, read from a file, or a picture) joins
+    the user's queue once its turn has come: answered now, or right after the answer
+    being written."""
+    request = Request(request) if isinstance(request, str) else request
+    offer = deps.chat.inbox.offer(user.id, request)
+    turn.passed()
+    if offer is Offer.FULL:  # said once per overflow; Offer.DROPPED is quiet
+        await message.answer(deps.texts("queue_full", limit=deps.chat.inbox.limit))
+        return
+    if offer is Offer.START:
+        first = await deps.chat.inbox.first_request(user.id, request)
+        await work(deps, message.chat.id, user, first)
+
+
+async def work(deps: Answering, chat_id: int, user: UserRecord, request: Request | None) -> None:
+    """Answer `request`, then whatever queued up meanwhile, until nothing waits."""
+    try:
+        while request is not None:
+            current = await deps.users.get(user.id) or user  # the model may have changed
+            await _answer(deps, chat_id, current, request)
+            request = deps.chat.inbox.next_request(user.id)
+    finally:
+        deps.chat.inbox.release(user.id)
+
+
+async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: Request) -> None:
+    """One request: refusal, streamed answer (Stop under it, then Retry), or the provider's
+    error explained (with Retry)."""
+    texts = deps.texts
+    reply = StreamingReply(
+        deps.bot,
+        chat_id,
+        pacing=deps.pacing,
+        edit_interval=deps.edit_interval,
+        streaming_markup=answer_keyboard(AnswerAct.STOP, texts),
+        final_markup=answer_keyboard(AnswerAct.RETRY, texts),
+    )
+    try:
+        result = await deps.chat.answer(user, request, reply.add)
+    except ChatRefusalError as refusal:
+        text = refusal_text(refusal, texts, deps.catalog, len(request.text), deps.zone)
+        await send_refusal(deps.bot, chat_id, refusal, text, texts)
+        return
+    finally:
+        reply.close()
+    await show_result(reply, result, texts)
+    if reply.last_message_id is not None:
+        deps.chat.last_answer[user.id] = (chat_id, reply.last_message_id)
+
+
+async def send_refusal(
+    bot: Bot,
+    chat_id: int,
+    refusal: ChatRefusalError,
+    text: str,
+    texts: Texts,
+    *,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
+) -> None:
+    """Why a request was not sent to the model, with the plans where they would help."""
+    helps = refusal.reason in ("locked", "too_long") or refusal.reason.startswith("quota_free")
+    await bot.send_message(
+        chat_id,
+        text,
+        reply_markup=plans_button(texts) if helps else None,
+        message_thread_id=thread_id,
+        reply_parameters=ReplyParameters(message_id=reply_to) if reply_to else None,
+    )
+
+
+async def show_result(reply: StreamingReply, result: ChatResult, texts: Texts) -> None:
+    """The answer's final form: whole, stopped, cut, empty, or the provider's error."""
+    if result.cancelled:
+        if reply.text:
+            await reply.finish(texts("answer_cancelled"))
+        else:
+            await reply.replace_with(texts("cancel_done"))
+    elif result.error is None:
+        if result.text.strip():
+            await reply.finish()
+        else:
+            await reply.replace_with(texts("empty_answer"))
+    elif result.error == "cut" and reply.text.strip():
+        await reply.finish(texts("answer_cut"))
+    else:
+        key = ERROR_TEXTS.get(result.error, "error_generic")
+        await reply.replace_with(texts(key, model=result.model.name))
+
+
+def refusal_text(
+    refusal: ChatRefusalError, texts: Texts, catalog: Catalog, length: int, zone: ZoneInfo
+) -> str:
+    model = refusal.model
+    if refusal.reason == "locked":
+        plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
+        return texts("model_locked", model=model.name, plans=plans)
+    if refusal.reason == "too_long":
+        return texts("too_long", length=length, limit=refusal.limit)
+    if refusal.reason == "too_long_for_model":
+        return texts("too_long_for_model", model=model.name, length=length, limit=refusal.limit)
+    if refusal.reason == "blind":
+        seeing = ", ".join(m.name for m in catalog.models if m.vision)
+        return texts("model_blind", model=model.name, models=seeing)
+    if refusal.reason == "unavailable":
+        return texts("model_unavailable", model=model.name)
+    if refusal.reason.startswith("quota_"):
+        resets = format_moment(refusal.resets_at or 0.0, zone)
+        return texts(refusal.reason, model=model.name, limit=refusal.limit, resets=resets)
+    return texts(refusal.reason)  # "empty_request"
