@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Role = Literal["system", "user", "assistant"]
 
@@ -130,6 +130,16 @@ class PromoCode:
     disabled: bool = False
 
 
+# The payment vocabulary: each word is stored as written here (JSON strings).
+PaymentMethod = Literal["yoomoney", "sbp", "stars"]
+PAYMENT_METHODS: tuple[PaymentMethod, ...] = get_args(PaymentMethod)
+
+
+def payment_method(value: str) -> PaymentMethod | None:
+    """`value` as a payment method, or None if it names none."""
+    return next((method for method in PAYMENT_METHODS if method == value), None)
+
+
 PaymentStatus = Literal["pending", "paid", "rejected", "expired", "refunded"]
 
 
@@ -142,7 +152,7 @@ class Payment:
     id: str  # also the YooMoney label and the Stars invoice payload
     user_id: int
     plan_id: str
-    method: str  # "yoomoney" | "sbp" | "stars"
+    method: PaymentMethod
     amount: float  # the price asked: RUB, or Stars for "stars"
     currency: str  # "RUB" | "XTR"
     status: PaymentStatus
@@ -194,6 +204,10 @@ class StarsSubscription:
         )
 
 
+# Why money was not credited: the invoice it names was already paid, rejected or
+# refunded; no invoice or subscription of ours (or another user's); less than accepted
+# (older records only: short money now waits on its invoice); its plan left the catalog;
+# or writing the credit failed ("error": retried).
 UnmatchedReason = Literal[
     "paid", "rejected", "refunded", "unknown", "underpaid", "plan_missing", "error"
 ]
@@ -204,7 +218,7 @@ class UnmatchedMoney:
     """Money that arrived but was not credited: recorded, reported, never dropped."""
 
     id: str  # "<method>:<operation or charge id>": each arrival is recorded once
-    method: str
+    method: PaymentMethod
     amount: float
     currency: str
     reference: str  # the YooMoney label or the Stars invoice payload

@@ -22,7 +22,7 @@ from edge.views import METHOD_NAMES, payment_line, revenue_lines
 from runtime.outbox import OutboxWorker, Outcome, RunResult
 from services.chat.formatting import fit_screen
 from services.models import Payment
-from services.money.payments import PaymentError, PaymentService
+from services.money.payments import PaymentError, PaymentRefusal, PaymentService
 from services.operator.admin_input import echo
 from services.operator.reports import Revenue, export_payments, revenue_report
 from texts import Raw, Texts
@@ -46,7 +46,7 @@ async def confirm_payment(
         payment = await payments.find(payment_id)
         if payment is None:
             return texts("pay_not_found")
-        if error.reason == "not_by_hand":
+        if error.reason is PaymentRefusal.NOT_BY_HAND:
             return texts("admin_confirm_not_sbp", payment_id=payment.id, method=payment.method)
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
     return texts("admin_confirmed", payment_id=payment_id)
@@ -81,9 +81,9 @@ async def refund_payment(
     try:
         item = await payments.request_refund(payment.id, decided_by=admin_id)
     except PaymentError as error:
-        if error.reason == "only_stars":
+        if error.reason is PaymentRefusal.ONLY_STARS:
             return texts("admin_refund_only_stars")
-        if error.reason == "in_progress":
+        if error.reason is PaymentRefusal.IN_PROGRESS:
             return texts("admin_refund_in_progress", payment_id=payment.id)
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
     return refund_outcome(await worker.run(bot, item.id), payment.id, texts)
@@ -101,7 +101,7 @@ async def refund_unmatched(
     try:
         item = await payments.request_unmatched_refund(money_id, decided_by=admin_id)
     except PaymentError as error:
-        if error.reason == "in_progress":
+        if error.reason is PaymentRefusal.IN_PROGRESS:
             return texts("admin_refund_in_progress", payment_id=money_id)
         return texts("admin_settle_unknown", money_id=money_id)
     result = await worker.run(bot, item.id)

@@ -24,7 +24,7 @@ from services.money.payments import MoneyArrival, PaymentService
 from services.money.promo import PromoError
 from services.money.yoomoney import Operation, YooMoneyChecker
 from services.operator.reports import export_payments
-from services.storage.base import DAY
+from services.storage.base import DAY, Transaction
 from services.storage.journal import journal_numbers, journal_path
 from tests.unit.conftest import ROOT, Money, open_money
 from tests.unit.test_payments import RecordingAlerts
@@ -221,14 +221,14 @@ async def test_one_failing_operation_does_not_stop_the_others(
     money = await open_money(tmp_path, catalog)
     broken = await money.payments.open_invoice(1, "premium1", "yoomoney")
     fine = await money.payments.open_invoice(2, "ai_group", "yoomoney")
-    real_credit = money.payments.credit
+    real_commit = money.storage.commit
 
-    async def credit(payment_id: str, **kwargs: Any) -> Any:
-        if payment_id == broken.id:
-            raise RuntimeError("boom")
-        return await real_credit(payment_id, **kwargs)
+    async def commit(transaction: Transaction) -> None:
+        if any(p.id == broken.id and p.status == "paid" for p in transaction.payments):
+            raise RuntimeError("boom")  # the credit of this one fails
+        await real_commit(transaction)
 
-    monkeypatch.setattr(money.payments, "credit", credit)
+    monkeypatch.setattr(money.storage, "commit", commit)
     checker = checker_for(
         money,
         [  # newest first, as YooMoney answers
