@@ -12,15 +12,20 @@ from zoneinfo import ZoneInfo
 from cachetools import TTLCache
 
 from services.models import PromoActivation, PromoCode
-from services.money.staging import Staged
+from services.money.staging import Staged, Table
 from services.money.subscriptions import SubscriptionService
 from services.operator.admin_input import MAX_DAYS, MAX_USES
-from services.storage.base import Storage
+from services.storage.base import ConflictError, MoneyRule, Storage, Transaction
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{3,32}$")
 GUESS_LIMIT = 5  # wrong codes per user...
 GUESS_WINDOW = 600.0  # ...per this many seconds
 GUESSERS_TRACKED = 100_000  # users with recent wrong guesses kept in memory, at most
+# A store's refusal of an activation, as the refusal the checks here would have made.
+_CONFLICT_REASONS = {
+    MoneyRule.PROMO_ONCE_PER_USER: "already_used",
+    MoneyRule.PROMO_MAX_USES: "used_up",
+}
 
 
 class PromoError(Exception):
@@ -38,6 +43,10 @@ class Activation:
     end: float
 
 
+def _promo_codes(transaction: Transaction) -> list[PromoCode]:
+    return transaction.promo_codes
+
+
 def normalize_code(code: str) -> str:
     return code.strip().upper()
 
@@ -49,14 +58,15 @@ class PromoService:
         self._storage = storage
         self._subscriptions = subscriptions
         self._timezone = timezone
-        self._codes: dict[str, PromoCode] = {}
+        self._codes: Table[str, PromoCode] = Table(lambda promo: promo.code, _promo_codes)
         self._users: dict[str, set[int]] = {}  # code -> users who activated it
         self._wrong_guesses: TTLCache[int, tuple[float, ...]] = TTLCache(
             GUESSERS_TRACKED, ttl=GUESS_WINDOW
         )
 
     async def load(self, codes: list[PromoCode], activations: list[PromoActivation]) -> None:
-        self._codes = {promo.code: promo for promo in codes}
+        for promo in codes:
+            self._codes.install(promo)
         for activation in activations:
             self._users.setdefault(activation.code, set()).add(activation.user_id)
         await self._recover_unrecorded_activations()
@@ -120,12 +130,13 @@ class PromoService:
         return promo
 
     async def delete(self, code: str) -> bool:
-        promo = self._codes.pop(normalize_code(code), None)
+        promo = self._codes.get(normalize_code(code))
         if promo is None:
             return False
+        self._codes.remove(promo)
         staged = Staged()
         staged.transaction.deleted_promo_codes.append(promo.code)
-        staged.on_undo(lambda: self._codes.__setitem__(promo.code, promo))
+        staged.on_undo(lambda: self._codes.install(promo))
         await staged.commit(self._storage)
         return True
 
@@ -138,19 +149,8 @@ class PromoService:
         return updated
 
     async def _put(self, promo: PromoCode) -> None:
-        old = self._codes.get(promo.code)
-        self._codes[promo.code] = promo
         staged = Staged()
-        staged.transaction.promo_codes.append(promo)
-
-        def undo() -> None:
-            if self._codes.get(promo.code) is promo:
-                if old is None:
-                    del self._codes[promo.code]
-                else:
-                    self._codes[promo.code] = old
-
-        staged.on_undo(undo)
+        self._codes.stage(staged, promo)
         await staged.commit(self._storage)
 
     # User side ----------------------------------------------------------------------
@@ -182,7 +182,10 @@ class PromoService:
         subscription = self._subscriptions.stage_period(
             staged, user_id, promo.plan_id, promo.days, f"promo:{promo.code}", moment
         )
-        await staged.commit(self._storage)
+        try:
+            await staged.commit(self._storage)
+        except ConflictError as conflict:  # the store counted it first (nothing written)
+            raise PromoError(_CONFLICT_REASONS.get(conflict.rule, "used_up")) from conflict
         return Activation(promo, subscription.end)
 
     def _is_throttled(self, user_id: int, now: float) -> bool:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from services.catalog import Catalog, Plan
 from services.models import Payment, Referral, ReferralCode
 from services.money.payments import CreditResult
-from services.money.staging import InFlight, Staged
+from services.money.staging import InFlight, Staged, Table
 from services.money.subscriptions import SubscriptionService
-from services.storage.base import Storage
+from services.storage.base import ConflictError, Storage, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,49 @@ class InviterCount:
     rewarded: int
 
 
+def _codes(transaction: Transaction) -> list[ReferralCode]:
+    return transaction.referral_codes
+
+
+def _referrals(transaction: Transaction) -> list[Referral]:
+    return transaction.referrals
+
+
+class CodeTable(Table[int, ReferralCode]):
+    """Invite codes by user, and the user of each code."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda record: record.user_id, _codes)
+        self.owners: dict[str, int] = {}  # code -> user
+
+    def install(self, record: ReferralCode) -> None:
+        super().install(record)
+        self.owners[record.code] = record.user_id
+
+    def remove(self, record: ReferralCode) -> None:
+        super().remove(record)
+        self.owners.pop(record.code, None)
+
+
+class ReferralTable(Table[int, Referral]):
+    """Referrals by invited user, and the users each inviter invited."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda record: record.user_id, _referrals)
+        self.invited: dict[int, set[int]] = {}  # inviter -> the users they invited
+
+    def install(self, record: Referral) -> None:
+        super().install(record)
+        self.invited.setdefault(record.inviter_id, set()).add(record.user_id)
+
+    def remove(self, record: Referral) -> None:
+        super().remove(record)
+        invited = self.invited.get(record.inviter_id, set())
+        invited.discard(record.user_id)
+        if not invited:
+            self.invited.pop(record.inviter_id, None)
+
+
 class ReferralService:
     """Codes and referrals in memory (all of them are live records); every change is
     committed through storage, checked and claimed in memory before the first await."""
@@ -80,19 +123,19 @@ class ReferralService:
         self._storage = storage
         self._subscriptions = subscriptions
         self._catalog = catalog
-        self._codes: dict[int, ReferralCode] = {}  # user -> their code
-        self._owners: dict[str, int] = {}  # code -> user
-        self._referrals: dict[int, Referral] = {}  # invited user -> their referral
-        self._invited: dict[int, set[int]] = {}  # inviter -> the users they invited
+        self._codes = CodeTable()
+        self._owners = self._codes.owners
+        self._referrals = ReferralTable()
+        self._invited = self._referrals.invited
         self._in_flight = InFlight()
         # Called once per bonus granted, after it is durable (the inviter is told).
         self.reward_listeners: list[Callable[[Reward], Awaitable[object]]] = []
 
     def load(self, codes: list[ReferralCode], referrals: list[Referral]) -> None:
         for code in codes:
-            self._install_code(code)
+            self._codes.install(code)
         for referral in referrals:
-            self._install(referral)
+            self._referrals.install(referral)
 
     # Codes --------------------------------------------------------------------------
     def code_of(self, user_id: int) -> str | None:
@@ -113,22 +156,10 @@ class ReferralService:
         code = secrets.token_urlsafe(CODE_BYTES)
         while code in self._owners:  # a collision is astronomically rare; never shared
             code = secrets.token_urlsafe(CODE_BYTES)
-        record = ReferralCode(user_id, code, time.time() if now is None else now)
-        self._install_code(record)
         staged = Staged()
-        staged.transaction.referral_codes.append(record)
-        staged.on_undo(lambda: self._remove_code(record))
+        self._codes.stage(staged, ReferralCode(user_id, code, time.time() if now is None else now))
         await self._in_flight.commit(staged, self._storage, [key])
         return code
-
-    def _install_code(self, record: ReferralCode) -> None:
-        self._codes[record.user_id] = record
-        self._owners[record.code] = record.user_id
-
-    def _remove_code(self, record: ReferralCode) -> None:
-        if self._codes.get(record.user_id) is record:
-            del self._codes[record.user_id]
-            self._owners.pop(record.code, None)
 
     # Invitations ----------------------------------------------------------------------
     async def arrive(
@@ -163,15 +194,19 @@ class ReferralService:
             return None
         referral = Referral(user_id, inviter, time.time() if now is None else now)
         staged = Staged()
-        self._stage(staged, referral)
-        await self._commit(staged)
+        self._referrals.stage(staged, referral)
+        try:
+            await self._commit(staged)
+        except ConflictError as conflict:  # the store has an invitation of them already
+            logger.info("Invite link not counted for user %s: %s", user_id, conflict)
+            return None
         logger.info("User %s invited by %s", user_id, inviter)
         return referral
 
     def counts(self, inviter_id: int) -> tuple[int, int]:
         """(users invited, of them rewarded) for an inviter."""
         invited = self._invited.get(inviter_id, set())
-        rewarded = sum(1 for user_id in invited if self._referrals[user_id].rewarded)
+        rewarded = sum(1 for user_id in invited if self._referral(user_id).rewarded)
         return len(invited), rewarded
 
     def top(self, limit: int = TOP_INVITERS) -> list[InviterCount]:
@@ -185,7 +220,7 @@ class ReferralService:
         """Extra free requests a day the inviter has now from friends' first payments."""
         moment = time.time() if now is None else now
         invited = self._invited.get(inviter_id, ())
-        return sum(self._referrals[user_id].extra_requests(moment) for user_id in invited)
+        return sum(self._referral(user_id).extra_requests(moment) for user_id in invited)
 
     def stage_reward(self, staged: Staged, payment: Payment, now: float) -> None:
         """A credit rule (`PaymentService.credit_rules`): the invited user's first credited
@@ -214,7 +249,7 @@ class ReferralService:
                 f"{SOURCE_PREFIX}{referral.user_id}",
                 now,
             )
-        self._stage(staged, updated)
+        self._referrals.stage(staged, updated)
 
     def stage_refund(self, staged: Staged, payment: Payment, now: float) -> None:
         """A refund rule (`PaymentService.refund_rules`): the refund of the payment that
@@ -226,7 +261,7 @@ class ReferralService:
         if referral.reward_plan is not None:
             source = f"{SOURCE_PREFIX}{referral.user_id}"
             self._subscriptions.stage_refund(staged, referral.inviter_id, source, now)
-        self._stage(staged, dataclasses.replace(referral, refunded_at=now))
+        self._referrals.stage(staged, dataclasses.replace(referral, refunded_at=now))
         logger.info(
             "Referral bonus of user %s taken back: user %s's payment %s was refunded",
             referral.inviter_id,
@@ -269,28 +304,11 @@ class ReferralService:
                 logger.exception("A referral listener failed for user %s", reward.inviter_id)
 
     # Internals ----------------------------------------------------------------------
-    def _install(self, referral: Referral) -> None:
-        self._referrals[referral.user_id] = referral
-        self._invited.setdefault(referral.inviter_id, set()).add(referral.user_id)
-
-    def _stage(self, staged: Staged, referral: Referral) -> None:
-        old = self._referrals.get(referral.user_id)
-        self._install(referral)
-        staged.transaction.referrals.append(referral)
-
-        def undo() -> None:
-            if self._referrals.get(referral.user_id) is not referral:
-                return
-            if old is not None:
-                self._install(old)
-                return
-            del self._referrals[referral.user_id]
-            invited = self._invited.get(referral.inviter_id, set())
-            invited.discard(referral.user_id)
-            if not invited:
-                self._invited.pop(referral.inviter_id, None)
-
-        staged.on_undo(undo)
+    def _referral(self, user_id: int) -> Referral:
+        """An invited user's referral (one the index lists)."""
+        referral = self._referrals.get(user_id)
+        assert referral is not None
+        return referral
 
     async def _commit(self, staged: Staged) -> None:
         keys = [f"referral:{item.user_id}" for item in staged.transaction.referrals]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from services.catalog import Catalog, Plan
 from services.models import Period, Subscription
-from services.money.staging import InFlight, Staged
-from services.storage.base import Retention, Storage
+from services.money.staging import InFlight, Staged, StagedTable
+from services.storage.base import Retention, Storage, Transaction
 
 DAY = 86_400.0
 # Reminder kind -> how long before the end it is due; "ended" is due at the end.
@@ -39,25 +39,60 @@ class Reminder:
     end: float
 
 
+class HeldPlans(StagedTable[tuple[int, str], Subscription]):
+    """The live subscriptions by user and plan. Each user's are one tuple (a user holds a
+    few plans at most): a dict per user cost four times as much, for each of the tens of
+    thousands of subscribers."""
+
+    def __init__(self) -> None:
+        self.by_user: dict[int, tuple[Subscription, ...]] = {}
+
+    def key_of(self, record: Subscription) -> tuple[int, str]:
+        return record.user_id, record.plan_id
+
+    def rows(self, transaction: Transaction) -> list[Subscription]:
+        return transaction.subscriptions
+
+    def get(self, key: tuple[int, str]) -> Subscription | None:
+        user_id, plan_id = key
+        return next((s for s in self.by_user.get(user_id, ()) if s.plan_id == plan_id), None)
+
+    def install(self, record: Subscription) -> None:
+        """Put `record` in the place of the user's one for its plan (or last)."""
+        user_id, held = record.user_id, self.by_user.get(record.user_id, ())
+        for index, current in enumerate(held):
+            if current.plan_id == record.plan_id:
+                self.by_user[user_id] = (*held[:index], record, *held[index + 1 :])
+                return
+        self.by_user[user_id] = (*held, record)
+
+    def remove(self, record: Subscription) -> None:
+        held = self.by_user.get(record.user_id, ())
+        kept = tuple(s for s in held if s is not record)
+        if kept:
+            self.by_user[record.user_id] = kept
+        else:
+            self.by_user.pop(record.user_id, None)
+
+
 class SubscriptionService:
     """Keeps the live subscriptions in memory; every change is committed through storage.
 
-    Subscriptions are immutable: a change installs a new copy (see `Staged`). Each user's
-    subscriptions are one tuple (a user holds a few plans at most): a dict per user cost
-    four times as much, for each of the tens of thousands of subscribers.
+    Subscriptions are immutable: a change installs a new copy (see `StagedTable`).
     """
 
     def __init__(self, storage: Storage, catalog: Catalog) -> None:
         self._storage = storage
         self._catalog = catalog
-        self._by_user: dict[int, tuple[Subscription, ...]] = {}
+        self._held = HeldPlans()
+        self._by_user = self._held.by_user  # the same dict, read directly on hot paths
         self._in_flight = InFlight()
 
     def load(self, subscriptions: Iterable[Subscription]) -> None:
         by_user = self._by_user
         for subscription in subscriptions:
             if subscription.user_id in by_user:
-                self._put(subscription)  # another plan of the same user: rare
+                self._held.install(subscription)  # another plan of the same user: rare
             else:
                 by_user[subscription.user_id] = (subscription,)
 
@@ -72,24 +107,7 @@ class SubscriptionService:
                 self._by_user[user_id] = kept
 
     def _get(self, user_id: int, plan_id: str) -> Subscription | None:
-        return next((s for s in self._by_user.get(user_id, ()) if s.plan_id == plan_id), None)
-
-    def _put(self, subscription: Subscription) -> None:
-        """Install `subscription` in the place of the user's one for its plan (or last)."""
-        user_id, held = subscription.user_id, self._by_user.get(subscription.user_id, ())
-        for index, current in enumerate(held):
-            if current.plan_id == subscription.plan_id:
-                self._by_user[user_id] = (*held[:index], subscription, *held[index + 1 :])
-                return
-        self._by_user[user_id] = (*held, subscription)
-
-    def _remove(self, subscription: Subscription) -> None:
-        held = self._by_user.get(subscription.user_id, ())
-        kept = tuple(s for s in held if s is not subscription)
-        if kept:
-            self._by_user[subscription.user_id] = kept
-        else:
-            self._by_user.pop(subscription.user_id, None)
+        return self._held.get((user_id, plan_id))
 
     # Queries ----------------------------------------------------------------------
     def active_plans(self, user_id: int, now: float | None = None) -> list[ActivePlan]:
@@ -127,18 +145,7 @@ class SubscriptionService:
     # Changes ----------------------------------------------------------------------
     def stage(self, staged: Staged, subscription: Subscription) -> None:
         """Install a new version in memory now and add it to the commit."""
-        old = self._get(subscription.user_id, subscription.plan_id)
-        self._put(subscription)
-        staged.transaction.subscriptions.append(subscription)
-
-        def undo() -> None:
-            if self._get(subscription.user_id, subscription.plan_id) is subscription:
-                if old is None:
-                    self._remove(subscription)
-                else:
-                    self._put(old)
-
-        staged.on_undo(undo)
+        self._held.stage(staged, subscription)
 
     def stage_period(
         self,

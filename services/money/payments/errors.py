@@ -39,7 +39,8 @@ class PaymentError(Exception):
         *,
         rule: MoneyRule | None = None,
     ) -> None:
-        super().__init__(reason.value if status is None else f"{reason.value}_{status}")
+        message = reason.value if status is None else f"{reason.value}_{status}"
+        super().__init__(message if rule is None else f"{message} ({rule.value})")
         self.reason = reason
         self.status = status
         self.rule = rule
