@@ -20,7 +20,7 @@ import services.operator.reports as reports
 import services.storage.json_store as json_store
 from services.catalog import Catalog, CatalogError, check_plans_in_use
 from services.models import ChatTurn, UnmatchedMoney
-from services.money.payments import MoneyArrival, PaymentService
+from services.money.payments import MoneyArrival, PaymentError, PaymentRefusal, PaymentService
 from services.money.promo import PromoError
 from services.money.yoomoney import Operation, YooMoneyChecker
 from services.operator.reports import export_payments
@@ -300,12 +300,14 @@ async def test_a_refund_is_claimed_once(tmp_path: Path, catalog: Catalog) -> Non
     payment = await money.payments.open_invoice(3, "power_group", "stars")
     await money.payments.credit(payment.id, charge_id="ch")
     await money.payments.begin_refund(payment.id)
-    with pytest.raises(Exception, match="in_progress"):
+    with pytest.raises(PaymentError) as busy:
         await money.payments.begin_refund(payment.id)
+    assert busy.value.reason is PaymentRefusal.IN_PROGRESS
     await money.payments.refund(payment.id, decided_by=1)
     money.payments.end_refund(payment.id)
-    with pytest.raises(Exception, match="not_paid_refunded"):
+    with pytest.raises(PaymentError) as done:
         await money.payments.begin_refund(payment.id)
+    assert (done.value.reason, done.value.status) == (PaymentRefusal.NOT_PAID, "refunded")
 
 
 # Rounds and exports that stay cheap ------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.catalog import Catalog
-from services.money.payments import CreditResult, PaymentError
+from services.money.payments import CreditResult, PaymentError, PaymentRefusal
 from services.money.subscriptions import DAY
 from services.money.yoomoney import Operation, YooMoneyChecker, notification_hash_ok, quickpay_url
 from services.operator.alerts import AlertService
@@ -89,14 +89,23 @@ async def test_status_moves_only_forward(tmp_path: Path, catalog: Catalog) -> No
     payments, subs, _, _, _ = await make(tmp_path, catalog)
     sbp = await payments.open_invoice(1, "gpt_pro", "sbp")
     await payments.reject(sbp.id, reason="no money", decided_by=5)
-    with pytest.raises(PaymentError):
+    with pytest.raises(PaymentError) as credited:
         await payments.credit(sbp.id, decided_by=5)
-    with pytest.raises(PaymentError):
+    assert (credited.value.reason, credited.value.status) == (
+        PaymentRefusal.NOT_CREDITABLE,
+        "rejected",
+    )
+    with pytest.raises(PaymentError) as rejected:
         await payments.reject(sbp.id, reason="again", decided_by=5)
+    assert (rejected.value.reason, rejected.value.status) == (
+        PaymentRefusal.NOT_PENDING,
+        "rejected",
+    )
     paid = await payments.open_invoice(1, "gpt_pro", "sbp")
     await payments.credit(paid.id, decided_by=5)
-    with pytest.raises(PaymentError):
+    with pytest.raises(PaymentError) as late:
         await payments.reject(paid.id, reason="late", decided_by=5)
+    assert (late.value.reason, late.value.status) == (PaymentRefusal.NOT_PENDING, "paid")
     assert subs.active_plans(1)[0].plan.id == "gpt_pro"
 
 
@@ -120,8 +129,9 @@ async def test_stars_refund_takes_the_period_back(tmp_path: Path, catalog: Catal
     await payments.refund(payment.id, decided_by=1)
     assert subs.active_plans(3) == []
     assert payments.get(payment.id).status == "refunded"
-    with pytest.raises(PaymentError):
+    with pytest.raises(PaymentError) as again:
         await payments.refund(payment.id, decided_by=1)
+    assert (again.value.reason, again.value.status) == (PaymentRefusal.NOT_PAID, "refunded")
 
 
 async def test_format_1_crash_after_period_before_payment_is_repaired(

@@ -22,6 +22,7 @@ from services.money.payments import (
     CreditResult,
     MoneyArrival,
     PaymentError,
+    PaymentRefusal,
     charge_payment_id,
 )
 from services.operator.reports import export_payments
@@ -110,7 +111,7 @@ async def test_the_first_charge_grants_the_plan_and_names_the_subscription(
     assert not money.payments.stars_checkout_ok(record.id, USER, "XTR", 580)
     with pytest.raises(PaymentError) as refused:
         await money.payments.open_subscription(USER, PLAN)
-    assert refused.value.reason == "already_renewing"
+    assert refused.value.reason is PaymentRefusal.ALREADY_RENEWING
 
 
 async def test_a_renewal_extends_from_the_current_end(tmp_path: Path, catalog: Catalog) -> None:
@@ -175,13 +176,13 @@ async def test_cancel_and_resume_are_recorded_and_a_late_renewal_is_credited(
     claimed = money.payments.begin_renewal_change(USER, record.id, cancel=True)
     with pytest.raises(PaymentError) as busy:  # a double tap meanwhile
         money.payments.begin_renewal_change(USER, record.id, cancel=True)
-    assert busy.value.reason == "in_progress"
+    assert busy.value.reason is PaymentRefusal.IN_PROGRESS
     assert claimed.first_charge_id == "first"
     await money.payments.set_renewal(record.id, canceled=True)
     money.payments.end_renewal_change(record.id)
     with pytest.raises(PaymentError) as other:  # not the user's
         money.payments.begin_renewal_change(USER + 1, record.id, cancel=False)
-    assert other.value.reason == "not_running"
+    assert other.value.reason is PaymentRefusal.NOT_RUNNING
 
     restarted = await open_money(tmp_path, catalog)
     current = restarted.payments.stars_subscription(record.id)
