@@ -12,10 +12,6 @@ import logging
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-import charset_normalizer
-import pypdf
-from pypdf.errors import PyPdfError
-
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
@@ -116,6 +112,8 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    import charset_normalizer  # here, not at start-up: most files are UTF-8
+
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise AttachmentError("unsupported")
@@ -124,6 +122,9 @@ def decode_text(data: bytes) -> str:
 
 def pdf_text(data: bytes) -> str:
     """The text layer of a PDF's pages (a scan without one gives "")."""
+    import pypdf  # here, not at start-up: it brings Pillow and fontTools (≈0.2 s)
+    from pypdf.errors import PyPdfError
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-import mutagen
-
 from services.catalog import Catalog, Model, Transcription
 from services.chat.llm import CONFIG_FAILURES, LLMGateway, ProviderError
 from services.limits.access import AccessService
@@ -93,6 +91,8 @@ def size_seconds(kind: SpeechKind, size: int) -> int:
 def header_seconds(data: bytes, file_name: str) -> float | None:
     """The length the file's own header gives (OGG/Opus, MP3, MP4, WAV, FLAC…), None
     when it gives none or cannot be read."""
+    import mutagen  # here, not at start-up: only voice and audio need it
+
     buffer = io.BytesIO(data)
     buffer.name = file_name  # mutagen weighs the extension too (MP3 has no magic bytes)
     try:
