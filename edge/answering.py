@@ -3,7 +3,9 @@ refusal or the provider's error is said. Used by the chat, media and group route
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -14,8 +16,9 @@ from edge.keyboards import answer_keyboard, plans_button
 from edge.middlewares import Turn
 from edge.streaming import StreamingReply, StreamPacing
 from services.catalog import Catalog
-from services.chat.chat import ChatRefusalError, ChatResult, ChatService
+from services.chat.chat import ChatResult, ChatService
 from services.chat.inbox import Offer, Request
+from services.chat.refusals import ChatRefusalError, Refusal
 from services.models import UserRecord
 from services.users import UsersService
 from texts import Texts, format_moment
@@ -27,6 +30,24 @@ ERROR_TEXTS = {
     "cut": "error_cut",
     "unavailable": "error_unavailable",
     "region_blocked": "error_region_blocked",
+}
+# Each refusal's text: all are given model, plans, models (that see pictures), length,
+# limit and resets, and use those they name.
+REFUSAL_TEXTS: Final[Mapping[Refusal, str]] = {
+    Refusal.EMPTY_REQUEST: "empty_request",
+    Refusal.LOCKED: "model_locked",
+    Refusal.UNAVAILABLE: "model_unavailable",
+    Refusal.BLIND: "model_blind",
+    Refusal.TOO_LONG: "too_long",
+    Refusal.TOO_LONG_FOR_MODEL: "too_long_for_model",
+    Refusal.QUOTA_FREE_REQUESTS: "quota_free_requests",
+    Refusal.QUOTA_FREE_CHARS: "quota_free_chars",
+    Refusal.QUOTA_FAIR_USE_REQUESTS: "quota_fair_use_requests",
+    Refusal.QUOTA_PLAN_TOKENS: "quota_plan_tokens",
+    Refusal.VOICE_OFF: "voice_off",
+    Refusal.VOICE_TOO_LONG: "voice_too_long",
+    Refusal.VOICE_TOO_LONG_FREE: "voice_too_long_free",
+    Refusal.VOICE_FREE_DAY: "voice_free_day",
 }
 
 
@@ -111,7 +132,7 @@ async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: Requ
         final_markup=answer_keyboard(AnswerAct.RETRY, texts),
     )
     try:
-        result = await deps.chat.answer(user, request, reply.add)
+        result = await deps.chat.answer(user, request, reply)
     except ChatRefusalError as refusal:
         text = refusal_text(refusal, texts, deps.catalog, len(request.text), deps.zone)
         await send_refusal(deps.bot, chat_id, refusal, text, texts)
@@ -134,11 +155,10 @@ async def send_refusal(
     thread_id: int | None = None,
 ) -> None:
     """Why a request was not sent to the model, with the plans where they would help."""
-    helps = refusal.reason in ("locked", "too_long") or refusal.reason.startswith("quota_free")
     await bot.send_message(
         chat_id,
         text,
-        reply_markup=plans_button(texts) if helps else None,
+        reply_markup=plans_button(texts) if refusal.plan_lifts else None,
         message_thread_id=thread_id,
         reply_parameters=ReplyParameters(message_id=reply_to) if reply_to else None,
     )
@@ -152,7 +172,7 @@ async def show_result(reply: StreamingReply, result: ChatResult, texts: Texts) -
         else:
             await reply.replace_with(texts("cancel_done"))
     elif result.error is None:
-        if result.text.strip():
+        if not result.empty:
             await reply.finish()
         else:
             await reply.replace_with(texts("empty_answer"))
@@ -167,19 +187,12 @@ def refusal_text(
     refusal: ChatRefusalError, texts: Texts, catalog: Catalog, length: int, zone: ZoneInfo
 ) -> str:
     model = refusal.model
-    if refusal.reason == "locked":
-        plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
-        return texts("model_locked", model=model.name, plans=plans)
-    if refusal.reason == "too_long":
-        return texts("too_long", length=length, limit=refusal.limit)
-    if refusal.reason == "too_long_for_model":
-        return texts("too_long_for_model", model=model.name, length=length, limit=refusal.limit)
-    if refusal.reason == "blind":
-        seeing = ", ".join(m.name for m in catalog.models if m.vision)
-        return texts("model_blind", model=model.name, models=seeing)
-    if refusal.reason == "unavailable":
-        return texts("model_unavailable", model=model.name)
-    if refusal.reason.startswith("quota_"):
-        resets = format_moment(refusal.resets_at or 0.0, zone)
-        return texts(refusal.reason, model=model.name, limit=refusal.limit, resets=resets)
-    return texts(refusal.reason)  # "empty_request"
+    return texts(
+        REFUSAL_TEXTS[refusal.reason],
+        model=model.name,
+        plans=", ".join(plan.name for plan in catalog.plans_with_model(model.key)),
+        models=", ".join(m.name for m in catalog.models if m.vision),
+        length=length,
+        limit=refusal.limit,
+        resets=format_moment(refusal.resets_at or 0.0, zone),
+    )

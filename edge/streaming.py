@@ -28,7 +28,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, ReplyParameters
 
 from edge.editing import is_not_modified
 from services.chat.formatting import (
@@ -165,11 +165,30 @@ class StreamingReply:
         """The draft being streamed now (None: this answer streams with edits)."""
         return self._draft_ids[-1] if self._drafting else None
 
-    async def add(self, delta: str) -> None:
+    # The answer sink (services.chat.answer.AnswerSink) ---------------------------------
+    async def add_text(self, delta: str) -> None:
         """Take a new piece of the answer; updates the chat when it is time."""
         self._chunks.append(delta)
         if time.monotonic() >= self._next_flush and not self._pause_left():
             await self._flush(final=False)
+
+    async def add_image(self, data: bytes, mime_type: str) -> None:
+        """A picture of the answer: sent at once, as a photo of its own."""
+        await self._wait_pause()
+        self._stop_typing()
+        photo = BufferedInputFile(data, f"image.{mime_type.rpartition('/')[2]}")
+        await self._bot.send_photo(
+            self._chat_id, photo, message_thread_id=self._thread_id, reply_parameters=self._reply()
+        )
+
+    async def add_audio(self, data: bytes, mime_type: str) -> None:
+        """A sound of the answer: sent at once, as an audio file of its own."""
+        await self._wait_pause()
+        self._stop_typing()
+        audio = BufferedInputFile(data, f"audio.{mime_type.rpartition('/')[2]}")
+        await self._bot.send_audio(
+            self._chat_id, audio, message_thread_id=self._thread_id, reply_parameters=self._reply()
+        )
 
     async def finish(self, suffix: str = "") -> None:
         """Show the whole answer (plus an optional plain-text suffix) for good."""
@@ -435,17 +454,20 @@ class StreamingReply:
         self, part: str, parse_mode: ParseMode | None, markup: InlineKeyboardMarkup | None
     ) -> Message:
         """A new message of the answer: in its topic, the first one replying to the question."""
-        reply = None
-        if self._reply_to is not None and not self._message_ids:
-            reply = ReplyParameters(message_id=self._reply_to, allow_sending_without_reply=True)
         return await self._bot.send_message(
             self._chat_id,
             part,
             parse_mode=parse_mode,
             reply_markup=markup,
             message_thread_id=self._thread_id,
-            reply_parameters=reply,
+            reply_parameters=self._reply(),
         )
+
+    def _reply(self) -> ReplyParameters | None:
+        """In groups, the answer's first message replies to the question."""
+        if self._reply_to is None or self._message_ids:
+            return None
+        return ReplyParameters(message_id=self._reply_to, allow_sending_without_reply=True)
 
     def _store_shown(self, index: int, part: tuple[str, InlineKeyboardMarkup | None]) -> None:
         if index < len(self._shown):

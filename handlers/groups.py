@@ -20,7 +20,8 @@ from edge.answering import Answerer, refusal_text, send_refusal, show_result
 from edge.group_lines import GroupLines
 from edge.streaming import StreamingReply
 from services.catalog import Catalog
-from services.chat.chat import ChatRefusalError, ChatService
+from services.chat.chat import ChatService
+from services.chat.refusals import ChatRefusalError
 from services.models import UserRecord
 from texts import Texts
 
@@ -146,9 +147,7 @@ async def _answer_in_group(
                 reply_to=message.message_id,
             )
             try:
-                result = await chat.answer(
-                    user, question, reply.add, owner=message.chat.id, topic=key
-                )
+                result = await chat.answer(user, question, reply, owner=message.chat.id, topic=key)
             except ChatRefusalError as refusal:
                 text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
                 await send_refusal(

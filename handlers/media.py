@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatAction
@@ -32,11 +34,10 @@ from services.chat.attachments import (
     document_text,
     with_file,
 )
-from services.chat.chat import ChatRefusalError, quota_refusal
 from services.chat.inbox import Photo, Request
 from services.chat.llm import ProviderError
-from services.chat.voice import Clip, VoiceRefusalError, VoiceService, recording
-from services.limits.quota import QuotaExceededError, QuotaService
+from services.chat.refusals import SPEECH_REFUSALS, ChatRefusalError, Refusal
+from services.chat.voice import Clip, VoiceService, most_bytes, recording
 from services.models import UserRecord
 from texts import Texts
 
@@ -59,6 +60,11 @@ AUDIO_FORMATS = frozenset(
 # Images sent as files that go to the model as pictures (the types providers take).
 PICTURE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 TRANSCRIPT_SHOWN = 3500  # characters of a transcript echoed back (a long one is cut)
+# Words heard that are more than a request may hold: said as such (without the words).
+TRANSCRIPT_REFUSALS: Final[Mapping[Refusal, str]] = {
+    Refusal.TOO_LONG: "voice_transcript_too_long",
+    Refusal.TOO_LONG_FOR_MODEL: "voice_transcript_too_long_for_model",
+}
 # Albums whose photos were refused: one refusal per album, not one per photo.
 _refused_albums: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=60)
 
@@ -97,7 +103,6 @@ async def voice_message(
     texts: Texts,
     answerer: Answerer,
     voice: VoiceService,
-    quota: QuotaService,
     turn: Turn,
 ) -> None:
     """Speech: checked, transcribed, echoed back as text, then asked."""
@@ -105,7 +110,7 @@ async def voice_message(
     speech = speech_of(message)
     assert speech is not None  # the filter
     await turn.wait()
-    heard = await _hear(message, user, answering, voice, quota, speech)
+    heard = await _hear(message, user, answering, voice, speech)
     if heard is None:  # refused or failed: the user was told
         turn.passed()
         return
@@ -119,7 +124,6 @@ async def _hear(
     user: UserRecord,
     answering: Answering,
     voice: VoiceService,
-    quota: QuotaService,
     speech: Speech,
 ) -> str | None:
     """The words of a voice-like message once they fit a request; None when refused or
@@ -128,30 +132,25 @@ async def _hear(
     header (before the paid transcription), the transcript (before the model call)."""
     texts = answering.texts
     try:
-        model = answering.chat.check_ready(user)
-        bound = voice.check(user.id, speech.clip, model)
+        admission = voice.admit(user, speech.clip)
+        bound = most_bytes(admission, speech.clip.kind)
         await answering.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
         try:
             data = await _download(answering.bot, speech.file, bound)
         except DownloadTooBigError:
-            raise voice.beyond_bound(user.id, speech.clip, bound, model) from None
+            raise voice.beyond_bound(admission, speech.clip, bound) from None
         if data is None:
             await message.reply(texts("file_download_failed"))
             return None
         heard = await asyncio.to_thread(recording, speech.clip, data, speech.file_name)
-        voice.admit(user.id, heard.seconds, model)
-        transcript = await voice.transcribe(user.id, heard)
+        admission = voice.readmit(admission, heard)
+        transcript = await voice.transcribe(admission, heard)
         if not transcript.text:
             await message.reply(texts("voice_empty"))
             return None
-        _check_transcript(answering, quota, user, transcript.text)
-    except VoiceRefusalError as refused:
-        helps = refused.reason.endswith(("_free", "_day"))  # a plan lifts these
-        await message.reply(
-            texts(f"voice_{refused.reason}", limit=refused.limit),
-            reply_markup=plans_button(texts) if helps else None,
-        )
-        return None
+        # More words than the request may hold (the free length limit, the model's
+        # context, today's characters): neither shown back nor asked.
+        answering.chat.gate.check_fits(user, transcript.text)
     except ChatRefusalError as refusal:
         await _refuse_speech(answering, message, refusal)
         return None
@@ -161,30 +160,19 @@ async def _hear(
     return transcript.text
 
 
-def _check_transcript(
-    answering: Answering, quota: QuotaService, user: UserRecord, text: str
-) -> None:
-    """ChatRefusalError when the words heard are more than the request may hold (the
-    free length limit, the model's context, today's characters): then they are neither
-    shown back nor asked."""
-    model = answering.chat.check_request(user, text)
-    try:
-        quota.check(user.id, model, len(text))
-    except QuotaExceededError as exceeded:
-        raise quota_refusal(exceeded, model) from None
-
-
 async def _refuse_speech(answering: Answering, message: Message, refusal: ChatRefusalError) -> None:
-    """A refusal of a voice message: a transcript too long for the request is said as
-    such (without its words); the others as for typed text."""
-    if refusal.reason not in ("too_long", "too_long_for_model"):
+    """A refusal of a voice message: one of speech, or a transcript too long for the
+    request, said as such in reply to it; the others as for typed text."""
+    texts = answering.texts
+    if refusal.reason in TRANSCRIPT_REFUSALS:
+        key = TRANSCRIPT_REFUSALS[refusal.reason]
+        text = texts(key, model=refusal.model.name, limit=refusal.limit)
+    elif refusal.reason in SPEECH_REFUSALS:
+        text = refusal_text(refusal, texts, answering.catalog, 0, answering.zone)
+    else:
         await _refuse(answering, message, refusal)
         return
-    texts = answering.texts
-    text = texts(
-        f"voice_transcript_{refusal.reason}", model=refusal.model.name, limit=refusal.limit
-    )
-    markup = plans_button(texts) if refusal.reason == "too_long" else None
+    markup = plans_button(texts) if refusal.plan_lifts else None
     await message.reply(text, reply_markup=markup)
 
 
@@ -215,7 +203,7 @@ async def document_message(
         return
     try:
         check_document(document.file_name, document.mime_type, document.file_size)
-        answering.chat.check_ready(user)  # access and today's requests, before the download
+        answering.chat.gate.check_ready(user)  # access and today's requests, before the download
         try:
             data = await _download(answering.bot, document, MAX_DOCUMENT_BYTES)
         except DownloadTooBigError:
@@ -245,7 +233,7 @@ async def _ask_with_picture(
     mime_type: str,
 ) -> None:
     try:
-        answering.chat.check_ready(user, pictures=1)
+        answering.chat.gate.check_ready(user, pictures=1)
     except ChatRefusalError as refusal:
         turn.passed()
         album = message.media_group_id

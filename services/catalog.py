@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -15,6 +18,34 @@ _KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,23}$"
 
 class CatalogError(Exception):
     """The catalog file is missing or invalid; the message says where."""
+
+
+class Unit(StrEnum):
+    """What a provider bills by. Every cost is a count of each unit used times the
+    catalog's price of that unit, so a new kind of answer adds a unit, not a code path."""
+
+    INPUT_TOKENS = "input_tokens"  # the question with the memory sent
+    OUTPUT_TOKENS = "output_tokens"  # the answer
+    IMAGES = "images"  # pictures made
+    AUDIO_SECONDS = "audio_seconds"  # audio heard (transcription) or made
+    SPOKEN_CHARS = "spoken_chars"  # characters of text spoken aloud
+
+
+# How many of each unit a catalog price is for, as providers publish their prices.
+PRICED_PER: Final[Mapping[Unit, int]] = MappingProxyType(
+    {
+        Unit.INPUT_TOKENS: 1_000_000,
+        Unit.OUTPUT_TOKENS: 1_000_000,
+        Unit.IMAGES: 1,
+        Unit.AUDIO_SECONDS: 60,
+        Unit.SPOKEN_CHARS: 1_000_000,
+    }
+)
+
+
+def unit_prices(**prices: float | None) -> dict[Unit, float]:
+    """The units a catalog entry gives a price for (USD per PRICED_PER of the unit)."""
+    return {Unit(unit): price for unit, price in prices.items() if price is not None}
 
 
 class Provider(BaseModel):
@@ -37,14 +68,31 @@ class Model(BaseModel):
     # conversation's memory (splitting a question does not escape it). None: unlimited.
     free_daily_requests: int | None = Field(default=None, gt=0)
     free_daily_chars: int | None = Field(default=None, gt=0)
-    # What the provider charges, USD per 1M tokens; absent: the cost is shown as unknown.
+    # What the provider charges, in USD, per unit (see Unit and PRICED_PER): per 1M tokens
+    # in and out; per picture made; per minute of audio made; per 1M characters spoken.
+    # A unit without a price costs nothing (the provider bills it through another: image
+    # tokens are tokens); when none of the units used has one, the cost is unknown.
     price_input: float | None = Field(default=None, ge=0)
     price_output: float | None = Field(default=None, ge=0)
+    price_image: float | None = Field(default=None, ge=0)
+    price_audio_minute: float | None = Field(default=None, ge=0)
+    price_spoken: float | None = Field(default=None, ge=0)
     context_tokens: int = Field(gt=256)
     max_output_tokens: int = Field(default=2048, gt=0)
     reasoning: bool = False
     vision: bool = False  # takes pictures (OpenAI-style image_url parts)
     temperature: float | None = Field(default=None, ge=0, le=2)
+
+    @property
+    def prices(self) -> Mapping[Unit, float]:
+        """USD per PRICED_PER of each unit the catalog prices for this model."""
+        return unit_prices(
+            input_tokens=self.price_input,
+            output_tokens=self.price_output,
+            images=self.price_image,
+            audio_seconds=self.price_audio_minute,
+            spoken_chars=self.price_spoken,
+        )
 
 
 class Plan(BaseModel):
@@ -116,6 +164,11 @@ class Transcription(BaseModel):
     max_seconds: int = Field(default=300, gt=0, le=3600)
     # Users without a plan: seconds of speech a day (None: no daily bound).
     free_daily_seconds: int | None = Field(default=600, gt=0)
+
+    @property
+    def prices(self) -> Mapping[Unit, float]:
+        """USD per PRICED_PER of each unit priced: the minutes of audio heard."""
+        return unit_prices(audio_seconds=self.price_per_minute)
 
 
 class Catalog(BaseModel):

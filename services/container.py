@@ -180,6 +180,18 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         pending_ttl=settings.payment_ttl_hours * 3600,
         late_window=settings.late_payment_days * DAY,
     )
+    chat = ChatService(
+        catalog,
+        llm,
+        storage,
+        access,
+        alerts,
+        stats,
+        ConversationService(storage, catalog, max_conversations=settings.max_conversations),
+        quota,
+        history_max_messages=settings.history_max_messages,
+        usd_rub=settings.usd_rub_rate,
+    )
     return Services(
         catalog=catalog,
         storage=storage,
@@ -188,18 +200,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         alerts=alerts,
         access=access,
         users=UsersService(storage, lambda: llm.default_model().key, stats),
-        chat=ChatService(
-            catalog,
-            llm,
-            storage,
-            access,
-            alerts,
-            stats,
-            ConversationService(storage, catalog, max_conversations=settings.max_conversations),
-            quota,
-            history_max_messages=settings.history_max_messages,
-            usd_rub=settings.usd_rub_rate,
-        ),
+        chat=chat,
         subscriptions=subscriptions,
         promo=promo,
         payments=payments,
@@ -210,15 +211,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         retention=retention,
         quota=quota,
         referrals=referrals,
-        voice=VoiceService(
-            catalog,
-            llm,
-            access,
-            stats,
-            alerts,
-            usd_rub=settings.usd_rub_rate,
-            exempt=settings.admin_ids,
-        ),
+        voice=VoiceService(catalog, llm, chat.gate, stats, alerts, usd_rub=settings.usd_rub_rate),
     )
 
 

@@ -14,7 +14,7 @@ from edge.admin_keyboards import stats_keyboard
 from edge.callbacks import AdminMenu, Section
 from edge.long_messages import send_long
 from services.catalog import Catalog
-from services.chat.voice import VOICE_KEY
+from services.limits.quota import VOICE_KEY
 from services.money.payments import PaymentService
 from services.money.referrals import ReferralService
 from services.money.subscriptions import SubscriptionService

@@ -19,6 +19,7 @@ from openai._vendor.httpx_aiohttp import AiohttpTransport  # the SDK's own aioht
 from openai.types.chat import ChatCompletionChunk
 
 from services.catalog import Catalog, Model
+from services.chat.answer import AudioPart, ImagePart
 from services.chat.pictures import message_content
 from services.models import ChatTurn, Usage
 
@@ -80,7 +81,9 @@ class StreamEnd:
     usage: Usage | None
 
 
-StreamEvent = TextDelta | StreamEnd
+# What a model's stream yields: text pieces and whole pictures or sounds (models that
+# make them), then one StreamEnd.
+StreamEvent = TextDelta | ImagePart | AudioPart | StreamEnd
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,6 +1,9 @@
 """Voice, audio and round video messages to text, through the catalog's `[transcription]`
-provider; the text is then asked like a typed question. Each transcription is costed
-(USD per minute) and billed like an answer: to the user's plan, or the free tier.
+provider; the text is then asked like a typed question. Speech is admitted by the same
+gate as typed text (services.chat.admission: the user's model, today's quota, the free
+tier's bounds) before anything is downloaded or paid for. Each transcription is costed
+in audio seconds at the catalog's price per minute and billed to the plan its
+admission names (or the free tier).
 
 A message's declared duration is the sender's word: the length checked, counted and
 costed is the longest of that, what the file's size allows at its kind's highest
@@ -17,22 +20,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from services.catalog import Catalog, Model, Transcription
+from services.catalog import Catalog, Transcription, Unit
+from services.chat.admission import Gate, SpeechAdmission
+from services.chat.costs import cost_rub
 from services.chat.llm import CONFIG_FAILURES, LLMGateway, ProviderError
-from services.limits.access import AccessService
+from services.chat.refusals import ChatRefusalError, Refusal
+from services.limits.quota import VOICE_KEY
+from services.models import UserRecord
 from services.operator.alerts import AlertService
-from services.operator.stats import FREE, StatsService
+from services.operator.stats import StatsService
 
 logger = logging.getLogger(__name__)
 
 # Failures the operator must fix; a 400 here is one odd audio file, not a setting.
 ALERTED = CONFIG_FAILURES - {"bad_request"}
-VOICE_KEY = "_voice"  # the "model" transcription costs are kept under (no catalog key)
-
-
-# Speech runs at about 15 characters a second: a free user's request length limit in
-# seconds of voice, checked before the (paid) transcription.
-SPEECH_CHARS_PER_SECOND = 15
 
 SpeechKind = Literal["voice", "audio", "video_note"]
 # The most bytes a second of each kind plausibly takes, generously: a file bigger than
@@ -126,15 +127,10 @@ def counted_seconds(heard: Recording, provider_seconds: float | None) -> int:
     return max(heard.seconds, typical)
 
 
-class VoiceRefusalError(Exception):
-    """Not transcribed; `reason`: "off" (no [transcription], or its provider has no key),
-    "too_long" (over `limit` seconds), "too_long_free" (over the `limit` seconds a free
-    request's length allows) or "free_day" (the free `limit` seconds of today are used)."""
-
-    def __init__(self, reason: str, limit: int = 0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.limit = limit
+def most_bytes(admission: SpeechAdmission, kind: SpeechKind) -> int:
+    """The most bytes to download for admitted speech: what its longest allowed length
+    takes at its kind's highest rate (a file Telegram gave no size for stops there)."""
+    return min(MAX_DOWNLOAD_BYTES, admission.seconds * MAX_BYTES_PER_SECOND[kind])
 
 
 class VoiceService:
@@ -142,83 +138,57 @@ class VoiceService:
         self,
         catalog: Catalog,
         llm: LLMGateway,
-        access: AccessService,
+        gate: Gate,
         stats: StatsService,
         alerts: AlertService,
         *,
         usd_rub: float,
-        exempt: frozenset[int] = frozenset(),
     ) -> None:
         self._alerts = alerts
-        self._exempt = exempt  # admins: no free-tier bounds
         self._config: Transcription | None = catalog.transcription
         self._llm = llm
-        self._access = access
+        self._gate = gate
         self._stats = stats
         self._usd_rub = usd_rub
 
     @property
     def enabled(self) -> bool:
-        config = self._config
-        return config is not None and config.provider in self._llm.configured
+        return self._gate.speech_enabled
 
-    def check(self, user_id: int, clip: Clip, model: Model) -> int:
-        """Before downloading: VoiceRefusalError if this message will not be transcribed,
-        judged by the longer of its declared length and what its size implies; else the
-        most bytes to download (a file Telegram gave no size for stops there)."""
-        allowed = self.admit(user_id, clip.least_seconds, model)
-        return min(MAX_DOWNLOAD_BYTES, allowed * MAX_BYTES_PER_SECOND[clip.kind])
+    def admit(self, user: UserRecord, clip: Clip) -> SpeechAdmission:
+        """Before downloading: ChatRefusalError if this message will not be transcribed,
+        judged by the longer of its declared length and what its size implies."""
+        return self._gate.admit_speech(user, clip.least_seconds)
 
-    def beyond_bound(self, user_id: int, clip: Clip, bound: int, model: Model) -> VoiceRefusalError:
+    def readmit(self, admission: SpeechAdmission, heard: Recording) -> SpeechAdmission:
+        """After downloading, before paying: the bounds again for what the file says."""
+        return self._gate.readmit_speech(admission.user, admission.model, heard.seconds)
+
+    def beyond_bound(self, admission: SpeechAdmission, clip: Clip, bound: int) -> ChatRefusalError:
         """The refusal for a download that went past `bound` bytes: longer than allowed."""
+        longer = Clip(clip.kind, clip.declared, bound + 1)
         try:
-            self.check(user_id, Clip(clip.kind, clip.declared, bound + 1), model)
-        except VoiceRefusalError as refused:
+            self._gate.readmit_speech(admission.user, admission.model, longer.least_seconds)
+        except ChatRefusalError as refused:
             return refused
         config = self._config
-        return VoiceRefusalError("too_long", config.max_seconds if config else 0)
-
-    def admit(self, user_id: int, seconds: int, model: Model) -> int:
-        """VoiceRefusalError if `seconds` of speech will not be transcribed for this user;
-        else the most seconds they may send now. A user without a plan is held to what
-        their model's free length limit can take and to the free seconds of the day, so
-        no transcription is paid for a request that would then be refused, or without
-        bound."""
-        config = self._config
-        if config is None or not self.enabled:
-            raise VoiceRefusalError("off")
-        bounds = [(config.max_seconds, "too_long", config.max_seconds)]
-        if self._held_to_free(user_id):
-            input_limit = self._access.input_limit(user_id, model)
-            if input_limit is not None:
-                longest = input_limit // SPEECH_CHARS_PER_SECOND
-                bounds.append((longest, "too_long_free", longest))
-            daily = config.free_daily_seconds
-            if daily is not None:
-                _, used = self._stats.used_today(user_id, VOICE_KEY)
-                bounds.append((daily - used, "free_day", daily))
-        for allowed, reason, limit in bounds:
-            if seconds > allowed:
-                raise VoiceRefusalError(reason, limit)
-        return min(allowed for allowed, _, _ in bounds)
+        limit = config.max_seconds if config else 0
+        return ChatRefusalError(Refusal.VOICE_TOO_LONG, admission.model, limit=limit)
 
     def free_seconds_left(self, user_id: int) -> tuple[int, int] | None:
         """(seconds of speech left today, the day's free seconds) for a user without a
         plan; None when voice has no daily bound for them."""
-        config = self._config
-        if config is None or not self.enabled or config.free_daily_seconds is None:
+        if not self.enabled:
             return None
-        if not self._held_to_free(user_id):
-            return None
-        _, used = self._stats.used_today(user_id, VOICE_KEY)
-        return max(0, config.free_daily_seconds - used), config.free_daily_seconds
+        return self._gate.quota.speech_left_today(user_id)
 
-    async def transcribe(self, user_id: int, heard: Recording) -> Heard:
+    async def transcribe(self, admission: SpeechAdmission, heard: Recording) -> Heard:
         """The words in the recording and the seconds counted and costed for them (see
         `counted_seconds`); ProviderError when it failed (nothing counted)."""
         config = self._config
         if config is None:
-            raise VoiceRefusalError("off")
+            raise ChatRefusalError(Refusal.VOICE_OFF, admission.model)
+        user_id = admission.user.id
         try:
             result = await self._llm.transcribe(
                 config.provider, config.model_id, heard.data, heard.file_name
@@ -240,21 +210,13 @@ class VoiceService:
                 seconds,
                 heard.clip.declared,
             )
-        self._stats.spend(user_id, VOICE_KEY, self.cost(seconds), plan=self._bill_to(user_id))
-        self._stats.count_request(user_id, VOICE_KEY, seconds)  # seconds heard today
+        self._stats.spend(user_id, VOICE_KEY, self.cost(seconds), plan=admission.bill_to)
+        self._gate.quota.count_speech(user_id, seconds)  # seconds heard today
         return Heard(result.text, seconds)
 
-    def cost(self, duration: int) -> float | None:
-        """RUB for `duration` seconds; None when the catalog gives no price."""
+    def cost(self, seconds: int) -> float | None:
+        """RUB for `seconds` of speech; None when the catalog gives no price."""
         config = self._config
-        if config is None or config.price_per_minute is None:
+        if config is None:
             return None
-        return config.price_per_minute * duration / 60 * self._usd_rub
-
-    def _held_to_free(self, user_id: int) -> bool:
-        """A user without a plan (admins aside) gets the free bounds on voice."""
-        return user_id not in self._exempt and not self._access.active_plans(user_id)
-
-    def _bill_to(self, user_id: int) -> str:
-        plans = self._access.active_plans(user_id)
-        return plans[0].id if plans else FREE
+        return cost_rub(config.prices, {Unit.AUDIO_SECONDS: seconds}, self._usd_rub)

@@ -14,11 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from services.catalog import Catalog, Model, Plan
 from services.limits.access import AccessService
 from services.operator.stats import FREE, StatsService
+
+# Which limits apply: the free tier's, a plan's daily cap, a plan's monthly tokens, none.
+LimitKind = Literal["free", "fair_use", "plan", "none"]
+Exhausted = Literal["requests", "chars", "tokens"]  # what ran out
+# The statistics' key for speech (no model has it): today's seconds heard, and what
+# transcriptions cost.
+VOICE_KEY = "_voice"
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,7 +35,7 @@ class Limits:
 
     requests: int | None
     chars: int | None
-    kind: str  # "free" | "fair_use" | "plan" (monthly tokens) | "none"
+    kind: LimitKind
 
 
 @dataclass(slots=True, frozen=True)
@@ -48,7 +56,7 @@ class QuotaExceededError(Exception):
     """`what` ran out ("requests", "chars" or "tokens") under `limits`; resets at
     `resets_at`."""
 
-    def __init__(self, what: str, limits: Limits, limit: int, resets_at: float) -> None:
+    def __init__(self, what: Exhausted, limits: Limits, limit: int, resets_at: float) -> None:
         super().__init__(f"{limits.kind} {what}")
         self.what = what
         self.limits = limits
@@ -88,6 +96,16 @@ class QuotaService:
         if caps and all(cap is not None for cap in caps):
             return Limits(max(cap for cap in caps if cap is not None), None, "fair_use")
         return Limits(None, None, "none")
+
+    def held_to_free(self, user_id: int) -> bool:
+        """A user without a plan (admins aside): the free tier's bounds apply."""
+        return user_id not in self._exempt and not self._access.active_plans(user_id)
+
+    def plan_of(self, user_id: int) -> str:
+        """The plan a cost of no one model (a transcription) is billed to: the user's first
+        active plan, FREE without one."""
+        plans = self._access.active_plans(user_id)
+        return plans[0].id if plans else FREE
 
     def bill_to(self, user_id: int, model: Model) -> str:
         """The plan an answer of `model` is given under (FREE without one): a plan without
@@ -131,6 +149,20 @@ class QuotaService:
     def give_back(self, user_id: int, model: Model, chars: int) -> None:
         """The model call failed: the request does not count."""
         self._stats.count_request(user_id, model.key, chars, sign=-1)
+
+    def speech_left_today(self, user_id: int) -> tuple[int, int] | None:
+        """(seconds of speech left today, the day's free seconds) for a user held to the
+        free tier; None when speech has no daily bound for them."""
+        config = self._catalog.transcription
+        daily = config.free_daily_seconds if config is not None else None
+        if daily is None or not self.held_to_free(user_id):
+            return None
+        _, used = self._stats.used_today(user_id, VOICE_KEY)
+        return max(0, daily - used), daily
+
+    def count_speech(self, user_id: int, seconds: int) -> None:
+        """Seconds of speech heard today (a transcription paid for)."""
+        self._stats.count_request(user_id, VOICE_KEY, seconds)
 
     def left_today(self, user_id: int, models: list[Model]) -> list[Left]:
         """What is left today with each model that has a limit for the user."""

@@ -22,7 +22,7 @@ from edge.callbacks import (
 from edge.states import AdminFind
 from runtime.notices import notify_admins
 from services.chat.formatting import utf16_length
-from services.chat.voice import VOICE_KEY
+from services.limits.quota import VOICE_KEY
 from services.models import UnmatchedMoney
 from tests.integration.conftest import Harness
 from tests.stubs.telegram_text import parse_html

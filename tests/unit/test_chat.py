@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.catalog import Catalog, Model
-from services.chat.chat import ChatRefusalError, ChatService
+from services.chat.chat import ChatService
 from services.chat.conversations import ConversationService
 from services.chat.inbox import Offer, Request
 from services.chat.llm import (
@@ -22,6 +23,7 @@ from services.chat.llm import (
     StreamEvent,
     TextDelta,
 )
+from services.chat.refusals import ChatRefusalError, Refusal
 from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.models import ChatTurn, Usage, UserRecord
@@ -92,14 +94,32 @@ def nano_user(user_id: int = 1) -> UserRecord:
     return UserRecord(id=user_id, model_key="gpt-5-nano")
 
 
+@dataclass
+class Recorded:
+    """An answer sink that keeps what it is given."""
+
+    texts: list[str] = field(default_factory=list)
+    images: list[tuple[bytes, str]] = field(default_factory=list)
+    sounds: list[tuple[bytes, str]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    async def add_text(self, delta: str) -> None:
+        self.texts.append(delta)
+
+    async def add_image(self, data: bytes, mime_type: str) -> None:
+        self.images.append((data, mime_type))
+
+    async def add_audio(self, data: bytes, mime_type: str) -> None:
+        self.sounds.append((data, mime_type))
+
+
 async def collect(chat: ChatService, user: UserRecord, text: Request | str) -> str:
-    parts: list[str] = []
-
-    async def on_delta(delta: str) -> None:
-        parts.append(delta)
-
-    result = await chat.answer(user, text, on_delta)
-    assert result.text == "".join(parts)
+    sink = Recorded()
+    result = await chat.answer(user, text, sink)
+    assert result.text == sink.text
     return result.text
 
 
@@ -167,7 +187,7 @@ async def test_provider_error_is_a_result_not_an_exception(
 ) -> None:
     chat, llm, *_ = await make(tmp_path, catalog)
     llm.fail = "timeout"
-    result = await chat.answer(nano_user(), "hi", lambda _: asyncio.sleep(0))
+    result = await chat.answer(nano_user(), "hi", Recorded())
     assert result.error == "timeout" and result.text == ""
 
 
@@ -181,3 +201,17 @@ async def test_200_users_with_a_1_second_model_take_about_1_second(
     elapsed = time.monotonic() - started
     assert answers == [f"re: q{u}" for u in range(200)]
     assert elapsed < 3.0  # no lock between users: the calls overlap
+
+
+def test_every_refusal_has_a_text_in_both_languages() -> None:
+    """Refusal reasons are one enum: each has its text (and speech's own wording of a
+    transcript too long has its own), in both languages."""
+    # Imported here: the edge renders refusals; the other tests need no handlers.
+    from edge.answering import REFUSAL_TEXTS
+    from handlers.media import TRANSCRIPT_REFUSALS
+    from texts import CATALOGS
+
+    assert set(REFUSAL_TEXTS) == set(Refusal)
+    for language, catalog in CATALOGS.items():
+        keys = {*REFUSAL_TEXTS.values(), *TRANSCRIPT_REFUSALS.values()}
+        assert keys <= catalog.keys(), (language, keys - catalog.keys())

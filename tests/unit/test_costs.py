@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from services.catalog import Catalog
+from services.catalog import Catalog, Unit
+from services.chat.costs import answer_units, cost_rub, counted_tokens
 from services.chat.llm import LLMGateway, ProviderConfig
 from services.chat.pictures import Prompt
 from services.models import Usage, UserRecord
@@ -19,7 +20,7 @@ from services.operator.stats import FREE, StatsService
 from services.users import UsersService
 from tests.stubs.openai_server import FakeOpenAI, text_of
 from tests.unit.conftest import open_money
-from tests.unit.test_chat import collect, make
+from tests.unit.test_chat import Recorded, collect, make
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -36,9 +37,11 @@ async def test_an_answer_is_costed_from_the_providers_usage_or_its_text(
     assert abs(cost - 2.5 / 1_000_000 * 95.0) < 1e-12
     nano = catalog.models_by_key["gpt-5-nano"]
     unpriced = nano.model_copy(update={"price_input": None, "price_output": None})
-    assert chat._cost(unpriced, Usage(1000, 1000)) is None  # unknown, not zero
-    counted = chat._cost(nano, chat._tokens(None, Prompt([], {}, 0), "y" * 250))  # ≈ 100 tokens
+    assert cost_rub(unpriced.prices, answer_units(Usage(1000, 1000)), 95.0) is None  # unknown
+    tokens = counted_tokens(None, Prompt([], {}, 0), "y" * 250)  # ≈ 100 tokens
+    counted = cost_rub(nano.prices, answer_units(tokens), 95.0)
     assert counted is not None and abs(counted - 100 * 0.40 / 1_000_000 * 95.0) < 1e-12
+    assert nano.prices == {Unit.INPUT_TOKENS: 0.05, Unit.OUTPUT_TOKENS: 0.40}
 
 
 async def test_a_scripted_month_gives_revenue_cost_and_margin_to_the_kopeck(
@@ -124,17 +127,13 @@ async def test_an_answer_cut_after_text_was_shown_is_costed_and_billed(
     chat._llm = gateway
     llm.cut_stream_next = 1  # half the answer, then the connection drops (no usage)
     user = UserRecord(id=4, model_key="gpt-5-nano")  # 0.05 / 0.40 USD per 1M tokens
-    shown: list[str] = []
-
-    async def on_delta(delta: str) -> None:
-        shown.append(delta)
-
+    shown = Recorded()
     try:
-        result = await chat.answer(user, "вопрос " * 20, on_delta)
+        result = await chat.answer(user, "вопрос " * 20, shown)
     finally:
         await gateway.close()
         await llm.stop()
-    assert result.error == "cut" and shown and "".join(shown) == result.text
+    assert result.error == "cut" and shown.texts and shown.text == result.text
     day = chat._stats._day()
     # Counted from the text, as a stopped answer: what was sent, and what was shown.
     sent = sum(len(text_of(m["content"])) for m in llm.requests[-1]["messages"])
@@ -151,12 +150,8 @@ async def test_an_answer_that_failed_before_any_text_costs_nothing(
     chat, llm, *_ = await make(tmp_path, catalog)
     llm.fail = "unavailable"
     user = UserRecord(id=5, model_key="gpt-5-nano")
-    result = await chat.answer(user, "вопрос", collect_nothing)
+    result = await chat.answer(user, "вопрос", Recorded())
     assert result.error == "unavailable"
     day = chat._stats._day()
     assert day.costs == {} and day.unpriced == 0
     assert chat._stats.used_today(5, "gpt-5-nano")[0] == 0  # given back
-
-
-async def collect_nothing(_delta: str) -> None:
-    """An on_delta that shows nothing."""

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog
-from services.chat.chat import ChatRefusalError
+from services.chat.refusals import ChatRefusalError
 from services.limits.quota import QuotaExceededError
 from services.models import UserRecord
 from services.operator.stats import FREE, StatsService

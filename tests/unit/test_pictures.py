@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from services.catalog import Catalog, load_catalog
-from services.chat.chat import ChatRefusalError
 from services.chat.inbox import Photo, Request
 from services.chat.llm import request_body
 from services.chat.pictures import IMAGE_CHARS, IMAGE_NOTE, MAX_PROMPT_IMAGES
+from services.chat.refusals import ChatRefusalError
 from services.models import ChatTurn, UserRecord
 from tests.unit.conftest import ROOT
 from tests.unit.test_chat import collect, make, nano_user
@@ -97,7 +97,7 @@ async def test_a_blind_model_refuses_pictures_and_gets_notes(
         await collect(chat, blind, Request("а это?", (Photo(JPEG),)))
     assert refusal.value.reason == "blind"
     with pytest.raises(ChatRefusalError):
-        chat.check_ready(blind, pictures=1)  # before any download
+        chat.gate.check_ready(blind, pictures=1)  # before any download
     assert len(media_files(tmp_path, 1)) == 1  # the refused picture was not kept
 
     await collect(chat, blind, "опиши прошлое фото словами")

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog
-from services.chat.chat import ChatRefusalError
+from services.chat.refusals import ChatRefusalError
 from services.limits.access import AccessService
 from services.limits.quota import QuotaExceededError, QuotaService
 from services.models import ChatTurn, UserRecord
 from services.operator.stats import StatsService
 from tests.unit.conftest import ROOT, open_money
-from tests.unit.test_chat import collect, make
+from tests.unit.test_chat import Recorded, collect, make
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -87,13 +87,9 @@ async def test_a_failed_model_call_does_not_count(tmp_path: Path, catalog: Catal
     user = UserRecord(id=7, model_key="gpt-5-nano")
     llm.fail = "unavailable"
     for _ in range(35):
-        result = await chat.answer(user, "hi", _ignore)
+        result = await chat.answer(user, "hi", Recorded())
         assert result.error == "unavailable"
     assert chat._quota.left_today(user.id, [catalog.models_by_key["gpt-5-nano"]])[0].requests == 30
-
-
-async def _ignore(_: str) -> None:
-    return None
 
 
 async def test_a_plan_lifts_the_free_quota_and_its_fair_use_cap_applies(

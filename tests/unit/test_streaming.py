@@ -53,7 +53,7 @@ def reply_to(bot: Bot, chat_id: int, pacing: StreamPacing) -> StreamingReply:
 async def stream(reply: StreamingReply, text: str, pieces: int = 12, pause: float = 0.02) -> None:
     size = -(-len(text) // pieces)
     for start in range(0, len(text), size):
-        await reply.add(text[start : start + size])
+        await reply.add_text(text[start : start + size])
         await asyncio.sleep(pause)
     reply.close()
     await reply.finish()
@@ -153,15 +153,15 @@ async def test_a_429_pauses_the_chat_for_the_next_answer_too(
 ) -> None:
     telegram.draft_429_once(USER, retry_after=1)
     first = reply_to(bot, USER, pacing)
-    await first.add("начало ответа " * 5)
+    await first.add_text("начало ответа " * 5)
     await asyncio.sleep(INTERVAL * 2)
-    await first.add("ещё")  # this draft gets 429: the chat waits 1 s
+    await first.add_text("ещё")  # this draft gets 429: the chat waits 1 s
     [(_, limited_at, _)] = telegram.draft_rejections
     first.close()
     await first.finish()  # the final message waits for the pause
     second = reply_to(bot, USER, pacing)
     await asyncio.sleep(INTERVAL * 2)
-    await second.add("второй ответ")
+    await second.add_text("второй ответ")
     second.close()
     await second.finish()
     assert len(telegram.draft_rejections) == 1  # nothing was sent inside the pause
@@ -179,7 +179,7 @@ async def test_a_draft_is_shown_again_while_the_answer_pauses(
     monkeypatch.setattr("edge.streaming.DRAFT_REFRESH", 0.3)  # Telegram's: about 30 s
     reply = reply_to(bot, USER, pacing)
     await asyncio.sleep(INTERVAL)
-    await reply.add("думаю над продолжением")
+    await reply.add_text("думаю над продолжением")
     await asyncio.sleep(1.0)  # the model pauses
     reply.close()
     drafts = telegram.drafts_in(USER)
@@ -189,3 +189,29 @@ async def test_a_draft_is_shown_again_while_the_answer_pauses(
     assert len(telegram.drafts_in(USER)) == len(drafts)  # no more after the answer ended
     await reply.finish()
     assert telegram.visible_draft(USER) is None
+
+
+async def test_a_picture_of_the_answer_goes_as_a_photo_beside_its_text(
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing
+) -> None:
+    """The Telegram answer sink: a picture is sent whole at once; in a group it replies to
+    the question, as the answer's text does."""
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    reply = reply_to(bot, USER, pacing)
+    await reply.add_text("Вот кот")
+    await reply.add_image(png, "image/png")
+    reply.close()
+    await reply.finish()
+    photo, text = telegram.messages(USER)
+    assert (photo.kind, photo.document, text.text) == ("photo", png, "Вот кот")
+    assert text.button_data("Retry") == "retry" and not photo.buttons()
+
+    telegram.group_message(GROUP, USER, "нарисуй кота")
+    question = max(telegram._chats[GROUP].incoming)  # that message's id
+    group = StreamingReply(
+        bot, GROUP, pacing=pacing, edit_interval=INTERVAL, drafts=False, reply_to=question
+    )
+    await group.add_image(png, "image/png")
+    group.close()
+    [drawn] = telegram.messages(GROUP)
+    assert drawn.kind == "photo" and drawn.reply_to_message_id == question

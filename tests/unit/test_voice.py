@@ -9,20 +9,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog, Model, Transcription
-from services.chat.chat import ChatRefusalError, input_budget
+from services.chat.admission import SPEECH_CHARS_PER_SECOND, Gate, SpeechAdmission, input_budget
 from services.chat.llm import LLMGateway, ProviderConfig, ProviderError, Transcript
+from services.chat.refusals import ChatRefusalError, Refusal
 from services.chat.voice import (
     MAX_BYTES_PER_SECOND,
     MAX_DOWNLOAD_BYTES,
-    SPEECH_CHARS_PER_SECOND,
-    VOICE_KEY,
     Clip,
     Recording,
-    VoiceRefusalError,
     VoiceService,
+    most_bytes,
     recording,
 )
 from services.limits.access import AccessService
+from services.limits.quota import VOICE_KEY, QuotaService
+from services.models import UserRecord
 from services.operator.alerts import AlertService
 from services.operator.stats import FREE, StatsService
 from tests.stubs.openai_server import FakeOpenAI, ogg_opus
@@ -37,6 +38,10 @@ MIB = 2**20
 
 def nano_of(catalog: Catalog) -> Model:
     return catalog.models_by_key["gpt-5-nano"]
+
+
+def person(user_id: int, model_key: str = "gpt-5-nano") -> UserRecord:
+    return UserRecord(id=user_id, model_key=model_key)
 
 
 def said(seconds: int, data: bytes = b"OggS") -> Recording:
@@ -67,17 +72,21 @@ class HeardLLM(LLMGateway):
 
 async def voice_for(
     tmp_path: Path, catalog: Catalog, providers: tuple[str, ...] = ("openai",)
-) -> tuple[VoiceService, HeardLLM, StatsService, AccessService]:
+) -> tuple[VoiceService, HeardLLM, StatsService, Gate]:
     money = await open_money(tmp_path, catalog)
     stats = StatsService(tmp_path, MSK)
     await stats.load()
     access = AccessService(catalog, money.subscriptions)
     llm = HeardLLM(catalog, providers)
-    voice = VoiceService(
-        catalog, llm, access, stats, AlertService(), usd_rub=100.0, exempt=frozenset({ADMIN})
-    )
+    quota = QuotaService(catalog, access, stats, MSK, exempt=frozenset({ADMIN}))
+    gate = Gate(catalog, llm, access, quota, stats)
+    voice = VoiceService(catalog, llm, gate, stats, AlertService(), usd_rub=100.0)
     await money.subscriptions.grant(USER + 1, "ai_group", 30, source="test")
-    return voice, llm, stats, access
+    return voice, llm, stats, gate
+
+
+def admitted(gate: Gate, user_id: int, seconds: int = 1) -> SpeechAdmission:
+    return gate.admit_speech(person(user_id), seconds)
 
 
 async def test_the_shipped_catalog_transcribes_through_openai(
@@ -87,10 +96,10 @@ async def test_the_shipped_catalog_transcribes_through_openai(
     assert config is not None and config.provider == "openai"
     price = config.price_per_minute
     assert price is not None
-    voice, llm, stats, _ = await voice_for(tmp_path, catalog)
+    voice, llm, stats, gate = await voice_for(tmp_path, catalog)
     assert voice.enabled
-    voice.admit(USER + 1, config.max_seconds, nano_of(catalog))  # a subscriber, at the limit
-    heard = await voice.transcribe(USER, said(60, b"OggS..."))
+    admitted(gate, USER + 1, config.max_seconds)  # a subscriber, at the limit
+    heard = await voice.transcribe(admitted(gate, USER), said(60, b"OggS..."))
     assert (heard.text, heard.seconds) == ("привет", 60)
     assert llm.sent == [("openai", config.model_id, 7, "voice.ogg")]
     # A minute at price_per_minute USD, at 100 RUB/USD, billed to the free tier.
@@ -98,7 +107,7 @@ async def test_the_shipped_catalog_transcribes_through_openai(
     assert day.costs == {f"{USER}:{VOICE_KEY}": pytest.approx(price * 100)}
     assert day.plan_costs == {FREE: pytest.approx(price * 100)}
 
-    await voice.transcribe(USER + 1, said(30))  # a subscriber: their plan
+    await voice.transcribe(admitted(gate, USER + 1), said(30))  # a subscriber: their plan
     assert day.plan_costs["ai_group"] == pytest.approx(price * 50)
 
 
@@ -106,69 +115,76 @@ async def test_refused_before_anything_is_paid(tmp_path: Path, catalog: Catalog)
     voice, llm, _, _ = await voice_for(tmp_path, catalog)
     assert catalog.transcription is not None
     limit = catalog.transcription.max_seconds
-    with pytest.raises(VoiceRefusalError) as refused:
-        voice.admit(USER, limit + 1, nano_of(catalog))
-    assert (refused.value.reason, refused.value.limit) == ("too_long", limit)
+    with pytest.raises(ChatRefusalError) as refused:
+        voice.admit(person(USER), Clip("voice", limit + 1))
+    assert (refused.value.reason, refused.value.limit) == (Refusal.VOICE_TOO_LONG, limit)
 
     off, _, _, _ = await voice_for(tmp_path / "nokey", catalog, providers=("openrouter",))
-    with pytest.raises(VoiceRefusalError) as refused:  # the provider has no key here
-        off.admit(USER, 5, nano_of(catalog))
-    assert refused.value.reason == "off"
+    open_model = person(USER, "gpt-4.1-nano")  # served through openrouter, which has a key
+    with pytest.raises(ChatRefusalError) as refused:  # the provider has no key here
+        off.admit(open_model, Clip("voice", 5))
+    assert refused.value.reason == Refusal.VOICE_OFF
+    with pytest.raises(ChatRefusalError) as refused:  # the user's model first, as for text
+        off.admit(person(USER), Clip("voice", 5))
+    assert refused.value.reason == Refusal.UNAVAILABLE
     plain = catalog.model_copy(update={"transcription": None})
     none, _, _, _ = await voice_for(tmp_path / "none", plain)
     assert not none.enabled
-    with pytest.raises(VoiceRefusalError):
-        none.admit(USER, 5, nano_of(catalog))
+    with pytest.raises(ChatRefusalError) as refused:
+        none.admit(person(USER), Clip("voice", 5))
+    assert refused.value.reason == Refusal.VOICE_OFF
     assert llm.sent == []
 
 
 async def test_a_free_user_is_held_to_what_a_free_request_and_day_allow(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    voice, llm, _, _ = await voice_for(tmp_path, catalog)
+    voice, llm, _, gate = await voice_for(tmp_path, catalog)
     nano = nano_of(catalog)
     assert nano.free_input_limit == 1000 and catalog.transcription is not None
     longest = nano.free_input_limit // SPEECH_CHARS_PER_SECOND  # 66 s of speech
-    voice.admit(USER, longest, nano)
+    assert voice.admit(person(USER), Clip("voice", longest)).seconds == longest
     assert voice.free_seconds_left(USER) == (600, 600)
-    with pytest.raises(VoiceRefusalError) as refused:
-        voice.admit(USER, longest + 1, nano)  # its transcript would be refused: not paid
-    assert (refused.value.reason, refused.value.limit) == ("too_long_free", longest)
-    voice.admit(USER + 1, longest + 1, nano)  # a subscriber
-    voice.admit(ADMIN, longest + 1, nano)  # an admin
+    with pytest.raises(ChatRefusalError) as refused:  # its transcript would be refused: not paid
+        voice.admit(person(USER), Clip("voice", longest + 1))
+    assert (refused.value.reason, refused.value.limit) == (Refusal.VOICE_TOO_LONG_FREE, longest)
+    assert refused.value.plan_lifts
+    voice.admit(person(USER + 1), Clip("voice", longest + 1))  # a subscriber
+    voice.admit(person(ADMIN), Clip("voice", longest + 1))  # an admin
 
     daily = catalog.transcription.free_daily_seconds
     assert daily == 600
     for _ in range(10):  # 10 minutes of speech today
-        voice.admit(USER, 60, nano)
-        await voice.transcribe(USER, said(60))
-    with pytest.raises(VoiceRefusalError) as refused:
-        voice.admit(USER, 1, nano)
-    assert (refused.value.reason, refused.value.limit) == ("free_day", daily)
+        await voice.transcribe(voice.admit(person(USER), Clip("voice", 60)), said(60))
+    with pytest.raises(ChatRefusalError) as refused:
+        voice.admit(person(USER), Clip("voice", 1))
+    assert (refused.value.reason, refused.value.limit) == (Refusal.VOICE_FREE_DAY, daily)
     assert len(llm.sent) == 10
     assert voice.free_seconds_left(USER) == (0, daily)
     assert voice.free_seconds_left(USER + 1) is None and voice.free_seconds_left(ADMIN) is None
+    subscriber = admitted(gate, USER + 1)
     for _ in range(12):  # a subscriber's voice has no daily bound
-        await voice.transcribe(USER + 1, said(60))
-    voice.admit(USER + 1, 60, nano)
+        await voice.transcribe(subscriber, said(60))
+    voice.admit(person(USER + 1), Clip("voice", 60))
 
 
 async def test_a_failed_transcription_costs_nothing(tmp_path: Path, catalog: Catalog) -> None:
-    voice, llm, stats, _ = await voice_for(tmp_path, catalog)
+    voice, llm, stats, gate = await voice_for(tmp_path, catalog)
     llm.fail = "region_blocked"
     with pytest.raises(ProviderError):
-        await voice.transcribe(USER, said(10))
+        await voice.transcribe(admitted(gate, USER), said(10))
     assert stats._day().costs == {}
+    assert stats.used_today(USER, VOICE_KEY) == (0, 0)  # nothing counted either
 
 
 async def test_without_a_price_the_cost_is_unknown_not_zero(
     tmp_path: Path, catalog: Catalog
 ) -> None:
     free = Transcription(provider="openai", model_id="whisper-1")
-    voice, _, stats, _ = await voice_for(
+    voice, _, stats, gate = await voice_for(
         tmp_path, catalog.model_copy(update={"transcription": free})
     )
-    await voice.transcribe(USER, said(10))
+    await voice.transcribe(admitted(gate, USER), said(10))
     assert voice.cost(10) is None
     assert stats._day().unpriced == 1 and stats._day().costs == {}
 
@@ -182,9 +198,9 @@ async def test_the_size_bounds_the_length_before_download(tmp_path: Path, catalo
     lie = Clip("voice", 0, 8 * MIB)
     assert lie.least_seconds == 525
     for user in (USER, USER + 1):
-        with pytest.raises(VoiceRefusalError) as refused:
-            voice.check(user, lie, nano)
-        assert (refused.value.reason, refused.value.limit) == ("too_long", 300)
+        with pytest.raises(ChatRefusalError) as refused:
+            voice.admit(person(user), lie)
+        assert (refused.value.reason, refused.value.limit) == (Refusal.VOICE_TOO_LONG, 300)
     # Each kind at its own highest rate: audio may be CD-quality WAV, round videos video.
     assert Clip("audio", 0, 8 * MIB).least_seconds == 42
     assert Clip("video_note", 0, 8 * MIB).least_seconds == 9
@@ -195,12 +211,20 @@ async def test_the_size_bounds_the_length_before_download(tmp_path: Path, catalo
     # allowed voice note takes at the kind's highest rate.
     assert nano.free_input_limit is not None
     longest_free = nano.free_input_limit // SPEECH_CHARS_PER_SECOND
-    assert voice.check(USER, honest, nano) == longest_free * MAX_BYTES_PER_SECOND["voice"]
-    assert voice.check(USER + 1, honest, nano) == 300 * MAX_BYTES_PER_SECOND["voice"]
-    assert voice.check(USER + 1, Clip("audio", 60), nano) == MAX_DOWNLOAD_BYTES
-    bound = voice.check(USER, Clip("voice", 0), nano)
-    refused_value = voice.beyond_bound(USER, Clip("voice", 0), bound, nano)
-    assert (refused_value.reason, refused_value.limit) == ("too_long_free", longest_free)
+    free = voice.admit(person(USER), honest)
+    assert most_bytes(free, "voice") == longest_free * MAX_BYTES_PER_SECOND["voice"]
+    paid = voice.admit(person(USER + 1), honest)
+    assert most_bytes(paid, "voice") == 300 * MAX_BYTES_PER_SECOND["voice"]
+    assert most_bytes(voice.admit(person(USER + 1), Clip("audio", 60)), "audio") == (
+        MAX_DOWNLOAD_BYTES
+    )
+    unsized = voice.admit(person(USER), Clip("voice", 0))
+    bound = most_bytes(unsized, "voice")
+    refused_value = voice.beyond_bound(unsized, Clip("voice", 0), bound)
+    assert (refused_value.reason, refused_value.limit) == (
+        Refusal.VOICE_TOO_LONG_FREE,
+        longest_free,
+    )
     assert llm.sent == []
 
 
@@ -212,20 +236,22 @@ async def test_the_files_header_and_the_provider_count_when_they_say_more(
     voice, llm, stats, _ = await voice_for(tmp_path, catalog)
     assert catalog.transcription is not None and catalog.transcription.price_per_minute
     price = catalog.transcription.price_per_minute
-    nano = nano_of(catalog)
     data = ogg_opus("вопрос", 40)  # 80 kB: 5 s at the highest rate, 40 s by its header
     heard = recording(Clip("voice", 2, len(data)), data, "voice.ogg")
     assert (heard.seconds, heard.header_told) == (40, True)
-    with pytest.raises(VoiceRefusalError):  # over a free request before it is paid
-        voice.admit(USER, recording(Clip("voice", 2), ogg_opus("x", 80), "v.ogg").seconds, nano)
-    assert (await voice.transcribe(USER, heard)).seconds == 40
+    admission = voice.admit(person(USER), heard.clip)  # 2 s declared, 5 s by its size
+    assert voice.readmit(admission, heard).seconds == 66  # 40 s by its header: still fits
+    long = recording(Clip("voice", 2), ogg_opus("x", 80), "v.ogg")
+    with pytest.raises(ChatRefusalError):  # over a free request before it is paid
+        voice.readmit(voice.admit(person(USER), long.clip), long)
+    assert (await voice.transcribe(admission, heard)).seconds == 40
     assert stats.used_today(USER, VOICE_KEY) == (1, 40)
     llm.seconds = 95.2  # the provider heard more than the header said
-    assert (await voice.transcribe(USER, heard)).seconds == 96
+    assert (await voice.transcribe(admission, heard)).seconds == 96
     llm.seconds = None
     headless = recording(Clip("voice", 0), b"\xff" * 40_000, "v.ogg")  # 10 s at 32 kbit/s
     assert not headless.header_told
-    assert (await voice.transcribe(USER, headless)).seconds == 10
+    assert (await voice.transcribe(admission, headless)).seconds == 10
     assert stats.used_today(USER, VOICE_KEY) == (3, 40 + 96 + 10)
     assert stats._day().costs[f"{USER}:{VOICE_KEY}"] == pytest.approx(price * 146 / 60 * 100)
 
@@ -286,12 +312,12 @@ async def test_check_ready_refuses_when_no_request_is_left_and_counts_nothing(
     model = chat.current_model(user)
     assert model.free_daily_requests is not None
     for _ in range(model.free_daily_requests - 1):
-        chat.check_ready(user)  # counts nothing
+        chat.gate.check_ready(user)  # counts nothing
         await collect(chat, user, "q")
-    chat.check_ready(user)
-    chat.check_ready(user)  # still the last one: checking twice took nothing
+    chat.gate.check_ready(user)
+    chat.gate.check_ready(user)  # still the last one: checking twice took nothing
     await collect(chat, user, "last")
     with pytest.raises(ChatRefusalError) as refusal:
-        chat.check_ready(user)
+        chat.gate.check_ready(user)
     assert refusal.value.reason == "quota_free_requests"
     assert len(llm.prompts) == model.free_daily_requests
