@@ -4,6 +4,11 @@ Fixtures (the stand-ins `telegram`, `llm` and `yoomoney` come from tests/conftes
 `data_dir`, and `bot_process` (alias `start_bot`): a factory that starts the bot and
 returns once that very process polls. Call it again to restart on the same DATA_DIR;
 the emulators keep their state.
+
+Each start is a process of its own, forked from an interpreter that has already imported
+what bot.py imports (tests/e2e/prestart.py: 0.3 s instead of 3 s a start). Tests marked
+`real_start`, starts with PYTHON* variables of their own, and every start when
+E2E_PRESTART=0 run `python bot.py` itself.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pytest
 
 from services.storage.json_store import read_live_records
 from tests.conftest import TEST_KEY
+from tests.e2e.prestart import PrestartServer
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -31,12 +37,22 @@ PROVIDERS = ("OPENAI", "OPENROUTER", "DEEPSEEK", "GEMINI", "XAI", "PERPLEXITY", 
 START_TIMEOUT = 20.0
 
 
+class Process(Protocol):
+    """What a test drives of a process: asyncio's, or one forked by the prestart server."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def send_signal(self, sig: int) -> None: ...
+    def kill(self) -> None: ...
+    async def wait(self) -> int: ...
+
+
 class BotProcess:
     """A running `bot.py`; its stdout and stderr go to `log_path`."""
 
-    def __init__(
-        self, process: asyncio.subprocess.Process, log_path: Path, env: dict[str, str]
-    ) -> None:
+    def __init__(self, process: Process, log_path: Path, env: dict[str, str]) -> None:
         self.process = process
         self.log_path = log_path
         self.env = env
@@ -184,15 +200,52 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_start: every start of the test is a fresh `python bot.py`"
+    )
+
+
+@pytest.fixture(scope="session")
+def prestart(tmp_path_factory: pytest.TempPathFactory) -> Generator[PrestartServer | None]:
+    """The pre-started interpreter of this test session (None with E2E_PRESTART=0)."""
+    if os.environ.get("E2E_PRESTART", "1") == "0":
+        yield None
+        return
+    server = PrestartServer(ROOT, tmp_path_factory.mktemp("prestart") / "socket")
+    yield server
+    server.close()
+
+
 @pytest.fixture
 async def bot_process(
-    telegram: FakeTelegram, llm: FakeOpenAI, data_dir: Path, tmp_path: Path
+    telegram: FakeTelegram,
+    llm: FakeOpenAI,
+    data_dir: Path,
+    tmp_path: Path,
+    prestart: PrestartServer | None,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[StartBot]:
     """Start `python bot.py`; returns once it polls. Call again to restart on the same data.
 
     `env` overrides the environment (None removes a variable).
     """
     started: list[BotProcess] = []
+    fresh_only = request.node.get_closest_marker("real_start") is not None
+
+    async def spawn(environment: dict[str, str], log_path: Path) -> Process:
+        if prestart is not None and not fresh_only and prestart.serves(environment):
+            return await prestart.start("bot.py", [], environment, ROOT, log_path)
+        with log_path.open("wb") as log:
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "bot.py",
+                cwd=ROOT,
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
 
     async def start(
         env: Mapping[str, str | None] | None = None,
@@ -203,16 +256,7 @@ async def bot_process(
     ) -> BotProcess:
         environment = bot_environment(telegram, llm, data_dir, admin_ids, env)
         log_path = tmp_path / f"bot-{len(started)}.log"
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "bot.py",
-                cwd=ROOT,
-                env=environment,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        process = await spawn(environment, log_path)
         bot = BotProcess(process, log_path, environment)
         started.append(bot)
         if not wait_polling:

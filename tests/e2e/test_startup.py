@@ -33,6 +33,8 @@ from tests.e2e.conftest import (
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
+pytestmark = pytest.mark.real_start  # the start itself is what these check
+
 USER = 501
 # Output that must never appear: a traceback, or an aiohttp session left open.
 NEVER = ("Traceback", "Unclosed client session", "Unclosed connector", "ResourceWarning")
