@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from enum import Enum
 from typing import Any
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
 BOT = User(id=42, is_bot=True, first_name="Bot", username="test_bot")
@@ -80,3 +82,17 @@ def callback(
 def update(update_id: int | None = None, **event: Any) -> Update:
     """An update carrying one event: `update(message=...)`, `update(callback_query=...)`."""
     return Update(update_id=update_id if update_id is not None else next(_ids), **event)
+
+
+def callback_prefix(factory: type[CallbackData], **leading: Any) -> str:
+    """The packed start of `factory`'s data with its first fields set: what every button
+    of that kind begins with (`callback_prefix(AdminPayment, action=PaymentAct.CONFIRM)`
+    for a payment id the test does not know)."""
+    parts = [factory.__prefix__]
+    for name in factory.model_fields:
+        if name not in leading:
+            break
+        value = leading.pop(name)
+        parts.append(str(value.value if isinstance(value, Enum) else value))
+    assert not leading, f"not leading fields of {factory.__name__}: {sorted(leading)}"
+    return factory.__separator__.join(parts) + factory.__separator__

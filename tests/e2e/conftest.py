@@ -14,6 +14,7 @@ E2E_PRESTART=0 run `python bot.py` itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -25,6 +26,8 @@ from typing import Any, Protocol
 
 import pytest
 
+from edge.callbacks import ModelChoice
+from services.catalog import Catalog, load_catalog
 from services.storage.json_store import read_live_records
 from tests.conftest import TEST_KEY
 from tests.e2e.prestart import PrestartServer
@@ -97,6 +100,17 @@ class StartBot(Protocol):
         wait_polling: bool = True,
         timeout: float = START_TIMEOUT,
     ) -> Awaitable[BotProcess]: ...
+
+
+@functools.cache
+def catalog() -> Catalog:
+    return load_catalog(ROOT / "catalog.toml")
+
+
+def model_choice(name: str) -> ModelChoice:
+    """The /model menu's button for the model the catalog names `name`."""
+    (key,) = [model.key for model in catalog().models if model.name == name]
+    return ModelChoice(key=key)
 
 
 def money_records(data_dir: Path, table: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from edge.callbacks import (
     UserAct,
 )
 from tests.e2e.conftest import ADMIN, StartBot, money_records
+from tests.factories import callback_prefix
 from tests.stubs.telegram_server import FakeTelegram
 
 USER = 4242
@@ -110,19 +111,29 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
 
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель")
-    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Пользователи"))
+    telegram.press(ADMIN, panel, AdminMenu(section=Section.USERS))
     await telegram.wait_for_last(ADMIN, "ID пользователя")
     telegram.user_message(ADMIN, "@ANNA_K")
     card = await telegram.wait_for_message(ADMIN, "Пользователь")
     assert "4242" in card.text and "Активных" not in card.text
-    telegram.press_button(ADMIN, card.message_id, card.button_data("Выдать"))
+    telegram.press(ADMIN, card, AdminUser(action=UserAct.GRANT, user_id=USER))
     plans = await telegram.wait_for_last(ADMIN, "Выберите тариф")
-    telegram.press_button(ADMIN, plans.message_id, plans.button_data("Power Group"))
+    telegram.press(
+        ADMIN, plans, AdminUser(action=UserAct.PLAN, user_id=USER, plan_id="power_group")
+    )
     days = await telegram.wait_for_last(ADMIN, "Сколько дней")
-    telegram.press_button(ADMIN, days.message_id, days.button_data("90"))
+    telegram.press(
+        ADMIN,
+        days,
+        AdminUser(action=UserAct.DAYS, user_id=USER, plan_id="power_group", days=90),
+    )
     confirm = await telegram.wait_for_last(ADMIN, "Выдать")
     assert money_records(data_dir, "subscriptions") == []  # nothing before the confirmation
-    telegram.press_button(ADMIN, confirm.message_id, confirm.button_data("Да"))
+    telegram.press(
+        ADMIN,
+        confirm,
+        AdminUser(action=UserAct.GRANT_OK, user_id=USER, plan_id="power_group", days=90),
+    )
     await telegram.wait_for_message(USER, "Вам открыт тариф")
     record = money_records(data_dir, "subscriptions")[0]
     assert record["plan_id"] == "power_group"
@@ -139,9 +150,9 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
     assert photo.document is not None and photo.document.startswith(b"\x89PNG")
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=photo.message_id)
-    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Платежи"))
+    telegram.press(ADMIN, panel, AdminMenu(section=Section.PAYMENTS))
     section = await telegram.wait_for_last(ADMIN, "По способам")
-    telegram.press_button(ADMIN, section.message_id, section.button_data("CSV"))
+    telegram.press(ADMIN, section, AdminMenu(section=Section.EXPORT))
     csv_file = await telegram.wait_for(
         lambda: next((m for m in telegram.messages(ADMIN) if m.kind == "document"), None)
     )
@@ -151,19 +162,19 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
     # A promo code step by step, then disabled from the list.
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=csv_file.message_id)
-    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Промокоды"))
+    telegram.press(ADMIN, panel, AdminMenu(section=Section.PROMO))
     section = await telegram.wait_for_last(ADMIN, "Промокоды")
-    telegram.press_button(ADMIN, section.message_id, section.button_data("Новый"))
+    telegram.press(ADMIN, section, AdminPromo(action=PromoAct.NEW))
     await telegram.wait_for_message(ADMIN, "Шаг 1/5")
     telegram.user_message(ADMIN, "winter")
     step2 = await telegram.wait_for_message(ADMIN, "Шаг 2/5")
-    telegram.press_button(ADMIN, step2.message_id, step2.button_data("GPT Pro"))
+    telegram.press(ADMIN, step2, AdminPromo(action=PromoAct.PLAN, code="gpt_pro"))
     await telegram.wait_for_message(ADMIN, "Шаг 3/5")
     telegram.user_message(ADMIN, "abc")
     await telegram.wait_for_message(ADMIN, "целое число")
     telegram.user_message(ADMIN, "14")
     step4 = await telegram.wait_for_message(ADMIN, "Шаг 4/5")
-    telegram.press_button(ADMIN, step4.message_id, step4.button_data("Пропустить"))
+    telegram.press(ADMIN, step4, AdminPromo(action=PromoAct.SKIP))
     step5 = await telegram.wait_for_message(ADMIN, "Шаг 5/5")
     telegram.user_message(ADMIN, "2031-12-31")
     created = await telegram.wait_for_message(ADMIN, "WINTER", after=step5.message_id)
@@ -196,7 +207,11 @@ async def test_broadcast_with_429_403_and_graceful_restart(
     preview = await telegram.wait_for_message(ADMIN, "Так увидят рассылку")
     # Everyone but the users already known to have blocked the bot, plus the admin.
     assert str(len(users) - len(already_marked) + 1) in preview.text
-    telegram.press_button(ADMIN, preview.message_id, preview.button_data("Отправить"))
+    telegram.press(
+        ADMIN,
+        preview,
+        preview.data_starting(callback_prefix(AdminBroadcast, action=BroadcastAct.SEND)),
+    )
     await telegram.wait_for(
         lambda: sum(telegram.delivered.get(u, 0) for u in users) > 3000, timeout=60
     )
@@ -235,7 +250,11 @@ async def test_broadcast_copy_kill_9_never_sends_twice(
     await telegram.wait_for_message(ADMIN, "Пришлите сообщение для рассылки")
     telegram.user_photo(ADMIN, caption="Фото дня")
     preview = await telegram.wait_for_message(ADMIN, "Так увидят рассылку")
-    telegram.press_button(ADMIN, preview.message_id, preview.button_data("Отправить"))
+    telegram.press(
+        ADMIN,
+        preview,
+        preview.data_starting(callback_prefix(AdminBroadcast, action=BroadcastAct.SEND)),
+    )
     await telegram.wait_for(lambda: sum(telegram.delivered.get(u, 0) for u in users) > 800)
     bot.kill()
     await bot.wait()

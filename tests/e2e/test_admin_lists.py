@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge.callbacks import AdminMenu, AdminPromo, PayMethod, PromoAct, Section
 from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.e2e.test_payments import buy
 from tests.stubs.telegram_server import FakeTelegram, SentMessage
@@ -42,7 +43,7 @@ async def test_payments_past_one_message_arrive_whole_with_the_totals(
     paid = BUYERS[: len(BUYERS) // 2]
     invoices = []
     for user in BUYERS:
-        invoice = await buy(telegram, user, "Power Group", "Stars")
+        invoice = await buy(telegram, user, "power_group", PayMethod.STARS)
         invoices.append(invoice.extra["payload"])
         if user in paid:
             telegram.successful_payment(user, invoices[-1], 580, charge_id(user))
@@ -63,9 +64,10 @@ async def test_payments_past_one_message_arrive_whole_with_the_totals(
     # The panel's screen keeps its totals and its buttons.
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=messages[-1].message_id)
-    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Платежи"))
+    telegram.press(ADMIN, panel, AdminMenu(section=Section.PAYMENTS))
     section = await telegram.wait_for_last(ADMIN, "Итого оплачено: 0 ₽ и 6960 ⭐ (12 платежей)")
-    assert section.button_data("CSV") and section.button_data("Назад")
+    assert section.has_button_for(AdminMenu(section=Section.EXPORT))
+    assert section.has_button_for(AdminMenu(section=Section.MAIN))
 
 
 CODES = [f"SPRING_{n:02}_" + "Q" * 22 for n in range(45)]  # 32 characters, the longest
@@ -85,11 +87,12 @@ async def test_promo_codes_past_one_message_arrive_whole_with_the_totals(
 
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=messages[-1].message_id)
-    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Промокоды"))
+    telegram.press(ADMIN, panel, AdminMenu(section=Section.PROMO))
     section = await telegram.wait_for_last(ADMIN, "Всего: 45 кодов, активаций: 0")
     assert "более ранние не показаны: 30, весь список — /promo_list" in section.text
     assert all(code in section.text for code in CODES[-15:])
-    assert section.button_data(CODES[-1]) and section.button_data("Новый")
+    assert section.has_button_for(AdminPromo(action=PromoAct.DELETE, code=CODES[-1]))
+    assert section.has_button_for(AdminPromo(action=PromoAct.NEW))
 
 
 USER = 6300

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+from edge.callbacks import ModelChoice
 from tests.e2e.conftest import StartBot
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
@@ -60,7 +61,7 @@ async def test_model_switch_and_premium_refusal(
     labels = [b["text"] for b in menu.buttons()]
     assert "✅ GPT-4.1 Nano" in labels and "🔒 GPT-4o Mini" in labels and "GPT-5 Nano" in labels
 
-    telegram.press_button(USER, menu.message_id, menu.button_data("GPT-5 Nano"))
+    telegram.press(USER, menu, ModelChoice(key="gpt-5-nano"))
     await telegram.wait_for(
         lambda: "Сейчас: <b>GPT-5 Nano" in (telegram.messages(USER)[-1].html or "")
     )
@@ -73,7 +74,7 @@ async def test_model_switch_and_premium_refusal(
 
     menu = telegram.messages(USER)[0]
     before = len(llm.requests)
-    query = telegram.press_button(USER, menu.message_id, menu.button_data("GPT-4o Mini"))
+    query = telegram.press(USER, menu, ModelChoice(key="gpt-4o-mini"))
     refusal = await telegram.wait_for_message(USER, "доступна по подписке")
     assert "Premium 1" in refusal.text and "GPT Pro" in refusal.text
     assert any("Тарифы" in b["text"] for b in refusal.buttons())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge.callbacks import ChatsAct, ChatsMenu, ModeAct, ModeChoice
 from tests.e2e.conftest import StartBot
+from tests.factories import callback_prefix
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -60,16 +62,22 @@ async def test_rename_and_delete_a_conversation(
     await ask(telegram, "Первый вопрос")
     telegram.user_message(USER, "/chats")
     chats = await telegram.wait_for_message(USER, "Диалоги")
-    telegram.press_button(USER, chats.message_id, chats.button_data("Переименовать"))
+    telegram.press(
+        USER, chats, chats.data_starting(callback_prefix(ChatsMenu, action=ChatsAct.RENAME))
+    )
     await telegram.wait_for_message(USER, "Как назвать")
     telegram.user_message(USER, "Рабочие заметки")
     renamed = await telegram.wait_for_message(USER, "переименован: Рабочие заметки")
     telegram.user_message(USER, "/chats")
     chats = await telegram.wait_for_message(USER, "Диалоги", after=renamed.message_id)
     assert "Рабочие заметки" in chats.text
-    telegram.press_button(USER, chats.message_id, chats.button_data("Удалить"))
+    telegram.press(
+        USER, chats, chats.data_starting(callback_prefix(ChatsMenu, action=ChatsAct.DELETE))
+    )
     confirm = await telegram.wait_for_message(USER, "Удалить текущий диалог")
-    telegram.press_button(USER, confirm.message_id, confirm.button_data("Да"))
+    telegram.press(
+        USER, confirm, confirm.data_starting(callback_prefix(ChatsMenu, action=ChatsAct.DELETE_OK))
+    )
     await telegram.wait_for(lambda: not telegram.messages(USER)[-1].buttons())
     await ask(telegram, "После удаления")
     assert [text for role, text in asked(llm) if role == "user"] == ["После удаления"]
@@ -85,7 +93,7 @@ async def test_forget_leaves_no_trace_in_the_data_dir(
     await ask(telegram, "второй секрет дыня")
     telegram.user_message(USER, "/forget")
     question = await telegram.wait_for_message(USER, "Удалить все")
-    telegram.press_button(USER, question.message_id, question.button_data("Да"))
+    telegram.press(USER, question, ChatsMenu(action=ChatsAct.FORGET_OK))
     await telegram.wait_for_message(USER, "Все диалоги удалены")
     for path in data_dir.rglob("*"):
         if path.is_file():
@@ -103,21 +111,21 @@ async def test_modes_presets_and_a_custom_instruction(
     assert asked(llm)[0][0] == "system" and "ассистент" in asked(llm)[0][1]
     telegram.user_message(USER, "/mode")
     menu = await telegram.wait_for_message(USER, "Режим текущего диалога")
-    telegram.press_button(USER, menu.message_id, menu.button_data("Переводчик"))
+    telegram.press(USER, menu, ModeChoice(action=ModeAct.SET, key="translator"))
     await telegram.wait_for(lambda: "Переводчик</b>" in (telegram.messages(USER)[-1].html or ""))
     await ask(telegram, "hello")
     assert "переводчик" in asked(llm)[0][1].lower()
 
     telegram.user_message(USER, "/mode")
     menu = await telegram.wait_for_message(USER, "Режим текущего диалога", after=menu.message_id)
-    telegram.press_button(USER, menu.message_id, menu.button_data("Своя инструкция"))
+    telegram.press(USER, menu, ModeChoice(action=ModeAct.CUSTOM))
     await telegram.wait_for_message(USER, "Опишите")
     telegram.user_message(USER, "x" * 4000)
     await telegram.wait_for_message(USER, "слишком длинная")
     telegram.user_message(USER, "Отвечай стихами")
     preview = await telegram.wait_for_message(USER, "Ваша инструкция")
     assert "Отвечай стихами" in preview.text
-    telegram.press_button(USER, preview.message_id, preview.button_data("Использовать"))
+    telegram.press(USER, preview, ModeChoice(action=ModeAct.USE))
     await telegram.wait_for_message(USER, "следует вашей инструкции")
     await ask(telegram, "как дела")
     assert asked(llm)[0] == ("system", "Отвечай стихами")
@@ -149,7 +157,9 @@ async def test_titles_with_html_characters_show_as_typed_in_chats_switch_and_ren
     )
     assert "&amp;" not in listed.text and "&lt;" not in listed.text
 
-    telegram.press_button(USER, listed.message_id, listed.button_data("Переименовать"))
+    telegram.press(
+        USER, listed, listed.data_starting(callback_prefix(ChatsMenu, action=ChatsAct.RENAME))
+    )
     await telegram.wait_for_message(USER, "Как назвать")
     telegram.user_message(USER, "R&D <i>")
     await telegram.wait_for_message(USER, "переименован: R&D <i>")

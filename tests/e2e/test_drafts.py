@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 
+from edge.callbacks import AnswerAct, AnswerControl
 from tests.e2e.conftest import StartBot
 from tests.stubs.openai_server import FakeOpenAI
-from tests.stubs.telegram_server import FakeTelegram, SentMessage
+from tests.stubs.telegram_server import FakeTelegram
 
 USER = 801
 INTERVAL = 0.3  # STREAM_EDIT_INTERVAL in the harness
 JITTER = 0.1  # the emulator times requests on arrival: allow for the way there
 
 
-def has_button(message: SentMessage, label: str) -> bool:
-    return any(label in button.get("text", "") for button in message.buttons())
+STOP = AnswerControl(action=AnswerAct.STOP)
+RETRY = AnswerControl(action=AnswerAct.RETRY)
 
 
 def calls_to(
@@ -40,7 +41,7 @@ def calls_to(
 
 def finished(telegram: FakeTelegram) -> bool:
     last = telegram.last_message(USER)
-    return last is not None and has_button(last, "Ещё раз")
+    return last is not None and last.has_button_for(RETRY)
 
 
 def assert_paced(times: list[float], interval: float = INTERVAL) -> None:
@@ -62,7 +63,7 @@ async def test_an_answer_streams_as_drafts_and_ends_with_one_message(
     await telegram.wait_idle(USER, quiet=0.5)
 
     whole = f"Echo: {question}".strip()
-    assert final.text == whole and has_button(final, "Ещё раз")
+    assert final.text == whole and final.has_button_for(RETRY)
     assert [m.text for m in telegram.messages(USER)] == [whole]
     assert len(calls_to(telegram, "sendMessage", USER)) == 1  # the final text, once
     assert telegram.calls("editMessageText") == []
@@ -108,7 +109,7 @@ async def test_a_long_answer_becomes_several_messages_without_edits(
         if "print(" in message.text:
             assert any(e["type"] == "pre" for e in message.entities), message.html
     assert any("<b>код</b>" in (m.html or "") for m in messages)
-    assert [has_button(m, "Ещё раз") for m in messages] == [False] * (len(messages) - 1) + [True]
+    assert [m.has_button_for(RETRY) for m in messages] == [False] * (len(messages) - 1) + [True]
     assert len(calls_to(telegram, "sendMessage", USER)) == len(messages)
     assert telegram.calls("editMessageText") == [] and telegram.deleted == []
     drafts = telegram.drafts_in(USER)
@@ -134,11 +135,11 @@ async def test_a_server_without_drafts_streams_with_edits_for_good(
         telegram.user_message(USER, question)
         whole = f"Echo: {question}".strip()
         streaming = await telegram.wait_for(
-            lambda: next((m for m in telegram.messages(USER) if has_button(m, "Остановить")), None)
+            lambda: next((m for m in telegram.messages(USER) if m.has_button_for(STOP)), None)
         )
         final = await telegram.wait_for_message(USER, whole)
         assert final.message_id == streaming.message_id and final.edits >= 1
-        assert has_button(final, "Ещё раз") and not has_button(final, "Остановить")
+        assert final.has_button_for(RETRY) and not final.has_button_for(STOP)
         # Only the very first answer tried a draft: the bot remembers.
         assert len(telegram.calls("sendMessageDraft")) == 1, number
     assert telegram.drafts_in(USER) == []
@@ -159,7 +160,7 @@ async def test_the_users_stop_ends_the_answer_and_keeps_the_partial_text(
     stopped = await telegram.wait_for_message(USER, "⏹ Остановлено")
     assert stopped.text.startswith("Echo: длинный ответ")
     assert len(stopped.text) < len(f"Echo: {question}")  # the partial answer, marked
-    assert has_button(stopped, "Ещё раз") and not has_button(stopped, "Остановить")
+    assert stopped.has_button_for(RETRY) and not stopped.has_button_for(STOP)
     await telegram.wait_for(lambda: llm.closed_by_client == 1)
     await asyncio.sleep(0.5)
     assert llm.pieces_sent - sent_before < 20  # no more tokens paid for after the stop

@@ -7,6 +7,7 @@ import asyncio
 import re
 from pathlib import Path
 
+from edge.callbacks import AdminMenu, PayMethod, Section
 from tests.e2e.conftest import ADMIN, ROOT, StartBot, money_records
 from tests.e2e.test_payments import buy
 from tests.e2e.test_subscriptions import ask, choose_model
@@ -37,7 +38,7 @@ async def test_a_plans_revenue_cost_margin_and_monthly_allowance(
     await start_bot({"CATALOG_PATH": str(priced_catalog(tmp_path)), **SBP})
     telegram.user_message(PAYER, "/start")
     await telegram.wait_for_message(PAYER, "Привет")
-    await buy(telegram, PAYER, "Premium 1", "СБП")
+    await buy(telegram, PAYER, "premium1", PayMethod.SBP)
     [payment] = [p["id"] for p in money_records(data_dir, "payments")]
     telegram.user_message(ADMIN, f"/confirm {payment}")
     await telegram.wait_for_message(PAYER, "Оплата получена")
@@ -69,7 +70,7 @@ async def test_a_plans_revenue_cost_margin_and_monthly_allowance(
     assert total is not None and float(total.group(1)) == cost  # the only costly answers
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=stats.message_id)
-    telegram.press_button(ADMIN, panel.message_id, panel.button_data("Пользователи"))
+    telegram.press(ADMIN, panel, AdminMenu(section=Section.USERS))
     await telegram.wait_for_last(ADMIN, "ID пользователя")
     telegram.user_message(ADMIN, str(PAYER))
     card = await telegram.wait_for_message(ADMIN, "Пользователь", after=panel.message_id)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from edge.callbacks import PayMethod, SbpPaid
 from services.money.payments import charge_payment_id
 from tests.e2e.conftest import ADMIN, BotProcess, StartBot, money_records
 from tests.e2e.test_payments import buy, label_of, payments_file, periods, yoomoney_env
 from tests.e2e.test_referrals import INVITER, bonus_periods
 from tests.e2e.test_stars_subscription import USER as SUBSCRIBER
 from tests.e2e.test_stars_subscription import subscribe
+from tests.factories import callback_prefix
 from tests.stubs.telegram_server import FakeTelegram
 from tests.stubs.yoomoney_server import FakeYooMoney
 
@@ -78,7 +80,7 @@ async def test_a_stars_payment_on_a_full_disk_is_credited_once_there_is_room_aft
     telegram: FakeTelegram, start_bot: StartBot, small_disk: Path
 ) -> None:
     bot = await start_bot({"STARS_LEDGER_INTERVAL": "1"})
-    invoice = await buy(telegram, USER, "Power Group", "Stars")
+    invoice = await buy(telegram, USER, "power_group", PayMethod.STARS)
     payload = invoice.extra["payload"]
     bot = await restart_on_a_full_disk(bot, start_bot, small_disk, {"STARS_LEDGER_INTERVAL": "1"})
     paid = telegram.successful_payment(USER, payload, 580, "charge-full-disk")
@@ -107,7 +109,7 @@ async def test_a_yoomoney_credit_that_fails_on_a_full_disk_is_made_by_the_next_c
     telegram: FakeTelegram, start_bot: StartBot, small_disk: Path, yoomoney: FakeYooMoney
 ) -> None:
     bot = await start_bot(yoomoney_env(yoomoney, interval="0.5"))
-    label = label_of(await buy(telegram, USER, "Premium 1", "ЮMoney"))
+    label = label_of(await buy(telegram, USER, "premium1", PayMethod.YOOMONEY))
     await restart_on_a_full_disk(bot, start_bot, small_disk, yoomoney_env(yoomoney, "0.5"))
     yoomoney.add("op-full-disk", 675.0, label)
     alert = await telegram.wait_for_message(ADMIN, "op-full-disk")
@@ -151,7 +153,7 @@ async def test_a_refund_the_bot_died_during_is_recorded_after_the_restart(
     telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
 ) -> None:
     bot = await start_bot()
-    invoice = await buy(telegram, USER, "Power Group", "Stars")
+    invoice = await buy(telegram, USER, "power_group", PayMethod.STARS)
     payload = invoice.extra["payload"]
     telegram.successful_payment(USER, payload, 580, "charge-to-refund")
     await telegram.wait_for_message(USER, "Оплата получена!")
@@ -175,16 +177,16 @@ async def test_one_sbp_invoice_reaches_the_managers_once_however_often_it_is_pre
     telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
 ) -> None:
     await start_bot(SBP)
-    request = await buy(telegram, USER, "GPT Pro", "СБП")
+    request = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     telegram.user_photo(USER, caption="чек")
     await telegram.wait_for_message(USER, "Чек передан менеджеру")
     for _ in range(4):  # the SBP button again shows the same invoice; a photo after it
-        again = await buy(telegram, USER, "GPT Pro", "СБП")  # is no second receipt
+        again = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)  # is no second receipt
         assert request.text.split("\n")[0] == again.text.split("\n")[0]
         telegram.user_photo(USER, caption="ещё чек")
         await telegram.wait_idle(USER, quiet=0.3)
     for _ in range(3):  # "I have paid", pressed again and again
-        telegram.press_button(USER, request.message_id, request.button_data("Я оплатил"))
+        telegram.press(USER, request, request.data_starting(callback_prefix(SbpPaid)))
         await telegram.wait_for_message(USER, "уже на проверке", after=telegram.last_id(USER))
     await telegram.wait_idle(USER, quiet=0.5)
     await telegram.wait_idle(ADMIN, quiet=0.3)
@@ -205,7 +207,7 @@ async def test_a_refund_takes_back_the_bonus_the_refunded_payment_earned(
     assert found is not None
     telegram.user_message(FRIEND, f"/start {found.group(1)}")
     await telegram.wait_for_message(FRIEND, "Привет")
-    invoice = await buy(telegram, FRIEND, "Power Group", "Stars")
+    invoice = await buy(telegram, FRIEND, "power_group", PayMethod.STARS)
     telegram.successful_payment(FRIEND, invoice.extra["payload"], 580, "charge-friend")
     await telegram.wait_for_message(INVITER, "A friend you invited has paid")
     (bonus,) = bonus_periods(data_dir, INVITER)

@@ -6,7 +6,17 @@ import asyncio
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from edge.callbacks import (
+    AdminPayment,
+    BuyPlan,
+    CheckPayment,
+    PaymentAct,
+    PayMethod,
+    PayWith,
+    SbpPaid,
+)
 from tests.e2e.conftest import ADMIN, StartBot, free_port, money_records
+from tests.factories import callback_prefix
 from tests.stubs.telegram_server import FakeTelegram, SentMessage
 from tests.stubs.yoomoney_server import FakeYooMoney, notification_fields, send_notification
 
@@ -22,13 +32,13 @@ def yoomoney_env(yoomoney: FakeYooMoney, interval: str = "0.3") -> dict[str, str
     }
 
 
-async def buy(telegram: FakeTelegram, user: int, plan_button: str, method: str) -> SentMessage:
+async def buy(telegram: FakeTelegram, user: int, plan_id: str, method: PayMethod) -> SentMessage:
     """/plans -> plan -> method; returns the message the method produced."""
     telegram.user_message(user, "/plans")
     plans = await telegram.wait_for_message(user, "Тарифы", after=telegram.last_id(user))
-    telegram.press_button(user, plans.message_id, plans.button_data(plan_button))
+    telegram.press(user, plans, BuyPlan(plan_id=plan_id))
     methods = await telegram.wait_for_message(user, "способ оплаты", after=plans.message_id)
-    telegram.press_button(user, methods.message_id, methods.button_data(method))
+    telegram.press(user, methods, PayWith(plan_id=plan_id, method=method))
     return await telegram.wait_for(
         lambda: next(
             (m for m in telegram.messages(user) if m.message_id > methods.message_id), None
@@ -56,7 +66,7 @@ async def test_yoomoney_poller_credits_once_and_ignores_underpayment(
     telegram: FakeTelegram, yoomoney: FakeYooMoney, start_bot: StartBot, data_dir: Path
 ) -> None:
     await start_bot(yoomoney_env(yoomoney))
-    invoice = await buy(telegram, USER, "Premium 1", "ЮMoney")
+    invoice = await buy(telegram, USER, "premium1", PayMethod.YOOMONEY)
     label = label_of(invoice)
     assert payments_file(data_dir)[label]["status"] == "pending"
 
@@ -72,7 +82,7 @@ async def test_yoomoney_poller_credits_once_and_ignores_underpayment(
     await telegram.wait_for_message(ADMIN, "Оплата ЮMoney")
     # Another user's pending invoice keeps the poller asking, so the same operations
     # (and a second one with the paid label) are seen again and again.
-    await buy(telegram, USER + 1, "AI Group", "ЮMoney")
+    await buy(telegram, USER + 1, "ai_group", PayMethod.YOOMONEY)
     yoomoney.add("op-full-again", 675.00, label)
     requests_before = len(yoomoney.requests)
     await telegram.wait_for(lambda: len(yoomoney.requests) >= requests_before + 3)
@@ -91,9 +101,9 @@ async def test_check_button_and_restart_keep_exactly_one_period(
     telegram: FakeTelegram, yoomoney: FakeYooMoney, start_bot: StartBot, data_dir: Path
 ) -> None:
     bot = await start_bot(yoomoney_env(yoomoney, interval="3600"))
-    invoice = await buy(telegram, USER, "Premium 1", "ЮMoney")
+    invoice = await buy(telegram, USER, "premium1", PayMethod.YOOMONEY)
     label = label_of(invoice)
-    check = invoice.button_data("Проверить")
+    check = invoice.data_starting(callback_prefix(CheckPayment))
     query = telegram.press_button(USER, invoice.message_id, check)
     answer = await telegram.wait_for(lambda: telegram.callback_answer(query))
     assert "пока не поступила" in answer["text"]
@@ -123,7 +133,7 @@ async def test_notifications_verify_hash_and_credit_once(
         "NOTIFICATION_PORT": str(port),
     }
     await start_bot(env)
-    invoice = await buy(telegram, USER, "Premium 1", "ЮMoney")
+    invoice = await buy(telegram, USER, "premium1", PayMethod.YOOMONEY)
     label = label_of(invoice)
     url = f"http://127.0.0.1:{port}/yoomoney/notify"
 
@@ -149,7 +159,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
 ) -> None:
     await start_bot({"SBP_DETAILS": "Т-Банк +7 900 000-00-00, Иван И."})
-    request = await buy(telegram, USER, "GPT Pro", "СБП")
+    request = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     assert "+7 900 000-00-00" in request.text and "1199" in request.text
     payment_id = next(iter(payments_file(data_dir)))
     assert payment_id in request.text
@@ -159,7 +169,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     admin_request = await telegram.wait_for_message(ADMIN, "СБП: проверьте оплату")
     assert payment_id in admin_request.text and "1199" in admin_request.text
     assert any(m.kind == "copy" for m in telegram.messages(ADMIN))  # the receipt itself
-    confirm = admin_request.button_data("Подтвердить")
+    confirm = AdminPayment(action=PaymentAct.CONFIRM, payment_id=payment_id).pack()
 
     # The same callback data pressed by a non-admin does nothing.
     forged = telegram.press_button(USER, request.message_id, confirm)
@@ -176,11 +186,13 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     assert len(periods(data_dir, USER)) == 1
 
     # A second request is rejected with a typed reason.
-    second = await buy(telegram, USER, "GPT Pro", "СБП")
+    second = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     second_id = next(p for p in payments_file(data_dir) if p != payment_id)
-    telegram.press_button(USER, second.message_id, second.button_data("Я оплатил"))
+    telegram.press(USER, second, SbpPaid(payment_id=second_id))
     admin_request = await telegram.wait_for_message(ADMIN, second_id)
-    telegram.press_button(ADMIN, admin_request.message_id, admin_request.button_data("Отклонить"))
+    telegram.press(
+        ADMIN, admin_request, AdminPayment(action=PaymentAct.REJECT, payment_id=second_id)
+    )
     await telegram.wait_for_message(ADMIN, "причину отказа")
     telegram.user_message(ADMIN, "перевод не найден")
     rejected = await telegram.wait_for_message(USER, "отклонена")
@@ -191,7 +203,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     assert len(periods(data_dir, USER)) == 1
 
     # By command: /reject and /payments.
-    await buy(telegram, USER, "GPT Pro", "СБП")
+    await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     third_id = next(p for p in payments_file(data_dir) if p not in (payment_id, second_id))
     telegram.user_message(ADMIN, f"/reject {third_id}")
     await telegram.wait_for_message(ADMIN, "отклонён")
@@ -204,7 +216,7 @@ async def test_stars_invoice_pre_checkout_payment_and_refund(
     telegram: FakeTelegram, start_bot: StartBot, data_dir: Path
 ) -> None:
     await start_bot()
-    invoice = await buy(telegram, USER, "Power Group", "Stars")
+    invoice = await buy(telegram, USER, "power_group", PayMethod.STARS)
     assert invoice.kind == "invoice"
     assert invoice.extra["currency"] == "XTR" and invoice.extra["amount"] == 580
     payload = invoice.extra["payload"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, StartBot
+from edge.callbacks import ModelChoice
+from tests.e2e.conftest import ADMIN, StartBot, model_choice
 from tests.stubs.http_proxy import FakeHttpProxy, FakeSocks5Proxy
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
@@ -47,7 +48,7 @@ async def choose(telegram: FakeTelegram, user: int, name: str) -> None:
     """/model, then the model's button, until the menu says it is current."""
     telegram.user_message(user, "/model")
     menu = await telegram.wait_for_last(user, "Выберите модель")
-    telegram.press_button(user, menu.message_id, menu.button_data(name))
+    telegram.press(user, menu, model_choice(name))
     await telegram.wait_for(
         lambda: f"Сейчас: <b>{name}" in (telegram.messages(user)[-1].html or "")
     )
@@ -144,7 +145,7 @@ async def test_a_model_its_provider_no_longer_lists_is_unavailable_with_the_reas
     labels = [button["text"] for button in menu.buttons()]
     assert "⛔ GPT-4.1 Nano" in labels
     assert "✅ GPT-5 Nano" in labels  # a new user starts on the free model that exists
-    telegram.press_button(USER, menu.message_id, menu.button_data("GPT-4.1 Nano"))
+    telegram.press(USER, menu, ModelChoice(key="gpt-4.1-nano"))
     reason = await telegram.wait_for_message(
         USER, "больше не предоставляется", after=menu.message_id
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from edge.callbacks import AdminMenu, PayMethod, Section
 from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.e2e.test_payments import buy, periods
 from tests.stubs.telegram_server import FakeTelegram
@@ -59,7 +60,7 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
     assert referrals(data_dir)[FRIEND]["inviter_id"] == INVITER
 
     # The friend's first payment (SBP, confirmed by an admin) rewards the inviter.
-    await buy(telegram, FRIEND, "Premium 1", "СБП")
+    await buy(telegram, FRIEND, "premium1", PayMethod.SBP)
     [first] = [p["id"] for p in money_records(data_dir, "payments") if p["user_id"] == FRIEND]
     telegram.user_message(ADMIN, f"/confirm {first}")
     await telegram.wait_for_message(FRIEND, "Оплата получена")
@@ -69,10 +70,10 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
     assert referrals(data_dir)[FRIEND]["payment_id"] == first
 
     # A second payment of the friend (Stars), and payments of users nobody invited.
-    invoice = await buy(telegram, FRIEND, "Power Group", "Stars")
+    invoice = await buy(telegram, FRIEND, "power_group", PayMethod.STARS)
     telegram.successful_payment(FRIEND, invoice.extra["payload"], 580, "charge-friend-2")
     await telegram.wait_for_message(FRIEND, "Оплата получена", after=invoice.message_id)
-    invoice = await buy(telegram, OLD, "Power Group", "Stars")
+    invoice = await buy(telegram, OLD, "power_group", PayMethod.STARS)
     telegram.successful_payment(OLD, invoice.extra["payload"], 580, "charge-old-1")
     await telegram.wait_for_message(OLD, "Оплата получена")
     await telegram.wait_idle(INVITER, quiet=0.5)
@@ -90,7 +91,7 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
     assert "У вас 0 приглашённых, бонус получен за 0 оплативших" in profile.text
     telegram.user_message(ADMIN, "/stats")
     report = await telegram.wait_for_message(ADMIN, "Статистика")
-    telegram.press_button(ADMIN, report.message_id, report.button_data("пригласившие"))
+    telegram.press(ADMIN, report, AdminMenu(section=Section.TOP_INVITERS))
     top = await telegram.wait_for_message(ADMIN, "Лучшие пригласившие")
     assert f"({INVITER}): 1 · 1" in top.text
 

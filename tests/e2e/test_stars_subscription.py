@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from edge.callbacks import PayMethod, Renewal, RenewalAct
 from services.money.payments import charge_payment_id
 from tests.e2e.conftest import ADMIN, StartBot, money_records
 from tests.e2e.test_payments import buy
+from tests.factories import callback_prefix
 from tests.stubs.telegram_server import FakeTelegram, SentMessage
 
 USER = 910
@@ -36,9 +38,9 @@ def period_count(data_dir: Path, user: int) -> int:
 
 async def subscribe(telegram: FakeTelegram, data_dir: Path) -> str:
     """/plans -> Power Group -> "Stars, renews monthly" -> pay the link; returns its payload."""
-    offer = await buy(telegram, USER, "Power Group", "продление каждый месяц")
+    offer = await buy(telegram, USER, "power_group", PayMethod.STARS_MONTHLY)
     assert "каждые 30 дней" in offer.text and "/profile" in offer.text
-    url = offer.button("Оформить")["url"]
+    (url,) = [button["url"] for button in offer.buttons() if "url" in button]
     assert url.startswith("https://t.me/$")
     (link,) = telegram.invoice_links
     assert (link["currency"], link["amount"], link["subscription_period"]) == (
@@ -78,7 +80,9 @@ async def test_renewals_extend_the_plan_once_each_and_cancel_and_resume_from_pro
 
     profile = await open_profile(telegram)
     assert "следующее продление" in profile.text
-    telegram.press_button(USER, profile.message_id, profile.button_data("Отменить продление"))
+    telegram.press(
+        USER, profile, profile.data_starting(callback_prefix(Renewal, action=RenewalAct.CANCEL))
+    )
     cancelled = await telegram.wait_for_message(USER, "отменено", after=profile.message_id)
     assert "Тариф действует до" in cancelled.text
     (edit,) = telegram.subscription_edits
@@ -91,7 +95,9 @@ async def test_renewals_extend_the_plan_once_each_and_cancel_and_resume_from_pro
 
     profile = await open_profile(telegram)
     assert "продление отменено" in profile.text
-    telegram.press_button(USER, profile.message_id, profile.button_data("Возобновить продление"))
+    telegram.press(
+        USER, profile, profile.data_starting(callback_prefix(Renewal, action=RenewalAct.RESUME))
+    )
     await telegram.wait_for_message(USER, "снова включено", after=profile.message_id)
     assert len(telegram.subscription_edits) == 2
     resumed = telegram.subscription_edits[-1]
@@ -102,7 +108,7 @@ async def test_renewals_extend_the_plan_once_each_and_cancel_and_resume_from_pro
     assert record["canceled"] is False
     # The pressed message's button shows the state now.
     shown = next(m for m in telegram.messages(USER) if m.message_id == profile.message_id)
-    assert shown.button_data("Отменить продление")
+    assert shown.data_starting(callback_prefix(Renewal, action=RenewalAct.CANCEL))
 
 
 async def test_a_refunded_renewal_ends_the_subscription_and_later_charges_are_recorded(

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 
+from edge.callbacks import AnswerAct, AnswerControl
 from tests.e2e.conftest import StartBot
 from tests.stubs.openai_server import FakeOpenAI
-from tests.stubs.telegram_server import FakeTelegram, SentMessage
+from tests.stubs.telegram_server import FakeTelegram
 
 USER = 701
 
 
-def has_button(message: SentMessage, label: str) -> bool:
-    return any(label in button.get("text", "") for button in message.buttons())
+STOP = AnswerControl(action=AnswerAct.STOP)
+RETRY = AnswerControl(action=AnswerAct.RETRY)
 
 
 async def test_stop_closes_the_provider_stream_and_keeps_the_partial_answer(
@@ -28,15 +29,15 @@ async def test_stop_closes_the_provider_stream_and_keeps_the_partial_answer(
     question = "длинный ответ " * 60  # echoed back in ~100 chunks: several seconds
     telegram.user_message(USER, question)
     streaming = await telegram.wait_for(
-        lambda: next((m for m in telegram.messages(USER) if has_button(m, "Остановить")), None)
+        lambda: next((m for m in telegram.messages(USER) if m.has_button_for(STOP)), None)
     )
     sent_before = llm.pieces_sent
-    stop = streaming.button_data("Остановить")
+    stop = STOP.pack()
     telegram.press_button(USER, streaming.message_id, stop)
     stopped = await telegram.wait_for_message(USER, "⏹ Остановлено")
     assert stopped.message_id == streaming.message_id  # the partial answer stays, marked
     assert stopped.text.startswith("Echo: длинный ответ")
-    assert has_button(stopped, "Ещё раз") and not has_button(stopped, "Остановить")
+    assert stopped.has_button_for(RETRY) and not stopped.has_button_for(STOP)
     await telegram.wait_for(lambda: llm.closed_by_client == 1)
     await asyncio.sleep(0.5)
     assert llm.pieces_sent - sent_before < 20  # no more tokens paid for after the stop
@@ -54,10 +55,10 @@ async def test_retry_replaces_the_last_answer_in_the_memory(
     llm.reply = lambda body: next(answers)
     telegram.user_message(USER, "Расскажи анекдот")
     first = await telegram.wait_for_message(USER, "первый вариант")
-    assert has_button(first, "Ещё раз")
-    telegram.press_button(USER, first.message_id, first.button_data("Ещё раз"))
+    assert first.has_button_for(RETRY)
+    telegram.press(USER, first, RETRY)
     second = await telegram.wait_for_message(USER, "второй вариант")
-    assert has_button(second, "Ещё раз")
+    assert second.has_button_for(RETRY)
     assert not telegram.messages(USER)[0].buttons()  # the old answer's Retry is gone
     telegram.user_message(USER, "А погода?")
     await telegram.wait_for_message(USER, "про погоду")
@@ -79,12 +80,12 @@ async def test_retry_after_a_provider_error_and_after_new(
     llm.fail_next(500, "upstream exploded")  # the SDK retries once
     telegram.user_message(USER, "вопрос")
     failed = await telegram.wait_for_message(USER, "недоступна")
-    telegram.press_button(USER, failed.message_id, failed.button_data("Ещё раз"))
+    telegram.press(USER, failed, RETRY)
     await telegram.wait_for_message(USER, "Echo: вопрос")
     answered = [m for m in telegram.messages(USER) if "Echo: вопрос" in m.text][-1]
     telegram.user_message(USER, "/new")
     await telegram.wait_for_message(USER, "новый", after=answered.message_id)
-    query = telegram.press_button(USER, answered.message_id, answered.button_data("Ещё раз"))
+    query = telegram.press(USER, answered, RETRY)
     reply = await telegram.wait_for(lambda: telegram.callback_answer(query))
     assert "нечего" in str(reply.get("text")).lower()
     assert (
@@ -98,7 +99,7 @@ async def test_only_the_latest_answer_can_be_retried(
     await start_bot()
     telegram.user_message(USER, "первый")
     first = await telegram.wait_for_message(USER, "Echo: первый")
-    retry = first.button_data("Ещё раз")
+    retry = RETRY.pack()
     telegram.user_message(USER, "второй")
     await telegram.wait_for_message(USER, "Echo: второй")
     query = telegram.press_button(USER, first.message_id, retry)

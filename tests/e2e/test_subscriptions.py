@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN, StartBot, money_records
+from edge.callbacks import EnterPromo
+from tests.e2e.conftest import ADMIN, StartBot, model_choice, money_records
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
 
@@ -16,7 +17,7 @@ OTHER = 778
 async def choose_model(telegram: FakeTelegram, user: int, name: str) -> str:
     telegram.user_message(user, "/model")
     menu = await telegram.wait_for_message(user, "Выберите модель", after=telegram.last_id(user))
-    telegram.press_button(user, menu.message_id, menu.button_data(name))
+    telegram.press(user, menu, model_choice(name))
     await telegram.wait_idle(user, quiet=0.3)
     return telegram.messages(user)[-1].text
 
@@ -61,7 +62,7 @@ async def test_promo_opens_exactly_its_plan(
     await telegram.wait_for_message(OTHER, "Промокод активирован")
     telegram.user_message(OTHER + 1, "/start")
     start = await telegram.wait_for_message(OTHER + 1, "Привет")
-    telegram.press_button(OTHER + 1, start.message_id, start.button_data("промокод"))
+    telegram.press(OTHER + 1, start, EnterPromo())
     await telegram.wait_for_message(OTHER + 1, "Отправьте промокод")
     telegram.user_message(OTHER + 1, "spring")
     await telegram.wait_for_message(OTHER + 1, "максимальное число раз")

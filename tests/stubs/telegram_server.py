@@ -38,7 +38,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import BodyPartReader, web
 
@@ -52,6 +52,16 @@ from tests.stubs.telegram_text import (
 )
 
 T = TypeVar("T")
+
+
+class Packed(Protocol):
+    """A button's callback data object (aiogram's CallbackData): what a button does."""
+
+    def pack(self) -> str: ...
+
+
+def packed(data: str | Packed) -> str:
+    return data if isinstance(data, str) else data.pack()
 Params = dict[str, Any]
 
 NOT_MODIFIED = (
@@ -152,6 +162,27 @@ class SentMessage:
     def buttons(self) -> list[dict[str, Any]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
         return [button for row in rows for button in row]
+
+    def button_for(self, data: str | Packed) -> dict[str, Any]:
+        """The button whose callback data is `data` (a CallbackData object or its packed
+        string): found by what it does, so a changed label breaks no test."""
+        wanted = packed(data)
+        for button in self.buttons():
+            if button.get("callback_data") == wanted:
+                return button
+        raise AssertionError(f"no button {wanted!r} in {self.buttons()}")
+
+    def has_button_for(self, data: str | Packed) -> bool:
+        wanted = packed(data)
+        return any(button.get("callback_data") == wanted for button in self.buttons())
+
+    def data_starting(self, prefix: str) -> str:
+        """The callback data of the first button whose data starts with `prefix` (see
+        tests.factories.callback_prefix), for data with a part the test cannot know."""
+        for button in self.buttons():
+            if str(button.get("callback_data", "")).startswith(prefix):
+                return str(button["callback_data"])
+        raise AssertionError(f"no button starting {prefix!r} in {self.buttons()}")
 
     def button(self, contains: str) -> dict[str, Any]:
         for button in self.buttons():
@@ -670,6 +701,14 @@ class FakeTelegram:
             }
         )
         return query_id
+
+    def press(
+        self, user_id: int, message: SentMessage, data: str | Packed, language_code: str = "ru"
+    ) -> str:
+        """The user presses the button with callback data `data` under `message`."""
+        wanted = packed(data)
+        message.button_for(wanted)
+        return self.press_button(user_id, message.message_id, wanted, language_code)
 
     def pre_checkout(
         self, user_id: int, payload: str, total_amount: int, currency: str = "XTR"
