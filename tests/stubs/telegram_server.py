@@ -62,6 +62,8 @@ class Packed(Protocol):
 
 def packed(data: str | Packed) -> str:
     return data if isinstance(data, str) else data.pack()
+
+
 Params = dict[str, Any]
 
 NOT_MODIFIED = (
