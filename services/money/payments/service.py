@@ -89,7 +89,7 @@ class PaymentService:
         stars_subscriptions: Iterable[StarsSubscription] = (),
     ) -> None:
         self._unmatched.load(unmatched)
-        self._stars.load(list(stars_subscriptions))
+        self._stars.load(stars_subscriptions)
         await self._invoices.load(payments)
 
     def prune(self, now: float | None = None) -> None:

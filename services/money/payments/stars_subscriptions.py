@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Iterable
 
 from services.models import OutboxItem, Payment, StarsSubscription, UnmatchedReason
 from services.money.outbox import OutboxService
@@ -87,7 +88,7 @@ class StarsSubscriptions:
         self._invoice_ttl = invoice_ttl
         self.table = StarsSubscriptionTable()
 
-    def load(self, records: list[StarsSubscription]) -> None:
+    def load(self, records: Iterable[StarsSubscription]) -> None:
         for record in records:
             self.table.install(record)
 
