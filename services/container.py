@@ -22,7 +22,7 @@ from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.models import Payment, UnmatchedMoney
 from services.money.outbox import OutboxService
-from services.money.payments import MoneyArrival, PaymentService
+from services.money.payments import REUSE_MARGIN, MoneyArrival, PaymentService
 from services.money.promo import PromoService
 from services.money.referrals import ReferralService
 from services.money.subscriptions import SubscriptionService
@@ -119,7 +119,8 @@ async def create_services(settings: Settings, catalog: Catalog) -> Services:
 
 async def _build_services(settings: Settings, catalog: Catalog) -> Services:
     retention = Retention(
-        open_payment_seconds=settings.payment_ttl_hours * 3600 + settings.late_payment_days * DAY
+        open_payment_seconds=settings.payment_ttl_hours * 3600 + settings.late_payment_days * DAY,
+        invoice_reuse_seconds=settings.payment_ttl_hours * 3600 - REUSE_MARGIN,
     )
     storage = JsonStorage(settings.data_dir, retention)
     await storage.open()

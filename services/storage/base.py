@@ -7,7 +7,8 @@ check before they commit (one process, checks and claims before the first await,
 fast path); a commit that would break one raises `ConflictError` and writes nothing
 (the JSON store from its own checks at commit, a database from its constraints):
 - a payment's status moves only along `TRANSITIONS`;
-- at most one open (pending) invoice per user, plan and method;
+- at most one open (pending) invoice per user, plan and method, but for one near its
+  expiry (`Retention.invoice_reuse_seconds`), which a new one replaces;
 - a promo code is activated once per user and at most `max_uses` times;
 - a money event (`UnmatchedMoney.id`: method and operation or charge id) is recorded once;
 - a Stars subscription's charge (`telegram_payment_charge_id`) is credited once: it is
@@ -95,6 +96,9 @@ class Retention:
     open_payment_seconds: float  # an expired invoice may still receive money this long
     recent_seconds: float = 3 * DAY  # closed records stay live this long after a change
     subscription_seconds: float = 7 * DAY  # an ended plan stays live (reminders, refunds)
+    # An open invoice may be replaced by a new one (for the same user, plan and method)
+    # this long after it was made: near its expiry. 0: at any time.
+    invoice_reuse_seconds: float = 0.0
 
     def payment_is_live(self, payment: Payment, now: float) -> bool:
         if payment.status == "pending" or now - payment.updated_at < self.recent_seconds:

@@ -57,6 +57,7 @@ from services.storage.journal import (
     write_snapshot,
 )
 from services.storage.records import Record, Table
+from services.storage.rules import MoneyRules
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class JsonStorage(Storage):
         self._live_bytes = 0
         self._compaction: asyncio.Task[None] | None = None
         self._compaction_lock = asyncio.Lock()
+        self._rules: MoneyRules | None = None  # built by load_money (or the first commit)
+        self._rules_lock = asyncio.Lock()
 
     # Lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -326,7 +329,7 @@ class JsonStorage(Storage):
         def loaded(table: Table) -> list[Any]:
             return list(tables.pop(table.name).values())
 
-        return MoneyState(
+        state = MoneyState(
             payments=loaded(records.PAYMENTS),
             subscriptions=loaded(records.SUBSCRIPTIONS),
             promo_codes=loaded(records.PROMO_CODES),
@@ -337,6 +340,19 @@ class JsonStorage(Storage):
             referrals=loaded(records.REFERRALS),
             outbox=loaded(records.OUTBOX),
         )
+        rules = MoneyRules(self.retention)
+        rules.load(state)
+        self._rules = rules
+        return state
+
+    async def _money_rules(self) -> MoneyRules:
+        """The rules' index: from load_money, or read once for a commit that came first."""
+        if self._rules is None:
+            async with self._rules_lock:
+                if self._rules is None:
+                    await self.load_money()
+        assert self._rules is not None
+        return self._rules
 
     def _snapshot_path(self, table: Table) -> Path:
         return self.data_dir / f"{table.name}.json"
@@ -418,7 +434,12 @@ class JsonStorage(Storage):
         entry: dict[str, Any] = {"put": put}
         if transaction.deleted_promo_codes:
             entry["del"] = {records.PROMO_CODES.name: transaction.deleted_promo_codes}
-        await self._journal.append(orjson.dumps(entry))
+        line = orjson.dumps(entry)
+        rules = self._rules if self._rules is not None else await self._money_rules()
+        undo = rules.claim(transaction)  # ConflictError: nothing written
+        written = asyncio.ensure_future(self._journal.append(line))
+        written.add_done_callback(lambda task: _undo_if_failed(task, undo))
+        await asyncio.shield(written)  # a cancelled caller: the line lands all the same
         if self._journal.bytes_written > max(MIN_COMPACTION_BYTES, self._live_bytes):
             self._start_compaction()
 
@@ -439,6 +460,8 @@ class JsonStorage(Storage):
                 await self._tell(f"Storage compaction failed: {error}")
                 return
             logger.info("Compacted money records in %.2f s", time.monotonic() - started)
+            if self._rules is not None:
+                self._rules.prune(self.retention, time.time())
 
     def _compact(self, closed: int, now: float) -> int:
         """Snapshots as of journal `closed`; returns their total size.
@@ -665,6 +688,11 @@ def _lines_with(path: Path, needle: bytes) -> Iterator[Record]:
             if needle in line and line.endswith(b"\n"):
                 with contextlib.suppress(orjson.JSONDecodeError):
                     yield orjson.loads(line)
+
+
+def _undo_if_failed(task: asyncio.Future[None], undo: Callable[[], None]) -> None:
+    if task.cancelled() or task.exception() is not None:
+        undo()
 
 
 async def _stream(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:

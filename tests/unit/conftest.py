@@ -8,7 +8,7 @@ import pytest
 
 from services.catalog import Catalog, load_catalog
 from services.money.outbox import OutboxService
-from services.money.payments import PaymentService
+from services.money.payments import REUSE_MARGIN, PaymentService
 from services.money.promo import PromoService
 from services.money.subscriptions import SubscriptionService
 from services.storage.base import DAY, Retention
@@ -22,7 +22,10 @@ def catalog() -> Catalog:
     return load_catalog(ROOT / "catalog.toml")
 
 
-RETENTION = Retention(open_payment_seconds=8 * DAY)
+INVOICE_TTL = DAY
+RETENTION = Retention(
+    open_payment_seconds=8 * DAY, invoice_reuse_seconds=INVOICE_TTL - REUSE_MARGIN
+)
 
 
 @dataclass
@@ -44,6 +47,8 @@ async def open_money(data_dir: Path, catalog: Catalog) -> Money:
     await promo.load(state.promo_codes, state.promo_activations)
     outbox = OutboxService(storage)
     outbox.load(state.outbox)
-    payments = PaymentService(storage, subscriptions, RETENTION, invoice_ttl=DAY, outbox=outbox)
+    payments = PaymentService(
+        storage, subscriptions, RETENTION, invoice_ttl=INVOICE_TTL, outbox=outbox
+    )
     await payments.load(state.payments, state.unmatched, state.stars_subscriptions)
     return Money(storage, subscriptions, payments, promo)

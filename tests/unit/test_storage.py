@@ -23,12 +23,12 @@ import services.storage.atomic as atomic
 from config import load_settings
 from services.catalog import Catalog
 from services.container import collections_paused, create_services
-from services.models import ChatTurn, Period, Subscription, UserRecord
+from services.models import ChatTurn, Payment, Period, Subscription, UserRecord
 from services.money.subscriptions import SubscriptionService
 from services.operator.stats import StatsService
 from services.storage import journal, json_store
 from services.storage.atomic import FileWriter, read_json
-from services.storage.base import DAY, StorageDamagedError, Transaction
+from services.storage.base import DAY, ConflictError, StorageDamagedError, Transaction
 from services.storage.journal import LineBuffer
 from services.storage.json_store import JsonStorage
 from services.storage.records import month_of
@@ -470,3 +470,30 @@ def test_paused_collections_come_back_as_they_were() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_a_failed_journal_write_gives_the_money_rules_claim_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's rules index follows the disk: an invoice whose line was never written
+    holds no place, so the same invoice commits once the disk works again."""
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    await storage.load_money()
+    now = time.time()
+    invoice = Payment("p1", 1, "premium1", "sbp", 675.0, "RUB", "pending", now, now)
+    real_write = journal.Journal._write
+
+    def full_disk(self: journal.Journal, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal.Journal, "_write", full_disk)
+    with pytest.raises(OSError):
+        await storage.commit(Transaction(payments=[invoice]))
+    monkeypatch.setattr(journal.Journal, "_write", real_write)
+    other = Payment("p2", 1, "premium1", "sbp", 675.0, "RUB", "pending", now + 1, now + 1)
+    await storage.commit(Transaction(payments=[other]))  # p1 is not open: p2 may be
+    with pytest.raises(ConflictError):
+        await storage.commit(Transaction(payments=[invoice]))
+    await storage.close()
+    assert [p.id for p in (await JsonStorage(tmp_path, RETENTION).load_money()).payments] == ["p2"]

@@ -1,0 +1,173 @@
+"""Storage in this process's memory: the unit tests' store (no disk, no fsync), and the
+proof that the services need nothing of the JSON files behind the interface.
+
+It keeps everything, as a database would: a "restart" is new services loading from the
+same object. The money rules are checked at commit with the same index as the JSON
+store's (`MoneyRules`); records come out as copies where a caller could change them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Generic, TypeVar
+
+from services.models import (
+    ChatTurn,
+    Conversations,
+    OutboxItem,
+    Payment,
+    PromoActivation,
+    PromoCode,
+    Referral,
+    ReferralCode,
+    StarsSubscription,
+    Subscription,
+    UnmatchedMoney,
+    UserRecord,
+)
+from services.storage.base import MoneyState, Retention, Storage, Transaction
+from services.storage.images import new_image_id
+from services.storage.rules import MoneyRules
+
+R = TypeVar("R")
+
+
+class _Table(Generic[R]):
+    """One money table: records by key, as they were committed."""
+
+    def __init__(self, key: Callable[[R], Hashable], copy: bool = False) -> None:
+        self._key = key
+        self._copy = copy  # a record type callers may change in place (Payment, PromoCode)
+        self.rows: dict[Hashable, R] = {}
+
+    def put(self, records: list[R]) -> None:
+        for record in records:
+            self.rows[self._key(record)] = self.out(record)
+
+    def out(self, record: R) -> R:
+        return dataclasses.replace(record) if self._copy else record  # type: ignore[type-var]
+
+    def live(self, is_live: Callable[[R], bool] | None = None) -> list[R]:
+        return [self.out(row) for row in self.rows.values() if is_live is None or is_live(row)]
+
+
+class MemoryStorage(Storage):
+    def __init__(self, retention: Retention) -> None:
+        self.retention = retention
+        self._users: dict[int, UserRecord] = {}
+        self._conversations: dict[int, Conversations] = {}
+        self._history: dict[tuple[int, str], tuple[ChatTurn, ...]] = {}
+        self._images: dict[tuple[int, str], dict[str, tuple[bytes, str]]] = {}
+        self._payments = _Table[Payment](lambda p: p.id, copy=True)
+        self._subscriptions = _Table[Subscription](lambda s: (s.user_id, s.plan_id))
+        self._promo_codes = _Table[PromoCode](lambda p: p.code, copy=True)
+        self._activations = _Table[PromoActivation](lambda a: (a.code, a.user_id))
+        self._unmatched = _Table[UnmatchedMoney](lambda u: u.id)
+        self._stars = _Table[StarsSubscription](lambda s: s.id)
+        self._referral_codes = _Table[ReferralCode](lambda c: c.user_id)
+        self._referrals = _Table[Referral](lambda r: r.user_id)
+        self._outbox = _Table[OutboxItem](lambda o: o.id)
+        self._rules = MoneyRules(retention)
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    # Users -----------------------------------------------------------------------------
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        user = self._users.get(user_id)
+        return dataclasses.replace(user) if user is not None else None
+
+    async def save_user(self, user: UserRecord) -> None:
+        self._users[user.id] = dataclasses.replace(user)
+
+    async def count_users(self) -> int:
+        return len(self._users)
+
+    async def iter_users(self) -> AsyncIterator[UserRecord]:
+        for user in list(self._users.values()):
+            yield dataclasses.replace(user)
+
+    # Conversations -----------------------------------------------------------------------
+    async def load_conversations(self, owner: int) -> Conversations | None:
+        return self._conversations.get(owner)
+
+    async def save_conversations(self, owner: int, conversations: Conversations) -> None:
+        self._conversations[owner] = conversations
+
+    async def load_history(self, owner: int, conversation_id: str) -> list[ChatTurn]:
+        return list(self._history.get((owner, conversation_id), ()))
+
+    async def save_history(self, owner: int, conversation_id: str, turns: list[ChatTurn]) -> None:
+        self._history[(owner, conversation_id)] = tuple(turns)
+
+    async def delete_history(self, owner: int, conversation_id: str) -> None:
+        self._history.pop((owner, conversation_id), None)
+        self._images.pop((owner, conversation_id), None)
+
+    async def save_image(
+        self, owner: int, conversation_id: str, data: bytes, mime_type: str
+    ) -> str:
+        image_id = new_image_id(mime_type)
+        self._images.setdefault((owner, conversation_id), {})[image_id] = (data, mime_type)
+        return image_id
+
+    async def load_image(
+        self, owner: int, conversation_id: str, image_id: str
+    ) -> tuple[bytes, str] | None:
+        return self._images.get((owner, conversation_id), {}).get(image_id)
+
+    async def forget(self, owner: int) -> None:
+        self._conversations.pop(owner, None)
+        for key in [key for key in self._history if key[0] == owner]:
+            del self._history[key]
+        for key in [key for key in self._images if key[0] == owner]:
+            del self._images[key]
+
+    # Money -------------------------------------------------------------------------------
+    async def load_money(self) -> MoneyState:
+        now, keep = time.time(), self.retention
+        return MoneyState(
+            payments=self._payments.live(lambda p: keep.payment_is_live(p, now)),
+            subscriptions=self._subscriptions.live(lambda s: keep.subscription_is_live(s, now)),
+            promo_codes=self._promo_codes.live(),
+            promo_activations=self._activations.live(),
+            unmatched=self._unmatched.live(lambda u: keep.unmatched_is_live(u, now)),
+            stars_subscriptions=self._stars.live(lambda s: keep.stars_subscription_is_live(s, now)),
+            referral_codes=self._referral_codes.live(),
+            referrals=self._referrals.live(),
+            outbox=self._outbox.live(lambda o: keep.outbox_is_live(o, now)),
+        )
+
+    async def commit(self, transaction: Transaction) -> None:
+        if not transaction:
+            return
+        self._rules.claim(transaction)  # ConflictError: nothing stored
+        self._payments.put(transaction.payments)
+        self._subscriptions.put(transaction.subscriptions)
+        self._promo_codes.put(transaction.promo_codes)
+        for code in transaction.deleted_promo_codes:
+            self._promo_codes.rows.pop(code, None)
+        self._activations.put(transaction.promo_activations)
+        self._unmatched.put(transaction.unmatched)
+        self._stars.put(transaction.stars_subscriptions)
+        self._referral_codes.put(transaction.referral_codes)
+        self._referrals.put(transaction.referrals)
+        self._outbox.put(transaction.outbox)
+
+    async def find_payment(self, payment_id: str) -> Payment | None:
+        payment = self._payments.rows.get(payment_id)
+        return self._payments.out(payment) if payment is not None else None
+
+    async def iter_payments(self, created_since: float = 0.0) -> AsyncIterator[Payment]:
+        payments = self._payments.live(lambda p: p.created_at >= created_since)
+        for payment in sorted(payments, key=lambda p: p.created_at):
+            yield payment
+
+    async def maintain(self) -> None:
+        """Nothing to fold or archive; the rules' index forgets what left the live set."""
+        self._rules.prune(self.retention, time.time())
