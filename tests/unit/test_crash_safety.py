@@ -123,6 +123,7 @@ sys.path.insert(0, args["root"])
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import services.storage.json_money as json_money
 import services.storage.json_store as json_store
 from services.catalog import load_catalog
 from services.models import ChatTurn, UserRecord
@@ -131,7 +132,7 @@ from services.money.promo import PromoError, PromoService
 from services.storage.base import DAY, Retention
 from services.money.subscriptions import SubscriptionService
 
-json_store.MIN_COMPACTION_BYTES = 4096  # so that compaction also starts on its own
+json_money.MIN_COMPACTION_BYTES = 4096  # so that compaction also starts on its own
 
 
 def say(*parts):

@@ -362,7 +362,7 @@ async def test_per_user_tables_are_bounded(
     storage = money.storage
     for user in range(200):
         await storage.save_history(user, "1", [ChatTurn("user", "x" * 500)])
-    assert storage._history.currsize <= 10_000
+    assert storage._conversations._history.currsize <= 10_000
     assert await storage.load_history(3, "1") == [ChatTurn("user", "x" * 500)]  # from its file
 
 

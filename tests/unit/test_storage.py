@@ -26,7 +26,7 @@ from services.container import collections_paused, create_services
 from services.models import ChatTurn, Payment, Period, Subscription, UserRecord
 from services.money.subscriptions import SubscriptionService
 from services.operator.stats import StatsService
-from services.storage import journal, json_store
+from services.storage import journal, json_money
 from services.storage.atomic import FileWriter, read_json
 from services.storage.base import DAY, ConflictError, StorageDamagedError, Transaction
 from services.storage.journal import LineBuffer
@@ -392,7 +392,7 @@ async def test_start_up_skips_journals_every_snapshot_already_holds(
         read.append(path.name)
         return real_read(path)
 
-    monkeypatch.setattr(json_store, "read_journal", spy)
+    monkeypatch.setattr(json_money, "read_journal", spy)
     money = await JsonStorage(tmp_path, RETENTION).load_money()
     assert {s.key for s in money.subscriptions} == {first.key, later.key}
     kept = sorted(path.name for path in (tmp_path / "journal").glob("*.jsonl"))
@@ -440,7 +440,7 @@ async def test_start_up_loads_the_live_set_with_the_collector_paused(
     for name, value in (("BOT_TOKEN", "42:TEST"), ("DATA_DIR", str(tmp_path))):
         monkeypatch.setenv(name, value)
     collecting: dict[str, bool] = {}
-    real_read, real_load = json_store.load_live_records, SubscriptionService.load
+    real_read, real_load = json_money.load_live_records, SubscriptionService.load
 
     def read(data_dir: Path) -> dict[str, dict[str, Any]]:
         collecting["reading"] = gc.isenabled()
@@ -450,7 +450,7 @@ async def test_start_up_loads_the_live_set_with_the_collector_paused(
         collecting["installing"] = gc.isenabled()
         real_load(service, subscriptions)
 
-    monkeypatch.setattr(json_store, "load_live_records", read)
+    monkeypatch.setattr(json_money, "load_live_records", read)
     monkeypatch.setattr(SubscriptionService, "load", load)
     services = await create_services(load_settings(_env_file=None), catalog)
     await services.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import services.storage.json_store as json_store
+import services.storage.json_upgrade as json_upgrade
 from services.catalog import Catalog
 from services.money.promo import PromoError
 from services.money.subscriptions import DAY
@@ -455,10 +455,11 @@ args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
 from pathlib import Path
 
+import services.storage.json_money as json_money
 import services.storage.json_store as json_store
 from services.storage.base import DAY, Retention
 
-real_write_snapshot = json_store.write_snapshot
+real_write_snapshot = json_money.write_snapshot
 
 
 def write_snapshot(path, table, next_journal, lines):
@@ -467,7 +468,7 @@ def write_snapshot(path, table, next_journal, lines):
     return real_write_snapshot(path, table, next_journal, lines)
 
 
-json_store.write_snapshot = write_snapshot
+json_money.write_snapshot = write_snapshot
 
 
 async def main():
@@ -495,7 +496,7 @@ def restart_at(monkeypatch: pytest.MonkeyPatch, moment: dt.datetime) -> None:
         def now(cls, tz: dt.tzinfo | None = None) -> Clock:
             return cls.fromtimestamp(moment.timestamp(), tz)
 
-    monkeypatch.setattr(json_store, "dt", SimpleNamespace(datetime=Clock))
+    monkeypatch.setattr(json_upgrade, "dt", SimpleNamespace(datetime=Clock))
 
 
 @pytest.mark.parametrize("table", TABLES)
