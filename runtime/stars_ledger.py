@@ -63,5 +63,5 @@ def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> Non
     interval = settings.stars_ledger_interval
     if interval <= 0:
         return
-    ledger = StarsLedger(services.payments, settings.data_dir)
+    ledger = StarsLedger(services.payments, services.storage)
     tasks.add("stars-ledger", lambda bot: ledger_loop(bot, services, ledger, interval))

@@ -16,7 +16,7 @@ from services.catalog import Catalog, check_plans_in_use
 from services.chat.chat import ChatService
 from services.chat.conversations import ConversationService
 from services.chat.llm import LLMGateway, ProviderConfig
-from services.chat.model_check import STATE_FILE, ModelCheck
+from services.chat.model_check import ModelCheck
 from services.chat.voice import VoiceService
 from services.limits.access import AccessService
 from services.limits.quota import QuotaService
@@ -129,7 +129,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
     llm = LLMGateway(catalog, provider_configs(settings, catalog), settings.request_timeout)
     alerts = AlertService()
     storage.problem_listeners.append(lambda text: alerts.alert("storage", text))
-    stats = StatsService(settings.data_dir, settings.zone)
+    stats = StatsService(storage, settings.zone)
     stats.problem_listeners.append(lambda text: alerts.alert("stats", text))
     await stats.load()
     subscriptions = SubscriptionService(storage, catalog)
@@ -137,8 +137,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
     promo = PromoService(storage, subscriptions, settings.zone)
     await promo.load(money.promo_codes, money.promo_activations)
     access = AccessService(catalog, subscriptions)
-    broadcasts = BroadcastService(settings.data_dir, rate=settings.broadcast_rate)
-    await broadcasts.open()
+    broadcasts = BroadcastService(storage, rate=settings.broadcast_rate)
     outbox = OutboxService(storage)
     outbox.load(money.outbox)
     payments = PaymentService(
@@ -197,7 +196,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         catalog=catalog,
         storage=storage,
         llm=llm,
-        model_check=ModelCheck(catalog, llm, access, alerts, settings.data_dir / STATE_FILE),
+        model_check=ModelCheck(catalog, llm, access, alerts, storage),
         alerts=alerts,
         access=access,
         users=UsersService(storage, lambda: llm.default_model().key, stats),

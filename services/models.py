@@ -297,3 +297,31 @@ class OutboxItem:
     done_at: float | None = None  # done (or given up: `failed` says why)
     failed: str | None = None  # Telegram's final refusal
     last_error: str | None = None  # the last temporary failure (retried)
+
+
+DeliveryOutcome = Literal["delivered", "blocked", "failed"]
+
+
+@dataclass(slots=True)
+class Broadcast:
+    """A message an admin sends to every user, and how far its delivery got."""
+
+    id: str
+    created_by: int
+    created_at: float
+    # What to send: a text (HTML) or a copy of a message in the admin's chat.
+    text: str | None = None
+    from_chat_id: int | None = None
+    message_id: int | None = None
+    status: str = "draft"  # draft -> running -> done | cancelled
+    total: int = 0
+    delivered: int = 0
+    blocked: int = 0
+    failed: int = 0
+    skipped: int = 0  # in flight at a crash: not retried, so never sent twice
+    status_chat_id: int | None = None
+    status_message_id: int | None = None
+
+    @property
+    def processed(self) -> int:
+        return self.delivered + self.blocked + self.failed + self.skipped

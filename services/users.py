@@ -86,14 +86,11 @@ class UsersService:
         name = query.removeprefix("@").lower()
         if not name:
             return None
-        async for user in self._storage.iter_users():
-            if (user.username or "").lower() == name:
-                return user
-        return None
+        return await self._storage.find_user_by_username(name)
 
     async def count(self) -> int:
         return await self._storage.count_users()
 
     async def broadcast_recipients(self) -> list[int]:
         """Users who have not blocked the bot."""
-        return sorted([user.id async for user in self._storage.iter_users() if not user.blocked])
+        return await self._storage.unblocked_user_ids()

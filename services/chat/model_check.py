@@ -14,21 +14,18 @@ import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
-
-import orjson
 
 from services.catalog import Catalog, Model
 from services.chat.llm import LLMGateway, ProviderError, normalize_id
 from services.limits.access import AccessService
 from services.models import Conversations, UserRecord
 from services.operator.alerts import AlertService
-from services.storage.atomic import write_file_atomic
+from services.storage.base import DamagedRecordError, Storage
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "model_check.json"
+STATE = "model_check"  # the state marker's name (DATA_DIR/model_check.json)
 
 
 class UserSettings(Protocol):
@@ -76,13 +73,13 @@ class ModelCheck:
         llm: LLMGateway,
         access: AccessService,
         alerts: AlertService,
-        state_path: Path | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self._catalog = catalog
         self._llm = llm
         self._access = access
         self._alerts = alerts
-        self._state_path = state_path
+        self._storage = storage  # where the last answer is kept (None: not kept)
         # model key -> the model_id its provider did not list (persisted: admins are told
         # once per model and id, also across restarts; unreachable providers keep it)
         self._missing: dict[str, str] = {}
@@ -95,17 +92,16 @@ class ModelCheck:
     # State ---------------------------------------------------------------------------------
     async def load(self) -> None:
         """The last known answer (for providers unreachable at start-up)."""
-        if self._state_path is None:
+        if self._storage is None:
             return
         try:
-            raw = await asyncio.to_thread(self._state_path.read_bytes)
-            state = orjson.loads(raw)
-        except FileNotFoundError:
+            state = await self._storage.load_state(STATE)
+        except (OSError, DamagedRecordError) as error:  # a hint only: start afresh
+            logger.warning("Model check state unreadable (%s); ignored", error)
             return
-        except (OSError, orjson.JSONDecodeError) as error:  # a hint only: start afresh
-            logger.warning("Model check state %s unreadable (%s); ignored", self._state_path, error)
+        if state is None:
             return
-        missing = state.get("missing") if isinstance(state, dict) else None
+        missing = state.get("missing")
         if isinstance(missing, dict):
             self._missing = {
                 key: model_id
@@ -115,11 +111,11 @@ class ModelCheck:
         self._apply()
 
     async def _save(self) -> None:
-        if self._state_path is None:
+        if self._storage is None:
             return
-        payload = orjson.dumps({"missing": self._missing, "checked_at": time.time()})
+        state = {"missing": dict(self._missing), "checked_at": time.time()}
         try:
-            await asyncio.to_thread(write_file_atomic, self._state_path, payload)
+            await self._storage.save_state(STATE, state)
         except OSError as error:  # only the "told once" marker is lost
             logger.warning("Model check state not saved: %s", error)
 

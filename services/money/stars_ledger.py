@@ -4,7 +4,7 @@ A `successful_payment` update comes once: if writing its credit fails (a full di
 the process restarts before a retry, nothing would bring it back. Telegram keeps every
 payment in the bot's ledger (`getStarTransactions`, oldest first, the id of an incoming
 payment being its `telegram_payment_charge_id`), so the bot reads the ledger from where
-it stopped (a cursor in DATA_DIR) at start-up and every few minutes, and passes each
+it stopped (a cursor kept by the storage) at start-up and every few minutes, and passes each
 payment it has not seen through the one money path (`PaymentService.accept`), which
 credits it once whatever path saw it first. The cursor moves only past payments that
 are credited or recorded, so one whose write fails is read again next time.
@@ -17,14 +17,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from services.money.payments import STARS_SUBSCRIPTION_PERIOD, MoneyArrival, PaymentService
-from services.storage.atomic import DamagedFileError, dump_json, read_json, write_file_atomic
+from services.storage.base import DamagedRecordError, Storage
 
 logger = logging.getLogger(__name__)
 
-CURSOR_FILE = "stars_ledger.json"
+CURSOR = "stars_ledger"  # the state marker (DATA_DIR/stars_ledger.json)
 PAGE = 100  # getStarTransactions' largest page
 WINDOW = 7 * 86_400.0  # older payments were seen by every path that could see them
 
@@ -47,9 +46,9 @@ FetchPage = Callable[[int, int], Awaitable[Page]]  # (offset, limit) -> entries
 
 
 class StarsLedger:
-    def __init__(self, payments: PaymentService, data_dir: Path) -> None:
+    def __init__(self, payments: PaymentService, storage: Storage) -> None:
         self._payments = payments
-        self._path = data_dir / CURSOR_FILE
+        self._storage = storage
         self._lock = asyncio.Lock()
 
     async def reconcile(self, fetch: FetchPage, now: float | None = None) -> int:
@@ -57,7 +56,7 @@ class StarsLedger:
         credited now (they had been missed)."""
         async with self._lock:  # one reader at a time: start-up, the loop, a retry
             moment = time.time() if now is None else now
-            offset = await asyncio.to_thread(self._read_cursor)
+            offset = await self._read_cursor()
             start, credited = offset, 0
             try:
                 while True:
@@ -75,19 +74,18 @@ class StarsLedger:
                 if offset != start:
                     await self._save_cursor(offset)
 
-    def _read_cursor(self) -> int:
+    async def _read_cursor(self) -> int:
         try:
-            raw = read_json(self._path, {})
-        except DamagedFileError:
-            logger.warning("%s is damaged; reading the Stars ledger from its start", self._path)
+            raw = await self._storage.load_state(CURSOR)
+        except DamagedRecordError as error:
+            logger.warning("%s; reading the Stars ledger from its start", error)
             return 0
-        offset = raw.get("offset", 0) if isinstance(raw, dict) else 0
+        offset = raw.get("offset", 0) if raw is not None else 0
         return offset if isinstance(offset, int) and offset >= 0 else 0
 
     async def _save_cursor(self, offset: int) -> None:
         try:
-            payload = dump_json({"offset": offset})
-            await asyncio.to_thread(write_file_atomic, self._path, payload)
+            await self._storage.save_state(CURSOR, {"offset": offset})
         except OSError as error:  # read again from the old cursor: accept is idempotent
             logger.warning("Could not save the Stars ledger cursor: %s", error)
 

@@ -1,31 +1,29 @@
 """Broadcasts: paced, resumable, and never delivering one broadcast to a user twice.
 
-Each broadcast has a JSON header (`broadcasts/<id>.json`) and an append-only
-journal (`broadcasts/<id>.log`) with a line per user: `T <id>` before the send is
-tried, then `D`, `B` (blocked) or `F` (failed). A graceful stop lets the sends in
-flight finish, so a restart resumes with every user reached exactly once. After a
-crash (kill -9), users with a `T` and no result are skipped: at most the few sends
-in flight at that instant are lost, and nobody gets the message twice.
+Each broadcast has a header (`Storage.save_broadcast`) and an append-only delivery log
+(`Storage.open_deliveries`): a user is marked tried before the send, then with its
+outcome (delivered, blocked, failed). A graceful stop lets the sends in flight finish,
+so a restart resumes with every user reached exactly once. After a crash (kill -9),
+users tried without an outcome are skipped: at most the few sends in flight at that
+instant are lost, and nobody gets the message twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-from services.storage.atomic import FileWriter, read_json
+from services.models import Broadcast, DeliveryOutcome
+from services.storage.base import Storage
 
 logger = logging.getLogger(__name__)
 
-SendOutcome = Literal["delivered", "blocked", "failed"]
+__all__ = ["Broadcast", "BroadcastService", "RetryLaterError", "SendOutcome"]
+
+SendOutcome = DeliveryOutcome
 # Sends one broadcast to one user; raises RetryLaterError to be retried after a pause.
 Sender = Callable[["Broadcast", int], Awaitable[SendOutcome]]
 ProgressListener = Callable[["Broadcast"], Awaitable[None]]
@@ -39,48 +37,15 @@ class RetryLaterError(Exception):
         self.seconds = seconds
 
 
-@dataclass(slots=True)
-class Broadcast:
-    id: str
-    created_by: int
-    created_at: float
-    # What to send: a text (HTML) or a copy of a message in the admin's chat.
-    text: str | None = None
-    from_chat_id: int | None = None
-    message_id: int | None = None
-    status: str = "draft"  # draft -> running -> done | cancelled
-    total: int = 0
-    delivered: int = 0
-    blocked: int = 0
-    failed: int = 0
-    skipped: int = 0  # in flight at a crash: not retried, so never sent twice
-    status_chat_id: int | None = None
-    status_message_id: int | None = None
-
-    @property
-    def processed(self) -> int:
-        return self.delivered + self.blocked + self.failed + self.skipped
-
-
 class BroadcastService:
-    def __init__(self, data_dir: Path, *, rate: float, concurrency: int = 4) -> None:
-        self._folder = data_dir / "broadcasts"
+    def __init__(self, storage: Storage, *, rate: float, concurrency: int = 4) -> None:
+        self._storage = storage
         self._rate = rate
         self._concurrency = concurrency
-        self._writer = FileWriter()
         self._cancelled: set[str] = set()
         self._stopping = False  # shutting down: finish the sends in flight, resume later
         self._running: dict[str, asyncio.Task[Broadcast]] = {}
         self._claimed: set[str] = set()  # drafts an admin has sent or cancelled
-
-    async def open(self) -> None:
-        await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
-
-    def _header(self, broadcast_id: str) -> Path:
-        return self._folder / f"{broadcast_id}.json"
-
-    def _journal(self, broadcast_id: str) -> Path:
-        return self._folder / f"{broadcast_id}.log"
 
     async def create(
         self,
@@ -102,23 +67,14 @@ class BroadcastService:
         return broadcast
 
     async def save(self, broadcast: Broadcast) -> None:
-        snapshot = dataclasses.asdict(broadcast)
-        await self._writer.save(self._header(broadcast.id), lambda: snapshot)
+        await self._storage.save_broadcast(broadcast)
 
     async def get(self, broadcast_id: str) -> Broadcast | None:
-        raw = await asyncio.to_thread(read_json, self._header(broadcast_id))
-        return Broadcast(**raw) if raw else None
+        return await self._storage.load_broadcast(broadcast_id)
 
     async def unfinished(self) -> list[Broadcast]:
         """Broadcasts that were running when the process stopped."""
-        names = await asyncio.to_thread(os.listdir, self._folder)
-        found = []
-        for name in names:
-            if name.endswith(".json") and not name.startswith("."):
-                broadcast = await self.get(name[:-5])
-                if broadcast is not None and broadcast.status == "running":
-                    found.append(broadcast)
-        return found
+        return [b for b in await self._storage.load_broadcasts() if b.status == "running"]
 
     def claim(self, broadcast_id: str) -> bool:
         """Take the one decision on a draft (send or cancel); False if already taken.
@@ -155,7 +111,7 @@ class BroadcastService:
         *,
         progress_every: float = 2.0,
     ) -> Broadcast:
-        """Send to every recipient not yet in the journal, at most `rate` per second."""
+        """Send to every recipient not yet in the delivery log, at most `rate` per second."""
         self._running[broadcast.id] = asyncio.current_task()  # type: ignore[assignment]
         try:
             return await self._run(broadcast, recipients, send, on_progress, progress_every)
@@ -171,9 +127,8 @@ class BroadcastService:
         on_progress: ProgressListener,
         progress_every: float,
     ) -> Broadcast:
-        journal_path = self._journal(broadcast.id)
-        tried, results = await asyncio.to_thread(_read_journal, journal_path)
-        # The journal is the truth; the header's counters may lag behind it.
+        tried, results = await self._storage.read_deliveries(broadcast.id)
+        # The delivery log is the truth; the header's counters may lag behind it.
         broadcast.delivered = broadcast.blocked = broadcast.failed = 0
         broadcast.skipped = len(tried - set(results))  # crashed mid-send: never resent
         for outcome in results.values():
@@ -183,7 +138,7 @@ class BroadcastService:
         broadcast.status = "running"
         await self.save(broadcast)
 
-        journal = await asyncio.to_thread(_open_journal, journal_path)
+        deliveries = await self._storage.open_deliveries(broadcast.id)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for user_id in todo:
             queue.put_nowait(user_id)
@@ -194,9 +149,9 @@ class BroadcastService:
             nonlocal last_progress
             while not queue.empty() and not self._stopping and broadcast.id not in self._cancelled:
                 user_id = queue.get_nowait()
-                os.write(journal, f"T {user_id}\n".encode())
+                await deliveries.tried(user_id)
                 outcome = await self._send_with_retries(broadcast, user_id, send, pacer)
-                os.write(journal, f"{outcome[0].upper()} {user_id}\n".encode())
+                await deliveries.done(user_id, outcome)
                 _count(broadcast, outcome)
                 if time.monotonic() - last_progress >= progress_every:
                     last_progress = time.monotonic()
@@ -206,7 +161,7 @@ class BroadcastService:
         try:
             await asyncio.gather(*(worker() for _ in range(self._concurrency)))
         finally:
-            os.close(journal)
+            await deliveries.close()
         if self._stopping and broadcast.id not in self._cancelled:
             await self.save(broadcast)  # still "running": resumed at the next start
             return broadcast
@@ -253,29 +208,6 @@ def _count(broadcast: Broadcast, outcome: str) -> None:
         broadcast.blocked += 1
     else:
         broadcast.failed += 1
-
-
-def _read_journal(path: Path) -> tuple[set[int], dict[int, str]]:
-    tried: set[int] = set()
-    results: dict[int, str] = {}
-    names = {"D": "delivered", "B": "blocked", "F": "failed"}
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return tried, results
-    for line in lines:
-        mark, _, user = line.partition(" ")
-        if not user.isdigit():
-            continue  # a line cut by a crash
-        if mark == "T":
-            tried.add(int(user))
-        elif mark in names:
-            results[int(user)] = names[mark]
-    return tried, results
-
-
-def _open_journal(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
 
 async def _safely(listener: ProgressListener, broadcast: Broadcast) -> None:

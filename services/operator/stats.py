@@ -1,13 +1,14 @@
 """Usage statistics per day: new and active users, messages and tokens per model, refusals.
 
-Today's counters live in memory and are written to `stats/<date>.json` (atomically,
-fsynced) every FLUSH_INTERVAL seconds and at shutdown: statistics are not money, so a
-kill -9 may lose the last few seconds of counts, never a file. Earlier days are read
-from their files when an admin asks; a damaged file is moved aside, not fatal.
+Today's counters live in memory and are saved through the storage (`Storage.save_stats`:
+a document per day, and one per month for plans' tokens) every FLUSH_INTERVAL seconds and
+at shutdown: statistics are not money, so a kill -9 may lose the last few seconds of
+counts, never a day. Earlier days are read when an admin asks; a damaged one is set
+aside, not fatal.
 
-A day (or a month of plan tokens) is continued from its file whenever counting comes
-to it: at start-up, and when the clock steps back over midnight or onto a day written
-before. A past day is never begun empty over its file.
+A day (or a month of plan tokens) is continued from what was saved whenever counting
+comes to it: at start-up, and when the clock steps back over midnight or onto a day
+written before. A past day is never begun empty over its saved counts.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.catalog import Model
 from services.models import Usage
-from services.storage.atomic import DamagedFileError, FileWriter, quarantine, read_json
+from services.storage.base import DamagedRecordError, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -112,76 +111,66 @@ class ModelUsage:
 
 
 class StatsService:
-    """Today's counters in memory; earlier days are read from their files on demand."""
+    """Today's counters in memory; earlier days are read from the storage on demand."""
 
     def __init__(
-        self, data_dir: Path, zone: ZoneInfo, clock: Callable[[], float] = time.time
+        self, storage: Storage, zone: ZoneInfo, clock: Callable[[], float] = time.time
     ) -> None:
-        self._data_dir = data_dir
-        self._folder = data_dir / "stats"
+        self._storage = storage
         self._zone = zone
         self._clock = clock  # wall-clock seconds (tests step it)
         self._days: dict[str, DayStats] = {}  # today, and a past day until it is flushed
         self._dirty: set[str] = set()
-        # Tokens per "user:plan" (plans' monthly allowances) by "YYYY-MM", in
-        # month-<YYYY-MM>.json: this month, and a past one until it is flushed.
+        # Tokens per "user:plan" (plans' monthly allowances) by "YYYY-MM", saved as
+        # "month-<YYYY-MM>": this month, and a past one until it is flushed.
         self._months: dict[str, dict[str, int]] = {}
         self._months_dirty: set[str] = set()
-        self._writer = FileWriter()
         self._notices: set[asyncio.Task[None]] = set()
-        self._unreadable: set[str] = set()  # files whose read failed (logged once)
+        self._unreadable: set[str] = set()  # documents whose read failed (logged once)
         # Told when a damaged statistics file is moved aside (admins get an alert).
         self.problem_listeners: list[Callable[[str], Awaitable[object]]] = []
 
     async def load(self) -> None:
-        await asyncio.to_thread(self._folder.mkdir, parents=True, exist_ok=True)
         key = self.today().isoformat()
         self._days[key] = await self._read_day(key) or DayStats()
-        raw = await self._read(self._month_path(key[:7]))
+        raw = await self._read(_month_name(key[:7]))
         self._months[key[:7]] = _month_tokens(raw)
 
-    async def _read(self, path: Path) -> dict[str, Any] | None:
-        """A statistics file, or None when absent; a damaged one is moved aside."""
+    async def _read(self, name: str) -> dict[str, Any] | None:
+        """A statistics document, or None when absent; a damaged one is set aside."""
         try:
-            raw = await asyncio.to_thread(read_json, path)
-        except DamagedFileError as error:
-            moved = await asyncio.to_thread(quarantine, self._data_dir, path)
-            await self._tell_damaged(error, moved)
+            return await self._storage.load_stats(name)
+        except DamagedRecordError as error:
+            await self._tell_damaged(error)
             return None
-        return raw if isinstance(raw, dict) else None
 
-    def _read_now(self, path: Path) -> dict[str, Any] | None:
+    def _read_now(self, name: str) -> dict[str, Any] | None:
         """`_read` on the event loop, for a day or month counting comes to: rare (a new
-        day has no file, which costs one failed open). OSError when it cannot be read."""
+        day has none, which costs one failed open). OSError when it cannot be read."""
         try:
-            raw = read_json(path)
+            return self._storage.load_stats_now(name)
         except OSError:
-            if path.name not in self._unreadable:  # logged once, not at every count
-                self._unreadable.add(path.name)
-                logger.exception("Could not read %s; not counted until it can be", path)
+            if name not in self._unreadable:  # logged once, not at every count
+                self._unreadable.add(name)
+                logger.exception("Could not read statistics %s; not counted until it can be", name)
             raise
-        except DamagedFileError as error:
-            moved = quarantine(self._data_dir, path)
-            notice = asyncio.get_running_loop().create_task(self._tell_damaged(error, moved))
+        except DamagedRecordError as error:
+            notice = asyncio.get_running_loop().create_task(self._tell_damaged(error))
             self._notices.add(notice)
             notice.add_done_callback(self._notices.discard)
             return None
-        return raw if isinstance(raw, dict) else None
 
-    async def _tell_damaged(self, error: DamagedFileError, moved: Path) -> None:
+    async def _tell_damaged(self, error: DamagedRecordError) -> None:
         for listener in self.problem_listeners:
             with contextlib.suppress(Exception):
                 await listener(
-                    f"Damaged statistics file {error.path.name} ({error.reason}) moved to "
-                    f"{moved.relative_to(self._data_dir)}; it starts from zero"
+                    f"Damaged statistics file {error.what} ({error.reason}) moved to "
+                    f"{error.moved_to}; it starts from zero"
                 )
 
     async def _read_day(self, key: str) -> DayStats | None:
-        raw = await self._read(self._folder / f"{key}.json")
+        raw = await self._read(key)
         return DayStats.from_json(raw) if raw is not None else None
-
-    def _month_path(self, month: str) -> Path:
-        return self._folder / f"month-{month}.json"
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self._clock(), self._zone)
@@ -197,7 +186,7 @@ class StatsService:
         stats = self._days.get(key)
         if stats is None:  # a new day: the old one is written and dropped at the next flush
             try:
-                raw = self._read_now(self._folder / f"{key}.json")
+                raw = self._read_now(key)
             except OSError:
                 return DayStats()
             stats = self._days[key] = DayStats.from_json(raw) if raw is not None else DayStats()
@@ -271,7 +260,7 @@ class StatsService:
         tokens = self._months.get(month)
         if tokens is None:
             try:
-                raw = self._read_now(self._month_path(month))
+                raw = self._read_now(_month_name(month))
             except OSError:
                 return {}
             tokens = self._months[month] = _month_tokens(raw)
@@ -337,12 +326,10 @@ class StatsService:
         months, self._months_dirty = self._months_dirty, set()
         try:
             for key in sorted(dirty):
-                snapshot = self._days[key].to_json()
-                path = self._folder / f"{key}.json"
-                await self._writer.save(path, functools.partial(dict, snapshot))
+                await self._storage.save_stats(key, self._days[key].to_json())
             for month in sorted(months):
                 tokens = {"tokens": dict(self._months[month])}
-                await self._writer.save(self._month_path(month), functools.partial(dict, tokens))
+                await self._storage.save_stats(_month_name(month), tokens)
         except BaseException:
             self._dirty |= dirty
             self._months_dirty |= months
@@ -387,6 +374,11 @@ def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:
             row[3] += stats.completion_tokens.get(key, 0)
     rows = [ModelUsage(key, *values) for key, values in totals.items()]
     return sorted(rows, key=lambda row: row.messages, reverse=True)
+
+
+def _month_name(month: str) -> str:
+    """A month's tokens are saved as "month-<YYYY-MM>" beside the days."""
+    return f"month-{month}"
 
 
 def _month_tokens(raw: dict[str, Any] | None) -> dict[str, int]:

@@ -24,10 +24,13 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from services.models import (
+    Broadcast,
     ChatTurn,
     Conversations,
+    DeliveryOutcome,
     OutboxItem,
     Payment,
     PaymentStatus,
@@ -60,6 +63,17 @@ class StorageError(Exception):
 
 class StorageDamagedError(StorageError):
     """A money or entitlement file cannot be read; the message names it and the backup."""
+
+
+class DamagedRecordError(StorageError):
+    """A record that is not money (statistics, a state marker) could not be read: `what`
+    and why; `moved_to` is where it was set aside (it then reads as absent), or None."""
+
+    def __init__(self, what: str, reason: str, moved_to: str | None = None) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
+        self.moved_to = moved_to
 
 
 class MoneyRule(StrEnum):
@@ -175,8 +189,26 @@ class MoneyState:
     outbox: list[OutboxItem] = field(default_factory=list)
 
 
+Document = dict[str, Any]  # statistics and state: plain JSON values
+
+
+class DeliveryLog(ABC):
+    """A broadcast's delivery journal, appended as it goes: a user is marked tried before
+    the send, then with its outcome; a user tried without an outcome (a crash mid-send)
+    is never sent to again."""
+
+    @abstractmethod
+    async def tried(self, user_id: int) -> None: ...
+
+    @abstractmethod
+    async def done(self, user_id: int, outcome: DeliveryOutcome) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
 class Storage(ABC):
-    """Persistence for users, conversations and money records.
+    """Persistence for users, conversations, money records, statistics and broadcasts.
 
     Every write returns only when the change is durable, so whatever the bot confirms
     to a user afterwards survives a crash.
@@ -202,7 +234,15 @@ class Storage(ABC):
 
     @abstractmethod
     def iter_users(self) -> AsyncIterator[UserRecord]:
-        """Every user, streamed (admin use: broadcasts, search)."""
+        """Every user, streamed (admin use)."""
+
+    @abstractmethod
+    async def find_user_by_username(self, username: str) -> UserRecord | None:
+        """The user with this @username (without the @, case-insensitive), if any."""
+
+    @abstractmethod
+    async def unblocked_user_ids(self) -> list[int]:
+        """Every user who has not blocked the bot, by id, ascending (broadcasts)."""
 
     # Conversations (an owner is a user, or a group chat) ------------------------
     @abstractmethod
@@ -263,3 +303,47 @@ class Storage(ABC):
     @abstractmethod
     async def maintain(self) -> None:
         """Periodic housekeeping (for JSON files: compaction and archiving)."""
+
+    # Statistics: a document per day ("2026-12-14") and per month ("month-2026-12") ----
+    @abstractmethod
+    async def load_stats(self, name: str) -> Document | None:
+        """None when there is none; DamagedRecordError when it could not be read (it is
+        then set aside: the next read finds none)."""
+
+    @abstractmethod
+    def load_stats_now(self, name: str) -> Document | None:
+        """`load_stats` without waiting, for the day counting comes to (rare: a new day,
+        a clock step); OSError when it cannot be read just now."""
+
+    @abstractmethod
+    async def save_stats(self, name: str, document: Document) -> None:
+        """Durable on return. Not money: a crash may lose the last counts, never a day.
+        The document must not change afterwards (it may be written from a thread)."""
+
+    # Broadcasts ---------------------------------------------------------------------------
+    @abstractmethod
+    async def save_broadcast(self, broadcast: Broadcast) -> None:
+        """The header as it is now (its counters may lag behind its delivery log)."""
+
+    @abstractmethod
+    async def load_broadcast(self, broadcast_id: str) -> Broadcast | None: ...
+
+    @abstractmethod
+    async def load_broadcasts(self) -> list[Broadcast]:
+        """Every broadcast's header."""
+
+    @abstractmethod
+    async def read_deliveries(self, broadcast_id: str) -> tuple[set[int], dict[int, str]]:
+        """(users tried, outcome by user) of the broadcast's delivery log so far."""
+
+    @abstractmethod
+    async def open_deliveries(self, broadcast_id: str) -> DeliveryLog:
+        """The broadcast's delivery log, to append to (a new one, or the one resumed)."""
+
+    # State markers (small documents by name: what the model check last saw) ------------
+    @abstractmethod
+    async def load_state(self, name: str) -> Document | None:
+        """None when there is none; DamagedRecordError when it cannot be read."""
+
+    @abstractmethod
+    async def save_state(self, name: str, document: Document) -> None: ...

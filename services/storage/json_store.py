@@ -5,7 +5,8 @@ One facade over parts split as the data is:
 - `json_conversations`: conversation lists, memories and pictures, per owner;
 - `json_money`: the money journal beside one snapshot per table, and its compaction;
 - `json_archive`: money history read on demand (monthly archives);
-- `json_upgrade`: the one-time conversion of the previous version's files.
+- `json_upgrade`: the one-time conversion of the previous version's files;
+- `json_documents`: statistics, broadcasts and state markers.
 """
 
 from __future__ import annotations
@@ -17,11 +18,19 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from services.models import ChatTurn, Conversations, Payment, UserRecord
+from services.models import Broadcast, ChatTurn, Conversations, Payment, UserRecord
 from services.storage import json_archive, records
 from services.storage.atomic import remove_temp_files
-from services.storage.base import MoneyState, Retention, Storage, Transaction
+from services.storage.base import (
+    DeliveryLog,
+    Document,
+    MoneyState,
+    Retention,
+    Storage,
+    Transaction,
+)
 from services.storage.json_conversations import ConversationFiles
+from services.storage.json_documents import DocumentFiles
 from services.storage.json_files import DataFiles, Listener, stream
 from services.storage.json_money import MoneyFiles, load_live_records, read_live_records
 from services.storage.json_users import UserFiles
@@ -43,11 +52,13 @@ class JsonStorage(Storage):
         self._users = UserFiles(self._files)
         self._conversations = ConversationFiles(self._files, HISTORY_CACHE_CHARS)
         self._money = MoneyFiles(self._files, retention)
+        self._documents = DocumentFiles(data_dir)
 
     # Lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
         folders = (self.data_dir, self._users.folder, self._conversations.history_folder)
-        for folder in (*folders, self._conversations.folder):
+        documents = (self._documents.stats_folder, self._documents.broadcasts_folder)
+        for folder in (*folders, self._conversations.folder, *documents):
             folder.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._remove_temp_files, folders)
         await self._money.open()
@@ -55,6 +66,7 @@ class JsonStorage(Storage):
     async def close(self) -> None:
         await self._money.close()
         await self._files.writer.drain()
+        await self._documents.close()
 
     def _remove_temp_files(self, folders: tuple[Path, ...]) -> None:
         for folder in folders:
@@ -62,9 +74,8 @@ class JsonStorage(Storage):
                 if entry.name.startswith(".") and entry.name.endswith(".tmp"):
                     Path(entry.path).unlink(missing_ok=True)
                     logger.info("Removed unfinished write %s", entry.name)
-        for folder in (self.data_dir / "stats", self.data_dir / "broadcasts"):
-            if folder.exists():
-                remove_temp_files(folder)
+        for folder in (self._documents.stats_folder, self._documents.broadcasts_folder):
+            remove_temp_files(folder)
 
     # Users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
@@ -78,6 +89,12 @@ class JsonStorage(Storage):
 
     def iter_users(self) -> AsyncIterator[UserRecord]:
         return self._users.iter()
+
+    async def find_user_by_username(self, username: str) -> UserRecord | None:
+        return await self._users.find_by_username(username)
+
+    async def unblocked_user_ids(self) -> list[int]:
+        return await self._users.unblocked_ids()
 
     # Conversations -----------------------------------------------------------------------
     async def load_conversations(self, owner: int) -> Conversations | None:
@@ -126,3 +143,34 @@ class JsonStorage(Storage):
         history = functools.partial(json_archive.payment_history, self.data_dir, created_since)
         async for raw in stream(history):
             yield records.payment_from_json(raw)
+
+    # Statistics, broadcasts, state -------------------------------------------------------
+    async def load_stats(self, name: str) -> Document | None:
+        return await self._documents.load_stats(name)
+
+    def load_stats_now(self, name: str) -> Document | None:
+        return self._documents.load_stats_now(name)
+
+    async def save_stats(self, name: str, document: Document) -> None:
+        await self._documents.save_stats(name, document)
+
+    async def save_broadcast(self, broadcast: Broadcast) -> None:
+        await self._documents.save_broadcast(broadcast)
+
+    async def load_broadcast(self, broadcast_id: str) -> Broadcast | None:
+        return await self._documents.load_broadcast(broadcast_id)
+
+    async def load_broadcasts(self) -> list[Broadcast]:
+        return await self._documents.load_broadcasts()
+
+    async def read_deliveries(self, broadcast_id: str) -> tuple[set[int], dict[int, str]]:
+        return await self._documents.read_deliveries(broadcast_id)
+
+    async def open_deliveries(self, broadcast_id: str) -> DeliveryLog:
+        return await self._documents.open_deliveries(broadcast_id)
+
+    async def load_state(self, name: str) -> Document | None:
+        return await self._documents.load_state(name)
+
+    async def save_state(self, name: str, document: Document) -> None:
+        await self._documents.save_state(name, document)

@@ -13,9 +13,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Generic, TypeVar
 
+import orjson
+
 from services.models import (
+    Broadcast,
     ChatTurn,
     Conversations,
+    DeliveryOutcome,
     OutboxItem,
     Payment,
     PromoActivation,
@@ -27,7 +31,14 @@ from services.models import (
     UnmatchedMoney,
     UserRecord,
 )
-from services.storage.base import MoneyState, Retention, Storage, Transaction
+from services.storage.base import (
+    DeliveryLog,
+    Document,
+    MoneyState,
+    Retention,
+    Storage,
+    Transaction,
+)
 from services.storage.images import new_image_id
 from services.storage.rules import MoneyRules
 
@@ -70,6 +81,10 @@ class MemoryStorage(Storage):
         self._referrals = _Table[Referral](lambda r: r.user_id)
         self._outbox = _Table[OutboxItem](lambda o: o.id)
         self._rules = MoneyRules(retention)
+        self._stats: dict[str, bytes] = {}  # documents kept as JSON: nobody shares them
+        self._state: dict[str, bytes] = {}
+        self._broadcasts: dict[str, Broadcast] = {}
+        self._deliveries: dict[str, MemoryDeliveryLog] = {}
 
     async def open(self) -> None:
         pass
@@ -91,6 +106,15 @@ class MemoryStorage(Storage):
     async def iter_users(self) -> AsyncIterator[UserRecord]:
         for user in list(self._users.values()):
             yield dataclasses.replace(user)
+
+    async def find_user_by_username(self, username: str) -> UserRecord | None:
+        name = username.lower()
+        found = (u for u in self._users.values() if (u.username or "").lower() == name)
+        user = next(found, None)
+        return dataclasses.replace(user) if user is not None else None
+
+    async def unblocked_user_ids(self) -> list[int]:
+        return sorted(user.id for user in self._users.values() if not user.blocked)
 
     # Conversations -----------------------------------------------------------------------
     async def load_conversations(self, owner: int) -> Conversations | None:
@@ -171,3 +195,53 @@ class MemoryStorage(Storage):
     async def maintain(self) -> None:
         """Nothing to fold or archive; the rules' index forgets what left the live set."""
         self._rules.prune(self.retention, time.time())
+
+    # Statistics, broadcasts, state -----------------------------------------------------
+    async def load_stats(self, name: str) -> Document | None:
+        return self.load_stats_now(name)
+
+    def load_stats_now(self, name: str) -> Document | None:
+        document = self._stats.get(name)
+        return orjson.loads(document) if document is not None else None
+
+    async def save_stats(self, name: str, document: Document) -> None:
+        self._stats[name] = orjson.dumps(document)
+
+    async def save_broadcast(self, broadcast: Broadcast) -> None:
+        self._broadcasts[broadcast.id] = dataclasses.replace(broadcast)
+
+    async def load_broadcast(self, broadcast_id: str) -> Broadcast | None:
+        broadcast = self._broadcasts.get(broadcast_id)
+        return dataclasses.replace(broadcast) if broadcast is not None else None
+
+    async def load_broadcasts(self) -> list[Broadcast]:
+        return [dataclasses.replace(broadcast) for broadcast in self._broadcasts.values()]
+
+    async def read_deliveries(self, broadcast_id: str) -> tuple[set[int], dict[int, str]]:
+        log = self._deliveries.get(broadcast_id)
+        return (set(log.tried_users), dict(log.outcomes)) if log is not None else (set(), {})
+
+    async def open_deliveries(self, broadcast_id: str) -> DeliveryLog:
+        return self._deliveries.setdefault(broadcast_id, MemoryDeliveryLog())
+
+    async def load_state(self, name: str) -> Document | None:
+        document = self._state.get(name)
+        return orjson.loads(document) if document is not None else None
+
+    async def save_state(self, name: str, document: Document) -> None:
+        self._state[name] = orjson.dumps(document)
+
+
+class MemoryDeliveryLog(DeliveryLog):
+    def __init__(self) -> None:
+        self.tried_users: set[int] = set()
+        self.outcomes: dict[int, str] = {}
+
+    async def tried(self, user_id: int) -> None:
+        self.tried_users.add(user_id)
+
+    async def done(self, user_id: int, outcome: DeliveryOutcome) -> None:
+        self.outcomes[user_id] = outcome
+
+    async def close(self) -> None:
+        pass

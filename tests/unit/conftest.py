@@ -11,7 +11,7 @@ from services.money.outbox import OutboxService
 from services.money.payments import REUSE_MARGIN, PaymentService
 from services.money.promo import PromoService
 from services.money.subscriptions import SubscriptionService
-from services.storage.base import DAY, Retention
+from services.storage.base import DAY, Retention, Storage
 from services.storage.json_store import JsonStorage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,15 +30,27 @@ RETENTION = Retention(
 
 @dataclass
 class Money:
-    storage: JsonStorage
+    storage: Storage
     subscriptions: SubscriptionService
     payments: PaymentService
     promo: PromoService
 
 
-async def open_money(data_dir: Path, catalog: Catalog) -> Money:
+@dataclass
+class JsonMoney(Money):
+    storage: JsonStorage
+
+
+async def open_money(data_dir: Path, catalog: Catalog) -> JsonMoney:
     """The money services over a JSON store, loaded as at start-up (a restart each call)."""
     storage = JsonStorage(data_dir, RETENTION)
+    money = await open_money_on(storage, catalog)
+    return JsonMoney(storage, money.subscriptions, money.payments, money.promo)
+
+
+async def open_money_on(storage: Storage, catalog: Catalog) -> Money:
+    """The money services over `storage`, loaded as at start-up (a restart each call:
+    a memory store plays a database that outlives the process)."""
     await storage.open()
     state = await storage.load_money()
     subscriptions = SubscriptionService(storage, catalog)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from services.operator.broadcast import BroadcastService
+from services.storage.memory import MemoryStorage
+from tests.unit.conftest import RETENTION
 
 
-async def test_a_broadcast_is_claimed_once(tmp_path: Path) -> None:
-    service = BroadcastService(tmp_path, rate=100)
-    await service.open()
+async def test_a_broadcast_is_claimed_once() -> None:
+    service = BroadcastService(MemoryStorage(RETENTION), rate=100)
     first = await service.create(1, text="hi")
     second = await service.create(1, text="hello")
     assert service.claim(first.id) is True
@@ -18,9 +17,8 @@ async def test_a_broadcast_is_claimed_once(tmp_path: Path) -> None:
     assert service.claim(second.id) is True  # another broadcast is its own decision
 
 
-async def test_a_released_claim_can_be_taken_again(tmp_path: Path) -> None:
-    service = BroadcastService(tmp_path, rate=100)
-    await service.open()
+async def test_a_released_claim_can_be_taken_again() -> None:
+    service = BroadcastService(MemoryStorage(RETENTION), rate=100)
     draft = await service.create(1, text="hi")
     assert service.claim(draft.id)
     service.release(draft.id)  # e.g. Send refused because another broadcast runs

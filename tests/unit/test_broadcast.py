@@ -7,11 +7,13 @@ from collections import Counter
 from pathlib import Path
 
 from services.operator.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
+from services.storage.json_store import JsonStorage
+from services.storage.memory import MemoryStorage
+from tests.unit.conftest import RETENTION
 
 
-async def test_every_user_once_despite_429_and_blocked(tmp_path: Path) -> None:
-    service = BroadcastService(tmp_path, rate=2000, concurrency=4)
-    await service.open()
+async def test_every_user_once_despite_429_and_blocked() -> None:
+    service = BroadcastService(MemoryStorage(RETENTION), rate=2000, concurrency=4)
     broadcast = await service.create(1, text="hi")
     sent: Counter[int] = Counter()
     limited = {10, 20}
@@ -38,8 +40,7 @@ async def test_every_user_once_despite_429_and_blocked(tmp_path: Path) -> None:
 
 
 async def test_resume_after_a_crash_never_sends_twice(tmp_path: Path) -> None:
-    service = BroadcastService(tmp_path, rate=5000, concurrency=3)
-    await service.open()
+    service = BroadcastService(JsonStorage(tmp_path, RETENTION), rate=5000, concurrency=3)
     broadcast = await service.create(1, text="hi")
     sent: Counter[int] = Counter()
 
@@ -57,8 +58,7 @@ async def test_resume_after_a_crash_never_sends_twice(tmp_path: Path) -> None:
     task.cancel()  # the process dies mid-broadcast
     await asyncio.gather(task, return_exceptions=True)
 
-    restarted = BroadcastService(tmp_path, rate=5000)
-    await restarted.open()
+    restarted = BroadcastService(JsonStorage(tmp_path, RETENTION), rate=5000)  # from its files
     (pending,) = await restarted.unfinished()
     done = await restarted.run(pending, list(range(1000)), send, on_progress)
     assert max(sent.values()) == 1
@@ -66,9 +66,8 @@ async def test_resume_after_a_crash_never_sends_twice(tmp_path: Path) -> None:
     assert done.status == "done"
 
 
-async def test_cancel_stops_the_broadcast(tmp_path: Path) -> None:
-    service = BroadcastService(tmp_path, rate=100, concurrency=1)
-    await service.open()
+async def test_cancel_stops_the_broadcast() -> None:
+    service = BroadcastService(MemoryStorage(RETENTION), rate=100, concurrency=1)
     broadcast = await service.create(1, text="hi")
 
     async def send(_: Broadcast, user_id: int) -> SendOutcome:

@@ -67,7 +67,7 @@ async def make(
     await storage.open()
     subs = SubscriptionService(storage, catalog)
     llm = ScriptedLLM(catalog)
-    stats = StatsService(tmp_path, ZoneInfo("Europe/Moscow"))
+    stats = StatsService(storage, ZoneInfo("Europe/Moscow"))
     conversations = ConversationService(storage, catalog)
     access = AccessService(catalog, subs)
     quota = QuotaService(catalog, access, stats, ZoneInfo("Europe/Moscow"))

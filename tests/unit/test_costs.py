@@ -49,7 +49,7 @@ async def test_a_scripted_month_gives_revenue_cost_and_margin_to_the_kopeck(
 ) -> None:
     rng = random.Random(2026)
     money = await open_money(tmp_path, catalog)
-    stats = StatsService(tmp_path, MSK)
+    stats = StatsService(money.storage, MSK)
     await stats.load()
     today = stats.today()
     (tmp_path / "stats").mkdir(exist_ok=True)

@@ -103,7 +103,8 @@ async def make(
     subscriptions = SubscriptionService(storage, catalog)
     llm = ListingLLM(catalog)
     alerts = Alerts()
-    check = ModelCheck(catalog, llm, AccessService(catalog, subscriptions), alerts, state)
+    kept = JsonStorage(state.parent, RETENTION) if state is not None else None  # state.name
+    check = ModelCheck(catalog, llm, AccessService(catalog, subscriptions), alerts, kept)
     return check, llm, alerts, subscriptions
 
 

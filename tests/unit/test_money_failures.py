@@ -135,7 +135,7 @@ async def test_when_neither_credit_nor_record_can_be_written_the_admins_learn_wh
     # A restart (the update is gone): Telegram's ledger still lists the payment.
     restarted = await open_money(tmp_path, catalog)
     assert status(restarted, invoice) == "pending"
-    ledger = StarsLedger(restarted.payments, tmp_path)
+    ledger = StarsLedger(restarted.payments, restarted.storage)
     entry = LedgerPayment("charge-1", USER, int(invoice.amount), invoice.id, time.time())
     assert await ledger.reconcile(pages([entry])) == 1
     assert status(restarted, invoice) == "paid"
@@ -165,7 +165,7 @@ async def test_the_ledger_cursor_stops_at_a_payment_whose_credit_fails(
         LedgerPayment("charge-a", USER, int(first.amount), first.id, now),
         LedgerPayment("charge-b", USER + 1, int(second.amount), second.id, now),
     ]
-    ledger = StarsLedger(money.payments, tmp_path)
+    ledger = StarsLedger(money.payments, money.storage)
     calls: list[int] = []
     disk.fail = 2  # charge-a: neither credited nor recorded
     assert await ledger.reconcile(pages(entries, calls)) == 0

@@ -21,7 +21,7 @@ async def make(
     tmp_path: Path, catalog: Catalog, limit: float | None
 ) -> tuple[MoneyWatch, StatsService, list[str], Money]:
     money = await open_money(tmp_path, catalog)
-    stats = StatsService(tmp_path, MSK)
+    stats = StatsService(money.storage, MSK)
     await stats.load()
     sent: list[str] = []
 

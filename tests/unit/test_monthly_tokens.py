@@ -52,7 +52,7 @@ async def test_the_allowance_runs_out_and_comes_back_next_month(tmp_path: Path) 
     assert quota.left_this_month(8)[0].tokens == 0
     # A restart keeps the month's count; a new month starts from zero.
     await stats.flush()
-    again = StatsService(tmp_path, MSK)
+    again = StatsService(money.storage, MSK)
     await again.load()
     assert again.tokens_this_month(8, "premium1") == 1399
     again._clock = lambda: error.value.resets_at + 60  # the clock reaches next month

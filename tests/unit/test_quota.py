@@ -16,15 +16,16 @@ from services.limits.access import AccessService
 from services.limits.quota import QuotaExceededError, QuotaService
 from services.models import ChatTurn, UserRecord
 from services.operator.stats import StatsService
-from tests.unit.conftest import ROOT, open_money
+from services.storage.memory import MemoryStorage
+from tests.unit.conftest import RETENTION, ROOT, open_money_on
 from tests.unit.test_chat import Recorded, collect, make
 
 MSK = ZoneInfo("Europe/Moscow")
 
 
 async def quota_for(tmp_path: Path, catalog: Catalog, exempt: frozenset[int] = frozenset()):
-    money = await open_money(tmp_path, catalog)
-    stats = StatsService(tmp_path, MSK)
+    money = await open_money_on(MemoryStorage(RETENTION), catalog)  # tmp_path: no file
+    stats = StatsService(money.storage, MSK)
     await stats.load()
     access = AccessService(catalog, money.subscriptions)
     return QuotaService(catalog, access, stats, MSK, exempt=exempt), money, stats
@@ -116,13 +117,13 @@ async def test_a_plan_lifts_the_free_quota_and_its_fair_use_cap_applies(
 
 
 async def test_the_day_resets_at_midnight_in_the_bot_zone(tmp_path: Path, catalog: Catalog) -> None:
-    quota, _, stats = await quota_for(tmp_path, catalog)
+    quota, money, stats = await quota_for(tmp_path, catalog)
     resets = dt.datetime.fromtimestamp(quota.resets_at(), MSK)
     assert (resets.hour, resets.minute) == (0, 0)
     assert resets.date() == dt.datetime.now(MSK).date() + dt.timedelta(days=1)
     nano = catalog.models_by_key["gpt-5-nano"]
     quota.take(1, nano, 100)
     await stats.flush()
-    again = StatsService(tmp_path, MSK)  # a restart keeps today's counts
+    again = StatsService(money.storage, MSK)  # a restart keeps today's counts
     await again.load()
     assert again.used_today(1, "gpt-5-nano") == (1, 100)

@@ -328,7 +328,7 @@ async def test_a_requests_bonus_adds_free_requests_a_day_for_its_days(
 ) -> None:
     extra = catalog.model_copy(update={"referral": ReferralBonus(days=7, requests=20)})
     bot = await invited_friend(tmp_path, extra)
-    stats = StatsService(tmp_path, MSK)
+    stats = StatsService(bot.money.storage, MSK)
     await stats.load()
     access = AccessService(extra, bot.money.subscriptions)
     quota = QuotaService(extra, access, stats, MSK, extra_requests=bot.referrals.extra_requests)

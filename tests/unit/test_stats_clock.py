@@ -16,7 +16,8 @@ from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.operator.stats import DayStats, StatsService
 from services.storage.atomic import read_json
-from tests.unit.conftest import open_money
+from services.storage.json_store import JsonStorage
+from tests.unit.conftest import RETENTION, open_money
 
 MSK = ZoneInfo("Europe/Moscow")
 NANO = "gpt-5-nano"
@@ -36,7 +37,9 @@ class Clock:
 
 
 async def opened(data_dir: Path, clock: Clock) -> StatsService:
-    stats = StatsService(data_dir, MSK, clock=clock)
+    storage = JsonStorage(data_dir, RETENTION)
+    await storage.open()  # as at start-up: stats/ is there
+    stats = StatsService(storage, MSK, clock=clock)
     await stats.load()
     return stats
 
@@ -142,21 +145,22 @@ async def test_the_last_tokens_of_a_month_are_written_after_it_ends(tmp_path: Pa
     assert on_disk(tmp_path, "month-2027-01")["tokens"] == {"8:premium1": 30}
 
 
-async def test_a_failed_write_keeps_the_past_day_for_the_next_flush(tmp_path: Path) -> None:
+async def test_a_failed_write_keeps_the_past_day_for_the_next_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = Clock("2026-12-14T23:59:50")
     stats = await opened(tmp_path, clock)
     stats.user_seen(1, is_new=True)
     clock.set("2026-12-15T00:00:05")
     stats.user_seen(2, is_new=True)
-    save = stats._writer.save
 
     async def full_disk(*_args: object, **_kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    stats._writer.save = full_disk  # type: ignore[method-assign]
-    with pytest.raises(OSError):
-        await stats.flush()
-    stats._writer.save = save  # type: ignore[method-assign]
+    with monkeypatch.context() as disk:
+        disk.setattr(stats._storage, "save_stats", full_disk)
+        with pytest.raises(OSError):
+            await stats.flush()
     stats.user_seen(3, is_new=True)
     await stats.flush()
     assert on_disk(tmp_path, "2026-12-14")["new_users"] == 1
@@ -194,12 +198,12 @@ async def test_a_day_whose_file_cannot_be_read_is_not_overwritten(
     def failing_read(path: Path, default: Any = None) -> Any:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr("services.operator.stats.read_json", failing_read)
+    monkeypatch.setattr("services.storage.json_documents.read_json", failing_read)
     clock.set("2026-12-14T23:59:40")
     stats.user_seen(1, is_new=False)  # not counted: the day's file cannot be read now
     await stats.flush()
     assert len(on_disk(tmp_path, "2026-12-14")["active"]) == 500
-    monkeypatch.setattr("services.operator.stats.read_json", read_json)
+    monkeypatch.setattr("services.storage.json_documents.read_json", read_json)
     stats.count_request(7, NANO, 50)  # readable again: the day goes on
     await stats.flush()
     day = on_disk(tmp_path, "2026-12-14")

@@ -26,9 +26,15 @@ from services.container import collections_paused, create_services
 from services.models import ChatTurn, Payment, Period, Subscription, UserRecord
 from services.money.subscriptions import SubscriptionService
 from services.operator.stats import StatsService
-from services.storage import journal, json_money
+from services.storage import journal, json_money, json_users
 from services.storage.atomic import FileWriter, read_json
-from services.storage.base import DAY, ConflictError, StorageDamagedError, Transaction
+from services.storage.base import (
+    DAY,
+    ConflictError,
+    DamagedRecordError,
+    StorageDamagedError,
+    Transaction,
+)
 from services.storage.journal import LineBuffer
 from services.storage.json_store import JsonStorage
 from services.storage.records import month_of
@@ -255,7 +261,7 @@ async def test_a_damaged_user_file_is_moved_aside_and_the_user_goes_on(tmp_path:
 async def test_an_empty_stats_file_is_quarantined_not_fatal(tmp_path: Path) -> None:
     """Defect: one empty stats file (written without fsync) stopped start-up."""
     zone = ZoneInfo("Europe/Moscow")
-    stats = StatsService(tmp_path, zone)
+    stats = StatsService(JsonStorage(tmp_path, RETENTION), zone)
     (tmp_path / "stats").mkdir()
     (tmp_path / "stats" / f"{stats.today().isoformat()}.json").write_bytes(b"")
     told: list[str] = []
@@ -275,7 +281,7 @@ async def test_an_empty_stats_file_is_quarantined_not_fatal(tmp_path: Path) -> N
 async def test_only_today_stays_in_memory(tmp_path: Path) -> None:
     """Statistics days are read on demand, not kept: memory does not grow with history."""
     zone = ZoneInfo("Europe/Moscow")
-    stats = StatsService(tmp_path, zone)
+    stats = StatsService(JsonStorage(tmp_path, RETENTION), zone)
     (tmp_path / "stats").mkdir()
     for offset in range(1, 40):
         day = stats.today() - dt.timedelta(days=offset)
@@ -497,3 +503,46 @@ async def test_a_failed_journal_write_gives_the_money_rules_claim_back(
         await storage.commit(Transaction(payments=[invoice]))
     await storage.close()
     assert [p.id for p in (await JsonStorage(tmp_path, RETENTION).load_money()).payments] == ["p2"]
+
+
+async def test_a_username_search_reads_the_user_files_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: every admin search by @username read every user file; now the first one
+    builds an index that saves keep current (a save stays one small file)."""
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    for user_id in range(50):
+        await storage.save_user(UserRecord(id=user_id, username=f"user{user_id}"))
+    fresh = JsonStorage(tmp_path, RETENTION)
+    scans = 0
+    real_iter = json_users.UserFiles.iter
+
+    def counting(self: json_users.UserFiles) -> Any:
+        nonlocal scans
+        scans += 1
+        return real_iter(self)
+
+    monkeypatch.setattr(json_users.UserFiles, "iter", counting)
+    assert (await fresh.find_user_by_username("User7")) == UserRecord(id=7, username="user7")
+    await fresh.save_user(UserRecord(id=99, username="late"))
+    found = [await fresh.find_user_by_username(name) for name in ("user42", "late", "none")]
+    assert [user.id if user else None for user in found] == [42, 99, None]
+    assert scans == 1
+
+
+async def test_damaged_statistics_are_set_aside_and_damaged_state_is_left(
+    tmp_path: Path,
+) -> None:
+    storage = JsonStorage(tmp_path, RETENTION)
+    await storage.open()
+    (tmp_path / "stats" / "2026-12-14.json").write_bytes(b'{"new_users": 4')
+    (tmp_path / "model_check.json").write_bytes(b"not json")
+    with pytest.raises(DamagedRecordError) as error:
+        await storage.load_stats("2026-12-14")
+    assert error.value.what == "2026-12-14.json"
+    assert error.value.moved_to is not None and (tmp_path / error.value.moved_to).exists()
+    assert await storage.load_stats("2026-12-14") is None  # it is gone: counting starts anew
+    with pytest.raises(DamagedRecordError) as state_error:
+        await storage.load_state("model_check")
+    assert state_error.value.moved_to is None and (tmp_path / "model_check.json").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.models import (
+    Broadcast,
     ChatTurn,
     Conversation,
     Conversations,
@@ -342,3 +343,83 @@ async def test_a_refused_commit_writes_nothing_and_claims_nothing(
     money = await (await reopen()).load_money()
     assert money.subscriptions == [] and [p.id for p in money.payments] == ["p10"]
     assert [a.user_id for a in money.promo_activations] == [1]
+
+
+# Queries: users by @username, broadcast recipients ---------------------------------------
+async def test_a_user_is_found_by_username_also_after_a_rename(
+    storage: Storage, reopen: Reopen
+) -> None:
+    await storage.save_user(UserRecord(id=1, username="Anna_K"))
+    await storage.save_user(UserRecord(id=2, username="bob"))
+    await storage.save_user(UserRecord(id=3))
+    again = await reopen()
+    found = await again.find_user_by_username("anna_k")
+    assert found is not None and found.id == 1
+    assert await again.find_user_by_username("nobody") is None
+    await again.save_user(UserRecord(id=1, username="anna_new"))  # after the first search
+    await again.save_user(UserRecord(id=4, username="Dan"))
+    assert await again.find_user_by_username("anna_k") is None
+    assert [await again.find_user_by_username(name) for name in ("ANNA_NEW", "dan")] == [
+        UserRecord(id=1, username="anna_new"),
+        UserRecord(id=4, username="Dan"),
+    ]
+    await again.save_user(UserRecord(id=2, username="anna_k"))  # the name now someone else's
+    taken = await again.find_user_by_username("Anna_K")
+    assert taken is not None and taken.id == 2
+
+
+async def test_recipients_are_the_users_who_have_not_blocked_the_bot(
+    storage: Storage, reopen: Reopen
+) -> None:
+    for user_id, blocked in ((3, False), (1, True), (2, False)):
+        await storage.save_user(UserRecord(id=user_id, blocked=blocked))
+    assert await storage.unblocked_user_ids() == [2, 3]
+    await storage.save_user(UserRecord(id=1))  # wrote again: unblocked
+    assert await (await reopen()).unblocked_user_ids() == [1, 2, 3]
+
+
+# Statistics, broadcasts, state -----------------------------------------------------------
+async def test_statistics_documents(storage: Storage, reopen: Reopen) -> None:
+    assert await storage.load_stats("2026-12-14") is None
+    assert storage.load_stats_now("month-2026-12") is None
+    day = {"new_users": 3, "active": [1, 2, 3], "usage": {"1:gpt-5-nano": [2, 150]}}
+    await storage.save_stats("2026-12-14", day)
+    await storage.save_stats("month-2026-12", {"tokens": {"8:premium1": 700}})
+    again = await reopen()
+    assert await again.load_stats("2026-12-14") == day
+    assert again.load_stats_now("month-2026-12") == {"tokens": {"8:premium1": 700}}
+    assert await again.load_stats("2026-12-15") is None
+
+
+async def test_broadcast_headers_and_delivery_logs(storage: Storage, reopen: Reopen) -> None:
+    assert await storage.load_broadcast("b1") is None
+    assert await storage.load_broadcasts() == []
+    assert await storage.read_deliveries("b1") == (set(), {})
+    broadcast = Broadcast("b1", created_by=1, created_at=5.0, text="<b>hi</b>", status="running")
+    await storage.save_broadcast(broadcast)
+    broadcast.delivered = 99  # not saved
+    log = await storage.open_deliveries("b1")
+    for user_id, outcome in ((10, "delivered"), (11, "blocked"), (12, "failed")):
+        await log.tried(user_id)
+        await log.done(user_id, outcome)  # type: ignore[arg-type]
+    await log.tried(13)  # a crash before its outcome
+    await log.close()
+    again = await reopen()
+    saved = Broadcast("b1", created_by=1, created_at=5.0, text="<b>hi</b>", status="running")
+    assert await again.load_broadcast("b1") == saved
+    assert await again.load_broadcasts() == [saved]
+    tried, outcomes = await again.read_deliveries("b1")
+    assert tried == {10, 11, 12, 13}
+    assert outcomes == {10: "delivered", 11: "blocked", 12: "failed"}
+    resumed = await again.open_deliveries("b1")  # resuming appends to the same log
+    await resumed.tried(14)
+    await resumed.close()
+    assert (await again.read_deliveries("b1"))[0] == {10, 11, 12, 13, 14}
+
+
+async def test_state_markers(storage: Storage, reopen: Reopen) -> None:
+    assert await storage.load_state("model_check") is None
+    await storage.save_state("model_check", {"missing": {"gpt-4o-mini": "old"}})
+    await storage.save_state("model_check", {"missing": {}, "checked_at": 1.5})
+    again = await reopen()
+    assert await again.load_state("model_check") == {"missing": {}, "checked_at": 1.5}

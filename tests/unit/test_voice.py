@@ -26,8 +26,9 @@ from services.limits.quota import VOICE_KEY, QuotaService
 from services.models import UserRecord
 from services.operator.alerts import AlertService
 from services.operator.stats import FREE, StatsService
+from services.storage.memory import MemoryStorage
 from tests.stubs.openai_server import FakeOpenAI, ogg_opus
-from tests.unit.conftest import open_money
+from tests.unit.conftest import RETENTION, open_money_on
 from tests.unit.test_chat import collect, make, nano_user
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -73,8 +74,8 @@ class HeardLLM(LLMGateway):
 async def voice_for(
     tmp_path: Path, catalog: Catalog, providers: tuple[str, ...] = ("openai",)
 ) -> tuple[VoiceService, HeardLLM, StatsService, Gate]:
-    money = await open_money(tmp_path, catalog)
-    stats = StatsService(tmp_path, MSK)
+    money = await open_money_on(MemoryStorage(RETENTION), catalog)  # tmp_path: no file
+    stats = StatsService(money.storage, MSK)
     await stats.load()
     access = AccessService(catalog, money.subscriptions)
     llm = HeardLLM(catalog, providers)
