@@ -22,7 +22,8 @@ from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.models import Payment, UnmatchedMoney
 from services.money.outbox import OutboxService
-from services.money.payments import REUSE_MARGIN, MoneyArrival, PaymentService
+from services.money.payments import MoneyArrival, PaymentService
+from services.money.payments.records import REUSE_MARGIN
 from services.money.promo import PromoService
 from services.money.referrals import ReferralService
 from services.money.subscriptions import SubscriptionService

@@ -8,7 +8,8 @@ import pytest
 
 from services.catalog import Catalog, load_catalog
 from services.money.outbox import OutboxService
-from services.money.payments import REUSE_MARGIN, PaymentService
+from services.money.payments import PaymentService
+from services.money.payments.records import REUSE_MARGIN
 from services.money.promo import PromoService
 from services.money.subscriptions import SubscriptionService
 from services.storage.base import DAY, Retention, Storage
