@@ -29,6 +29,7 @@ from edge.middlewares import (
     UserContextMiddleware,
 )
 from edge.model_moves import ModelMoveMiddleware
+from edge.notifier import Notifier
 from edge.streaming import StreamPacing
 from handlers import get_routers
 from runtime import (
@@ -98,6 +99,7 @@ def create_dispatcher(
     dispatcher = Dispatcher()
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
+    notifier = dispatcher["notifier"] = Notifier(services.users, settings.admin_ids)
     dispatcher["group_lines"] = GroupLines()
     dispatcher["answerer"] = Answerer(
         services.chat,
@@ -117,7 +119,7 @@ def create_dispatcher(
         (dispatcher.update, UserContextMiddleware(services.users)),
         (
             dispatcher.message,
-            ModelMoveMiddleware(services.model_check, services.users, services.chat),
+            ModelMoveMiddleware(services.model_check, services.users, services.chat, notifier),
         ),
     ]
     for observer, middleware in middlewares:
@@ -125,12 +127,12 @@ def create_dispatcher(
     dispatcher.include_routers(*get_routers())
 
     # Start-up runs these in this order; shutdown too.
-    notices.setup(dispatcher, services, settings)
-    broadcasts.setup(dispatcher, services)
+    notices.setup(dispatcher, services, notifier, settings)
+    broadcasts.setup(dispatcher, services, notifier)
     tasks = background.setup(dispatcher)
-    reminders.setup(tasks, services, settings)
+    reminders.setup(tasks, services, notifier, settings)
     maintenance.setup(tasks, services, settings)
-    outbox.setup(dispatcher, tasks, services, settings.zone)
+    outbox.setup(dispatcher, tasks, services, notifier, settings.zone)
     stars_ledger.setup(tasks, services, settings)
     model_check.setup(dispatcher, services, settings)
     web.setup(dispatcher, web_server)

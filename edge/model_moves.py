@@ -1,32 +1,33 @@
 """A user whose model is no longer served is moved (services.model_check) before their
-next private message is handled, and told once which model answers now."""
+next private message is handled, and told once (through the notifier) which model
+answers now."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message, TelegramObject
 
+from edge.notifier import Notifier
 from services.chat.chat import ChatService
 from services.chat.model_check import ModelCheck
 from services.models import UserRecord
 from services.users import UsersService
 from texts import Texts
 
-logger = logging.getLogger(__name__)
-
 
 class ModelMoveMiddleware(BaseMiddleware):
     """Outer middleware on messages (after UserContextMiddleware gave `user`, `texts`)."""
 
-    def __init__(self, check: ModelCheck, users: UsersService, chat: ChatService) -> None:
+    def __init__(
+        self, check: ModelCheck, users: UsersService, chat: ChatService, notifier: Notifier
+    ) -> None:
         self._check = check
         self._users = users
         self._chat = chat
+        self._notifier = notifier
 
     async def __call__(
         self,
@@ -47,13 +48,8 @@ class ModelMoveMiddleware(BaseMiddleware):
             return await handler(event, data)
         move = await self._check.settle(user, self._users, self._chat.conversations)
         if move is not None:
-            try:
-                await bot.send_message(
-                    event.chat.id,
-                    texts(
-                        "model_moved", old=move.old.name, new=move.new.name, provider=move.provider
-                    ),
-                )
-            except TelegramAPIError as error:
-                logger.warning("Could not tell user %s about the model move: %s", user.id, error)
+            text = texts(
+                "model_moved", old=move.old.name, new=move.new.name, provider=move.provider
+            )
+            await self._notifier.send(bot, event.chat.id, text)
         return await handler(event, data)

@@ -1,19 +1,16 @@
-"""Small renderers shared by several handler modules (admin lines, user notices)."""
+"""Small renderers shared by several routers and notices (admin lines, bonuses, Stars
+subscriptions)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
-
-from services.catalog import Catalog
-from services.models import Payment, PromoCode
+from services.catalog import Catalog, Plan
+from services.models import Payment, PromoCode, StarsSubscription
+from services.money.payments import PaymentService
 from services.operator.reports import Revenue
-from services.users import UsersService
-from texts import Texts, format_moment, get_texts
+from texts import Texts, format_moment
 
 METHOD_NAMES = {"yoomoney": "ЮMoney", "sbp": "СБП", "stars": "Stars"}
 
@@ -75,10 +72,31 @@ def promo_line(promo: PromoCode, uses: int, texts: Texts, catalog: Catalog) -> s
     )
 
 
-async def tell_user(
-    bot: Bot, users: UsersService, user_id: int, key: str, **values: object
-) -> None:
-    """Send a notice in the user's language; they may have blocked the bot or never started it."""
-    user = await users.get(user_id)
-    with contextlib.suppress(TelegramAPIError):
-        await bot.send_message(user_id, get_texts(user.language if user else "ru")(key, **values))
+def plan_ids(catalog: Catalog) -> str:
+    """The plan ids an admin may type, for usage lines."""
+    return ", ".join(plan.id for plan in catalog.on_sale)
+
+
+def running_renewals(
+    payments: PaymentService, catalog: Catalog, user_id: int
+) -> list[tuple[StarsSubscription, Plan]]:
+    """The user's paid Stars subscriptions in their period, with their plans."""
+    items = []
+    for record in payments.running_subscriptions(user_id):
+        plan = catalog.plans_by_id.get(record.plan_id)
+        if plan is not None:
+            items.append((record, plan))
+    return items
+
+
+def renewal_lines(items: list[tuple[StarsSubscription, Plan]], texts: Texts, zone: ZoneInfo) -> str:
+    """/profile: each running Stars subscription, renewing or cancelled."""
+    return "\n".join(
+        texts(
+            "profile_renewal_off" if record.canceled else "profile_renewal_on",
+            plan=plan.name,
+            stars=record.stars,
+            date=format_moment(record.expires_at or 0.0, zone),
+        )
+        for record, plan in items
+    )

@@ -16,6 +16,8 @@ from handlers import (
     payments,
     plans,
     referrals,
+    renewals,
+    sbp,
 )
 
 
@@ -28,6 +30,8 @@ def get_routers() -> list[Router]:
         models.router,
         plans.router,
         payments.router,
+        sbp.router,
+        renewals.router,
         referrals.router,
         admin.router,
         media.router,

@@ -10,7 +10,7 @@ from aiogram.types import Message
 from config import Settings
 from edge.keyboards import renewal_keyboard, start_keyboard
 from edge.middlewares import Turn
-from handlers.payments import renewal_lines, running_renewals
+from edge.views import renewal_lines, running_renewals
 from services.catalog import Catalog
 from services.chat.chat import ChatService
 from services.chat.voice import VoiceService
@@ -90,7 +90,7 @@ async def profile(
     plans = texts("profile_plans", plans=Raw("\n".join(lines))) if lines else None
     renewals = running_renewals(payments, catalog, user.id)  # Stars subscriptions
     if renewals:
-        renewing = renewal_lines(renewals, texts, settings)
+        renewing = renewal_lines(renewals, texts, settings.zone)
         plans = (plans or texts("profile_no_plans")) + "\n" + renewing
     open_models = [m for m in catalog.models if m.key in access.open_model_keys(user.id)]
     today = _left_today(quota.left_today(user.id, open_models), texts)

@@ -1,50 +1,36 @@
-"""Buying a plan: YooMoney link, SBP through a manager, Telegram Stars."""
+"""Buying a plan: the methods, a YooMoney link, SBP's requisites, Telegram Stars (once,
+or a subscription), and Stars payments as Telegram confirms them. What follows an SBP
+invoice is in `sbp`, a Stars subscription's renewal in `renewals`."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 
 from config import Settings
-from edge.admin_keyboards import sbp_decision_keyboard
-from edge.callbacks import (
-    BuyPlan,
-    CheckPayment,
-    PayMethod,
-    PayWith,
-    Renewal,
-    RenewalAct,
-    SbpPaid,
-)
+from edge.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith
 from edge.keyboards import (
     link_keyboard,
     offers_stars_subscription,
     payment_methods_keyboard,
-    renewal_keyboard,
     sbp_keyboard,
     yoomoney_keyboard,
 )
 from edge.states import SbpReceipt
-from runtime.notices import notify_admins
 from services.catalog import Catalog, Plan
-from services.models import Payment, StarsSubscription, UserRecord
+from services.models import Payment, UserRecord
 from services.money.payments import (
     STARS_SUBSCRIPTION_PERIOD,
     MoneyArrival,
     PaymentError,
-    PaymentRefusal,
     PaymentService,
 )
-from services.money.subscriptions import SubscriptionService
 from services.money.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
-from services.users import UsersService
-from texts import Texts, format_moment, get_texts
+from texts import Texts
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -216,7 +202,7 @@ async def pay_with_stars_monthly(
     try:
         record = await payments.open_subscription(user.id, plan.id)
     except PaymentError as error:
-        if error.reason is not PaymentRefusal.ALREADY_RENEWING:
+        if error.reason != "already_renewing":
             raise
         await query.answer(texts("stars_sub_already", plan=plan.name), show_alert=True)
         return
@@ -234,120 +220,6 @@ async def pay_with_stars_monthly(
         user.id,
         texts("stars_sub_offer", plan=plan.name, stars=record.stars, days=plan.days),
         reply_markup=link_keyboard(texts("btn_stars_sub_pay", stars=record.stars), link),
-    )
-
-
-def running_renewals(
-    payments: PaymentService, catalog: Catalog, user_id: int
-) -> list[tuple[StarsSubscription, Plan]]:
-    """The user's paid Stars subscriptions in their period, with their plans."""
-    items = []
-    for record in payments.running_subscriptions(user_id):
-        plan = catalog.plans_by_id.get(record.plan_id)
-        if plan is not None:
-            items.append((record, plan))
-    return items
-
-
-def renewal_lines(
-    items: list[tuple[StarsSubscription, Plan]], texts: Texts, settings: Settings
-) -> str:
-    """/profile: each running Stars subscription, renewing or cancelled."""
-    return "\n".join(
-        texts(
-            "profile_renewal_off" if record.canceled else "profile_renewal_on",
-            plan=plan.name,
-            stars=record.stars,
-            date=format_moment(record.expires_at or 0.0, settings.zone),
-        )
-        for record, plan in items
-    )
-
-
-@router.callback_query(Renewal.filter())
-async def change_renewal(
-    query: CallbackQuery,
-    callback_data: Renewal,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    catalog: Catalog,
-    payments: PaymentService,
-    subscriptions: SubscriptionService,
-    settings: Settings,
-) -> None:
-    """/profile's "Cancel renewal" / "Resume renewal": editUserStarSubscription with the
-    subscription's first charge id, then recorded. The plan runs to its end either way."""
-    cancel = callback_data.action == RenewalAct.CANCEL
-    try:
-        record = payments.begin_renewal_change(
-            user.id, callback_data.subscription_id, cancel=cancel
-        )
-    except PaymentError as error:
-        current = payments.stars_subscription(callback_data.subscription_id)
-        if error.reason is PaymentRefusal.UNCHANGED and current is not None:
-            await query.answer()
-            await _renewal_changed(
-                query, bot, user, texts, catalog, payments, subscriptions, settings, current
-            )
-            return
-        key = (
-            "renewal_busy" if error.reason is PaymentRefusal.IN_PROGRESS else "renewal_not_running"
-        )
-        await query.answer(texts(key), show_alert=True)
-        return
-    try:
-        assert record.first_charge_id is not None  # a running subscription has one
-        try:
-            await bot.edit_user_star_subscription(
-                user_id=user.id,
-                telegram_payment_charge_id=record.first_charge_id,
-                is_canceled=cancel,
-            )
-        except TelegramAPIError as error:  # refused, or 5xx / 429: the user may try again
-            logger.warning("editUserStarSubscription for %s failed: %s", record.id, error.message)
-            await query.answer(texts("renewal_failed", error=error.message)[:200], show_alert=True)
-            return
-        record = await payments.set_renewal(record.id, canceled=cancel)
-    finally:
-        payments.end_renewal_change(record.id)
-    await query.answer()
-    await _renewal_changed(
-        query, bot, user, texts, catalog, payments, subscriptions, settings, record
-    )
-
-
-async def _renewal_changed(
-    query: CallbackQuery,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    catalog: Catalog,
-    payments: PaymentService,
-    subscriptions: SubscriptionService,
-    settings: Settings,
-    record: StarsSubscription,
-) -> None:
-    """Show the pressed message's buttons as they are now, and tell the user the
-    renewal's state."""
-    if isinstance(query.message, Message):
-        markup = renewal_keyboard(running_renewals(payments, catalog, user.id), texts)
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(reply_markup=markup)
-    plan = catalog.plans_by_id.get(record.plan_id)
-    ends = [
-        item.end for item in subscriptions.active_plans(user.id) if item.plan.id == record.plan_id
-    ]
-    end = ends[0] if ends else record.expires_at or 0.0
-    await bot.send_message(
-        user.id,
-        texts(
-            "renewal_canceled" if record.canceled else "renewal_resumed",
-            plan=plan.name if plan is not None else record.plan_id,
-            end=format_moment(end, settings.zone),
-            date=format_moment(record.expires_at or 0.0, settings.zone),
-            stars=record.stars,
-        ),
     )
 
 
@@ -381,98 +253,6 @@ async def check_payment(
         return
     # On success the user is told by the credit listener; here we only close the spinner.
     await query.answer(None if result else texts("pay_pending"), show_alert=result is None)
-
-
-@router.callback_query(SbpPaid.filter())
-async def sbp_paid_button(
-    query: CallbackQuery,
-    callback_data: SbpPaid,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    payments: PaymentService,
-    users: UsersService,
-    settings: Settings,
-    state: FSMContext,
-) -> None:
-    """ "I have paid" under an SBP invoice, without a receipt."""
-    await query.answer()
-    await _send_to_manager(
-        bot, user, texts, payments, users, settings, callback_data.payment_id, None
-    )
-    await state.clear()
-
-
-@router.message(SbpReceipt.waiting, F.photo | F.document)
-async def sbp_receipt(
-    message: Message,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    payments: PaymentService,
-    users: UsersService,
-    settings: Settings,
-    state: FSMContext,
-) -> None:
-    """A photo or file sent after an SBP invoice: the receipt."""
-    data = await state.get_data()
-    await state.clear()
-    await _send_to_manager(bot, user, texts, payments, users, settings, data["payment_id"], message)
-
-
-async def _send_to_manager(
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    payments: PaymentService,
-    users: UsersService,
-    settings: Settings,
-    payment_id: str,
-    receipt: Message | None,
-) -> None:
-    payment = await payments.find(payment_id)
-    if payment is None or payment.user_id != user.id or payment.method != "sbp":
-        await bot.send_message(user.id, texts("pay_not_found"))
-        return
-    if payment.status not in ("pending", "expired"):  # an expired invoice may be paid late
-        await bot.send_message(user.id, _closed_text(payment, texts))
-        return
-    if await payments.take_receipt(payment.id, attached=receipt is not None) is None:
-        await bot.send_message(user.id, texts("pay_sbp_already_sent", payment_id=payment.id))
-        return
-    plan = payments.plan_of(payment)
-    for admin_id in settings.admin_ids:
-        admin_texts = get_texts(await users.language(admin_id))
-        if receipt is not None:
-            try:
-                await bot.copy_message(admin_id, receipt.chat.id, receipt.message_id)
-            except Exception as error:
-                logger.warning("Could not copy a receipt to admin %s: %s", admin_id, error)
-        text = admin_texts(
-            "admin_sbp_request",
-            payment_id=payment.id,
-            user=_user_label(user),
-            user_id=user.id,
-            plan=plan.name,
-            price=plan.price_rub,
-            receipt=admin_texts(
-                "admin_receipt_attached" if receipt is not None else "admin_receipt_none"
-            ),
-        )
-        await notify_admins(
-            bot, frozenset({admin_id}), text, sbp_decision_keyboard(payment.id, admin_texts)
-        )
-    await bot.send_message(user.id, texts("pay_sbp_sent"))
-
-
-def _user_label(user: UserRecord) -> str:
-    return f"@{user.username}" if user.username else user.first_name or str(user.id)
-
-
-def _closed_text(payment: Payment, texts: Texts) -> str:
-    if payment.status == "paid":
-        return texts("pay_already_paid")
-    return texts("pay_closed", status=payment.status)
 
 
 @router.pre_checkout_query()

@@ -1,71 +1,31 @@
-"""Messages the bot sends on its own: alerts to admins, and payment notices to users."""
+"""Messages the bot sends on its own, wired at start-up: alerts to admins, payment
+notices to admins, referral rewards to inviters (all through the notifier)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardMarkup
 
 from config import Settings
+from edge.notifier import Notifier
 from edge.views import METHOD_NAMES, amount_text, bonus_text
-from services.catalog import Catalog
-from services.chat.formatting import split_lines, split_plain
 from services.container import Services
 from services.money.payments import CreditResult
 from services.money.referrals import Reward
 from services.users import UsersService
-from texts import Raw, Texts, format_moment, get_texts
-
-logger = logging.getLogger(__name__)
-
-
-async def notify_admins(
-    bot: Bot,
-    admin_ids: frozenset[int],
-    text: str,
-    reply_markup: InlineKeyboardMarkup | None = None,
-    *,
-    html: bool = True,
-) -> None:
-    """Send to every admin, in several messages when long (the buttons under the last);
-    one unreachable admin does not stop the others."""
-    parts = split_lines(text) if html else split_plain(text)
-    for admin_id in admin_ids:
-        try:
-            for index, part in enumerate(parts):
-                await bot.send_message(
-                    admin_id,
-                    part,
-                    reply_markup=reply_markup if index == len(parts) - 1 else None,
-                    parse_mode="HTML" if html else None,
-                )
-        except TelegramAPIError as error:
-            logger.warning("Could not notify admin %s: %s", admin_id, error)
-
-
-async def notify_each_admin(
-    bot: Bot,
-    users: UsersService,
-    admin_ids: frozenset[int],
-    render: Callable[[Texts], tuple[str, InlineKeyboardMarkup | None]],
-) -> None:
-    """Send every admin a message rendered in their own language."""
-    for admin_id in admin_ids:
-        text, markup = render(get_texts(await users.language(admin_id)))
-        await notify_admins(bot, frozenset({admin_id}), text, markup)
+from texts import Raw, Texts, format_moment
 
 
 class PaymentNotices:
     """Credit listener: tells the admins money came in (the user is told through the
     outbox, committed with the credit)."""
 
-    def __init__(self, bot: Bot, users: UsersService, catalog: Catalog, settings: Settings) -> None:
+    def __init__(
+        self, bot: Bot, notifier: Notifier, users: UsersService, settings: Settings
+    ) -> None:
         self._bot = bot
+        self._notifier = notifier
         self._users = users
-        self._catalog = catalog
         self._settings = settings
 
     async def on_credit(self, result: CreditResult) -> None:
@@ -92,14 +52,14 @@ class PaymentNotices:
             )
             return text, None
 
-        await notify_each_admin(self._bot, self._users, self._settings.admin_ids, render)
+        await self._notifier.tell_admins(self._bot, render)
 
 
 async def tell_referral_reward(
-    bot: Bot, users: UsersService, settings: Settings, reward: Reward
+    bot: Bot, notifier: Notifier, settings: Settings, reward: Reward
 ) -> None:
     """Tell an inviter, in their language, the bonus a friend's first payment gave them."""
-    texts = get_texts(await users.language(reward.inviter_id))
+    texts = await notifier.texts_for(reward.inviter_id)
     plan_name = reward.plan.name if reward.plan is not None else None
     bonus = bonus_text(texts, reward.days, plan_name, reward.requests)
     until = (
@@ -107,25 +67,21 @@ async def tell_referral_reward(
         if plan_name is not None
         else ""
     )
-    try:
-        await bot.send_message(
-            reward.inviter_id, texts("referral_reward", bonus=Raw(bonus), until=Raw(until))
-        )
-    except TelegramAPIError as error:
-        logger.warning("Could not tell user %s about their bonus: %s", reward.inviter_id, error)
+    text = texts("referral_reward", bonus=Raw(bonus), until=Raw(until))
+    await notifier.send(bot, reward.inviter_id, text)
 
 
-def setup(dispatcher: Dispatcher, services: Services, settings: Settings) -> None:
+def setup(
+    dispatcher: Dispatcher, services: Services, notifier: Notifier, settings: Settings
+) -> None:
     """At start-up: alerts and payment notices start going out through the bot."""
 
     async def connect(bot: Bot) -> None:
-        await services.alerts.connect(
-            lambda text: notify_admins(bot, settings.admin_ids, text, html=False)
-        )
-        notices = PaymentNotices(bot, services.users, services.catalog, settings)
+        await services.alerts.connect(lambda text: notifier.alert_admins(bot, text))
+        notices = PaymentNotices(bot, notifier, services.users, settings)
         services.payments.credit_listeners.append(notices.on_credit)
         services.referrals.reward_listeners.append(
-            lambda reward: tell_referral_reward(bot, services.users, settings, reward)
+            lambda reward: tell_referral_reward(bot, notifier, settings, reward)
         )
 
     dispatcher.startup.register(connect)

@@ -10,11 +10,17 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from edge.filters import IsAdmin
-from handlers.admin import broadcast, panel, payments, promo, stats, users
+from handlers.admin import broadcast, grants, panel, payments, promo, stats, users
 
 router = Router(name="admin")
 router.message.filter(IsAdmin(), F.chat.type == "private")
 router.callback_query.filter(IsAdmin())
 router.include_routers(
-    panel.router, users.router, payments.router, promo.router, stats.router, broadcast.router
+    panel.router,
+    users.router,
+    grants.router,
+    payments.router,
+    promo.router,
+    stats.router,
+    broadcast.router,
 )

@@ -8,10 +8,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from edge.admin_keyboards import broadcast_confirm_keyboard
+from edge.broadcasts import BroadcastRunner
 from edge.callbacks import AdminBroadcast, AdminMenu, BroadcastAct, Section
 from edge.editing import remove_buttons
 from edge.states import BroadcastDraft
-from runtime.broadcasts import BroadcastRunner
 from services.operator.broadcast import Broadcast, BroadcastService
 from services.users import UsersService
 from texts import Texts

@@ -17,9 +17,9 @@ from edge.admin_keyboards import default_reason_keyboard, payments_section_keybo
 from edge.callbacks import AdminMenu, AdminPayment, PaymentAct, Section
 from edge.editing import remove_buttons
 from edge.long_messages import send_long, show_screen
+from edge.outbox import OutboxWorker, Outcome, RunResult
 from edge.states import RejectReason
 from edge.views import METHOD_NAMES, payment_line, revenue_lines
-from runtime.outbox import OutboxWorker, Outcome, RunResult
 from services.chat.formatting import fit_screen
 from services.models import Payment
 from services.money.payments import PaymentError, PaymentRefusal, PaymentService

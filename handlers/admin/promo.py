@@ -14,8 +14,7 @@ from edge.admin_keyboards import promo_plans_keyboard, promo_section_keyboard, s
 from edge.callbacks import AdminMenu, AdminPromo, PromoAct, Section
 from edge.long_messages import send_long, show_screen
 from edge.states import PromoWizard
-from edge.views import promo_line
-from handlers.admin.users import plan_ids
+from edge.views import plan_ids, promo_line
 from services.catalog import Catalog
 from services.chat.formatting import fit_screen
 from services.models import PromoCode

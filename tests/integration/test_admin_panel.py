@@ -20,7 +20,6 @@ from edge.callbacks import (
     UserAct,
 )
 from edge.states import AdminFind
-from runtime.notices import notify_admins
 from services.chat.formatting import utf16_length
 from services.limits.quota import VOICE_KEY
 from services.models import UnmatchedMoney
@@ -419,6 +418,6 @@ async def test_long_payments_and_promo_lists_arrive_whole_with_their_totals(
 
 async def test_long_admin_alerts_are_split_not_cut(harness: Harness) -> None:
     lines = [f"<b>Сбой</b> <code>op-{n:04}</code> &amp; детали" for n in range(300)]
-    await notify_admins(harness.bot, frozenset({ADMIN}), "\n".join(lines))
+    await harness.dispatcher["notifier"].send_long(harness.bot, ADMIN, "\n".join(lines))
     text = "\n".join(sent_to_admin(harness))
     assert all(f"op-{n:04}" in text for n in range(300))

@@ -152,7 +152,7 @@ async def test_admin_notices_follow_the_admins_language(harness: Harness) -> Non
     enable_sbp(harness)
     services = harness.services
     notices = PaymentNotices(
-        harness.bot, services.users, services.catalog, harness.dispatcher["settings"]
+        harness.bot, harness.dispatcher["notifier"], services.users, harness.dispatcher["settings"]
     )
     services.payments.credit_listeners.append(notices.on_credit)
     await harness.message(ADMIN, "/start", language="en")
