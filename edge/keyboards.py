@@ -11,6 +11,8 @@ from edge.callbacks import (
     BuyPlan,
     CheckPayment,
     EnterPromo,
+    ModeAct,
+    ModeChoice,
     ModelChoice,
     PayMethod,
     PayWith,
@@ -19,8 +21,8 @@ from edge.callbacks import (
     SbpPaid,
     ShowPlans,
 )
-from services.catalog import Model, Plan
-from services.models import StarsSubscription
+from services.catalog import CUSTOM_MODE, Catalog, Model, Plan
+from services.models import Conversation, StarsSubscription
 from services.money.payments import MAX_SUBSCRIPTION_STARS, STARS_SUBSCRIPTION_PERIOD
 from texts import Texts
 
@@ -144,4 +146,30 @@ def answer_keyboard(action: AnswerAct, texts: Texts) -> InlineKeyboardMarkup:
     """Stop under an answer being written; Retry under a finished one."""
     builder = InlineKeyboardBuilder()
     builder.button(text=texts(f"btn_{action}"), callback_data=AnswerControl(action=action))
+    return builder.as_markup()
+
+
+def mode_keyboard(
+    catalog: Catalog, current: Conversation, language: str, texts: Texts
+) -> InlineKeyboardMarkup:
+    """/mode: the catalog's presets and "my own instruction", the current one ticked."""
+    builder = InlineKeyboardBuilder()
+    for mode in catalog.modes:
+        mark = "✅ " if mode.key == current.mode else ""
+        builder.button(
+            text=f"{mark}{mode.title(language)}",
+            callback_data=ModeChoice(action=ModeAct.SET, key=mode.key),
+        )
+    mark = "✅ " if current.mode == CUSTOM_MODE else ""
+    builder.button(
+        text=f"{mark}{texts('btn_mode_custom')}", callback_data=ModeChoice(action=ModeAct.CUSTOM)
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def mode_use_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    """Under an instruction shown back: "Use it"."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_mode_use"), callback_data=ModeChoice(action=ModeAct.USE))
     return builder.as_markup()

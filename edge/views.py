@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from services.catalog import Catalog, Plan
 from services.models import Payment, PromoCode, StarsSubscription
 from services.money.payments import PaymentService
+from services.money.promo import PromoService
 from services.operator.reports import Revenue
-from texts import Texts, format_moment
+from texts import Raw, Texts, format_moment
 
 METHOD_NAMES = {"yoomoney": "ЮMoney", "sbp": "СБП", "stars": "Stars"}
 
@@ -56,6 +57,18 @@ def revenue_lines(groups: Mapping[str, Revenue], texts: Texts) -> str:
         for name, revenue in sorted(groups.items())
     ]
     return "\n".join(lines) or texts("none")
+
+
+def promo_lines(
+    codes: list[PromoCode], texts: Texts, catalog: Catalog, promo: PromoService
+) -> list[str]:
+    """Promo codes in an admin list, each with its activations."""
+    return [promo_line(item, promo.uses(item.code), texts, catalog) for item in codes]
+
+
+def promo_total(codes: list[PromoCode], texts: Texts, promo: PromoService) -> Raw:
+    uses = sum(promo.uses(item.code) for item in codes)
+    return Raw(texts("admin_promo_total", count=len(codes), uses=uses))
 
 
 def promo_line(promo: PromoCode, uses: int, texts: Texts, catalog: Catalog) -> str:

@@ -1,4 +1,5 @@
-"""/new, /chats, /forget and /mode: several conversations, each with its own mode."""
+"""/new, /chats and /forget: several conversations, each with its own model, mode and
+memory (the mode is chosen in `modes`)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from config import Settings
-from edge.callbacks import ChatsAct, ChatsMenu, ModeAct, ModeChoice
+from edge.callbacks import ChatsAct, ChatsMenu
 from edge.editing import remove_buttons, show
 from edge.middlewares import Turn
-from edge.states import ChatRename, CustomMode
-from services.catalog import CUSTOM_MODE, Catalog
+from edge.states import ChatRename
+from services.catalog import Catalog
 from services.chat.chat import ChatService
-from services.chat.conversations import INSTRUCTION_LIMIT, ConversationError, NewConversation
+from services.chat.conversations import ConversationError, NewConversation
 from services.models import Conversation, Conversations, UserRecord
 from services.users import UsersService
 from texts import Raw, Texts
@@ -87,29 +88,6 @@ def _dropped_text(made: NewConversation, limit: int, texts: Texts) -> str | None
     if len(titles) > DROPPED_NAMED:
         named = f"{named} {texts('new_dropped_others')}"
     return texts("new_dropped_many", limit=limit, count=len(titles), titles=Raw(named))
-
-
-def _mode_keyboard(
-    catalog: Catalog, current: Conversation, language: str, texts: Texts
-) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for mode in catalog.modes:
-        mark = "✅ " if mode.key == current.mode else ""
-        builder.button(
-            text=f"{mark}{mode.title(language)}",
-            callback_data=ModeChoice(action=ModeAct.SET, key=mode.key),
-        )
-    mark = "✅ " if current.mode == CUSTOM_MODE else ""
-    builder.button(
-        text=f"{mark}{texts('btn_mode_custom')}", callback_data=ModeChoice(action=ModeAct.CUSTOM)
-    )
-    builder.adjust(2)
-    return builder.as_markup()
-
-
-def _mode_name(catalog: Catalog, conversation: Conversation, language: str, texts: Texts) -> str:
-    mode = catalog.modes_by_key.get(conversation.mode)
-    return mode.title(language) if mode else texts("mode_custom_name")
 
 
 # /new and /chats --------------------------------------------------------------------------
@@ -270,89 +248,3 @@ async def forget_all(
     await chat.forget(user.id)
     await query.answer()
     await bot.send_message(query.from_user.id, texts("forget_done"))
-
-
-# /mode ------------------------------------------------------------------------------------
-@router.message(Command("mode"))
-async def mode_menu(
-    message: Message, user: UserRecord, texts: Texts, chat: ChatService, catalog: Catalog
-) -> None:
-    """/mode: the current conversation's assistant (a preset or your own instruction)."""
-    current = await chat.conversations.current(user.id, user.model_key)
-    await message.answer(
-        texts("mode_menu", mode=_mode_name(catalog, current, user.language, texts)),
-        reply_markup=_mode_keyboard(catalog, current, user.language, texts),
-    )
-
-
-@router.callback_query(ModeChoice.filter(F.action == ModeAct.SET))
-async def set_mode(
-    query: CallbackQuery,
-    callback_data: ModeChoice,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    catalog: Catalog,
-) -> None:
-    """A preset chosen: the conversation answers in that mode from now on."""
-    mode = catalog.modes_by_key.get(callback_data.key)
-    if mode is None:
-        await query.answer(texts("mode_unknown"), show_alert=True)
-        return
-    current = await chat.conversations.current(user.id, user.model_key)
-    updated = await chat.conversations.set_mode(user.id, current.id, mode.key)
-    await query.answer(texts("mode_set", mode=mode.title(user.language))[:200])
-    await show(
-        query,
-        bot,
-        texts("mode_menu", mode=mode.title(user.language)),
-        _mode_keyboard(catalog, updated, user.language, texts),
-    )
-
-
-@router.callback_query(ModeChoice.filter(F.action == ModeAct.CUSTOM))
-async def custom_mode_ask(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMContext) -> None:
-    """ "My own instruction": ask for it."""
-    await query.answer()
-    await state.set_state(CustomMode.instruction)
-    await bot.send_message(query.from_user.id, texts("mode_custom_ask", limit=INSTRUCTION_LIMIT))
-
-
-@router.message(CustomMode.instruction, F.text, ~F.text.startswith("/"))
-async def custom_mode_text(message: Message, texts: Texts, state: FSMContext) -> None:
-    """The instruction typed: shown back before it is used."""
-    instruction = (message.text or "").strip()
-    if len(instruction) > INSTRUCTION_LIMIT:
-        await message.answer(
-            texts("mode_custom_too_long", length=len(instruction), limit=INSTRUCTION_LIMIT)
-        )
-        return
-    await state.update_data(instruction=instruction)
-    builder = InlineKeyboardBuilder()
-    builder.button(text=texts("btn_mode_use"), callback_data=ModeChoice(action=ModeAct.USE))
-    await message.answer(
-        texts("mode_custom_preview", instruction=instruction), reply_markup=builder.as_markup()
-    )
-
-
-@router.callback_query(ModeChoice.filter(F.action == ModeAct.USE))
-async def custom_mode_use(
-    query: CallbackQuery,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    chat: ChatService,
-    state: FSMContext,
-) -> None:
-    """ "Use it": the conversation follows the instruction from now on."""
-    instruction = (await state.get_data()).get("instruction")
-    await state.clear()
-    await remove_buttons(query)
-    if not instruction:
-        await query.answer(texts("mode_custom_expired"), show_alert=True)
-        return
-    current = await chat.conversations.current(user.id, user.model_key)
-    await chat.conversations.set_mode(user.id, current.id, CUSTOM_MODE, instruction)
-    await query.answer()
-    await bot.send_message(query.from_user.id, texts("mode_custom_set"))

@@ -1,6 +1,6 @@
-"""Buying a plan: the methods, a YooMoney link, SBP's requisites, Telegram Stars (once,
-or a subscription), and Stars payments as Telegram confirms them. What follows an SBP
-invoice is in `sbp`, a Stars subscription's renewal in `renewals`."""
+"""Buying a plan: the methods, a YooMoney link, SBP's requisites, a Telegram Stars
+invoice, and Stars payments as Telegram confirms them. What follows an SBP invoice is in
+`sbp`; a Stars subscription (renewing every 30 days) in `renewals`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 from config import Settings
 from edge.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith
 from edge.keyboards import (
-    link_keyboard,
-    offers_stars_subscription,
     payment_methods_keyboard,
     sbp_keyboard,
     yoomoney_keyboard,
@@ -24,9 +22,7 @@ from edge.states import SbpReceipt
 from services.catalog import Catalog, Plan
 from services.models import Payment, UserRecord
 from services.money.payments import (
-    STARS_SUBSCRIPTION_PERIOD,
     MoneyArrival,
-    PaymentError,
     PaymentService,
 )
 from services.money.yoomoney import CheckTooSoonError, YooMoneyChecker, YooMoneyError, quickpay_url
@@ -178,48 +174,6 @@ async def pay_with_stars(
         currency="XTR",
         prices=[LabeledPrice(label=plan.name, amount=plan.stars)],
         provider_token="",
-    )
-
-
-@router.callback_query(PayWith.filter(F.method == PayMethod.STARS_MONTHLY))
-async def pay_with_stars_monthly(
-    query: CallbackQuery,
-    callback_data: PayWith,
-    bot: Bot,
-    user: UserRecord,
-    texts: Texts,
-    catalog: Catalog,
-    payments: PaymentService,
-) -> None:
-    """ "Stars, renews monthly": a link to a Telegram Stars subscription (every 30 days).
-
-    Its payload names the subscription record; each charge arrives as a successful_payment
-    carrying it (see `successful_payment`)."""
-    plan = catalog.plans_by_id.get(callback_data.plan_id)
-    if plan is None or plan.retired or not offers_stars_subscription(plan):
-        await query.answer(texts("pay_not_configured"), show_alert=True)
-        return
-    try:
-        record = await payments.open_subscription(user.id, plan.id)
-    except PaymentError as error:
-        if error.reason != "already_renewing":
-            raise
-        await query.answer(texts("stars_sub_already", plan=plan.name), show_alert=True)
-        return
-    await query.answer()
-    link = await bot.create_invoice_link(
-        title=texts("stars_sub_title", plan=plan.name),
-        description=texts("stars_description", models=catalog.model_names(plan)),
-        payload=record.id,
-        currency="XTR",
-        prices=[LabeledPrice(label=plan.name, amount=record.stars)],
-        provider_token="",
-        subscription_period=STARS_SUBSCRIPTION_PERIOD,
-    )
-    await bot.send_message(
-        user.id,
-        texts("stars_sub_offer", plan=plan.name, stars=record.stars, days=plan.days),
-        reply_markup=link_keyboard(texts("btn_stars_sub_pay", stars=record.stars), link),
     )
 
 

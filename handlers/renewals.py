@@ -1,27 +1,70 @@
-"""/profile's "Cancel renewal" and "Resume renewal" under a Telegram Stars subscription."""
+"""Telegram Stars subscriptions: the link to one (it renews itself every 30 days), and
+/profile's "Cancel renewal" and "Resume renewal" under it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, LabeledPrice, Message
 
 from config import Settings
 from edge import stars
-from edge.callbacks import Renewal, RenewalAct
-from edge.keyboards import renewal_keyboard
+from edge.callbacks import PayMethod, PayWith, Renewal, RenewalAct
+from edge.keyboards import link_keyboard, offers_stars_subscription, renewal_keyboard
 from edge.views import running_renewals
 from services.catalog import Catalog
 from services.models import StarsSubscription, UserRecord
-from services.money.payments import PaymentError, PaymentService
+from services.money.payments import STARS_SUBSCRIPTION_PERIOD, PaymentError, PaymentService
 from services.money.subscriptions import SubscriptionService
 from texts import Texts, format_moment
 
 logger = logging.getLogger(__name__)
 router = Router(name=__name__)
+
+
+@router.callback_query(PayWith.filter(F.method == PayMethod.STARS_MONTHLY))
+async def pay_with_stars_monthly(
+    query: CallbackQuery,
+    callback_data: PayWith,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    catalog: Catalog,
+    payments: PaymentService,
+) -> None:
+    """ "Stars, renews monthly": a link to a Telegram Stars subscription (every 30 days).
+
+    Its payload names the subscription record; each charge arrives as a successful_payment
+    carrying it (see `successful_payment`)."""
+    plan = catalog.plans_by_id.get(callback_data.plan_id)
+    if plan is None or plan.retired or not offers_stars_subscription(plan):
+        await query.answer(texts("pay_not_configured"), show_alert=True)
+        return
+    try:
+        record = await payments.open_subscription(user.id, plan.id)
+    except PaymentError as error:
+        if error.reason != "already_renewing":
+            raise
+        await query.answer(texts("stars_sub_already", plan=plan.name), show_alert=True)
+        return
+    await query.answer()
+    link = await bot.create_invoice_link(
+        title=texts("stars_sub_title", plan=plan.name),
+        description=texts("stars_description", models=catalog.model_names(plan)),
+        payload=record.id,
+        currency="XTR",
+        prices=[LabeledPrice(label=plan.name, amount=record.stars)],
+        provider_token="",
+        subscription_period=STARS_SUBSCRIPTION_PERIOD,
+    )
+    await bot.send_message(
+        user.id,
+        texts("stars_sub_offer", plan=plan.name, stars=record.stars, days=plan.days),
+        reply_markup=link_keyboard(texts("btn_stars_sub_pay", stars=record.stars), link),
+    )
 
 
 @router.callback_query(Renewal.filter())

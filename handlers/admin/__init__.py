@@ -10,7 +10,19 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from edge.filters import IsAdmin
-from handlers.admin import broadcast, grants, panel, payments, promo, stats, users
+from handlers.admin import (
+    broadcast,
+    grants,
+    panel,
+    payment_reports,
+    payments,
+    promo,
+    promo_section,
+    refunds,
+    revokes,
+    stats,
+    users,
+)
 
 router = Router(name="admin")
 router.message.filter(IsAdmin(), F.chat.type == "private")
@@ -19,8 +31,12 @@ router.include_routers(
     panel.router,
     users.router,
     grants.router,
+    revokes.router,
     payments.router,
+    refunds.router,
+    payment_reports.router,
     promo.router,
+    promo_section.router,
     stats.router,
     broadcast.router,
 )

@@ -1,30 +1,25 @@
-"""Promo codes: commands, the panel's list (disable, enable, delete) and the creation wizard."""
+"""Promo codes: the commands and the creation wizard (the panel's list is `promo_section`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from edge.admin_keyboards import promo_plans_keyboard, promo_section_keyboard, skip_keyboard
-from edge.callbacks import AdminMenu, AdminPromo, PromoAct, Section
-from edge.long_messages import send_long, show_screen
+from edge.admin_keyboards import promo_plans_keyboard, skip_keyboard
+from edge.callbacks import AdminPromo, PromoAct
+from edge.long_messages import send_long
 from edge.states import PromoWizard
-from edge.views import plan_ids, promo_line
+from edge.views import plan_ids, promo_lines, promo_total
 from services.catalog import Catalog
-from services.chat.formatting import fit_screen
-from services.models import PromoCode
 from services.money.promo import CODE_PATTERN, PromoError, PromoService, normalize_code
 from services.operator.admin_input import MAX_DAYS, MAX_USES, echo, grouped, whole_number, within
 from texts import Raw, Texts
 
 router = Router(name=__name__)
-
-SHOWN_IN_SECTION = 15
 
 
 async def create_code(
@@ -61,17 +56,6 @@ async def create_code(
         max_uses=created.max_uses or texts("no_limit"),
         until=created.valid_until or texts("no_date"),
     )
-
-
-def _lines(
-    codes: list[PromoCode], texts: Texts, catalog: Catalog, promo: PromoService
-) -> list[str]:
-    return [promo_line(item, promo.uses(item.code), texts, catalog) for item in codes]
-
-
-def _total(codes: list[PromoCode], texts: Texts, promo: PromoService) -> Raw:
-    uses = sum(promo.uses(item.code) for item in codes)
-    return Raw(texts("admin_promo_total", count=len(codes), uses=uses))
 
 
 # Commands ---------------------------------------------------------------------------------
@@ -122,8 +106,8 @@ async def promo_list(
     if not codes:
         await message.answer(texts("admin_promo_empty"))
         return
-    items = Raw("\n".join(_lines(codes, texts, catalog, promo)))
-    text = texts("admin_promo_list", items=items, total=_total(codes, texts, promo))
+    items = Raw("\n".join(promo_lines(codes, texts, catalog, promo)))
+    text = texts("admin_promo_list", items=items, total=promo_total(codes, texts, promo))
     await send_long(bot, message.chat.id, text)
 
 
@@ -141,64 +125,6 @@ async def promo_del(
     await message.answer(
         texts("admin_promo_deleted" if deleted else "admin_promo_not_found", code=echo(code))
     )
-
-
-# The panel's section ----------------------------------------------------------------------
-async def _show_section(
-    query: CallbackQuery, bot: Bot, texts: Texts, promo: PromoService, catalog: Catalog
-) -> None:
-    every = promo.codes()
-    codes = every[-SHOWN_IN_SECTION:]
-    older = len(every) - len(codes)
-    total = _total(every, texts, promo)
-
-    def render(shown: Sequence[str], left_out: int) -> str:
-        lines = [texts("admin_promo_older", count=older)] if older else []
-        lines += [*shown, *([texts("admin_list_below", count=left_out)] if left_out else [])]
-        items = Raw("\n".join(lines) or texts("admin_promo_empty"))
-        return texts("admin_promo_section", items=items, total=total)
-
-    screen = fit_screen(render, _lines(codes, texts, catalog, promo))
-    await show_screen(query, bot, screen, promo_section_keyboard(codes, texts))
-
-
-@router.callback_query(AdminMenu.filter(F.section == Section.PROMO))
-async def promo_section(
-    query: CallbackQuery, bot: Bot, texts: Texts, promo: PromoService, catalog: Catalog
-) -> None:
-    """The panel's "Promo codes": the latest codes with their buttons."""
-    await query.answer()
-    await _show_section(query, bot, texts, promo, catalog)
-
-
-@router.callback_query(AdminPromo.filter(F.action.in_({PromoAct.DISABLE, PromoAct.ENABLE})))
-async def toggle_code(
-    query: CallbackQuery,
-    callback_data: AdminPromo,
-    bot: Bot,
-    texts: Texts,
-    promo: PromoService,
-    catalog: Catalog,
-) -> None:
-    """Disable / enable a code."""
-    await query.answer()
-    await promo.set_disabled(callback_data.code, callback_data.action == PromoAct.DISABLE)
-    await _show_section(query, bot, texts, promo, catalog)
-
-
-@router.callback_query(AdminPromo.filter(F.action == PromoAct.DELETE))
-async def delete_code(
-    query: CallbackQuery,
-    callback_data: AdminPromo,
-    bot: Bot,
-    texts: Texts,
-    promo: PromoService,
-    catalog: Catalog,
-) -> None:
-    """Delete a code."""
-    await query.answer()
-    await promo.delete(callback_data.code)
-    await _show_section(query, bot, texts, promo, catalog)
 
 
 # The wizard: code, plan, days, uses (or skip), last date (or skip) ------------------------------

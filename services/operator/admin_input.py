@@ -26,6 +26,15 @@ def within(value: int, maximum: int) -> bool:
     return 1 <= value <= maximum
 
 
+def typed_user_id(text: str) -> int | None:
+    """A typed user id: the id, 0 when it is a number no Telegram id can be, None when it
+    is no number at all."""
+    number = whole_number(text)
+    if number is None:
+        return None
+    return number if within(number, MAX_USER_ID) else 0
+
+
 def grouped(number: int) -> str:
     """1000000 -> "1 000 000", digits grouped by non-breaking spaces."""
     return f"{number:,}".replace(",", "\u00a0")
