@@ -17,7 +17,12 @@ from edge.keyboards import link_keyboard, offers_stars_subscription, renewal_key
 from edge.views import running_renewals
 from services.catalog import Catalog
 from services.models import StarsSubscription, UserRecord
-from services.money.payments import STARS_SUBSCRIPTION_PERIOD, PaymentError, PaymentService
+from services.money.payments import (
+    STARS_SUBSCRIPTION_PERIOD,
+    PaymentError,
+    PaymentRefusal,
+    PaymentService,
+)
 from services.money.subscriptions import SubscriptionService
 from texts import Texts, format_moment
 
@@ -46,7 +51,7 @@ async def pay_with_stars_monthly(
     try:
         record = await payments.open_subscription(user.id, plan.id)
     except PaymentError as error:
-        if error.reason != "already_renewing":
+        if error.reason is not PaymentRefusal.ALREADY_RENEWING:
             raise
         await query.answer(texts("stars_sub_already", plan=plan.name), show_alert=True)
         return
@@ -88,13 +93,14 @@ async def change_renewal(
         )
     except PaymentError as error:
         current = payments.stars_subscription(callback_data.subscription_id)
-        if error.reason == "unchanged" and current is not None:
+        if error.reason is PaymentRefusal.UNCHANGED and current is not None:
             await query.answer()
             await _renewal_changed(
                 query, bot, user, texts, catalog, payments, subscriptions, settings, current
             )
             return
-        key = "renewal_busy" if error.reason == "in_progress" else "renewal_not_running"
+        busy = error.reason is PaymentRefusal.IN_PROGRESS
+        key = "renewal_busy" if busy else "renewal_not_running"
         await query.answer(texts(key), show_alert=True)
         return
     try:

@@ -12,7 +12,7 @@ from edge.admin_keyboards import default_reason_keyboard
 from edge.callbacks import AdminPayment, PaymentAct
 from edge.editing import remove_buttons
 from edge.states import RejectReason
-from services.money.payments import PaymentError, PaymentService
+from services.money.payments import PaymentError, PaymentRefusal, PaymentService
 from texts import Texts
 
 router = Router(name=__name__)
@@ -28,7 +28,7 @@ async def confirm_payment(
         payment = await payments.find(payment_id)
         if payment is None:
             return texts("pay_not_found")
-        if error.reason == "not_by_hand":
+        if error.reason is PaymentRefusal.NOT_BY_HAND:
             return texts("admin_confirm_not_sbp", payment_id=payment.id, method=payment.method)
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
     return texts("admin_confirmed", payment_id=payment_id)

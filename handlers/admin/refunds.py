@@ -8,7 +8,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from edge.outbox import OutboxWorker, Outcome, RunResult
-from services.money.payments import PaymentError, PaymentService
+from services.money.payments import PaymentError, PaymentRefusal, PaymentService
 from services.operator.admin_input import echo
 from texts import Texts
 
@@ -31,9 +31,9 @@ async def refund_payment(
     try:
         item = await payments.request_refund(payment.id, decided_by=admin_id)
     except PaymentError as error:
-        if error.reason == "only_stars":
+        if error.reason is PaymentRefusal.ONLY_STARS:
             return texts("admin_refund_only_stars")
-        if error.reason == "in_progress":
+        if error.reason is PaymentRefusal.IN_PROGRESS:
             return texts("admin_refund_in_progress", payment_id=payment.id)
         return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
     return refund_outcome(await worker.run(bot, item.id), payment.id, texts)
@@ -51,7 +51,7 @@ async def refund_unmatched(
     try:
         item = await payments.request_unmatched_refund(money_id, decided_by=admin_id)
     except PaymentError as error:
-        if error.reason == "in_progress":
+        if error.reason is PaymentRefusal.IN_PROGRESS:
             return texts("admin_refund_in_progress", payment_id=money_id)
         return texts("admin_settle_unknown", money_id=money_id)
     result = await worker.run(bot, item.id)
