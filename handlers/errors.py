@@ -1,13 +1,17 @@
-"""The last resort: log any handler error with its update, tell the user, alert admins."""
+"""Errors out of handlers: an expected refusal (UserFacingError) is said to the user in
+their words; anything else is the last resort: logged with its update, the user told
+something went wrong, the admins alerted."""
 
 from __future__ import annotations
 
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, Update, User
 
+from services.errors import UserFacingError
 from services.operator.alerts import AlertService
 from texts import get_texts, language_for
 
@@ -22,6 +26,28 @@ def event_sender(update: Update) -> User | None:
     if update.callback_query:
         return update.callback_query.from_user
     return None
+
+
+@router.errors(ExceptionTypeFilter(UserFacingError))
+async def on_refusal(event: ErrorEvent) -> None:
+    """A service refused, as it expects to: the refusal's text, under the pressed button
+    as an alert, or in the chat the message came from."""
+    refusal = event.exception
+    assert isinstance(refusal, UserFacingError)  # the filter
+    update = event.update
+    logger.info("Update %s refused: %s (%s)", update.update_id, refusal.text_key, refusal)
+    query, message = update.callback_query, update.message
+    sender = query.from_user if query else message.from_user if message else None
+    if sender is None:
+        return
+    text = get_texts(language_for(sender.language_code))(refusal.text_key, **refusal.values)
+    try:
+        if query is not None:
+            await query.answer(text[:200], show_alert=True)
+        elif message is not None:
+            await message.answer(text)
+    except TelegramAPIError as error:
+        logger.warning("Could not tell the user about a refusal: %s", error)
 
 
 @router.errors()

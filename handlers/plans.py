@@ -13,7 +13,7 @@ from edge.keyboards import plans_keyboard
 from edge.states import PromoEntry
 from services.catalog import Catalog
 from services.models import UserRecord
-from services.money.promo import PromoError, PromoService
+from services.money.promo import PromoService
 from services.money.subscriptions import SubscriptionService
 from texts import Raw, Texts, format_moment
 
@@ -124,10 +124,8 @@ async def _activate(
     catalog: Catalog,
     settings: Settings,
 ) -> str:
-    try:
-        activation = await promo.activate(user.id, code.split()[0] if code.split() else "")
-    except PromoError as error:
-        return texts(f"promo_{error.reason}", **error.details)
+    # A refusal (PromoError) is said by the error handler.
+    activation = await promo.activate(user.id, code.split()[0] if code.split() else "")
     plan = catalog.plans_by_id[activation.promo.plan_id]
     return texts(
         "promo_ok",

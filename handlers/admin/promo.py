@@ -47,7 +47,7 @@ async def create_code(
         )
     except PromoError as error:
         limits = {"max_days": MAX_DAYS, "max_uses": grouped(MAX_USES)}  # for "bad_numbers"
-        return texts(f"admin_promo_{error.reason}", code=echo(code.upper()), **limits)
+        return texts(error.text_key, code=echo(code.upper()), **limits, **error.values)
     return texts(
         "admin_promo_created",
         code=created.code,

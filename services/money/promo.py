@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 
+from services.errors import UserFacingError
 from services.models import PromoActivation, PromoCode
 from services.money.staging import Staged, Table
 from services.money.subscriptions import SubscriptionService
@@ -28,12 +29,28 @@ _CONFLICT_REASONS = {
 }
 
 
-class PromoError(Exception):
-    """An activation or admin action is refused; `reason` selects the user's text."""
+# Each refusal's text: an admin's (creating a code) or a user's (activating one).
+PROMO_TEXTS = {
+    "bad_code": "admin_promo_bad_code",
+    "exists": "admin_promo_exists",
+    "bad_numbers": "admin_promo_bad_numbers",
+    "throttled": "promo_throttled",
+    "unknown": "promo_unknown",
+    "already_used": "promo_already_used",
+    "expired": "promo_expired",
+    "used_up": "promo_used_up",
+}
+
+
+class PromoError(UserFacingError):
+    """An activation or admin action is refused; `reason` names why (a key of
+    PROMO_TEXTS), and the text follows from it."""
+
+    TEXT_KEYS = frozenset(PROMO_TEXTS.values())
 
     def __init__(self, reason: str, **details: object) -> None:
-        super().__init__(reason)
-        self.reason = reason  # unknown, used_up, expired, already_used, throttled, disabled...
+        super().__init__(PROMO_TEXTS[reason], reason, **details)
+        self.reason = reason  # unknown, used_up, expired, already_used, throttled...
         self.details = details
 
 

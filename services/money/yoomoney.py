@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 from cachetools import TTLCache
 
+from services.errors import UserFacingError
 from services.models import Payment
 from services.money.payments import CreditResult, MoneyArrival, PaymentService
 from services.operator.alerts import AlertService
@@ -29,19 +30,24 @@ MAX_BACKOFF = 600.0
 CHECKERS_TRACKED = 100_000  # users whose last "check payment" press is remembered
 
 
-class YooMoneyError(Exception):
-    """The API answered with an error; `kind` is auth, rate_limited, api or network."""
+class YooMoneyError(UserFacingError):
+    """The API answered with an error; `kind` is auth, rate_limited, api or network. A
+    user who pressed "check payment" reads that it could not be checked now."""
+
+    TEXT_KEYS = frozenset({"pay_check_failed"})
 
     def __init__(self, kind: str, detail: str = "") -> None:
-        super().__init__(f"{kind}: {detail}" if detail else kind)
+        super().__init__("pay_check_failed", f"{kind}: {detail}" if detail else kind)
         self.kind = kind
 
 
-class CheckTooSoonError(Exception):
+class CheckTooSoonError(UserFacingError):
     """The user pressed "check payment" again within the cooldown."""
 
+    TEXT_KEYS = frozenset({"pay_check_too_soon"})
+
     def __init__(self, wait: float) -> None:
-        super().__init__(f"wait {wait:.0f} s")
+        super().__init__("pay_check_too_soon", f"wait {wait:.0f} s", seconds=f"{wait:.0f}")
         self.wait = wait
 
 

@@ -13,17 +13,21 @@ conditional of literals, or an f-string / variable whose values the resolver bel
 - `MAPPING.get(x, default)` over a literal dict (or a module-level one);
 - the return values of a called function or method (`self._due_reminder(...)`);
 - `error.reason` of an exception or record class: the first arguments of its constructor
-  calls (`PromoError("exists")`), narrowed to the methods the `try` block calls and minus
+  calls (`PaymentError(...)`), narrowed to the methods the `try` block calls and minus
   the values the same function already returned for (`if refusal.reason == "locked":`).
 
 A key that cannot be listed is checked as a pattern: some key must match it in both
-languages, and keys matching it are not reported as unused.
+languages, and keys matching it are not reported as unused. A refusal a service raises
+(a UserFacingError) lists the keys it may name in its class's TEXT_KEYS: those are
+checked by importing the classes.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import itertools
+import pkgutil
 import re
 import string
 from collections.abc import Iterator
@@ -33,6 +37,9 @@ from pathlib import Path
 
 import pytest
 
+from services.errors import UserFacingError
+from services.money.promo import PromoError
+from services.money.yoomoney import CheckTooSoonError, YooMoneyError
 from texts import CATALOGS, PLURAL_RULES, PLURAL_SPEC, Raw, get_texts, plural_form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -555,8 +562,38 @@ def test_the_scan_finds_the_text_calls(uses: tuple[list[Use], set[str]]) -> None
     assert {"start", "help", "profile", "admin_panel", "cmd_start"} <= keys
     # The dynamic keys the resolver is expected to list, not just match.
     assert {"btn_admin_users", "btn_enable", "btn_disable", "cmd_paysupport"} <= keys
-    assert {"admin_promo_exists", "promo_expired", "error_timeout", "queue_full"} <= keys
+    assert {"error_timeout", "queue_full"} <= keys  # refusals' keys: see the test below
     assert {"admin_broadcast_done", "revoked_notice"} <= keys
+
+
+def _user_facing_errors() -> list[type[UserFacingError]]:
+    """Every UserFacingError class the services define (imported, not scanned: a class
+    lists the keys it may name in TEXT_KEYS)."""
+    for module in pkgutil.walk_packages([str(ROOT / "services")], "services."):
+        importlib.import_module(module.name)
+    found: list[type[UserFacingError]] = []
+    pending = [UserFacingError]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            found.append(subclass)
+            pending.append(subclass)
+    return found
+
+
+def test_every_refusal_a_service_raises_names_a_text_in_both_languages() -> None:
+    classes = _user_facing_errors()
+    assert {PromoError, CheckTooSoonError, YooMoneyError} <= set(classes)  # the walk works
+    missing = [
+        f"{cls.__name__} {key!r} ({language})"
+        for cls in classes
+        for key in cls.TEXT_KEYS or {"(no TEXT_KEYS)"}
+        for language, catalog in CATALOGS.items()
+        if key not in catalog
+    ]
+    assert not missing, "refusals naming texts that do not exist:\n" + "\n".join(missing)
+    assert PromoError("expired", date="2026-01-01").text_key == "promo_expired"
+    with pytest.raises(ValueError, match="names no text"):
+        UserFacingError("pay_check_too_soon")  # a key its class does not list
 
 
 def test_every_key_the_code_uses_exists_in_both_languages(
