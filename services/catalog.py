@@ -43,9 +43,9 @@ PRICED_PER: Final[Mapping[Unit, int]] = MappingProxyType(
 )
 
 
-def unit_prices(**prices: float | None) -> dict[Unit, float]:
+def unit_prices(prices: Mapping[Unit, float | None]) -> dict[Unit, float]:
     """The units a catalog entry gives a price for (USD per PRICED_PER of the unit)."""
-    return {Unit(unit): price for unit, price in prices.items() if price is not None}
+    return {unit: price for unit, price in prices.items() if price is not None}
 
 
 class Provider(BaseModel):
@@ -87,11 +87,13 @@ class Model(BaseModel):
     def prices(self) -> Mapping[Unit, float]:
         """USD per PRICED_PER of each unit the catalog prices for this model."""
         return unit_prices(
-            input_tokens=self.price_input,
-            output_tokens=self.price_output,
-            images=self.price_image,
-            audio_seconds=self.price_audio_minute,
-            spoken_chars=self.price_spoken,
+            {
+                Unit.INPUT_TOKENS: self.price_input,
+                Unit.OUTPUT_TOKENS: self.price_output,
+                Unit.IMAGES: self.price_image,
+                Unit.AUDIO_SECONDS: self.price_audio_minute,
+                Unit.SPOKEN_CHARS: self.price_spoken,
+            }
         )
 
 
@@ -168,7 +170,7 @@ class Transcription(BaseModel):
     @property
     def prices(self) -> Mapping[Unit, float]:
         """USD per PRICED_PER of each unit priced: the minutes of audio heard."""
-        return unit_prices(audio_seconds=self.price_per_minute)
+        return unit_prices({Unit.AUDIO_SECONDS: self.price_per_minute})
 
 
 class Catalog(BaseModel):
