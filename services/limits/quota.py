@@ -6,7 +6,8 @@ limit; a referral bonus may add free requests a day. A request is counted when i
 let through (before any await: two devices racing for the last one cannot both pass)
 and given back if the model call fails.
 Plans may also carry a monthly token allowance, counted after each answer (one answer
-in flight may pass it). Admins are exempt.
+in flight may pass it). Users without a plan also have seconds of speech a day
+(`[transcription]`'s free_daily_seconds). Admins are exempt.
 """
 
 from __future__ import annotations
