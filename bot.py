@@ -47,7 +47,7 @@ from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
 from services.container import Services, create_services, plans_in_use
-from services.limits.flood import FloodControl
+from services.limits.flood import ANSWER_COST, FloodControl
 from services.log_setup import setup_logging
 from services.storage.base import Retention, StorageDamagedError
 from services.storage.json_store import JsonStorage
@@ -110,11 +110,14 @@ def create_dispatcher(
         StreamPacing(),  # what the Bot API server has shown, for every answer
     )
     in_flight = InFlightMiddleware()
+    flood = FloodControl(exempt=settings.admin_ids)
+    # What queued behind an answer becomes one more model call: charged like one.
+    services.chat.inbox.on_batch = lambda user_id: flood.charge(user_id, ANSWER_COST - 1)
     # Every middleware, in the order an update meets them (all outer: they run before
     # any filter; a message's ones after the update's, which gave `user` and `texts`).
     middlewares: list[tuple[TelegramEventObserver, BaseMiddleware]] = [
         (dispatcher.update, in_flight),
-        (dispatcher.update, FloodMiddleware(FloodControl(exempt=settings.admin_ids))),
+        (dispatcher.update, FloodMiddleware(flood)),
         (dispatcher.update, ArrivalOrder()),
         (dispatcher.update, UserContextMiddleware(services.users)),
         (

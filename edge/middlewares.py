@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -176,7 +177,8 @@ class FloodMiddleware(BaseMiddleware):
                 return await handler(event, data)
         else:
             joins = sender.id in self._handling and not (message.text or "").startswith("/")
-            verdict = self._flood.check(sender.id, cost=1 if joins else ANSWER_COST)
+            sent_at = min(time.time(), message.date.timestamp())  # Telegram's, to the second
+            verdict = self._flood.check(sender.id, sent_at, cost=1 if joins else ANSWER_COST)
             if verdict is Verdict.PASS:
                 return await self._handle_message(sender.id, handler, event, data)
         if verdict is Verdict.WARN:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -80,6 +81,9 @@ class Inbox:
         self._paste_part = paste_part
         self._paste_wait = paste_wait
         self._waiting: dict[int, list[Request]] = {}  # present while the user has a worker
+        # Told the user's id each time what queued up becomes one more request (flood
+        # control charges its model call).
+        self.on_batch: Callable[[int], None] | None = None
         self._told_full: set[int] = set()  # refused once since the queue last drained
         self._arrived: dict[int, asyncio.Event] = {}
 
@@ -153,6 +157,8 @@ class Inbox:
             return None
         self._waiting[user_id] = []
         self._told_full.discard(user_id)
+        if self.on_batch is not None:
+            self.on_batch(user_id)
         return join_messages(waiting, self._paste_part)
 
     def drop(self, user_id: int) -> int:

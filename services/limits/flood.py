@@ -3,12 +3,18 @@
 Per user, a token bucket of BURST tokens, refilled at RATE a second. An update costs
 one token; a message that starts a model call of its own (nothing is being answered
 for the sender) costs ANSWER_COST, as it brings a model call and an answer back, while
-one sent during an answer queues and joins it. The first update beyond the bucket gets
-one polite notice, then the user's updates are dropped quietly for COOLDOWN seconds.
+one sent during an answer queues and joins it, and costs one; what queued becomes one
+more model call when the answer ends, and that call is charged ANSWER_COST - 1 more
+(`charge`), so every model call costs at least ANSWER_COST whatever the timing. The
+rate is the sender's: a message counts at its date, not when the bot gets to it (a
+slow moment or a backlog after a restart is no flood). The first update beyond the
+bucket gets one polite notice, then the user's updates are dropped quietly for
+COOLDOWN seconds.
 
 So a script sending 60 messages in a second gets at most (BURST + RATE) / ANSWER_COST
-= 16 model calls, while ten messages typed fast (20 tokens at most) or a paste Telegram
-split in ten (its parts join: about 11) pass whole. Admins are exempt; the caller never
+= 16 model calls, however slowly the bot answers, while ten messages typed fast (at
+most 2 + 9 + 9 = 20 tokens) or a paste Telegram split in ten (its parts join) pass
+whole. Admins are exempt; the caller never
 passes payment updates through here (money is never dropped).
 """
 
@@ -55,19 +61,36 @@ class FloodControl:
         self._exempt = exempt
         self._buckets: TTLCache[int, _Bucket] = TTLCache(TRACKED, ttl=max(60.0, cooldown * 2))
 
+    def charge(self, user_id: int, cost: float, now: float | None = None) -> None:
+        """Take `cost` tokens for work that already passed (a queued batch's model call):
+        the bucket may run dry, so the user's next update is the one refused."""
+        if user_id in self._exempt:
+            return
+        moment = time.time() if now is None else now
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = _Bucket(tokens=float(self._burst), at=moment)
+        refill = max(0.0, moment - bucket.at) * self._rate
+        bucket.tokens = max(0.0, min(self._burst, bucket.tokens + refill) - cost)
+        bucket.at = max(bucket.at, moment)
+        self._buckets[user_id] = bucket
+
     def check(self, user_id: int, now: float | None = None, cost: float = 1) -> Verdict:
-        """Take `cost` tokens of the user's bucket, or say why not."""
+        """Take `cost` tokens of the user's bucket, or say why not. `now` is when the
+        user sent it (a message's date): the rate is the sender's, not how fast the bot
+        gets to the updates (a slow moment or a backlog after a restart is no flood)."""
         if user_id in self._exempt:
             return Verdict.PASS
-        moment = time.monotonic() if now is None else now
+        moment = time.time() if now is None else now
         bucket = self._buckets.get(user_id)
         if bucket is None:
             bucket = _Bucket(tokens=float(self._burst), at=moment)
         if moment < bucket.quiet_until:
             self._buckets[user_id] = bucket
             return Verdict.DROP
-        bucket.tokens = min(self._burst, bucket.tokens + (moment - bucket.at) * self._rate)
-        bucket.at = moment
+        refill = max(0.0, moment - bucket.at) * self._rate  # moments may come out of order
+        bucket.tokens = min(self._burst, bucket.tokens + refill)
+        bucket.at = max(bucket.at, moment)
         self._buckets[user_id] = bucket
         if bucket.tokens >= cost:
             bucket.tokens -= cost

@@ -103,3 +103,24 @@ async def test_messages_that_each_start_an_answer_are_stopped_sooner() -> None:
     for number in range(BURST):  # group messages rarely start a model call: one each
         await feed(middleware, worker, _message(f"в группе {number}", 6, "group"))
     assert len(worker.handled) == BURST // ANSWER_COST + BURST
+
+
+def test_a_charge_for_work_that_passed_can_empty_the_bucket_for_the_next_update() -> None:
+    flood = FloodControl(rate=3, burst=4, cooldown=30)
+    assert flood.check(7, now=100.0, cost=2) is Verdict.PASS
+    flood.charge(7, 5, now=100.0)  # more than is left: the bucket is empty, not negative
+    assert flood.check(7, now=100.0) is Verdict.WARN
+    assert flood.check(7, now=101.0) is Verdict.DROP  # then the cooldown
+    other = FloodControl(rate=3, burst=4, exempt=frozenset({8}))
+    other.charge(8, 100)  # admins are never charged
+    assert other.check(8) is Verdict.PASS
+
+
+def test_messages_count_at_their_date_so_a_backlog_is_no_flood() -> None:
+    flood = FloodControl(rate=3, burst=4, cooldown=30)
+    sent = [100.0 + 2 * n for n in range(10)]  # sent two seconds apart, delivered at once
+    assert all(flood.check(9, now=at, cost=2) is Verdict.PASS for at in sent)
+    late = FloodControl(rate=3, burst=4, cooldown=30)
+    assert late.check(9, now=200.0, cost=2) is Verdict.PASS
+    assert late.check(9, now=199.0, cost=2) is Verdict.PASS  # out of order: no refill
+    assert late.check(9, now=199.0, cost=2) is Verdict.WARN
