@@ -96,9 +96,14 @@ class MoneyRules:
 
     def load(self, state: MoneyState) -> None:
         """Index the loaded records (trusted: they were checked when written)."""
-        changes = _Changes()
-        for payment in state.payments:
-            self._put_payment(payment, changes)
+        payments, open_, credited = self._payments, self._open, self._credited
+        for payment in state.payments:  # tens of thousands at start-up: kept lean
+            payments[payment.id] = payment
+            if payment.status == "pending":
+                open_.setdefault((payment.user_id, payment.plan_id, payment.method), payment.id)
+            if payment.operations or payment.operation_id or payment.charge_id:
+                for event in money_events(payment):
+                    credited[event] = payment.id
         for item in state.unmatched:
             self._unmatched[item.id] = item
         for promo in state.promo_codes:
