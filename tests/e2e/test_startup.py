@@ -55,7 +55,7 @@ async def run_once(
     data_dir: Path,
     env: Mapping[str, str | None],
     *args: str,
-    timeout: float = 20,
+    timeout: float = 60,
 ) -> tuple[int, str, str]:
     """Run `python bot.py *args` to its end: (exit code, stdout, stderr)."""
     environment = bot_environment(telegram, llm, data_dir, overrides={**WARNINGS, **env})
@@ -63,7 +63,7 @@ async def run_once(
 
 
 async def run_in(
-    cwd: Path, environment: Mapping[str, str], *args: str, timeout: float = 20
+    cwd: Path, environment: Mapping[str, str], *args: str, timeout: float = 60
 ) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
