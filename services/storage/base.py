@@ -88,6 +88,9 @@ class MoneyRule(StrEnum):
     REFERRAL_CODE_UNIQUE = "referral_code_unique"  # one code per user, one user per code
     INVITED_ONCE = "invited_once"  # a user is invited once, by one inviter
     REWARD_ONCE = "reward_once"  # an invitation's reward is set once
+    # A shared store only: the record changed (another process committed it) since this
+    # process last read it; catch up with `money_changes()` and decide again.
+    STALE = "stale"
 
 
 class ConflictError(StorageError):
@@ -212,7 +215,13 @@ class Storage(ABC):
 
     Every write returns only when the change is durable, so whatever the bot confirms
     to a user afterwards survives a crash.
+
+    A `shared` store (a database) is used by several processes at once: each keeps the
+    live money records in memory, takes in the others' commits from `money_changes()`,
+    and a commit of a record changed meanwhile raises ConflictError(MoneyRule.STALE).
     """
+
+    shared: bool = False
 
     @abstractmethod
     async def open(self) -> None:
@@ -290,6 +299,12 @@ class Storage(ABC):
     async def commit(self, transaction: Transaction) -> None:
         """Write the records together, durably, all or nothing; ConflictError (nothing
         written) if they would break a money rule."""
+
+    async def money_changes(self) -> list[Transaction]:
+        """What other processes committed since this one loaded its money or last asked,
+        oldest first: the records to take into memory. A store one process owns (`shared`
+        false) has none."""
+        return []
 
     @abstractmethod
     async def find_payment(self, payment_id: str) -> Payment | None:
