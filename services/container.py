@@ -21,12 +21,13 @@ from services.chat.voice import VoiceService
 from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.models import Payment, UnmatchedMoney
-from services.money.outbox import OutboxService
+from services.money.books import open_books
 from services.money.payments import MoneyArrival, PaymentService
 from services.money.payments.records import REUSE_MARGIN
 from services.money.promo import PromoService
 from services.money.referrals import ReferralService
 from services.money.subscriptions import SubscriptionService
+from services.money.sync import MoneySync
 from services.money.yoomoney import YooMoneyChecker, YooMoneyClient
 from services.operator.alerts import AlertService
 from services.operator.broadcast import BroadcastService
@@ -57,6 +58,7 @@ class Services:
     quota: QuotaService
     referrals: ReferralService
     voice: VoiceService
+    money_sync: MoneySync
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -133,23 +135,22 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
     stats = StatsService(storage, settings.zone)
     stats.problem_listeners.append(lambda text: alerts.alert("stats", text))
     await stats.load()
-    subscriptions = SubscriptionService(storage, catalog)
-    subscriptions.load(money.subscriptions)
-    promo = PromoService(storage, subscriptions, settings.zone)
-    await promo.load(money.promo_codes, money.promo_activations)
+    books = await open_books(
+        storage,
+        money,
+        catalog,
+        retention,
+        zone=settings.zone,
+        invoice_ttl=settings.payment_ttl_hours * 3600,
+    )
+    subscriptions, promo, payments, referrals = (
+        books.subscriptions,
+        books.promo,
+        books.payments,
+        books.referrals,
+    )
     access = AccessService(catalog, subscriptions)
     broadcasts = BroadcastService(storage, rate=settings.broadcast_rate)
-    outbox = OutboxService(storage)
-    outbox.load(money.outbox)
-    payments = PaymentService(
-        storage,
-        subscriptions,
-        retention,
-        invoice_ttl=settings.payment_ttl_hours * 3600,
-        outbox=outbox,
-    )
-    referrals = ReferralService(storage, subscriptions, catalog)
-    referrals.load(money.referral_codes, money.referrals)
     quota = QuotaService(
         catalog,
         access,
@@ -158,10 +159,6 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         exempt=settings.admin_ids,
         extra_requests=referrals.extra_requests,
     )
-    payments.credit_rules.append(referrals.stage_reward)
-    payments.refund_rules.append(referrals.stage_refund)
-    payments.credit_listeners.append(referrals.on_credit)
-    await payments.load(money.payments, money.unmatched, money.stars_subscriptions)
     payments.unmatched_listeners.append(
         lambda item: alerts.alert(f"unmatched:{item.id}", unmatched_alert(item))
     )
@@ -213,6 +210,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         quota=quota,
         referrals=referrals,
         voice=VoiceService(catalog, llm, chat.gate, stats, alerts, usd_rub=settings.usd_rub_rate),
+        money_sync=books.sync,
     )
 
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 
 from services.models import OutboxItem, OutboxKind
 from services.money.staging import Staged
-from services.storage.base import DAY, Retention, Storage
+from services.money.sync import MoneySync, synced
+from services.storage.base import DAY, Retention, Storage, Transaction
 
 RETRY_FIRST = 5.0  # seconds before the first retry; doubled each time...
 RETRY_MAX = 600.0  # ...up to this
@@ -28,7 +29,8 @@ GIVE_UP_AFTER = 2 * DAY  # a temporary failure for this long becomes final
 
 
 class OutboxService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, sync: MoneySync | None = None) -> None:
+        self.sync = sync if sync is not None else MoneySync(storage)
         self._storage = storage
         self._items: dict[str, OutboxItem] = {}
         self._busy: set[str] = set()
@@ -38,6 +40,11 @@ class OutboxService:
         for item in items:
             self._items[item.id] = item
         self.changed.set()
+
+    def absorb(self, transaction: Transaction) -> None:
+        """Take in items another process committed (see MoneySync)."""
+        for item in transaction.outbox:
+            self._install(item)
 
     def prune(self, retention: Retention, now: float | None = None) -> None:
         moment = time.time() if now is None else now
@@ -134,12 +141,14 @@ class OutboxService:
         moment = time.time() if now is None else now
         self.stage(staged, dataclasses.replace(item, done_at=moment, attempts=item.attempts + 1))
 
+    @synced
     async def done(self, item: OutboxItem, now: float | None = None) -> OutboxItem:
         staged = Staged()
         self.stage_done(staged, item, now)
         await staged.commit(self._storage)
         return self._items[item.id]
 
+    @synced
     async def fail(self, item: OutboxItem, reason: str, now: float | None = None) -> OutboxItem:
         """Telegram finally refused: the item is given up, with the reason."""
         moment = time.time() if now is None else now
@@ -148,6 +157,7 @@ class OutboxService:
         )
         return await self._save(failed)
 
+    @synced
     async def retry_later(
         self, item: OutboxItem, error: str, delay: float | None = None, now: float | None = None
     ) -> OutboxItem:

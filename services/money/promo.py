@@ -15,6 +15,7 @@ from services.errors import UserFacingError
 from services.models import PromoActivation, PromoCode
 from services.money.staging import Staged, Table
 from services.money.subscriptions import SubscriptionService
+from services.money.sync import MoneySync, synced
 from services.operator.admin_input import MAX_DAYS, MAX_USES
 from services.storage.base import ConflictError, MoneyRule, Storage, Transaction
 
@@ -70,8 +71,13 @@ def normalize_code(code: str) -> str:
 
 class PromoService:
     def __init__(
-        self, storage: Storage, subscriptions: SubscriptionService, timezone: ZoneInfo
+        self,
+        storage: Storage,
+        subscriptions: SubscriptionService,
+        timezone: ZoneInfo,
+        sync: MoneySync | None = None,
     ) -> None:
+        self.sync = sync if sync is not None else MoneySync(storage)
         self._storage = storage
         self._subscriptions = subscriptions
         self._timezone = timezone
@@ -87,6 +93,17 @@ class PromoService:
         for activation in activations:
             self._users.setdefault(activation.code, set()).add(activation.user_id)
         await self._recover_unrecorded_activations()
+
+    def absorb(self, transaction: Transaction) -> None:
+        """Take in codes and activations another process committed (see MoneySync)."""
+        for promo in transaction.promo_codes:
+            self._codes.install(promo)
+        for code in transaction.deleted_promo_codes:
+            deleted = self._codes.get(code)
+            if deleted is not None:
+                self._codes.remove(deleted)
+        for activation in transaction.promo_activations:
+            self._users.setdefault(activation.code, set()).add(activation.user_id)
 
     async def _recover_unrecorded_activations(self) -> None:
         """Files written by format 1 could hold a promo period without its activation
@@ -116,6 +133,7 @@ class PromoService:
     def used_by(self, code: str, user_id: int) -> bool:
         return user_id in self._users.get(code, ())
 
+    @synced
     async def create(
         self,
         code: str,
@@ -146,6 +164,7 @@ class PromoService:
         await self._put(promo)
         return promo
 
+    @synced
     async def delete(self, code: str) -> bool:
         promo = self._codes.get(normalize_code(code))
         if promo is None:
@@ -157,6 +176,7 @@ class PromoService:
         await staged.commit(self._storage)
         return True
 
+    @synced
     async def set_disabled(self, code: str, disabled: bool) -> PromoCode | None:
         promo = self.get(code)
         if promo is None:
@@ -171,6 +191,7 @@ class PromoService:
         await staged.commit(self._storage)
 
     # User side ----------------------------------------------------------------------
+    @synced
     async def activate(self, user_id: int, code: str, now: float | None = None) -> Activation:
         """Activate a code for a user; raises PromoError with the reason otherwise.
 
@@ -202,6 +223,8 @@ class PromoService:
         try:
             await staged.commit(self._storage)
         except ConflictError as conflict:  # the store counted it first (nothing written)
+            if conflict.rule is MoneyRule.STALE:
+                raise  # decided on an old record: MoneySync decides again
             raise PromoError(_CONFLICT_REASONS.get(conflict.rule, "used_up")) from conflict
         return Activation(promo, subscription.end)
 

@@ -29,7 +29,8 @@ from services.models import Payment, Referral, ReferralCode
 from services.money.payments import CreditResult
 from services.money.staging import InFlight, Staged, Table
 from services.money.subscriptions import SubscriptionService
-from services.storage.base import ConflictError, Storage, Transaction
+from services.money.sync import MoneySync, synced
+from services.storage.base import ConflictError, MoneyRule, Storage, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +119,13 @@ class ReferralService:
     committed through storage, checked and claimed in memory before the first await."""
 
     def __init__(
-        self, storage: Storage, subscriptions: SubscriptionService, catalog: Catalog
+        self,
+        storage: Storage,
+        subscriptions: SubscriptionService,
+        catalog: Catalog,
+        sync: MoneySync | None = None,
     ) -> None:
+        self.sync = sync if sync is not None else MoneySync(storage)
         self._storage = storage
         self._subscriptions = subscriptions
         self._catalog = catalog
@@ -137,6 +143,13 @@ class ReferralService:
         for referral in referrals:
             self._referrals.install(referral)
 
+    def absorb(self, transaction: Transaction) -> None:
+        """Take in codes and invitations another process committed (see MoneySync)."""
+        for code in transaction.referral_codes:
+            self._codes.install(code)
+        for referral in transaction.referrals:
+            self._referrals.install(referral)
+
     # Codes --------------------------------------------------------------------------
     def code_of(self, user_id: int) -> str | None:
         record = self._codes.get(user_id)
@@ -145,6 +158,7 @@ class ReferralService:
     def owner_of(self, code: str) -> int | None:
         return self._owners.get(code)
 
+    @synced
     async def code_for(self, user_id: int, now: float | None = None) -> str:
         """The user's invite code, made and stored the first time; the same ever after
         (also for two requests at once)."""
@@ -162,6 +176,7 @@ class ReferralService:
         return code
 
     # Invitations ----------------------------------------------------------------------
+    @synced
     async def arrive(
         self,
         user_id: int,
@@ -198,6 +213,8 @@ class ReferralService:
         try:
             await self._commit(staged)
         except ConflictError as conflict:  # the store has an invitation of them already
+            if conflict.rule is MoneyRule.STALE:
+                raise  # decided on an old record: MoneySync decides again
             logger.info("Invite link not counted for user %s: %s", user_id, conflict)
             return None
         logger.info("User %s invited by %s", user_id, inviter)

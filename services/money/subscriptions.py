@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from services.catalog import Catalog, Plan
 from services.models import Period, Subscription
 from services.money.staging import InFlight, Staged, StagedTable
+from services.money.sync import MoneySync, synced
 from services.storage.base import Retention, Storage, Transaction
 
 DAY = 86_400.0
@@ -81,7 +82,8 @@ class SubscriptionService:
     Subscriptions are immutable: a change installs a new copy (see `StagedTable`).
     """
 
-    def __init__(self, storage: Storage, catalog: Catalog) -> None:
+    def __init__(self, storage: Storage, catalog: Catalog, sync: MoneySync | None = None) -> None:
+        self.sync = sync if sync is not None else MoneySync(storage)
         self._storage = storage
         self._catalog = catalog
         self._held = HeldPlans()
@@ -95,6 +97,11 @@ class SubscriptionService:
                 self._held.install(subscription)  # another plan of the same user: rare
             else:
                 by_user[subscription.user_id] = (subscription,)
+
+    def absorb(self, transaction: Transaction) -> None:
+        """Take in subscriptions another process committed (see MoneySync)."""
+        for subscription in transaction.subscriptions:
+            self._held.install(subscription)
 
     def prune(self, retention: Retention, now: float | None = None) -> None:
         """Forget subscriptions that left the live set (they stay in the archive)."""
@@ -171,6 +178,7 @@ class SubscriptionService:
         self.stage(staged, updated)
         return updated
 
+    @synced
     async def grant(
         self, user_id: int, plan_id: str, days: int, source: str, now: float | None = None
     ) -> Subscription:
@@ -184,6 +192,7 @@ class SubscriptionService:
             await self._in_flight.settled(subscription.key)
         return subscription
 
+    @synced
     async def revoke(
         self, user_id: int, plan_id: str | None = None, now: float | None = None
     ) -> list[str]:
@@ -239,6 +248,7 @@ class SubscriptionService:
         return False
 
     # Reminders ----------------------------------------------------------------------
+    @synced
     async def take_due_reminders(self, now: float | None = None) -> list[Reminder]:
         """Reminders due now, marked as sent in one commit first, so none goes out twice."""
         moment = time.time() if now is None else now

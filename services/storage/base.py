@@ -20,6 +20,7 @@ fast path); a commit that would break one raises `ConflictError` and writes noth
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -217,8 +218,11 @@ class Storage(ABC):
     to a user afterwards survives a crash.
 
     A `shared` store (a database) is used by several processes at once: each keeps the
-    live money records in memory, takes in the others' commits from `money_changes()`,
-    and a commit of a record changed meanwhile raises ConflictError(MoneyRule.STALE).
+    live money records in memory and makes its money decisions inside
+    `money_decision()`, which holds every process's decisions one at a time; within it,
+    `money_changes()` brings the others' commits into memory first, so a decision reads
+    current records. A commit of a record changed meanwhile (a decision made outside)
+    raises ConflictError(MoneyRule.STALE); a record read by `find_payment` counts as seen.
     """
 
     shared: bool = False
@@ -299,6 +303,13 @@ class Storage(ABC):
     async def commit(self, transaction: Transaction) -> None:
         """Write the records together, durably, all or nothing; ConflictError (nothing
         written) if they would break a money rule."""
+
+    @contextlib.asynccontextmanager
+    async def money_decision(self) -> AsyncIterator[None]:
+        """Hold the money decisions of every process sharing this store, one at a time
+        (a database: an advisory lock). A store one process owns holds nothing: the
+        services' claims before their first await keep its decisions apart."""
+        yield
 
     async def money_changes(self) -> list[Transaction]:
         """What other processes committed since this one loaded its money or last asked,

@@ -4,13 +4,21 @@ proof that the services need nothing of the JSON files behind the interface.
 It keeps everything, as a database would: a "restart" is new services loading from the
 same object. The money rules are checked at commit with the same index as the JSON
 store's (`MoneyRules`); records come out as copies where a caller could change them.
+
+`another_process()` plays a database shared by several processes: a view on the same
+data with its own cursor in the money log and its own idea of which version of each
+record it has seen (`shared`, `money_decision`, `money_changes`, STALE).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
 import dataclasses
+import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 import orjson
@@ -32,8 +40,10 @@ from services.models import (
     UserRecord,
 )
 from services.storage.base import (
+    ConflictError,
     DeliveryLog,
     Document,
+    MoneyRule,
     MoneyState,
     Retention,
     Storage,
@@ -85,6 +95,23 @@ class MemoryStorage(Storage):
         self._state: dict[str, bytes] = {}
         self._broadcasts: dict[str, Broadcast] = {}
         self._deliveries: dict[str, MemoryDeliveryLog] = {}
+        # Shared by the views of `another_process()`:
+        self._log: list[tuple[int, Transaction]] = []  # (the committing view, the records)
+        self._versions: dict[Hashable, int] = {}  # record -> the log position it came at
+        self._decisions = asyncio.Lock()
+        # This view's own:
+        self._view = 0
+        self._cursor = 0
+        self._seen: dict[Hashable, int] = {}
+
+    _views = itertools.count(1)
+
+    def another_process(self) -> MemoryStorage:
+        """A second process's view of the same data; both views are `shared` from now."""
+        self.shared = True
+        view = copy.copy(self)
+        view._view, view._cursor, view._seen = next(self._views), len(self._log), {}
+        return view
 
     async def open(self) -> None:
         pass
@@ -155,6 +182,8 @@ class MemoryStorage(Storage):
     # Money -------------------------------------------------------------------------------
     async def load_money(self) -> MoneyState:
         now, keep = time.time(), self.retention
+        self._cursor = len(self._log)
+        self._seen = dict(self._versions)
         return MoneyState(
             payments=self._payments.live(lambda p: keep.payment_is_live(p, now)),
             subscriptions=self._subscriptions.live(lambda s: keep.subscription_is_live(s, now)),
@@ -167,10 +196,41 @@ class MemoryStorage(Storage):
             outbox=self._outbox.live(lambda o: keep.outbox_is_live(o, now)),
         )
 
+    @contextlib.asynccontextmanager
+    async def money_decision(self) -> AsyncIterator[None]:
+        if not self.shared:
+            yield
+            return
+        async with self._decisions:
+            yield
+
+    async def money_changes(self) -> list[Transaction]:
+        if not self.shared:
+            return []
+        changes = []
+        for position in range(self._cursor, len(self._log)):
+            view, transaction = self._log[position]
+            if view != self._view:
+                changes.append(transaction)
+                for key in _record_keys(transaction):
+                    self._seen[key] = position
+        self._cursor = len(self._log)
+        return changes
+
     async def commit(self, transaction: Transaction) -> None:
         if not transaction:
             return
+        keys = list(_record_keys(transaction))
+        if self.shared:
+            for key in keys:
+                version = self._versions.get(key)
+                if version is not None and self._seen.get(key) != version:
+                    raise ConflictError(MoneyRule.STALE, str(key))
         self._rules.claim(transaction)  # ConflictError: nothing stored
+        position = len(self._log)
+        self._log.append((self._view, transaction))
+        for key in keys:
+            self._versions[key] = self._seen[key] = position
         self._payments.put(transaction.payments)
         self._subscriptions.put(transaction.subscriptions)
         self._promo_codes.put(transaction.promo_codes)
@@ -185,7 +245,12 @@ class MemoryStorage(Storage):
 
     async def find_payment(self, payment_id: str) -> Payment | None:
         payment = self._payments.rows.get(payment_id)
-        return self._payments.out(payment) if payment is not None else None
+        if payment is None:
+            return None
+        key = ("payment", payment_id)
+        if key in self._versions:
+            self._seen[key] = self._versions[key]
+        return self._payments.out(payment)
 
     async def iter_payments(self, created_since: float = 0.0) -> AsyncIterator[Payment]:
         payments = self._payments.live(lambda p: p.created_at >= created_since)
@@ -230,6 +295,21 @@ class MemoryStorage(Storage):
 
     async def save_state(self, name: str, document: Document) -> None:
         self._state[name] = orjson.dumps(document)
+
+
+def _record_keys(transaction: Transaction) -> Iterator[Hashable]:
+    """Each money record of the transaction by its kind and key (what STALE compares)."""
+    t = transaction
+    yield from (("payment", p.id) for p in t.payments)
+    yield from (("subscription", s.user_id, s.plan_id) for s in t.subscriptions)
+    yield from (("promo", p.code) for p in t.promo_codes)
+    yield from (("promo", code) for code in t.deleted_promo_codes)
+    yield from (("activation", a.code, a.user_id) for a in t.promo_activations)
+    yield from (("unmatched", u.id) for u in t.unmatched)
+    yield from (("stars", s.id) for s in t.stars_subscriptions)
+    yield from (("referral_code", c.user_id) for c in t.referral_codes)
+    yield from (("referral", r.user_id) for r in t.referrals)
+    yield from (("outbox", o.id) for o in t.outbox)
 
 
 class MemoryDeliveryLog(DeliveryLog):

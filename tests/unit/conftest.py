@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog, load_catalog
-from services.money.outbox import OutboxService
+from services.money.books import MoneyBooks, open_books
 from services.money.payments import PaymentService
 from services.money.payments.records import REUSE_MARGIN
 from services.money.promo import PromoService
@@ -35,6 +35,7 @@ class Money:
     subscriptions: SubscriptionService
     payments: PaymentService
     promo: PromoService
+    books: MoneyBooks
 
 
 @dataclass
@@ -46,22 +47,19 @@ async def open_money(data_dir: Path, catalog: Catalog) -> JsonMoney:
     """The money services over a JSON store, loaded as at start-up (a restart each call)."""
     storage = JsonStorage(data_dir, RETENTION)
     money = await open_money_on(storage, catalog)
-    return JsonMoney(storage, money.subscriptions, money.payments, money.promo)
+    return JsonMoney(storage, money.subscriptions, money.payments, money.promo, money.books)
 
 
 async def open_money_on(storage: Storage, catalog: Catalog) -> Money:
     """The money services over `storage`, loaded as at start-up (a restart each call:
-    a memory store plays a database that outlives the process)."""
+    a memory store plays a database that outlives the process), wired as in production."""
     await storage.open()
-    state = await storage.load_money()
-    subscriptions = SubscriptionService(storage, catalog)
-    subscriptions.load(state.subscriptions)
-    promo = PromoService(storage, subscriptions, ZoneInfo("Europe/Moscow"))
-    await promo.load(state.promo_codes, state.promo_activations)
-    outbox = OutboxService(storage)
-    outbox.load(state.outbox)
-    payments = PaymentService(
-        storage, subscriptions, RETENTION, invoice_ttl=INVOICE_TTL, outbox=outbox
+    books = await open_books(
+        storage,
+        await storage.load_money(),
+        catalog,
+        RETENTION,
+        zone=ZoneInfo("Europe/Moscow"),
+        invoice_ttl=INVOICE_TTL,
     )
-    await payments.load(state.payments, state.unmatched, state.stars_subscriptions)
-    return Money(storage, subscriptions, payments, promo)
+    return Money(storage, books.subscriptions, books.payments, books.promo, books)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.money.payments.errors import PaymentError, PaymentRefusal
 from services.money.staging import InFlight, Staged
-from services.storage.base import ConflictError, Storage
+from services.storage.base import ConflictError, MoneyRule, Storage
 
 
 class PaymentCommits:
@@ -23,6 +23,8 @@ class PaymentCommits:
         try:
             await self._in_flight.commit(staged, self.storage, ids)
         except ConflictError as conflict:  # nothing was written; the memory is put back
+            if conflict.rule is MoneyRule.STALE:
+                raise  # decided on an old record: MoneySync decides again
             raise PaymentError(PaymentRefusal.CONFLICT, rule=conflict.rule) from conflict
 
     async def settled(self, key: str) -> None:

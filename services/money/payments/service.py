@@ -26,7 +26,8 @@ from services.money.payments.stars_subscriptions import StarsSubscriptions
 from services.money.payments.unmatched import UnmatchedLedger
 from services.money.staging import Staged
 from services.money.subscriptions import SubscriptionService
-from services.storage.base import Retention, Storage
+from services.money.sync import MoneySync, synced
+from services.storage.base import Retention, Storage, Transaction
 
 
 class PaymentService:
@@ -41,8 +42,10 @@ class PaymentService:
         *,
         invoice_ttl: float,
         outbox: OutboxService | None = None,
+        sync: MoneySync | None = None,
     ) -> None:
-        self.outbox = outbox if outbox is not None else OutboxService(storage)
+        self.sync = sync if sync is not None else MoneySync(storage)
+        self.outbox = outbox if outbox is not None else OutboxService(storage, self.sync)
         commits = PaymentCommits(storage)
         claims = Claims()  # payments with a refund, subscriptions with a renewal change
         self._commits = commits
@@ -92,6 +95,16 @@ class PaymentService:
         self._stars.load(stars_subscriptions)
         await self._invoices.load(payments)
 
+    def absorb(self, transaction: Transaction) -> None:
+        """Take in payments, unmatched money and Stars subscriptions another process
+        committed (see MoneySync)."""
+        for payment in transaction.payments:
+            self._invoices.table.install(payment)
+        for item in transaction.unmatched:
+            self._unmatched.table.install(item)
+        for record in transaction.stars_subscriptions:
+            self._stars.table.install(record)
+
     def prune(self, now: float | None = None) -> None:
         """Forget payments, unmatched money and Stars subscriptions that left the live set."""
         moment = time.time() if now is None else now
@@ -140,6 +153,7 @@ class PaymentService:
         return self._invoices.plan_of(payment)
 
     # Invoices ---------------------------------------------------------------------
+    @synced
     async def open_invoice(
         self, user_id: int, plan_id: str, method: str, now: float | None = None
     ) -> Payment:
@@ -147,31 +161,38 @@ class PaymentService:
         again), or a new one."""
         return await self._invoices.open_invoice(user_id, plan_id, method, now)
 
+    @synced
     async def reject(self, payment_id: str, *, reason: str, decided_by: int) -> Payment:
         return await self._invoices.reject(payment_id, reason=reason, decided_by=decided_by)
 
+    @synced
     async def take_receipt(self, payment_id: str, *, attached: bool) -> Payment | None:
         """SBP: a receipt or "I have paid"; the invoice if the managers should get it now."""
         return await self._invoices.take_receipt(payment_id, attached=attached)
 
+    @synced
     async def note(self, payment: Payment, text: str) -> Payment:
         return await self._invoices.note(payment, text)
 
+    @synced
     async def expire_stale(self, max_age: float, now: float | None = None) -> list[Payment]:
         """Pending payments older than `max_age` seconds become expired: one commit."""
         return await self._invoices.expire_stale(max_age, now)
 
     # Money arriving and credits -------------------------------------------------------
+    @synced
     async def accept(self, arrival: MoneyArrival, *, minimum_share: float = 1.0) -> ArrivalOutcome:
         """The one path for money a payment system reports (see `Arrivals.accept`)."""
         return await self._arrivals.accept(arrival, minimum_share=minimum_share)
 
+    @synced
     async def accept_or_record(
         self, arrival: MoneyArrival, *, minimum_share: float = 1.0
     ) -> ArrivalOutcome:
         """`accept`, never raising for one arrival's sake (a failure is recorded)."""
         return await self._arrivals.accept_or_record(arrival, minimum_share=minimum_share)
 
+    @synced
     async def credit(
         self,
         payment_id: str,
@@ -194,15 +215,18 @@ class PaymentService:
             retried=retried,
         )
 
+    @synced
     async def confirm(self, payment_id: str, *, decided_by: int) -> CreditResult:
         """A manager confirms by hand: SBP, or YooMoney money that arrived short."""
         return await self._credits.confirm(payment_id, decided_by=decided_by)
 
     # Unmatched money ------------------------------------------------------------------
+    @synced
     async def record_unmatched(self, item: UnmatchedMoney) -> UnmatchedMoney | None:
         """Record money that could not be credited, once per arrival; admins are told."""
         return await self._unmatched.record(item)
 
+    @synced
     async def resolve_unmatched(self, money_id: str, *, decided_by: int) -> UnmatchedMoney:
         """An admin settled it (refunded, credited by hand, or it was not for us)."""
         return await self._unmatched.resolve(money_id, decided_by=decided_by)
@@ -221,6 +245,7 @@ class PaymentService:
         """The user's paid Stars subscriptions inside their period."""
         return self._stars.running(user_id, now)
 
+    @synced
     async def open_subscription(
         self, user_id: int, plan_id: str, now: float | None = None
     ) -> StarsSubscription:
@@ -236,15 +261,18 @@ class PaymentService:
     def end_renewal_change(self, subscription_id: str) -> None:
         self._stars.end_renewal_change(subscription_id)
 
+    @synced
     async def set_renewal(self, subscription_id: str, *, canceled: bool) -> StarsSubscription:
         """Record that Telegram renews the subscription no more, or again."""
         return await self._stars.set_renewal(subscription_id, canceled=canceled)
 
+    @synced
     async def complete_cancel(self, item: OutboxItem, now: float | None = None) -> None:
         """Telegram cancelled a subscription's renewal: record it with the request done."""
         await self._stars.complete_cancel(item, now)
 
     # Refunds --------------------------------------------------------------------------
+    @synced
     async def begin_refund(self, payment_id: str) -> Payment:
         """Claim a paid payment for a refund; a second press at once is refused."""
         return await self._refunds.begin(payment_id)
@@ -252,22 +280,27 @@ class PaymentService:
     def end_refund(self, payment_id: str) -> None:
         self._refunds.end(payment_id)
 
+    @synced
     async def refund(self, payment_id: str, *, decided_by: int) -> Payment:
         """Record a refund (after the money went back) and take the unused period back."""
         return await self._refunds.refund(payment_id, decided_by=decided_by)
 
+    @synced
     async def request_refund(self, payment_id: str, *, decided_by: int) -> OutboxItem:
         """Return a Stars payment through the outbox (the request saved first)."""
         return await self._refunds.request(payment_id, decided_by=decided_by)
 
+    @synced
     async def request_unmatched_refund(self, money_id: str, *, decided_by: int) -> OutboxItem:
         """The same for Stars recorded as not credited (`stars:<charge id>`)."""
         return await self._refunds.request_unmatched(money_id, decided_by=decided_by)
 
+    @synced
     async def complete_refund(self, item: OutboxItem, now: float | None = None) -> list[OutboxItem]:
         """Telegram returned the Stars: record it, with its follow-ups (returned)."""
         return await self._refunds.complete(item, now)
 
+    @synced
     async def tell_later(self, user_id: int, text: str, params: dict[str, str]) -> None:
         """Tell a user something through the outbox (retried until Telegram takes it)."""
         staged = Staged()

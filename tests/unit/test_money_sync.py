@@ -1,0 +1,130 @@
+"""Two processes on one shared store make their money decisions on current records:
+each takes in the other's commits before deciding (MoneySync), so nothing paid is lost
+or granted twice, whichever process handles what."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+
+from services.catalog import Catalog
+from services.money.payments import MoneyArrival
+from services.money.promo import PromoError
+from services.storage.base import ConflictError, MoneyRule, Transaction
+from services.storage.memory import MemoryStorage
+from tests.unit.conftest import RETENTION, Money, open_money_on
+from tests.unit.test_storage_contract import payment
+
+USER = 900
+DAY = 86_400.0
+
+
+async def two_processes(catalog: Catalog) -> tuple[Money, Money]:
+    """Two processes' money services on one shared store (a database, played in memory)."""
+    first_store = MemoryStorage(RETENTION)
+    second_store = first_store.another_process()
+    return await open_money_on(first_store, catalog), await open_money_on(second_store, catalog)
+
+
+def plan_end(money: Money, user_id: int, plan_id: str) -> float:
+    (plan,) = [p for p in money.subscriptions.active_plans(user_id) if p.plan.id == plan_id]
+    return plan.end
+
+
+async def test_a_plan_paid_on_one_process_is_extended_not_replaced_on_the_other(
+    catalog: Catalog,
+) -> None:
+    first, second = await two_processes(catalog)
+    now = time.time()
+    await first.subscriptions.grant(USER, "premium1", 30, "payment:a", now)
+    await second.subscriptions.grant(USER, "premium1", 30, "payment:b", now)  # stale memory
+    for money in (first, second):
+        await money.books.sync.catch_up()
+        assert plan_end(money, USER, "premium1") == pytest.approx(now + 60 * DAY)
+    restarted = await open_money_on(first.storage.another_process(), catalog)  # type: ignore[attr-defined]
+    assert plan_end(restarted, USER, "premium1") == pytest.approx(now + 60 * DAY)
+
+
+async def test_one_payment_reported_to_both_processes_at_once_is_credited_once(
+    catalog: Catalog,
+) -> None:
+    first, second = await two_processes(catalog)
+    invoice = await first.payments.open_invoice(USER, "premium1", "stars")
+    charge = MoneyArrival("stars", "charge-1", invoice.amount, "XTR", invoice.id, user_id=USER)
+    outcomes = await asyncio.gather(
+        first.payments.accept_or_record(charge), second.payments.accept_or_record(charge)
+    )
+    credited = [o.credit for o in outcomes if o.credit is not None and o.credit.newly_paid]
+    assert len(credited) == 1
+    for money in (first, second):
+        await money.books.sync.catch_up()
+        (plan,) = money.subscriptions.active_plans(USER)
+        assert plan.end == pytest.approx(credited[0].end)
+        assert money.payments.get(invoice.id).status == "paid"  # type: ignore[union-attr]
+        assert money.payments.unmatched() == []
+
+
+async def test_a_ten_use_code_activated_by_a_hundred_users_on_two_processes_gives_ten(
+    catalog: Catalog,
+) -> None:
+    first, second = await two_processes(catalog)
+    await first.promo.create("TEN", "ai_group", 7, created_by=1, max_uses=10)
+
+    async def activate(money: Money, user_id: int) -> bool:
+        try:
+            await money.promo.activate(user_id, "TEN")
+        except PromoError as refused:
+            assert refused.text_key.endswith("used_up"), refused.text_key
+            return False
+        return True
+
+    results = await asyncio.gather(
+        *(activate(first if user % 2 else second, user) for user in range(1000, 1100))
+    )
+    assert sum(results) == 10
+    state = await first.storage.load_money()
+    assert len(state.promo_activations) == 10
+    assert len([s for s in state.subscriptions if s.plan_id == "ai_group"]) == 10
+
+
+async def test_an_invoice_opened_on_one_process_is_shown_again_by_the_other(
+    catalog: Catalog,
+) -> None:
+    first, second = await two_processes(catalog)
+    opened = await first.payments.open_invoice(USER, "premium1", "yoomoney")
+    again = await second.payments.open_invoice(USER, "premium1", "yoomoney")
+    assert again.id == opened.id
+    state = await first.storage.load_money()
+    assert [p.id for p in state.payments if p.status == "pending"] == [opened.id]
+
+
+async def test_a_notice_committed_by_one_process_reaches_the_others_outbox(
+    catalog: Catalog,
+) -> None:
+    first, second = await two_processes(catalog)
+    invoice = await first.payments.open_invoice(USER, "premium1", "sbp")
+    await first.payments.confirm(invoice.id, decided_by=1)  # tells the user via the outbox
+    assert second.payments.outbox.pending() == []
+    assert await second.books.sync.catch_up() >= 1
+    assert [item.user_id for item in second.payments.outbox.pending()] == [USER]
+
+
+async def test_a_commit_on_a_record_changed_meanwhile_is_stale_and_writes_nothing() -> None:
+    """The store's own guard for a decision made outside MoneySync."""
+    first = MemoryStorage(RETENTION)
+    second = first.another_process()
+    await first.load_money()
+    await second.load_money()
+    invoice = payment("p-stale")
+    await first.commit(Transaction(payments=[invoice]))
+    paid = dataclasses.replace(invoice, status="paid")
+    with pytest.raises(ConflictError) as stale:
+        await second.commit(Transaction(payments=[paid]))
+    assert stale.value.rule is MoneyRule.STALE
+    assert (await first.find_payment(invoice.id)).status == "pending"  # type: ignore[union-attr]
+    assert [t.payments[0].id for t in await second.money_changes()] == [invoice.id]
+    await second.commit(Transaction(payments=[paid]))  # current now
+    assert [t.payments[0].status for t in await first.money_changes()] == ["paid"]
