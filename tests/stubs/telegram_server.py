@@ -12,6 +12,12 @@ Telegram charging the next period, `repeat_update` a delivery seen twice;
 `editUserStarSubscription` is recorded in `subscription_edits` (400 for a charge id that
 is not a subscription's first charge).
 
+Webhooks (`setWebhook`, `deleteWebhook`, `getWebhookInfo`): validated as the Bot API
+server does (its error texts); while one is set, `getUpdates` answers 409 and pending
+updates are POSTed to it by tests/stubs/webhook_delivery.py (per-chat queues, retries,
+`max_connections`); knobs `webhook_timeout`, `webhook_retry_scale`, `webhook_targets`,
+and every POST in `webhook_attempts`.
+
 Drafts (`sendMessageDraft`): recorded per chat (`drafts_in`, `visible_draft`), with
 flood control (`draft_limit_per_second`, `draft_429_once`); `drafts_supported = False`
 plays a server without them (404 "method not found"); `stop_draft` is the user pressing
@@ -37,8 +43,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import PurePosixPath
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
 
@@ -50,6 +58,7 @@ from tests.stubs.telegram_text import (
     parse_html,
     utf16_len,
 )
+from tests.stubs.webhook_delivery import Attempt, Webhook, WebhookDelivery
 
 T = TypeVar("T")
 
@@ -118,6 +127,8 @@ NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 DRAFT_TTL = 30.0  # a draft is a temporary preview: clients drop it after this long
 METHOD_NOT_FOUND = "Not Found: method not found"
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})  # what the Bot API server accepts for https
+_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class ApiError(Exception):
@@ -237,6 +248,7 @@ class _UpdateQueue:
         self.confirmed = 0  # every update_id below this was confirmed
         self.allowed: frozenset[str] | None = None  # None: Telegram's default set
         self.dropped: list[dict[str, Any]] = []
+        self.answered: set[int] = set()  # by the webhook (not through an offset)
         self.changed = asyncio.Event()
         self.generation = 0  # of getUpdates calls: a newer one ends an older one
 
@@ -268,6 +280,14 @@ class _UpdateQueue:
         kinds = frozenset(kinds)
         self.allowed = kinds or None
 
+    def remove(self, update_id: int) -> None:
+        """One update answered by the webhook (queues are independent: any order)."""
+        for index, update in enumerate(self.pending):
+            if update["update_id"] == update_id:
+                del self.pending[index]
+                break
+        self.answered.add(update_id)
+
 
 def _listening_socket(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -278,6 +298,44 @@ def _listening_socket(port: int = 0) -> socket.socket:
 
 def _bool(value: Any) -> bool:
     return value in (True, 1, "true", "True", "1")
+
+
+@dataclass(frozen=True)
+class _Described:
+    """A result answered with a description ("Webhook was set")."""
+
+    result: Any
+    description: str
+
+
+def _check_webhook_url(url: str) -> None:
+    """Refuse a webhook URL as the Bot API server does ("bad webhook: ..." comes from its
+    check before setWebhook answers). One difference: plain http to 127.0.0.1 (or
+    localhost) on any port is accepted, as a Bot API server in --local mode accepts it:
+    the tests have no TLS. Hosts are not resolved."""
+    try:
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        port = parts.port
+    except ValueError:
+        raise ApiError(400, "Bad Request: invalid webhook URL specified") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ApiError(400, "Bad Request: invalid webhook URL specified")
+    local = host in ("127.0.0.1", "localhost")
+    if parts.scheme == "http":
+        if not local:
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        return
+    if (port or 443) not in WEBHOOK_PORTS:
+        raise ApiError(
+            400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+        )
+    with contextlib.suppress(ValueError):
+        address = ip_address(host)
+        if not address.is_global:
+            raise ApiError(400, f"Bad Request: bad webhook: IP address {host} is reserved")
 
 
 class FakeTelegram:
@@ -342,7 +400,12 @@ class FakeTelegram:
         self.pollers = 0  # getUpdates calls
         self.unauthorized: list[str] = []  # methods called with a wrong token (answered 401)
         self.poll_ports: dict[int, float] = {}  # client port -> last getUpdates time
-        self.webhook_url = ""
+        self.webhook: Webhook | None = None  # what setWebhook set
+        self.webhook_attempts: list[Attempt] = []  # every POST to the webhook
+        self.webhook_timeout = 60.0  # seconds Telegram waits for the webhook's answer
+        self.webhook_retry_scale = 1.0  # retry delays (at once, 2 s, 4 s...) times this
+        self.webhook_targets: list[str] | None = None  # URLs to POST to in turn instead
+        self._delivery: WebhookDelivery | None = None
         # Behaviour and fault injection.
         self.strict_html = strict_html  # a bare '&' is refused (Telegram keeps it)
         self.strict_buttons = False  # press_button must name an existing button
@@ -381,6 +444,7 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._closing = True
         self._queue.changed.set()
+        await self._stop_delivery()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -425,6 +489,9 @@ class FakeTelegram:
             return web.json_response(body, status=error.code)
         finally:
             self._changed.set()
+        if isinstance(result, _Described):
+            body = {"ok": True, "result": result.result, "description": result.description}
+            return web.json_response(body)
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -530,6 +597,8 @@ class FakeTelegram:
         """Queue any raw update (without update_id); returns its update_id."""
         update_id = self._queue.push(update)
         self._changed.set()
+        if self._delivery is not None:
+            self._delivery.wake()
         return update_id
 
     def group_message(
@@ -931,8 +1000,9 @@ class FakeTelegram:
         return self._queue.dropped
 
     def confirmed(self, update_id: int) -> bool:
-        """Whether the bot has fetched the update and asked for the ones after it."""
-        return self._queue.confirmed > update_id
+        """Whether the bot has fetched the update and asked for the ones after it, or
+        its webhook answered it with a 2xx."""
+        return self._queue.confirmed > update_id or update_id in self._queue.answered
 
     def calls(self, method: str | None = None) -> list[Params]:
         wanted = method.lower() if method else None
@@ -1275,24 +1345,81 @@ class FakeTelegram:
     def _m_close(self, params: Params) -> Any:
         return True
 
+    @property
+    def webhook_url(self) -> str:
+        return self.webhook.url if self.webhook else ""
+
+    def webhook_posts(self, update_id: int) -> list[Attempt]:
+        """The POSTs of one update to the webhook, oldest first."""
+        return [attempt for attempt in self.webhook_attempts if attempt.update_id == update_id]
+
     def _m_getWebhookInfo(self, params: Params) -> Any:
-        return {
+        hook = self.webhook
+        info: dict[str, Any] = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": self.pending_updates,
         }
+        if hook is not None:
+            if hook.last_error_date:
+                info["last_error_date"] = hook.last_error_date
+                info["last_error_message"] = hook.last_error_message
+            info["max_connections"] = hook.max_connections
+            info["ip_address"] = hook.ip_address or "<unknown>"
+        if self._queue.allowed is not None:
+            info["allowed_updates"] = sorted(self._queue.allowed)
+        return info
 
-    def _m_setWebhook(self, params: Params) -> Any:
-        self.webhook_url = str(params.get("url") or "")
+    async def _m_setWebhook(self, params: Params) -> Any:
+        url = str(params.get("url") or "")
+        if not url:
+            return await self._m_deleteWebhook(params)
+        secret = str(params.get("secret_token") or "")
+        raw_max = params.get("max_connections")
+        max_connections = min(max(int(raw_max), 1), 100) if raw_max not in (None, "") else 40
         if _bool(params.get("drop_pending_updates")):
             self._queue.confirm(self._queue.next_id)
-        return True
+        _check_webhook_url(url)
+        if len(secret) > 256:
+            raise ApiError(400, "Bad Request: secret token is too long")
+        if not _SECRET_CHARS.fullmatch(secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if isinstance(params.get("allowed_updates"), list):  # omitted: the previous set stays
+            self._queue.set_allowed(params["allowed_updates"])
+        hook = self.webhook
+        if (
+            hook is not None
+            and (hook.url, hook.secret_token, hook.max_connections)
+            == (url, secret, max_connections)
+            and self._delivery is not None
+        ):
+            return _Described(True, "Webhook is already set")
+        await self._stop_delivery()
+        self.webhook = Webhook(url, secret, max_connections, str(params.get("ip_address") or ""))
+        self._delivery = WebhookDelivery(
+            self.webhook,
+            lambda: list(self._queue.pending),
+            self._queue.remove,
+            timeout=self.webhook_timeout,
+            retry_scale=self.webhook_retry_scale,
+            targets=self.webhook_targets,
+            attempts=self.webhook_attempts,
+        )
+        self._delivery.start()
+        return _Described(True, "Webhook was set")
 
-    def _m_deleteWebhook(self, params: Params) -> Any:
-        self.webhook_url = ""
+    async def _m_deleteWebhook(self, params: Params) -> Any:
         if _bool(params.get("drop_pending_updates")):
             self._queue.confirm(self._queue.next_id)
-        return True
+        was_set = self.webhook is not None
+        await self._stop_delivery()
+        self.webhook = None
+        return _Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
+
+    async def _stop_delivery(self) -> None:
+        delivery, self._delivery = self._delivery, None
+        if delivery is not None:
+            await delivery.close()
 
     async def _m_getUpdates(self, params: Params) -> Any:
         if self.webhook_url:
