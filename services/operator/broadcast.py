@@ -1,11 +1,11 @@
 """Broadcasts: paced, resumable, and never delivering one broadcast to a user twice.
 
 Each broadcast has a header (`Storage.save_broadcast`) and an append-only delivery log
-(`Storage.open_deliveries`): a user is marked tried before the send, then with its
-outcome (delivered, blocked, failed). A graceful stop lets the sends in flight finish,
-so a restart resumes with every user reached exactly once. After a crash (kill -9),
-users tried without an outcome are skipped: at most the few sends in flight at that
-instant are lost, and nobody gets the message twice.
+(`Storage.open_deliveries`): a user is marked tried when the send begins (after its
+pacing wait), then with its outcome (delivered, blocked, failed). A graceful stop lets
+the sends in flight finish, so a restart resumes with every user reached exactly once.
+After a crash (kill -9), users tried without an outcome are skipped: at most the few
+sends in flight at that instant are lost, and nobody gets the message twice.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from services.models import Broadcast, DeliveryOutcome
-from services.storage.base import Storage
+from services.storage.base import DeliveryLog, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +149,7 @@ class BroadcastService:
             nonlocal last_progress
             while not queue.empty() and not self._stopping and broadcast.id not in self._cancelled:
                 user_id = queue.get_nowait()
-                await deliveries.tried(user_id)
-                outcome = await self._send_with_retries(broadcast, user_id, send, pacer)
+                outcome = await self._send_with_retries(broadcast, user_id, send, pacer, deliveries)
                 await deliveries.done(user_id, outcome)
                 _count(broadcast, outcome)
                 if time.monotonic() - last_progress >= progress_every:
@@ -171,10 +170,17 @@ class BroadcastService:
         return broadcast
 
     async def _send_with_retries(
-        self, broadcast: Broadcast, user_id: int, send: Sender, pacer: _Pacer
+        self,
+        broadcast: Broadcast,
+        user_id: int,
+        send: Sender,
+        pacer: _Pacer,
+        deliveries: DeliveryLog,
     ) -> SendOutcome:
-        for _ in range(5):
+        for attempt in range(5):
             await pacer.wait()
+            if attempt == 0:  # marked only now that the send begins: a wait is not a try
+                await deliveries.tried(user_id)
             try:
                 return await send(broadcast, user_id)
             except RetryLaterError as error:

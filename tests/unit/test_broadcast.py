@@ -81,3 +81,33 @@ async def test_cancel_stops_the_broadcast() -> None:
     assert service.cancel(broadcast.id)
     done = await task
     assert done.status == "cancelled" and 0 < done.delivered < 100
+
+
+async def test_a_kill_while_sends_wait_for_their_pace_skips_only_the_sends_in_flight() -> None:
+    """Users waiting for their slot (or out a 429 pause) are not marked tried yet: a kill
+    then skips for good only the users whose send had really begun."""
+    storage = MemoryStorage(RETENTION)
+    service = BroadcastService(storage, rate=20, concurrency=4)
+    broadcast = await service.create(1, text="hi")
+    started: list[int] = []
+    limited = {3}
+
+    async def send(_: Broadcast, user_id: int) -> SendOutcome:
+        started.append(user_id)
+        if user_id in limited:
+            limited.discard(user_id)
+            raise RetryLaterError(5.0)  # everybody waits out the pause
+        return "delivered"
+
+    async def on_progress(_: Broadcast) -> None:
+        return None
+
+    task = asyncio.create_task(service.run(broadcast, list(range(1, 101)), send, on_progress))
+    while 3 not in started:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # the workers now wait out the 429 pause
+    task.cancel()  # the process dies
+    await asyncio.gather(task, return_exceptions=True)
+    tried, results = await storage.read_deliveries(broadcast.id)
+    never_sent = tried - set(results)
+    assert never_sent <= {3}, never_sent  # only the send that met the 429 was in flight
