@@ -1,11 +1,14 @@
-"""The Storage contract: every implementation passes the same tests (JSON files, memory).
+"""The Storage contract: every implementation passes the same tests (JSON files, memory,
+PostgreSQL).
 
 `reopen` is a restart: a new JSON store over the same folder; the same memory store (it
-plays a database, which outlives the process).
+plays a database, which outlives the process); a new PostgreSQL store on the same
+schema (a fresh one per test, see tests/postgres.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,30 +36,43 @@ from services.models import (
 from services.storage.base import DAY, ConflictError, MoneyRule, Retention, Storage, Transaction
 from services.storage.json_store import JsonStorage
 from services.storage.memory import MemoryStorage
+from services.storage.postgres import PostgresStorage
+from tests.postgres import database_url, fresh_schema
 
 RETENTION = Retention(open_payment_seconds=8 * DAY, invoice_reuse_seconds=DAY - 3600)
 Reopen = Callable[[], Awaitable[Storage]]
 
 
-@pytest.fixture(params=["json", "memory"])
+@pytest.fixture(params=["json", "memory", "postgres"])
 async def opened(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Storage, Reopen]]:
-    stores: list[Storage] = []
-    memory = MemoryStorage(RETENTION)
+    async with contextlib.AsyncExitStack() as stack:
+        schema = (
+            await stack.enter_async_context(fresh_schema()) if request.param == "postgres" else None
+        )
+        stores: list[Storage] = []
+        memory = MemoryStorage(RETENTION)
 
-    async def open_store() -> Storage:
-        store: Storage = JsonStorage(tmp_path, RETENTION) if request.param == "json" else memory
-        if stores and request.param == "json":
-            await stores[-1].close()
-        await store.open()
-        await store.load_money()
-        stores.append(store)
-        return store
+        def new_store() -> Storage:
+            if request.param == "json":
+                return JsonStorage(tmp_path, RETENTION)
+            if request.param == "postgres":
+                return PostgresStorage(database_url(), RETENTION, schema=schema)
+            return memory
 
-    await open_store()
-    yield stores[0], open_store
-    await stores[-1].close()
+        async def open_store() -> Storage:
+            store = new_store()
+            if stores and store is not memory:
+                await stores[-1].close()
+            await store.open()
+            await store.load_money()
+            stores.append(store)
+            return store
+
+        await open_store()
+        yield stores[0], open_store
+        await stores[-1].close()
 
 
 @pytest.fixture
