@@ -18,6 +18,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods.base import Response
 from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
+from redis.asyncio import Redis
 
 from config import ConfigError, Settings, load_settings
 from edge.answering import Answerer
@@ -45,6 +46,14 @@ from runtime import (
 )
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
+from runtime.redis import (
+    RedisProbe,
+    RedisUnavailableError,
+    close_redis,
+    create_redis,
+    fsm_storage,
+    redis_location,
+)
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
 from services.container import Services, create_services, plans_in_use
 from services.limits.flood import ANSWER_COST, FloodControl
@@ -93,10 +102,19 @@ def create_bot(settings: Settings, health: Health | None = None) -> Bot:
 
 
 def create_dispatcher(
-    settings: Settings, services: Services, web_server: web.WebServer | None = None
+    settings: Settings,
+    services: Services,
+    web_server: web.WebServer | None = None,
+    health: Health | None = None,
 ) -> Dispatcher:
     """The production wiring: routers, middlewares, services and lifecycle hooks."""
-    dispatcher = Dispatcher()
+    redis = services.shared.redis
+    # FSM states in Redis when processes share it, else in memory. No events isolation, as
+    # today: aiogram's lock would wrap each whole update from before our middlewares, and
+    # redis-py's lock is a spin lock, not FIFO, so a burst would pass in lock order, not
+    # arrival order (README, Shared state).
+    storage = fsm_storage(redis, services.shared.prefix) if redis is not None else None
+    dispatcher = Dispatcher(storage=storage)
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     notifier = dispatcher["notifier"] = Notifier(services.users, settings.admin_ids)
@@ -133,6 +151,9 @@ def create_dispatcher(
     notices.setup(dispatcher, services, notifier, settings)
     broadcasts.setup(dispatcher, services, notifier)
     tasks = background.setup(dispatcher)
+    if redis is not None and health is not None:
+        probe = health.redis = RedisProbe(redis, services.shared.link)
+        tasks.add("redis-watch", lambda _bot: probe.watch())
     reminders.setup(tasks, services, notifier, settings)
     maintenance.setup(tasks, services, settings)
     outbox.setup(dispatcher, tasks, services, notifier, settings.zone)
@@ -188,10 +209,18 @@ async def freeze_start_up_objects() -> None:
 async def run(settings: Settings) -> None:
     health = Health(settings.data_dir, max_poll_age=settings.health_max_poll_age)
     catalog = load_catalog(settings.catalog_path)
-    services = await create_services(settings, catalog)
+    redis = await create_redis(settings)  # RedisUnavailableError: one line, exit 2
+    try:
+        await _serve(settings, catalog, health, redis)
+    finally:
+        await close_redis(redis)  # last: answers release their queues with it
+
+
+async def _serve(settings: Settings, catalog: Catalog, health: Health, redis: Redis | None) -> None:
+    services = await create_services(settings, catalog, redis)
     bot = create_bot(settings, health)
     web_server = web.create_server(settings, services, health)
-    dispatcher = create_dispatcher(settings, services, web_server)
+    dispatcher = create_dispatcher(settings, services, web_server, health)
     services_closed = False
 
     async def after_shutdown() -> None:  # registered last: runs after on_shutdown
@@ -225,10 +254,14 @@ async def check(settings: Settings, catalog: Catalog) -> str:
     retention = Retention(open_payment_seconds=0)
     money = await JsonStorage(data_dir, retention).load_money()
     check_plans_in_use(catalog, plans_in_use(money))
-    return (
+    found = (
         f"DATA_DIR {data_dir} readable ({len(money.payments)} live payments, "
         f"{len(money.subscriptions)} subscriptions, {len(money.promo_codes)} promo codes)"
     )
+    if settings.redis_url is not None:  # pinged, nothing written
+        await close_redis(await create_redis(settings))
+        found += f", Redis at {redis_location(settings.redis_url.get_secret_value())} answers"
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -253,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{len(catalog.plans)} plans), {data}; Telegram not contacted"
             )
             return
-    except (ConfigError, CatalogError, StorageDamagedError) as error:
+    except (ConfigError, CatalogError, StorageDamagedError, RedisUnavailableError) as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     setup_logging(settings)
@@ -268,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         StorageDamagedError,
         DataDirBusyError,
         connect.TokenRejectedError,
+        RedisUnavailableError,
     ) as error:
         # found while reading DATA_DIR, opening the web port or at Telegram's first answer
         print(error, file=sys.stderr)

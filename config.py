@@ -22,6 +22,8 @@ EXAMPLE_TOKEN = "123456789:replace-me"
 TOKEN_KEY_LENGTH = 35
 _TOKEN_ID = re.compile(r"[0-9]{1,20}")
 _TOKEN_KEY_CHAR = re.compile(r"[A-Za-z0-9_-]")
+_REDIS_PREFIX = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class ConfigError(Exception):
@@ -116,6 +118,13 @@ class Settings(BaseSettings):
     # Seconds between checks of each provider's model list (GET /models); 0: never.
     model_check_interval: float = Field(default=86400.0, ge=0)
 
+    # State shared between bot processes (FSM states, the answer queue, Stop, flood
+    # control, throttles, quota counters) in Redis; not set: in this process's memory.
+    # SecretStr: the URL may hold a password.
+    redis_url: SecretStr | None = None
+    # The start of every key the bot writes in Redis (one Redis may serve several bots).
+    redis_prefix: str = "aibot"
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _parse_admin_ids(cls, value: object) -> object:
@@ -161,6 +170,24 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return SecretStr(url)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value else ""
+        if not url:
+            return None
+        problem = redis_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return SecretStr(url)
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _check_redis_prefix(cls, value: str) -> str:
+        if not _REDIS_PREFIX.fullmatch(value):
+            raise ValueError("must be 1-64 of letters, digits, '_', '-' and '.'")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -240,6 +267,29 @@ def proxy_secrets(url: str) -> list[str]:
         password = userinfo.partition(":")[2]
         secrets += [password, unquote(password)]
     return [secret for secret in dict.fromkeys(secrets) if secret]
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a Redis URL (never quoting it: it may hold a password), or None."""
+    example = "e.g. redis://:password@host:6379/0 (rediss:// with TLS)"
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.lower() not in REDIS_SCHEMES:
+        return f"must start with redis://, rediss:// or unix://; {example}"
+    if any(char.isspace() for char in url):
+        return "contains a space or line break"
+    if scheme.lower() == "unix":
+        return None
+    try:
+        parsed = urlsplit(url)
+        parsed.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return f"has a malformed host or port; {example}"
+    if not parsed.hostname:
+        return f"needs a host; {example}"
+    database = parsed.path.strip("/")
+    if database and not database.isdigit():
+        return f"may end only with a database number; {example}"
+    return None
 
 
 def token_problem(token: str) -> str | None:

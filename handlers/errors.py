@@ -13,6 +13,8 @@ from aiogram.types import ErrorEvent, Update, User
 
 from services.errors import UserFacingError
 from services.operator.alerts import AlertService
+from services.shared.link import REDIS_DOWN, SharedStateUnavailableError
+from services.shared.state import SharedState
 from texts import get_texts, language_for
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,18 @@ async def on_refusal(event: ErrorEvent) -> None:
     assert isinstance(refusal, UserFacingError)  # the filter
     update = event.update
     logger.info("Update %s refused: %s (%s)", update.update_id, refusal.text_key, refusal)
+    await _tell(update, refusal)
+
+
+@router.errors(ExceptionTypeFilter(*REDIS_DOWN))
+async def on_redis_unreachable(event: ErrorEvent, shared: SharedState) -> None:
+    """Redis stopped answering under aiogram's own use of it (the FSM state): the link
+    logs it once, the user hears it is temporary; no alert per update."""
+    shared.link.failed(event.exception)
+    await _tell(event.update, SharedStateUnavailableError())
+
+
+async def _tell(update: Update, refusal: UserFacingError) -> None:
     query, message = update.callback_query, update.message
     sender = query.from_user if query else message.from_user if message else None
     if sender is None:

@@ -1,4 +1,5 @@
-"""Is the bot well: Telegram polling, storage, uptime. Behind `GET /health`.
+"""Is the bot well: Telegram polling, storage, Redis (when REDIS_URL is set), uptime.
+Behind `GET /health`.
 
 `PollWatch` (an aiogram session middleware) sees every `getUpdates` answer: it records
 the last successful poll and tells `TelegramLink`, which logs one line when Telegram
@@ -15,7 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -30,6 +31,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
+
+if TYPE_CHECKING:
+    from runtime.redis import RedisProbe
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +157,7 @@ class Health:
         self.last_poll: float | None = None
         self.telegram = TelegramLink()
         self._storage: tuple[float, str | None] | None = None  # (checked at, problem)
+        self.redis: RedisProbe | None = None  # set when REDIS_URL is
 
     def polled(self) -> None:
         """A getUpdates call was answered."""
@@ -168,6 +173,7 @@ class Health:
 
     async def report(self) -> tuple[int, dict[str, Any]]:
         storage = await self.storage_problem()
+        redis = await self.redis.check() if self.redis is not None else None
         now = self._clock()
         age = None if self.last_poll is None else now - self.last_poll
         problems = []
@@ -180,6 +186,8 @@ class Health:
             problems.append("polling_stalled")
         if storage is not None:
             problems.append("storage_not_writable")
+        if redis is not None:
+            problems.append("redis_unreachable")
         body: dict[str, Any] = {
             "status": problems[0] if problems else "ok",
             "uptime_seconds": round(now - self.started, 1),
@@ -187,6 +195,8 @@ class Health:
             "storage_writable": storage is None,
             "telegram_error": self.telegram.problem,
         }
+        if self.redis is not None:
+            body["redis_reachable"] = redis is None
         if len(problems) > 1:
             body["problems"] = problems
         return (503 if problems else 200), body

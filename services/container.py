@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
+from redis.asyncio import Redis
 
 from config import PROVIDER_NAMES, ConfigError, Settings, proxy_problem
 from services.catalog import Catalog, check_plans_in_use
@@ -32,6 +33,7 @@ from services.money.yoomoney import YooMoneyChecker, YooMoneyClient
 from services.operator.alerts import AlertService
 from services.operator.broadcast import BroadcastService
 from services.operator.stats import StatsService
+from services.shared.state import SharedState
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
 from services.users import UsersService
@@ -59,6 +61,7 @@ class Services:
     referrals: ReferralService
     voice: VoiceService
     money_sync: MoneySync
+    shared: SharedState  # Redis (REDIS_URL), or nothing: this process's memory
 
     def as_workflow_data(self) -> dict[str, object]:
         """What handlers can ask for by parameter name."""
@@ -114,13 +117,16 @@ def collections_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def create_services(settings: Settings, catalog: Catalog) -> Services:
-    """Every service, built once (the garbage collector paused meanwhile)."""
+async def create_services(
+    settings: Settings, catalog: Catalog, redis: Redis | None = None
+) -> Services:
+    """Every service, built once (the garbage collector paused meanwhile); with `redis`,
+    what processes share lives there (runtime/redis.py makes the client)."""
     with collections_paused():
-        return await _build_services(settings, catalog)
+        return await _build_services(settings, catalog, SharedState(redis, settings.redis_prefix))
 
 
-async def _build_services(settings: Settings, catalog: Catalog) -> Services:
+async def _build_services(settings: Settings, catalog: Catalog, shared: SharedState) -> Services:
     retention = Retention(
         open_payment_seconds=settings.payment_ttl_hours * 3600 + settings.late_payment_days * DAY,
         invoice_reuse_seconds=settings.payment_ttl_hours * 3600 - REUSE_MARGIN,
@@ -211,6 +217,7 @@ async def _build_services(settings: Settings, catalog: Catalog) -> Services:
         referrals=referrals,
         voice=VoiceService(catalog, llm, chat.gate, stats, alerts, usd_rub=settings.usd_rub_rate),
         money_sync=books.sync,
+        shared=shared,
     )
 
 

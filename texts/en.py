@@ -213,6 +213,7 @@ TEXTS: dict[str, str] = {
     "error_generic": (
         "⚠️ Could not get an answer from {model}. Try again or choose another model: /model"
     ),
+    "shared_unavailable": "⏳ The bot cannot do this right now: a temporary fault on our side. Nothing was charged; please try again in a minute.",
     "internal_error": "😔 Something went wrong. We are looking into it; please try again.",
     # Admin alerts
     "unknown_command": "I don't know this command. Commands: /help",

@@ -1,0 +1,22 @@
+"""The Redis client and key prefix every shared piece uses, and the link's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from services.shared.link import RedisLink
+
+
+@dataclass(slots=True)
+class SharedState:
+    """`redis` None: one process, every piece in its memory."""
+
+    redis: Redis | None = None
+    prefix: str = "aibot"
+    link: RedisLink = field(default_factory=RedisLink)
+
+    def key(self, *parts: object) -> str:
+        """`<prefix>:<part>:<part>...`, the one way every key is named."""
+        return ":".join((self.prefix, *(str(part) for part in parts)))
