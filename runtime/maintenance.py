@@ -51,6 +51,14 @@ def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> Non
         daily_cost_limit=settings.daily_cost_alert_rub,
         star_rate=settings.star_rub_rate,
     )
-    tasks.add("money-watch", lambda _: money_watch_loop(watch, settings.money_watch_interval))
+    tasks.add(
+        "money-watch",
+        lambda _: money_watch_loop(watch, settings.money_watch_interval),
+        singleton=True,
+    )
     tasks.add("stats", lambda _: services.stats.run())
-    tasks.add("payments", lambda _: services.yoomoney.run(settings.payment_check_interval))
+    tasks.add(
+        "payments",
+        lambda _: services.yoomoney.run(settings.payment_check_interval),
+        singleton=True,
+    )

@@ -22,4 +22,4 @@ def setup(
     """The worker's loop runs from start-up; handlers get it as `outbox_worker`."""
     worker = OutboxWorker(services, notifier, zone)
     dispatcher["outbox_worker"] = worker
-    tasks.add("outbox", worker.loop)
+    tasks.add("outbox", worker.loop, singleton=True)

@@ -44,4 +44,8 @@ async def reminder_loop(
 def setup(
     tasks: BackgroundTasks, services: Services, notifier: Notifier, settings: Settings
 ) -> None:
-    tasks.add("reminders", lambda bot: reminder_loop(bot, services, notifier, settings))
+    tasks.add(
+        "reminders",
+        lambda bot: reminder_loop(bot, services, notifier, settings),
+        singleton=True,
+    )

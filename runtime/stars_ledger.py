@@ -64,4 +64,6 @@ def setup(tasks: BackgroundTasks, services: Services, settings: Settings) -> Non
     if interval <= 0:
         return
     ledger = StarsLedger(services.payments, services.storage)
-    tasks.add("stars-ledger", lambda bot: ledger_loop(bot, services, ledger, interval))
+    tasks.add(
+        "stars-ledger", lambda bot: ledger_loop(bot, services, ledger, interval), singleton=True
+    )
