@@ -5,16 +5,20 @@ or granted twice, whichever process handles what."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from services.catalog import Catalog
 from services.money.payments import MoneyArrival
 from services.money.promo import PromoError
-from services.storage.base import ConflictError, MoneyRule, Transaction
+from services.storage.base import ConflictError, MoneyRule, Storage, Transaction
 from services.storage.memory import MemoryStorage
+from services.storage.postgres import PostgresStorage
+from tests.postgres import database_url, fresh_schema
 from tests.unit.conftest import RETENTION, Money, open_money_on
 from tests.unit.test_storage_contract import payment
 
@@ -22,11 +26,39 @@ USER = 900
 DAY = 86_400.0
 
 
-async def two_processes(catalog: Catalog) -> tuple[Money, Money]:
-    """Two processes' money services on one shared store (a database, played in memory)."""
-    first_store = MemoryStorage(RETENTION)
-    second_store = first_store.another_process()
-    return await open_money_on(first_store, catalog), await open_money_on(second_store, catalog)
+Pair = tuple[Money, Money]
+Processes = Callable[[], Awaitable[Pair]]
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def two_processes(
+    request: pytest.FixtureRequest, catalog: Catalog
+) -> AsyncIterator[Processes]:
+    """Two processes' money services on one shared store: PostgreSQL (a fresh schema),
+    or a database played in memory (MemoryStorage.another_process)."""
+    async with contextlib.AsyncExitStack() as stack:
+        schema = (
+            await stack.enter_async_context(fresh_schema()) if request.param == "postgres" else None
+        )
+        stores: list[Storage] = []
+
+        def store() -> Storage:
+            if schema is not None:
+                made: Storage = PostgresStorage(database_url(), RETENTION, schema=schema)
+            elif stores:
+                made = stores[0].another_process()  # type: ignore[attr-defined]
+            else:
+                made = MemoryStorage(RETENTION)
+            stores.append(made)
+            return made
+
+        async def pair() -> Pair:
+            first, second = store(), store()
+            return await open_money_on(first, catalog), await open_money_on(second, catalog)
+
+        yield pair
+        for made in stores:
+            await made.close()
 
 
 def plan_end(money: Money, user_id: int, plan_id: str) -> float:
@@ -35,23 +67,24 @@ def plan_end(money: Money, user_id: int, plan_id: str) -> float:
 
 
 async def test_a_plan_paid_on_one_process_is_extended_not_replaced_on_the_other(
-    catalog: Catalog,
+    two_processes: Processes,
 ) -> None:
-    first, second = await two_processes(catalog)
+    first, second = await two_processes()
     now = time.time()
     await first.subscriptions.grant(USER, "premium1", 30, "payment:a", now)
     await second.subscriptions.grant(USER, "premium1", 30, "payment:b", now)  # stale memory
     for money in (first, second):
         await money.books.sync.catch_up()
         assert plan_end(money, USER, "premium1") == pytest.approx(now + 60 * DAY)
-    restarted = await open_money_on(first.storage.another_process(), catalog)  # type: ignore[attr-defined]
-    assert plan_end(restarted, USER, "premium1") == pytest.approx(now + 60 * DAY)
+    state = await first.storage.load_money()  # as a restarted process reads it
+    (held,) = [s for s in state.subscriptions if s.user_id == USER]
+    assert held.end == pytest.approx(now + 60 * DAY)
 
 
 async def test_one_payment_reported_to_both_processes_at_once_is_credited_once(
-    catalog: Catalog,
+    two_processes: Processes,
 ) -> None:
-    first, second = await two_processes(catalog)
+    first, second = await two_processes()
     invoice = await first.payments.open_invoice(USER, "premium1", "stars")
     charge = MoneyArrival("stars", "charge-1", invoice.amount, "XTR", invoice.id, user_id=USER)
     outcomes = await asyncio.gather(
@@ -68,9 +101,9 @@ async def test_one_payment_reported_to_both_processes_at_once_is_credited_once(
 
 
 async def test_a_ten_use_code_activated_by_a_hundred_users_on_two_processes_gives_ten(
-    catalog: Catalog,
+    two_processes: Processes,
 ) -> None:
-    first, second = await two_processes(catalog)
+    first, second = await two_processes()
     await first.promo.create("TEN", "ai_group", 7, created_by=1, max_uses=10)
 
     async def activate(money: Money, user_id: int) -> bool:
@@ -91,9 +124,9 @@ async def test_a_ten_use_code_activated_by_a_hundred_users_on_two_processes_give
 
 
 async def test_an_invoice_opened_on_one_process_is_shown_again_by_the_other(
-    catalog: Catalog,
+    two_processes: Processes,
 ) -> None:
-    first, second = await two_processes(catalog)
+    first, second = await two_processes()
     opened = await first.payments.open_invoice(USER, "premium1", "yoomoney")
     again = await second.payments.open_invoice(USER, "premium1", "yoomoney")
     assert again.id == opened.id
@@ -102,9 +135,9 @@ async def test_an_invoice_opened_on_one_process_is_shown_again_by_the_other(
 
 
 async def test_a_notice_committed_by_one_process_reaches_the_others_outbox(
-    catalog: Catalog,
+    two_processes: Processes,
 ) -> None:
-    first, second = await two_processes(catalog)
+    first, second = await two_processes()
     invoice = await first.payments.open_invoice(USER, "premium1", "sbp")
     await first.payments.confirm(invoice.id, decided_by=1)  # tells the user via the outbox
     assert second.payments.outbox.pending() == []

@@ -6,11 +6,13 @@
 - `money` and `money_rules`: commits through the rules, the live set, history, and the
   money log other processes read (`money_changes`);
 - `documents`: statistics, state, broadcasts and their delivery logs;
+- `decisions`: the lock that holds every process's money decisions one at a time;
 - `leader`: a singleton lock for background jobs (not part of Storage).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -25,6 +27,7 @@ from services.storage.base import (
 )
 from services.storage.postgres import migrations
 from services.storage.postgres.connection import Conn, Database
+from services.storage.postgres.decisions import Decisions
 from services.storage.postgres.documents import Documents
 from services.storage.postgres.money import MoneyTables
 from services.storage.postgres.people import People
@@ -58,6 +61,7 @@ class PostgresStorage(Storage):
         self._people = People(self.db)
         self._money = MoneyTables(self.db, retention)
         self._documents = Documents(self.db)
+        self._decisions = Decisions(self.db)
 
     # Lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -77,6 +81,7 @@ class PostgresStorage(Storage):
 
     async def close(self) -> None:
         self._documents.close()
+        await self._decisions.close()
         await self.db.close()
 
     async def health_problem(self) -> str | None:
@@ -137,6 +142,11 @@ class PostgresStorage(Storage):
 
     async def commit(self, transaction: Transaction) -> None:
         await self._money.commit(transaction)
+
+    @contextlib.asynccontextmanager
+    async def money_decision(self) -> AsyncIterator[None]:
+        async with self._decisions.held():
+            yield
 
     async def money_changes(self) -> list[Transaction]:
         return await self._money.changes()
