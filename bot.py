@@ -38,6 +38,7 @@ from runtime import (
     connect,
     maintenance,
     model_check,
+    money_sync,
     notices,
     outbox,
     reminders,
@@ -158,6 +159,7 @@ def create_dispatcher(
     maintenance.setup(tasks, services, settings)
     outbox.setup(dispatcher, tasks, services, notifier, settings.zone)
     stars_ledger.setup(tasks, services, settings)
+    money_sync.setup(tasks, services.money_sync)
     model_check.setup(dispatcher, services, settings)
     web.setup(dispatcher, web_server)
 

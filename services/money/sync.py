@@ -10,6 +10,7 @@ changes to take in: `decide` is then a plain call.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import logging
@@ -35,6 +36,7 @@ class MoneySync:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._absorbers: list[Absorb] = []
+        self._reading = asyncio.Lock()  # one read of the money log at a time
         self.taken_in = 0  # transactions taken in from other processes (for /health)
 
     @property
@@ -49,10 +51,11 @@ class MoneySync:
         """Take in what the other processes committed since the last time."""
         if not self._storage.shared:
             return 0
-        changes = await self._storage.money_changes()
-        for transaction in changes:
-            for absorb in self._absorbers:
-                absorb(transaction)
+        async with self._reading:
+            changes = await self._storage.money_changes()
+            for transaction in changes:
+                for absorb in self._absorbers:
+                    absorb(transaction)
         self.taken_in += len(changes)
         return len(changes)
 

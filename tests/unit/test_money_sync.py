@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from runtime.money_sync import sync_loop
 from services.catalog import Catalog
 from services.money.payments import MoneyArrival
 from services.money.promo import PromoError
@@ -161,3 +162,19 @@ async def test_a_commit_on_a_record_changed_meanwhile_is_stale_and_writes_nothin
     assert [t.payments[0].id for t in await second.money_changes()] == [invoice.id]
     await second.commit(Transaction(payments=[paid]))  # current now
     assert [t.payments[0].status for t in await first.money_changes()] == ["paid"]
+
+
+async def test_the_background_catch_up_shows_a_plan_paid_through_the_other_process(
+    two_processes: Processes,
+) -> None:
+    first, second = await two_processes()
+    loop = asyncio.create_task(sync_loop(second.books.sync, interval=0.01))
+    try:
+        await first.subscriptions.grant(USER, "ai_group", 30, "payment:x")
+        for _ in range(200):
+            if second.subscriptions.active_plans(USER):
+                break
+            await asyncio.sleep(0.01)
+        assert [p.plan.id for p in second.subscriptions.active_plans(USER)] == ["ai_group"]
+    finally:
+        loop.cancel()
