@@ -57,8 +57,9 @@ from runtime.redis import (
 )
 from services.catalog import Catalog, CatalogError, check_plans_in_use, load_catalog
 from services.container import Services, create_services, plans_in_use
-from services.limits.flood import ANSWER_COST, FloodControl
+from services.limits.flood import ANSWER_COST, Flood, FloodControl
 from services.log_setup import setup_logging
+from services.shared.flood import RedisFlood
 from services.storage.base import Retention, StorageDamagedError
 from services.storage.json_store import JsonStorage
 from services.storage.lock import DataDirBusyError, DataDirLock
@@ -129,7 +130,11 @@ def create_dispatcher(
         StreamPacing(),  # what the Bot API server has shown, for every answer
     )
     in_flight = InFlightMiddleware()
-    flood = FloodControl(exempt=settings.admin_ids)
+    flood: Flood = (
+        RedisFlood(services.shared, exempt=settings.admin_ids)
+        if redis is not None
+        else FloodControl(exempt=settings.admin_ids)
+    )
     # What queued behind an answer becomes one more model call: charged like one.
     services.chat.inbox.on_batch = lambda user_id: flood.charge(user_id, ANSWER_COST - 1)
     # Every middleware, in the order an update meets them (all outer: they run before

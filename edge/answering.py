@@ -114,7 +114,7 @@ async def work(deps: Answering, chat_id: int, user: UserRecord, request: Request
         while request is not None:
             current = await deps.users.get(user.id) or user  # the model may have changed
             await _answer(deps, chat_id, current, request)
-            request = deps.chat.inbox.next_request(user.id)
+            request = await deps.chat.inbox.next_request(user.id)
     finally:
         deps.chat.inbox.release(user.id)
 

@@ -15,7 +15,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
 from edge.callbacks import AnswerAct, AnswerControl
-from services.limits.flood import ANSWER_COST, FloodControl, Verdict
+from services.limits.flood import ANSWER_COST, Flood, Verdict
 from services.users import UsersService
 from texts import get_texts, language_for
 
@@ -143,17 +143,17 @@ class ArrivalOrder(BaseMiddleware):
 
 
 class FloodMiddleware(BaseMiddleware):
-    """Drops a user's updates beyond FloodControl's limit; the first excess gets one
+    """Drops a user's updates beyond flood control's limit; the first excess gets one
     polite notice. Payments (pre-checkout, successful payment) and what stops work
     (/cancel, Stop under an answer, Telegram's own stop button) always pass.
 
     A private message costs ANSWER_COST, unless one of the sender's private messages is
-    still being handled (its answer is being written, or it waits its turn): then it
-    queues and joins that answer, and costs one like any other update."""
+    still being handled (its answer is being written, or it waits its turn; on any
+    process, with Redis): then it queues and joins that answer, and costs one like any
+    other update."""
 
-    def __init__(self, flood: FloodControl) -> None:
+    def __init__(self, flood: Flood) -> None:
         self._flood = flood
-        self._handling: dict[int, int] = {}  # user -> private messages being handled
 
     async def __call__(
         self,
@@ -172,15 +172,20 @@ class FloodMiddleware(BaseMiddleware):
             return await handler(event, data)
         message = event.message
         if message is None or message.chat.type != "private":
-            verdict = self._flood.check(sender.id)
+            verdict = await self._flood.check(sender.id)
             if verdict is Verdict.PASS:
                 return await handler(event, data)
         else:
-            joins = sender.id in self._handling and not (message.text or "").startswith("/")
+            command = (message.text or "").startswith("/")  # a command never joins an answer
             sent_at = min(time.time(), message.date.timestamp())  # Telegram's, to the second
-            verdict = self._flood.check(sender.id, sent_at, cost=1 if joins else ANSWER_COST)
+            verdict = await self._flood.check(
+                sender.id, sent_at, ANSWER_COST, joining=ANSWER_COST if command else 1
+            )
             if verdict is Verdict.PASS:
-                return await self._handle_message(sender.id, handler, event, data)
+                try:
+                    return await handler(event, data)
+                finally:
+                    await self._flood.handled(sender.id)
         if verdict is Verdict.WARN:
             bot: Bot | None = data.get("bot")
             if bot is not None:
@@ -188,23 +193,6 @@ class FloodMiddleware(BaseMiddleware):
                 with contextlib.suppress(TelegramAPIError):
                     await bot.send_message(sender.id, texts("flood_notice"))
         return None
-
-    async def _handle_message(
-        self,
-        user_id: int,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: Update,
-        data: dict[str, Any],
-    ) -> Any:
-        self._handling[user_id] = self._handling.get(user_id, 0) + 1
-        try:
-            return await handler(event, data)
-        finally:
-            left = self._handling[user_id] - 1
-            if left:
-                self._handling[user_id] = left
-            else:
-                del self._handling[user_id]
 
 
 STOP_BUTTON = AnswerControl(action=AnswerAct.STOP).pack()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -25,6 +26,7 @@ from tests.stubs.yoomoney_server import FakeYooMoney
 TOKEN = "123456:TEST-e2e-token"
 TEST_KEY = "sk-test"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_PORT = urlsplit(REDIS_URL).port or 6379  # for a cuttable proxy in front of it
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -83,7 +83,7 @@ class Inbox:
         self._waiting: dict[int, list[Request]] = {}  # present while the user has a worker
         # Told the user's id each time what queued up becomes one more request (flood
         # control charges its model call).
-        self.on_batch: Callable[[int], None] | None = None
+        self.on_batch: Callable[[int], Awaitable[None]] | None = None
         self._told_full: set[int] = set()  # refused once since the queue last drained
         self._arrived: dict[int, asyncio.Event] = {}
 
@@ -147,7 +147,7 @@ class Inbox:
             self._arrived.pop(user_id, None)
         return True
 
-    def next_request(self, user_id: int) -> Request | None:
+    async def next_request(self, user_id: int) -> Request | None:
         """What queued up behind the answer, as one request; None when nothing did, and
         then the worker is released in the same step (a message arriving right after
         starts a new worker, so none is stranded)."""
@@ -158,7 +158,7 @@ class Inbox:
         self._waiting[user_id] = []
         self._told_full.discard(user_id)
         if self.on_batch is not None:
-            self.on_batch(user_id)
+            await self.on_batch(user_id)
         return join_messages(waiting, self._paste_part)
 
     def drop(self, user_id: int) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from cachetools import TTLCache
 
@@ -39,6 +40,36 @@ class Verdict(Enum):
     DROP = "drop"
 
 
+class Flood(Protocol):
+    """Flood control's interface: FloodControl in this process, or the same numbers in
+    Redis (services.shared.flood) for several processes."""
+
+    async def check(
+        self,
+        user_id: int,
+        now: float | None = None,
+        cost: float = 1,
+        *,
+        joining: float | None = None,
+    ) -> Verdict:
+        """Take `cost` tokens of the user's bucket, or say why not. `now` is when the user
+        sent it (a message's date): the rate is the sender's, not how fast the bot gets to
+        the updates (a slow moment or a backlog after a restart is no flood). With
+        `joining`, a private message: it costs `joining` instead while another of the
+        user's messages is being handled (it joins that answer), and once passed it counts
+        as being handled itself until `handled`."""
+        ...
+
+    async def handled(self, user_id: int) -> None:
+        """A message that passed with `joining` is no longer being handled."""
+        ...
+
+    async def charge(self, user_id: int, cost: float, now: float | None = None) -> None:
+        """Take `cost` tokens for work that already passed (a queued batch's model call):
+        the bucket may run dry, so the user's next update is the one refused."""
+        ...
+
+
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
@@ -47,6 +78,8 @@ class _Bucket:
 
 
 class FloodControl:
+    """Flood control in this process's memory (one process)."""
+
     def __init__(
         self,
         *,
@@ -60,10 +93,9 @@ class FloodControl:
         self._cooldown = cooldown
         self._exempt = exempt
         self._buckets: TTLCache[int, _Bucket] = TTLCache(TRACKED, ttl=max(60.0, cooldown * 2))
+        self._handling: dict[int, int] = {}  # user -> private messages being handled
 
-    def charge(self, user_id: int, cost: float, now: float | None = None) -> None:
-        """Take `cost` tokens for work that already passed (a queued batch's model call):
-        the bucket may run dry, so the user's next update is the one refused."""
+    async def charge(self, user_id: int, cost: float, now: float | None = None) -> None:
         if user_id in self._exempt:
             return
         moment = time.time() if now is None else now
@@ -75,10 +107,29 @@ class FloodControl:
         bucket.at = max(bucket.at, moment)
         self._buckets[user_id] = bucket
 
-    def check(self, user_id: int, now: float | None = None, cost: float = 1) -> Verdict:
-        """Take `cost` tokens of the user's bucket, or say why not. `now` is when the
-        user sent it (a message's date): the rate is the sender's, not how fast the bot
-        gets to the updates (a slow moment or a backlog after a restart is no flood)."""
+    async def check(
+        self,
+        user_id: int,
+        now: float | None = None,
+        cost: float = 1,
+        *,
+        joining: float | None = None,
+    ) -> Verdict:
+        if joining is not None and user_id in self._handling:
+            cost = joining
+        verdict = self._take(user_id, now, cost)
+        if joining is not None and verdict is Verdict.PASS:
+            self._handling[user_id] = self._handling.get(user_id, 0) + 1
+        return verdict
+
+    async def handled(self, user_id: int) -> None:
+        left = self._handling.get(user_id, 0) - 1
+        if left > 0:
+            self._handling[user_id] = left
+        else:
+            self._handling.pop(user_id, None)
+
+    def _take(self, user_id: int, now: float | None, cost: float) -> Verdict:
         if user_id in self._exempt:
             return Verdict.PASS
         moment = time.time() if now is None else now

@@ -175,7 +175,7 @@ async def test_cancel_stops_the_answer_and_drops_the_queue(
     await asyncio.sleep(0.05)
     assert chat.inbox.offer(user.id, Request("again")) is Offer.QUEUED
     assert chat.cancel(user.id)
-    assert chat.inbox.next_request(user.id) is None  # "again" was dropped
+    assert await chat.inbox.next_request(user.id) is None  # "again" was dropped
     assert await task == ""
     assert not chat.cancel(user.id)
     llm.delay = 0

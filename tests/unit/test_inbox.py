@@ -14,8 +14,8 @@ async def test_the_first_message_starts_a_worker_and_the_rest_wait_in_order() ->
     assert [inbox.offer(1, Request(text)) for text in ("b", "c")] == [Offer.QUEUED, Offer.QUEUED]
     assert inbox.offer(2, Request("x")) is Offer.START  # another user is independent
     assert await inbox.first_request(1, Request("a")) == Request("a")
-    assert inbox.next_request(1) == Request("b\n\nc")
-    assert inbox.next_request(1) is None  # done: released in the same step
+    assert await inbox.next_request(1) == Request("b\n\nc")
+    assert await inbox.next_request(1) is None  # done: released in the same step
     assert inbox.offer(1, Request("d")) is Offer.START
 
 
@@ -27,7 +27,7 @@ async def test_the_queue_is_bounded_and_drop_empties_it() -> None:
         Offer.DROPPED,  # a long burst is refused once, not once per message
     ]
     assert inbox.drop(1) == 3
-    assert inbox.next_request(1) is None
+    assert await inbox.next_request(1) is None
     inbox.offer(1, Request("again"))  # a new worker
     assert [inbox.offer(1, Request(str(n))) for n in range(4)][-1] is Offer.FULL  # told again later
 
@@ -44,7 +44,7 @@ async def test_a_split_paste_is_joined_without_a_separator() -> None:
     task = asyncio.create_task(second_part())
     assert await inbox.first_request(1, Request(first)) == Request(first + rest)
     await task
-    assert inbox.next_request(1) is None
+    assert await inbox.next_request(1) is None
 
 
 async def test_an_ordinary_message_is_not_delayed_and_a_lone_long_one_waits_briefly() -> None:
@@ -88,4 +88,4 @@ async def test_an_albums_photos_are_one_request_and_the_next_message_is_not() ->
     task = asyncio.create_task(the_rest())
     assert await inbox.first_request(1, first) == Request("сравни", (cat, dog, fox))
     await task
-    assert inbox.next_request(1) == Request("а это?", (Photo(b"owl"),))
+    assert await inbox.next_request(1) == Request("а это?", (Photo(b"owl"),))

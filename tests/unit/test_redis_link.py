@@ -19,7 +19,7 @@ from runtime.redis import (
 )
 from services.shared.link import RedisLink, SharedStateUnavailableError
 from services.shared.state import SharedState
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_PORT, REDIS_URL
 from tests.e2e.conftest import free_port
 from tests.stubs.tcp_proxy import TcpProxy
 
@@ -89,7 +89,7 @@ async def test_a_reachable_redis_is_reported_healthy(tmp_path: Path) -> None:
 async def test_redis_going_and_coming_back_is_one_line_each_and_health_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    proxy = TcpProxy("127.0.0.1", int(REDIS_URL.rsplit(":", 1)[1].split("/")[0]))
+    proxy = TcpProxy("127.0.0.1", REDIS_PORT)
     await proxy.start()
     client = client_for(f"redis://127.0.0.1:{proxy.port}/0")
     link = RedisLink()
