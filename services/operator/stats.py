@@ -3,7 +3,9 @@
 Today's counters live in memory and are saved through the storage (`Storage.save_stats`:
 a document per day, and one per month for plans' tokens) every FLUSH_INTERVAL seconds and
 at shutdown: statistics are not money, so a kill -9 may lose the last few seconds of
-counts, never a day. Earlier days are read when an admin asks; a damaged one is set
+counts, never a day. On a store several processes share, each adds what it counted since
+its last save to the stored document (`Storage.update_stats`), and reports read the
+others' counts too. Earlier days are read when an admin asks; a damaged one is set
 aside, not fatal.
 
 A day (or a month of plan tokens) is continued from what was saved whenever counting
@@ -20,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from services.catalog import Model
@@ -28,6 +30,7 @@ from services.models import Usage
 from services.storage.base import DamagedRecordError, Storage
 
 logger = logging.getLogger(__name__)
+K = TypeVar("K")
 
 FLUSH_INTERVAL = 30.0
 FREE = "free"  # what answers of free models without a plan are billed to
@@ -85,6 +88,13 @@ class DayStats:
             unpriced=raw.get("unpriced", 0),
         )
 
+    def plus(self, other: DayStats) -> DayStats:
+        return _combined(self, other, 1)
+
+    def minus(self, other: DayStats) -> DayStats:
+        """What was counted here since `other` (an earlier copy of these counters)."""
+        return _combined(self, other, -1)
+
     @property
     def cost(self) -> float:
         return sum(self.costs.values())
@@ -99,6 +109,38 @@ class DayStats:
             model = key.partition(":")[2]
             totals[model] = totals.get(model, 0.0) + value
         return totals
+
+
+N = TypeVar("N", int, float)
+
+
+def _summed(first: dict[K, N], second: dict[K, N], sign: int) -> dict[K, N]:
+    total = dict(first)
+    for key, value in second.items():
+        total[key] = total.get(key, 0) + sign * value
+    return total
+
+
+def _combined(a: DayStats, b: DayStats, sign: int) -> DayStats:
+    usage = {key: list(value) for key, value in a.usage.items()}
+    for key, (requests, chars) in b.usage.items():
+        used = usage.setdefault(key, [0, 0])
+        used[0] += sign * requests
+        used[1] += sign * chars
+    return DayStats(
+        new_users=a.new_users + sign * b.new_users,
+        active=a.active | b.active if sign > 0 else a.active - b.active,
+        messages=_summed(a.messages, b.messages, sign),
+        failures=_summed(a.failures, b.failures, sign),
+        prompt_tokens=_summed(a.prompt_tokens, b.prompt_tokens, sign),
+        completion_tokens=_summed(a.completion_tokens, b.completion_tokens, sign),
+        free_limit_refusals=a.free_limit_refusals + sign * b.free_limit_refusals,
+        user_messages=_summed(a.user_messages, b.user_messages, sign),
+        usage=usage,
+        costs=_summed(a.costs, b.costs, sign),
+        plan_costs=_summed(a.plan_costs, b.plan_costs, sign),
+        unpriced=a.unpriced + sign * b.unpriced,
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -127,14 +169,20 @@ class StatsService:
         self._months_dirty: set[str] = set()
         self._notices: set[asyncio.Task[None]] = set()
         self._unreadable: set[str] = set()  # documents whose read failed (logged once)
+        # A shared store: each document as stored when this process last read or wrote
+        # it; what was counted since is added to the stored one (`Storage.update_stats`).
+        self._bases: dict[str, dict[str, Any] | None] = {}
         # Told when a damaged statistics file is moved aside (admins get an alert).
         self.problem_listeners: list[Callable[[str], Awaitable[object]]] = []
 
     async def load(self) -> None:
         key = self.today().isoformat()
-        self._days[key] = await self._read_day(key) or DayStats()
+        raw = await self._read(key)
+        self._days[key] = DayStats.from_json(raw) if raw is not None else DayStats()
+        self._bases[key] = raw
         raw = await self._read(_month_name(key[:7]))
         self._months[key[:7]] = _month_tokens(raw)
+        self._bases[_month_name(key[:7])] = raw
 
     async def _read(self, name: str) -> dict[str, Any] | None:
         """A statistics document, or None when absent; a damaged one is set aside."""
@@ -190,6 +238,7 @@ class StatsService:
             except OSError:
                 return DayStats()
             stats = self._days[key] = DayStats.from_json(raw) if raw is not None else DayStats()
+            self._bases[key] = raw
         return stats
 
     def _day(self) -> DayStats:
@@ -264,6 +313,7 @@ class StatsService:
             except OSError:
                 return {}
             tokens = self._months[month] = _month_tokens(raw)
+            self._bases[_month_name(month)] = raw
         return tokens
 
     def tokens_this_month(self, user_id: int, plan_id: str) -> int:
@@ -283,7 +333,11 @@ class StatsService:
         result = []
         for day in days:
             key = day.isoformat()
-            stats = self._days.get(key) or await self._read_day(key) or DayStats()
+            stats = self._days.get(key)
+            if stats is not None and self._storage.shared:  # the other processes' counts too
+                stored = await self._read_day(key) or DayStats()
+                stats = stored.plus(stats.minus(_day_of(self._bases.get(key))))
+            stats = stats or await self._read_day(key) or DayStats()
             result.append((day, stats))
         return result
 
@@ -326,10 +380,9 @@ class StatsService:
         months, self._months_dirty = self._months_dirty, set()
         try:
             for key in sorted(dirty):
-                await self._storage.save_stats(key, self._days[key].to_json())
+                await self._save_day(key)
             for month in sorted(months):
-                tokens = {"tokens": dict(self._months[month])}
-                await self._storage.save_stats(_month_name(month), tokens)
+                await self._save_month(month)
         except BaseException:
             self._dirty |= dirty
             self._months_dirty |= months
@@ -337,8 +390,37 @@ class StatsService:
         today = self.today().isoformat()
         for key in [key for key in self._days if key != today and key not in self._dirty]:
             del self._days[key]
+            self._bases.pop(key, None)
         for month in [m for m in self._months if m != today[:7] and m not in self._months_dirty]:
             del self._months[month]
+            self._bases.pop(_month_name(month), None)
+
+    async def _save_day(self, key: str) -> None:
+        if not self._storage.shared:
+            await self._storage.save_stats(key, self._days[key].to_json())
+            return
+        sent = self._days[key].to_json()
+        added = DayStats.from_json(sent).minus(_day_of(self._bases.get(key)))
+        stored = await self._storage.update_stats(
+            key, lambda document: _day_of(document).plus(added).to_json()
+        )
+        counted_meanwhile = self._days[key].minus(DayStats.from_json(sent))
+        self._days[key] = DayStats.from_json(stored).plus(counted_meanwhile)
+        self._bases[key] = stored
+
+    async def _save_month(self, month: str) -> None:
+        name = _month_name(month)
+        if not self._storage.shared:
+            await self._storage.save_stats(name, {"tokens": dict(self._months[month])})
+            return
+        sent = dict(self._months[month])
+        added = _summed(sent, _month_tokens(self._bases.get(name)), -1)
+        stored = await self._storage.update_stats(
+            name, lambda document: {"tokens": _summed(_month_tokens(document), added, 1)}
+        )
+        counted_meanwhile = _summed(self._months[month], sent, -1)
+        self._months[month] = _summed(_month_tokens(stored), counted_meanwhile, 1)
+        self._bases[name] = stored
 
     async def run(self) -> None:
         while True:
@@ -379,6 +461,10 @@ def model_usage(window: list[tuple[dt.date, DayStats]]) -> list[ModelUsage]:
 def _month_name(month: str) -> str:
     """A month's tokens are saved as "month-<YYYY-MM>" beside the days."""
     return f"month-{month}"
+
+
+def _day_of(raw: dict[str, Any] | None) -> DayStats:
+    return DayStats.from_json(raw) if raw else DayStats()
 
 
 def _month_tokens(raw: dict[str, Any] | None) -> dict[str, int]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -340,6 +340,16 @@ class Storage(ABC):
     def load_stats_now(self, name: str) -> Document | None:
         """`load_stats` without waiting, for the day counting comes to (rare: a new day,
         a clock step); OSError when it cannot be read just now."""
+
+    async def update_stats(
+        self, name: str, change: Callable[[Document | None], Document]
+    ) -> Document:
+        """Change a statistics document as one step against other processes' changes
+        (a database: under a row lock), and return what was stored. `change` gets the
+        stored document (None if there is none) and must not await."""
+        document = change(await self.load_stats(name))
+        await self.save_stats(name, document)
+        return document
 
     @abstractmethod
     async def save_stats(self, name: str, document: Document) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+from collections.abc import Callable
 
 from services.models import Broadcast, DeliveryOutcome
 from services.storage.base import DeliveryLog, Document
-from services.storage.postgres.connection import Database, describe
+from services.storage.postgres.connection import Conn, Database, describe
 
 BLOCKING_READ_TIMEOUT = 10.0  # seconds load_stats_now may hold the caller
 
@@ -52,6 +53,30 @@ class Documents:
 
     async def save_stats(self, name: str, document: Document) -> None:
         await self._save("stats_documents", name, document)
+
+    async def update_stats(
+        self, name: str, change: Callable[[Document | None], Document]
+    ) -> Document:
+        """Read, change and write in one transaction, the row locked (made first if new,
+        so two processes' first counts of a day do not race to insert it)."""
+
+        async def update(conn: Conn) -> Document:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO stats_documents (name, document) VALUES ($1, 'null'::jsonb)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    name,
+                )
+                stored = await conn.fetchval(
+                    "SELECT document FROM stats_documents WHERE name = $1 FOR UPDATE", name
+                )
+                document = change(stored)
+                await conn.execute(
+                    "UPDATE stats_documents SET document = $2 WHERE name = $1", name, document
+                )
+            return document
+
+        return await self._db.run("updating statistics", update)
 
     # State --------------------------------------------------------------------------------
     async def load_state(self, name: str) -> Document | None:

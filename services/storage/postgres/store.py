@@ -170,6 +170,11 @@ class PostgresStorage(Storage):
     async def save_stats(self, name: str, document: Document) -> None:
         await self._documents.save_stats(name, document)
 
+    async def update_stats(
+        self, name: str, change: Callable[[Document | None], Document]
+    ) -> Document:
+        return await self._documents.update_stats(name, change)
+
     async def save_broadcast(self, broadcast: Broadcast) -> None:
         await self._documents.save_broadcast(broadcast)
 
