@@ -155,8 +155,8 @@ def create_dispatcher(
 
     # Start-up runs these in this order; shutdown too.
     notices.setup(dispatcher, services, notifier, settings)
-    broadcasts.setup(dispatcher, services, notifier)
     tasks = background.setup(dispatcher)
+    broadcasts.setup(dispatcher, tasks, services, notifier)
     if redis is not None and health is not None:
         probe = health.redis = RedisProbe(redis, services.shared.link)
         tasks.add("redis-watch", lambda _bot: probe.watch())

@@ -1,6 +1,12 @@
 """Broadcasts as background tasks: live progress for the admin, stop, resume at start-up.
 Each send goes through the notifier without waiting on a 429: the broadcast's own
-pacing (services.operator.broadcast) slows down instead."""
+pacing (services.operator.broadcast) slows down instead.
+
+Broadcasts run on the process that leads the singleton jobs (runtime/leader.py): a
+broadcast an admin starts through another process is saved as running and picked up by
+the leader's next look (`watch`), a Stop pressed there is a request the leader reads, and
+when the leader dies the next one resumes what it left (the delivery log's claims keep
+every user to one send)."""
 
 from __future__ import annotations
 
@@ -14,21 +20,32 @@ from aiogram.exceptions import TelegramRetryAfter
 from edge.admin_keyboards import broadcast_stop_keyboard
 from edge.editing import edit_text
 from edge.notifier import Delivery, Notifier
+from runtime.leader import Leadership
 from services.operator.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
 from services.users import UsersService
 
 logger = logging.getLogger(__name__)
 
+WATCH_INTERVAL = 2.0  # seconds between the leader's looks for broadcasts to run or stop
+
 
 class BroadcastRunner:
     """Runs broadcasts as background tasks and shows their progress to the admin."""
 
-    def __init__(self, service: BroadcastService, users: UsersService, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        service: BroadcastService,
+        users: UsersService,
+        notifier: Notifier,
+        leadership: Leadership | None = None,
+    ) -> None:
         self._bot: Bot | None = None
         self._service = service
         self._users = users
         self._notifier = notifier
+        self._leadership = leadership if leadership is not None else Leadership()
         self._tasks: dict[str, asyncio.Task[Broadcast]] = {}
+        self._leadership.listeners.append(self._lead_changed)
 
     def attach(self, bot: Bot) -> None:
         self._bot = bot
@@ -38,22 +55,55 @@ class BroadcastRunner:
         assert self._bot is not None, "attach() the bot at start-up"
         return self._bot
 
-    @property
-    def running_id(self) -> str | None:
-        return next(iter(self._tasks), None)
+    async def running_id(self) -> str | None:
+        """The broadcast running now, here or on another process."""
+        local = next(iter(self._tasks), None)
+        if local is not None:
+            return local
+        return next((b.id for b in await self._service.unfinished()), None)
 
     def start(self, broadcast: Broadcast) -> None:
+        """Run a broadcast saved as running: here if this process leads, else the
+        leader's next look finds it."""
+        if not self._leadership.leading or broadcast.id in self._tasks:
+            return
         task = asyncio.create_task(self._run(broadcast), name=f"broadcast-{broadcast.id}")
         self._tasks[broadcast.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(broadcast.id, None))
 
-    async def resume_unfinished(self) -> None:
-        for broadcast in await self._service.unfinished():
-            logger.info("Resuming broadcast %s", broadcast.id)
-            await self._notifier.tell_user(
-                self.bot, broadcast.created_by, "admin_broadcast_resumed", broadcast_id=broadcast.id
-            )
-            self.start(broadcast)
+    async def request_stop(self, broadcast_id: str) -> None:
+        """Stop pressed: at once if it runs here, else through the leader's next look."""
+        if not self._service.cancel(broadcast_id):
+            await self._service.request_stop(broadcast_id)
+
+    async def watch(self, bot: Bot, interval: float = WATCH_INTERVAL) -> None:
+        """While this process leads: resume what was running (the admin is told), start
+        what other processes saved as running, and read their Stop requests."""
+        self.attach(bot)
+        resumed = True  # what is found on the first look was left by a stopped process
+        while True:
+            for broadcast in await self._service.unfinished():
+                if broadcast.id in self._tasks:
+                    if await self._service.stop_requested(broadcast.id):
+                        self._service.cancel(broadcast.id)
+                    continue
+                if resumed:
+                    logger.info("Resuming broadcast %s", broadcast.id)
+                    await self._notifier.tell_user(
+                        bot,
+                        broadcast.created_by,
+                        "admin_broadcast_resumed",
+                        broadcast_id=broadcast.id,
+                    )
+                self.start(broadcast)
+            resumed = False
+            await asyncio.sleep(interval)
+
+    async def _lead_changed(self, leading: bool) -> None:
+        """Lost the lead: the next leader resumes these (the log keeps users to one send)."""
+        if not leading:
+            for task in list(self._tasks.values()):
+                task.cancel()
 
     async def stop(self, grace: float = 5.0) -> None:
         """At shutdown: finish the sends in flight, then stop; the next start resumes."""

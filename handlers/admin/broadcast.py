@@ -46,10 +46,8 @@ async def broadcast_command(
     state: FSMContext,
 ) -> None:
     """/broadcast TEXT, /broadcast as a reply to a message, or bare /broadcast."""
-    if broadcast_runner.running_id:
-        await message.answer(
-            texts("admin_broadcast_busy", broadcast_id=broadcast_runner.running_id)
-        )
+    if running := await broadcast_runner.running_id():
+        await message.answer(texts("admin_broadcast_busy", broadcast_id=running))
         return
     admin_id = message.chat.id
     if message.reply_to_message is not None:
@@ -111,11 +109,10 @@ async def send_broadcast(
     if broadcast is None or broadcast.status != "draft":
         return
     await remove_buttons(query)
-    if broadcast_runner.running_id:
+    if running := await broadcast_runner.running_id():
         broadcasts.release(broadcast.id)  # nothing decided: Send may be pressed later
         await bot.send_message(
-            query.from_user.id,
-            texts("admin_broadcast_busy", broadcast_id=broadcast_runner.running_id),
+            query.from_user.id, texts("admin_broadcast_busy", broadcast_id=running)
         )
         return
     broadcast.status = "running"
@@ -147,9 +144,9 @@ async def drop_broadcast(
 
 @router.callback_query(AdminBroadcast.filter(F.action == BroadcastAct.STOP))
 async def stop_broadcast(
-    query: CallbackQuery, callback_data: AdminBroadcast, broadcasts: BroadcastService
+    query: CallbackQuery, callback_data: AdminBroadcast, broadcast_runner: BroadcastRunner
 ) -> None:
     """ "Stop" under the progress message."""
     await query.answer()
     await remove_buttons(query)
-    broadcasts.cancel(callback_data.broadcast_id)
+    await broadcast_runner.request_stop(callback_data.broadcast_id)

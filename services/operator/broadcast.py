@@ -97,6 +97,13 @@ class BroadcastService:
         self._cancelled.add(broadcast_id)
         return True
 
+    async def request_stop(self, broadcast_id: str) -> None:
+        """Stop pressed through a process where the broadcast does not run."""
+        await self._storage.save_state(f"broadcast-stop-{broadcast_id}", {"at": time.time()})
+
+    async def stop_requested(self, broadcast_id: str) -> bool:
+        return await self._storage.load_state(f"broadcast-stop-{broadcast_id}") is not None
+
     def stop_all(self) -> None:
         """Let every broadcast finish its sends in flight and stop, still "running",
         so that the next start resumes it with nobody sent twice or skipped."""
@@ -150,6 +157,8 @@ class BroadcastService:
             while not queue.empty() and not self._stopping and broadcast.id not in self._cancelled:
                 user_id = queue.get_nowait()
                 outcome = await self._send_with_retries(broadcast, user_id, send, pacer, deliveries)
+                if outcome is None:
+                    continue  # another process has this user (a shared store)
                 await deliveries.done(user_id, outcome)
                 _count(broadcast, outcome)
                 if time.monotonic() - last_progress >= progress_every:
@@ -176,11 +185,13 @@ class BroadcastService:
         send: Sender,
         pacer: _Pacer,
         deliveries: DeliveryLog,
-    ) -> SendOutcome:
+    ) -> SendOutcome | None:
         for attempt in range(5):
             await pacer.wait()
-            if attempt == 0:  # marked only now that the send begins: a wait is not a try
-                await deliveries.tried(user_id)
+            # Marked only now that the send begins (a wait is not a try); the mark is the
+            # claim: a user another process marked first is theirs.
+            if attempt == 0 and not await deliveries.tried(user_id):
+                return None
             try:
                 return await send(broadcast, user_id)
             except RetryLaterError as error:

@@ -202,7 +202,9 @@ class DeliveryLog(ABC):
     is never sent to again."""
 
     @abstractmethod
-    async def tried(self, user_id: int) -> None: ...
+    async def tried(self, user_id: int) -> bool:
+        """Mark the user tried; False if they already were (by another process of a
+        shared store, or before a crash): then nobody sends to them again."""
 
     @abstractmethod
     async def done(self, user_id: int, outcome: DeliveryOutcome) -> None: ...

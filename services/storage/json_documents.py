@@ -108,9 +108,14 @@ class JsonDeliveryLog(DeliveryLog):
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._tried: set[int] = set()  # this run's (earlier runs' are not offered again)
 
-    async def tried(self, user_id: int) -> None:
+    async def tried(self, user_id: int) -> bool:
+        if user_id in self._tried:
+            return False
+        self._tried.add(user_id)
         os.write(self._fd, f"T {user_id}\n".encode())
+        return True
 
     async def done(self, user_id: int, outcome: DeliveryOutcome) -> None:
         os.write(self._fd, f"{outcome[0].upper()} {user_id}\n".encode())

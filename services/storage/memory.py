@@ -317,8 +317,11 @@ class MemoryDeliveryLog(DeliveryLog):
         self.tried_users: set[int] = set()
         self.outcomes: dict[int, str] = {}
 
-    async def tried(self, user_id: int) -> None:
+    async def tried(self, user_id: int) -> bool:
+        if user_id in self.tried_users:
+            return False
         self.tried_users.add(user_id)
+        return True
 
     async def done(self, user_id: int, outcome: DeliveryOutcome) -> None:
         self.outcomes[user_id] = outcome

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from services.operator.broadcast import Broadcast, BroadcastService, RetryLaterError, SendOutcome
+from services.storage.base import Storage
 from services.storage.json_store import JsonStorage
 from services.storage.memory import MemoryStorage
+from services.storage.postgres import PostgresStorage
+from tests.postgres import database_url, fresh_schema
 from tests.unit.conftest import RETENTION
 
 
@@ -111,3 +117,39 @@ async def test_a_kill_while_sends_wait_for_their_pace_skips_only_the_sends_in_fl
     tried, results = await storage.read_deliveries(broadcast.id)
     never_sent = tried - set(results)
     assert never_sent <= {3}, never_sent  # only the send that met the 429 was in flight
+
+
+@pytest.mark.parametrize("kind", ["memory", "postgres"])
+async def test_two_processes_running_one_broadcast_reach_each_user_once(kind: str) -> None:
+    """A leader that lost its lead but not yet its sends, and the one taking over: the
+    delivery log's mark is the claim, so every user gets the message once."""
+    async with contextlib.AsyncExitStack() as stack:
+        if kind == "postgres":
+            schema = await stack.enter_async_context(fresh_schema())
+            first: Storage = PostgresStorage(database_url(), RETENTION, schema=schema)
+            second: Storage = PostgresStorage(database_url(), RETENTION, schema=schema)
+        else:
+            first = MemoryStorage(RETENTION)
+            second = first.another_process()
+        for store in (first, second):
+            await store.open()
+            stack.push_async_callback(store.close)
+        broadcast = await BroadcastService(first, rate=5000).create(1, text="hi")
+        sent: Counter[int] = Counter()
+
+        async def send(_: Broadcast, user_id: int) -> SendOutcome:
+            sent[user_id] += 1
+            await asyncio.sleep(0)
+            return "delivered"
+
+        async def on_progress(_: Broadcast) -> None:
+            return None
+
+        users = list(range(1, 201))
+        copy = await BroadcastService(second, rate=5000).get(broadcast.id)
+        assert copy is not None
+        await asyncio.gather(
+            BroadcastService(first, rate=5000).run(broadcast, users, send, on_progress),
+            BroadcastService(second, rate=5000).run(copy, users, send, on_progress),
+        )
+        assert set(sent) == set(users) and max(sent.values()) == 1

@@ -151,16 +151,18 @@ class PostgresDeliveryLog(DeliveryLog):
         self._db = db
         self._broadcast_id = broadcast_id
 
-    async def tried(self, user_id: int) -> None:
-        await self._db.run(
+    async def tried(self, user_id: int) -> bool:
+        """The row's insert is the claim: of two processes, one gets it."""
+        inserted = await self._db.run(
             "marking a delivery tried",
-            lambda conn: conn.execute(
+            lambda conn: conn.fetchval(
                 "INSERT INTO broadcast_deliveries (broadcast_id, user_id) VALUES ($1, $2)"
-                " ON CONFLICT DO NOTHING",
+                " ON CONFLICT DO NOTHING RETURNING true",
                 self._broadcast_id,
                 user_id,
             ),
         )
+        return bool(inserted)
 
     async def done(self, user_id: int, outcome: DeliveryOutcome) -> None:
         await self._db.run(
