@@ -15,12 +15,13 @@ from aiogram.types import CallbackQuery, FSInputFile, Message
 from config import Settings
 from edge.admin_keyboards import payments_section_keyboard
 from edge.callbacks import AdminMenu, Section
+from edge.exports import export_payments
 from edge.long_messages import send_long, show_screen
 from edge.views import METHOD_NAMES, payment_line, revenue_lines
 from services.chat.formatting import fit_screen
 from services.models import Payment
 from services.money.payments import PaymentService
-from services.operator.reports import Revenue, export_payments, revenue_report
+from services.operator.reports import Revenue, revenue_report
 from texts import Raw, Texts
 
 router = Router(name=__name__)

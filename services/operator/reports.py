@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import datetime as dt
-import io
-import zipfile
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.models import Payment
@@ -36,8 +31,6 @@ CSV_FIELDS = (
     "note",
     "recurring_id",  # the Stars subscription a charge belongs to
 )
-# Telegram bots upload files up to 50 MB: each export part stays below this.
-EXPORT_PART_BYTES = 45 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -223,7 +216,8 @@ async def stats_report(
     )
 
 
-def _csv_row(payment: Payment, zone: ZoneInfo) -> list[object]:
+def csv_row(payment: Payment, zone: ZoneInfo) -> list[object]:
+    """A payment as the CSV export's row (CSV_FIELDS), times in `zone`."""
     row: list[object] = []
     for name in CSV_FIELDS:
         value = getattr(payment, name)
@@ -231,58 +225,3 @@ def _csv_row(payment: Payment, zone: ZoneInfo) -> list[object]:
             value = dt.datetime.fromtimestamp(value, zone).isoformat(timespec="seconds")
         row.append("" if value is None else value)
     return row
-
-
-async def export_payments(
-    payments: AsyncIterator[Payment], zone: ZoneInfo, folder: Path, stem: str
-) -> list[Path]:
-    """Every payment as CSV files under `folder` (UTF-8 with BOM for spreadsheets).
-
-    One `<stem>.csv` when it fits Telegram's upload limit; otherwise parts of at most
-    EXPORT_PART_BYTES, each zipped. Rows are written a batch at a time in a thread.
-    """
-    parts: list[Path] = []
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    size = 0
-
-    def new_part() -> Path:
-        path = folder / f"{stem}-part{len(parts) + 1}.csv"
-        path.write_bytes(("\ufeff" + ",".join(CSV_FIELDS) + "\r\n").encode())
-        parts.append(path)
-        return path
-
-    current = await asyncio.to_thread(new_part)
-    flush_at = min(256 * 1024, EXPORT_PART_BYTES // 4)
-    async for payment in payments:
-        writer.writerow(_csv_row(payment, zone))
-        if buffer.tell() >= flush_at:
-            chunk = buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-            if size + len(chunk) > EXPORT_PART_BYTES:
-                current, size = await asyncio.to_thread(new_part), 0
-            await asyncio.to_thread(_append, current, chunk)
-            size += len(chunk)
-    chunk = buffer.getvalue().encode()
-    if size + len(chunk) > EXPORT_PART_BYTES:
-        current = await asyncio.to_thread(new_part)
-    await asyncio.to_thread(_append, current, chunk)
-    if len(parts) == 1:
-        single = folder / f"{stem}.csv"
-        parts[0].replace(single)
-        return [single]
-    return [await asyncio.to_thread(_zip, part) for part in parts]
-
-
-def _append(path: Path, data: bytes) -> None:
-    with path.open("ab") as file:
-        file.write(data)
-
-
-def _zip(path: Path) -> Path:
-    target = path.with_suffix(".zip")
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(path, arcname=path.name)
-    path.unlink()
-    return target

@@ -15,15 +15,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import edge.exports as exports
 import services.money.promo as promo_module
-import services.operator.reports as reports
 import services.storage.json_store as json_store
+from edge.exports import export_payments
 from services.catalog import Catalog, CatalogError, check_plans_in_use
 from services.models import ChatTurn, UnmatchedMoney
 from services.money.payments import MoneyArrival, PaymentError, PaymentRefusal, PaymentService
 from services.money.promo import PromoError
 from services.money.yoomoney import Operation, YooMoneyChecker
-from services.operator.reports import export_payments
 from services.storage.base import DAY, Transaction
 from services.storage.journal import journal_numbers, journal_path
 from tests.unit.conftest import ROOT, Money, open_money
@@ -335,7 +335,7 @@ async def test_an_export_too_big_for_one_upload_is_split_into_zipped_parts(
     zone = ZoneInfo("Europe/Moscow")
     (single,) = await export_payments(money.payments.history(), zone, out, "all")
     assert single.suffix == ".csv"
-    monkeypatch.setattr(reports, "EXPORT_PART_BYTES", 50_000)
+    monkeypatch.setattr(exports, "EXPORT_PART_BYTES", 50_000)
     parts = await export_payments(money.payments.history(), zone, out, "split")
     assert len(parts) > 3 and all(p.suffix == ".zip" and p.stat().st_size < 50_000 for p in parts)
     ids: list[str] = []

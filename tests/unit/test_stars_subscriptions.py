@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from edge.exports import export_payments
 from services.catalog import Catalog
 from services.container import plans_in_use
 from services.models import StarsSubscription
@@ -25,7 +26,6 @@ from services.money.payments import (
     PaymentRefusal,
     charge_payment_id,
 )
-from services.operator.reports import export_payments
 from services.storage.base import DAY, Transaction
 from services.storage.json_store import read_live_records
 from tests.unit.conftest import Money, open_money
