@@ -93,6 +93,7 @@ async def profile(
         renewing = renewal_lines(renewals, texts, settings.zone)
         plans = (plans or texts("profile_no_plans")) + "\n" + renewing
     open_models = [m for m in catalog.models if m.key in access.open_model_keys(user.id)]
+    await quota.refresh(user.id)  # what other processes counted
     today = _left_today(quota.left_today(user.id, open_models), texts)
     seconds = voice.free_seconds_left(user.id)
     if seconds is not None:

@@ -132,6 +132,7 @@ async def _hear(
     header (before the paid transcription), the transcript (before the model call)."""
     texts = answering.texts
     try:
+        await answering.chat.gate.quota.refresh(user.id)  # other processes' counts too
         admission = voice.admit(user, speech.clip)
         bound = most_bytes(admission, speech.clip.kind)
         await answering.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
@@ -203,6 +204,7 @@ async def document_message(
         return
     try:
         check_document(document.file_name, document.mime_type, document.file_size)
+        await answering.chat.gate.quota.refresh(user.id)  # other processes' counts too
         answering.chat.gate.check_ready(user)  # access and today's requests, before the download
         try:
             data = await _download(answering.bot, document, MAX_DOCUMENT_BYTES)
@@ -233,6 +235,7 @@ async def _ask_with_picture(
     mime_type: str,
 ) -> None:
     try:
+        await answering.chat.gate.quota.refresh(user.id)
         answering.chat.gate.check_ready(user, pictures=1)
     except ChatRefusalError as refusal:
         turn.passed()

@@ -33,6 +33,7 @@ from services.money.yoomoney import YooMoneyChecker, YooMoneyClient
 from services.operator.alerts import AlertService
 from services.operator.broadcast import BroadcastService
 from services.operator.stats import StatsService
+from services.shared.quota import RedisCounters
 from services.shared.state import SharedState
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
@@ -164,6 +165,7 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         settings.zone,
         exempt=settings.admin_ids,
         extra_requests=referrals.extra_requests,
+        shared=RedisCounters(shared) if shared.redis is not None else None,
     )
     payments.unmatched_listeners.append(
         lambda item: alerts.alert(f"unmatched:{item.id}", unmatched_alert(item))

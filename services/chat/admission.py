@@ -127,11 +127,11 @@ class Gate:
         self._check_quota(user, model, len(text))
         return model
 
-    def take(self, user: UserRecord, model: Model, chars: int) -> str:
+    async def take(self, user: UserRecord, model: Model, chars: int) -> str:
         """Count a request of `chars` characters (memory and pictures included) and
         return the plan it is billed to; ChatRefusalError when a quota ran out."""
         try:
-            return self.quota.take(user.id, model, chars)
+            return await self.quota.take(user.id, model, chars)
         except QuotaExceededError as exceeded:
             raise quota_refusal(exceeded, model) from None
 

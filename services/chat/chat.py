@@ -126,11 +126,11 @@ class ChatService:
         turns = fit_memory([*history, question], model, self._history_max_messages)
         sent = images_to_send(turns, model)
         chars = sent_chars(turns, sent)  # the memory counts too
-        bill_to = self.gate.take(user, model, chars)  # no await since the check
+        bill_to = await self.gate.take(user, model, chars)  # checked and counted at once
         try:
             fresh = await self._keep_photos(owner, conversation.id, request.photos)
         except OSError:
-            self._quota.give_back(user.id, model, chars)
+            await self._quota.give_back(user.id, model, chars)
             raise
         named = dict(zip(pending, fresh, strict=True))
         question = ChatTurn("user", request.text, tuple(named.get(i, i) for i in question.images))
@@ -260,7 +260,7 @@ class ChatService:
                     await event.deliver(sink)
         except asyncio.CancelledError:  # Stop or /cancel: the stream to the provider is closed
             partial = "".join(parts)
-            self._spend(admission, usage, partial, media)
+            await self._spend(admission, usage, partial, media)
             if partial.strip() or media:  # what the user saw stays in the memory
                 await remember(partial)
             raise
@@ -268,20 +268,20 @@ class ChatService:
             logger.warning("Model %s failed for user %s: %s", model.key, user.id, error)
             partial = "".join(parts)
             if partial.strip() or media:  # the user saw part of it: paid for, billed as any
-                self._spend(admission, usage, partial, media)
+                await self._spend(admission, usage, partial, media)
             else:  # nothing was delivered: the request does not count
-                self._quota.give_back(user.id, model, prompt.chars)
+                await self._quota.give_back(user.id, model, prompt.chars)
             self._stats.answer(user.id, model, usage, ok=False)
             await self._report_failure(model, error)
             return ChatResult(partial, model, error=error.kind, media=tuple(media))
         answer = "".join(parts)
         self._failures_in_row[model.provider] = 0
         self._stats.answer(user.id, model, usage, ok=True)
-        self._spend(admission, usage, answer, media)
+        await self._spend(admission, usage, answer, media)
         await remember(answer)
         return ChatResult(answer, model, usage=usage, media=tuple(media))
 
-    def _spend(
+    async def _spend(
         self, admission: Admission, usage: Usage | None, answer: str, media: list[MediaPart]
     ) -> None:
         """Cost an answer in the catalog's units and bill it (tokens count against the
@@ -290,7 +290,8 @@ class ChatService:
         model = admission.model
         cost = cost_rub(model.prices, answer_units(tokens, media), self._usd_rub)
         total = tokens.prompt_tokens + tokens.completion_tokens
-        self._stats.spend(admission.user.id, model.key, cost, plan=admission.bill_to, tokens=total)
+        self._stats.spend(admission.user.id, model.key, cost, plan=admission.bill_to)
+        await self._quota.count_tokens(admission.user.id, admission.bill_to, total)
 
     async def _report_failure(self, model: Model, error: ProviderError) -> None:
         """Alert admins about configuration problems and runs of provider failures."""

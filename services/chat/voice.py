@@ -211,7 +211,7 @@ class VoiceService:
                 heard.clip.declared,
             )
         self._stats.spend(user_id, VOICE_KEY, self.cost(seconds), plan=admission.bill_to)
-        self._gate.quota.count_speech(user_id, seconds)  # seconds heard today
+        await self._gate.quota.count_speech(user_id, seconds)  # seconds heard today
         return Heard(result.text, seconds)
 
     def cost(self, seconds: int) -> float | None:

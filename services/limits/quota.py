@@ -3,17 +3,24 @@
 Counted per user, model and day (midnight in TIMEZONE), with the conversation's memory
 in the characters, so splitting a question into several messages does not escape the
 limit; a referral bonus may add free requests a day. A request is counted when it is
-let through (before any await: two devices racing for the last one cannot both pass)
-and given back if the model call fails.
+let through, checked and counted in one step (in memory: before any await; with Redis:
+one atomic script, services.shared.quota), so two devices or two processes racing for
+the last one cannot both pass; it is given back if the model call fails.
 Plans may also carry a monthly token allowance, counted after each answer (one answer
 in flight may pass it). Users without a plan also have seconds of speech a day
 (`[transcription]`'s free_daily_seconds). Admins are exempt.
+
+The statistics hold today's counters (saved in the day's document); with Redis they
+mirror what Redis returns, and what reads them without counting (a check before a
+download, /profile) reads that mirror, refreshed (`refresh`) where a handler can wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -21,6 +28,13 @@ from zoneinfo import ZoneInfo
 from services.catalog import Catalog, Model, Plan
 from services.limits.access import AccessService
 from services.operator.stats import FREE, StatsService
+from services.shared.link import SharedStateUnavailableError
+from services.shared.quota import Day, RedisCounters
+
+logger = logging.getLogger(__name__)
+
+RETRY_EVERY = 5.0  # seconds between tries of a count Redis could not take (after an answer)
+RETRY_FOR = 600.0  # ...for at most this long
 
 # Which limits apply: the free tier's, a plan's daily cap, a plan's monthly tokens, none.
 LimitKind = Literal["free", "fair_use", "plan", "none"]
@@ -74,8 +88,11 @@ class QuotaService:
         zone: ZoneInfo,
         exempt: frozenset[int] = frozenset(),
         extra_requests: Callable[[int], int] = lambda _user_id: 0,
+        shared: RedisCounters | None = None,
     ) -> None:
         self._catalog = catalog
+        self._shared = shared  # None: the counters are the statistics' own (one process)
+        self._retries: set[asyncio.Task[None]] = set()
         self._extra_requests = extra_requests  # a user's bonus free requests a day
         self._access = access
         self._stats = stats
@@ -121,12 +138,67 @@ class QuotaService:
             return float("inf")
         return plan.monthly_tokens - self._stats.tokens_this_month(user_id, plan.id)
 
-    def take(self, user_id: int, model: Model, chars: int) -> str:
+    async def take(self, user_id: int, model: Model, chars: int) -> str:
         """Count a request of `chars` input characters and return the plan it is billed to,
-        or raise QuotaExceededError."""
-        bill_to = self.check(user_id, model, chars)
-        self._stats.count_request(user_id, model.key, chars)
+        or raise QuotaExceededError (SharedStateUnavailableError: Redis does not answer,
+        nothing counted)."""
+        if self._shared is None:
+            bill_to = self.check(user_id, model, chars)
+            self._stats.count_request(user_id, model.key, chars)  # no await since the check
+            return bill_to
+        await self.refresh(user_id)
+        bill_to = self.check(user_id, model, chars)  # what the other processes counted too
+        plan = self._catalog.plans_by_id.get(bill_to)
+        allowance = plan.monthly_tokens if plan and user_id not in self._exempt else None
+        limits = self.limits(user_id, model)
+        used = self._stats.used_today(user_id, model.key)
+        tokens = self._stats.tokens_this_month(user_id, bill_to) if plan else 0
+        taken = await self._shared.take(  # the same limits, checked and counted at once
+            user_id,
+            self._day(),
+            model.key,
+            chars,
+            requests_limit=limits.requests,
+            chars_limit=limits.chars,
+            plan=plan.id if plan else None,
+            allowance=allowance,
+            floor=(*used, tokens),
+        )
+        self._stats.set_used(user_id, model.key, taken.requests, taken.chars)
+        if plan:
+            self._stats.set_tokens(user_id, plan.id, taken.tokens)
+        if taken.refused == "tokens" and allowance is not None:
+            raise QuotaExceededError(
+                "tokens", Limits(None, None, "plan"), allowance, self.month_resets_at()
+            )
+        if taken.refused == "requests" and limits.requests is not None:
+            raise QuotaExceededError("requests", limits, limits.requests, self.resets_at())
+        if taken.refused == "chars" and limits.chars is not None:
+            raise QuotaExceededError("chars", limits, limits.chars, self.resets_at())
         return bill_to
+
+    async def refresh(self, user_id: int) -> None:
+        """Bring the user's counters in from Redis (what other processes counted), so the
+        checks that count nothing see them; nothing to do in one process. Redis not
+        answering leaves them as they were (the counting step itself refuses then)."""
+        if self._shared is None:
+            return
+        try:
+            usage, tokens = await self._shared.read(user_id, self._day())
+        except SharedStateUnavailableError:
+            return
+        for model_key, (requests, chars) in usage.items():
+            self._stats.set_used(user_id, model_key, requests, chars)
+        for plan, count in tokens.items():
+            self._stats.set_tokens(user_id, plan, count)
+
+    def _day(self) -> Day:
+        """Today's and this month's counters in Redis, kept a day past their end."""
+        return Day(
+            self._stats.today().isoformat(),
+            int(self.resets_at()) + 86_400,
+            int(self.month_resets_at()) + 86_400,
+        )
 
     def check(self, user_id: int, model: Model, chars: int = 0) -> str:
         """The plan a request of `chars` characters would be billed to, counting nothing
@@ -147,9 +219,57 @@ class QuotaService:
                 raise QuotaExceededError("chars", limits, limits.chars, self.resets_at())
         return bill_to
 
-    def give_back(self, user_id: int, model: Model, chars: int) -> None:
+    async def give_back(self, user_id: int, model: Model, chars: int) -> None:
         """The model call failed: the request does not count."""
-        self._stats.count_request(user_id, model.key, chars, sign=-1)
+        await self._add(user_id, model.key, -1, -chars)
+
+    async def count_tokens(self, user_id: int, plan: str, tokens: int) -> None:
+        """An answer's tokens, against `plan`'s monthly allowance (FREE has none)."""
+        if self._shared is None or plan == FREE or not tokens:
+            self._stats.add_tokens(user_id, plan, tokens)
+            return
+        shared, day = self._shared, self._day()
+        floor = self._stats.tokens_this_month(user_id, plan)
+
+        async def add() -> None:
+            total = await shared.add_tokens(user_id, day, plan, tokens, floor)
+            self._stats.set_tokens(user_id, plan, total)
+
+        await self._until_counted(add, f"{tokens} tokens of user {user_id}")
+
+    async def _add(self, user_id: int, key: str, requests: int, chars: int) -> None:
+        if self._shared is None:
+            sign = 1 if requests >= 0 else -1
+            self._stats.count_request(user_id, key, abs(chars), sign=sign)
+            return
+        shared, day = self._shared, self._day()
+        floor = self._stats.used_today(user_id, key)
+
+        async def add() -> None:
+            totals = await shared.add(user_id, day, key, requests, chars, floor)
+            self._stats.set_used(user_id, key, *totals)
+
+        await self._until_counted(add, f"{requests:+} request(s) of user {user_id} ({key})")
+
+    async def _until_counted(self, count: Callable[[], Awaitable[None]], what: str) -> None:
+        """Count now; while Redis does not answer, keep trying in the background for a
+        while (what happened happened: an answer given, a request failed)."""
+        try:
+            await count()
+        except SharedStateUnavailableError:
+            task = asyncio.get_running_loop().create_task(self._retry(count, what))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def _retry(self, count: Callable[[], Awaitable[None]], what: str) -> None:
+        for _ in range(int(RETRY_FOR / RETRY_EVERY)):
+            await asyncio.sleep(RETRY_EVERY)
+            try:
+                await count()
+            except SharedStateUnavailableError:
+                continue
+            return
+        logger.warning("Could not count %s: Redis did not answer for %.0f s", what, RETRY_FOR)
 
     def speech_left_today(self, user_id: int) -> tuple[int, int] | None:
         """(seconds of speech left today, the day's free seconds) for a user held to the
@@ -161,9 +281,9 @@ class QuotaService:
         _, used = self._stats.used_today(user_id, VOICE_KEY)
         return max(0, daily - used), daily
 
-    def count_speech(self, user_id: int, seconds: int) -> None:
+    async def count_speech(self, user_id: int, seconds: int) -> None:
         """Seconds of speech heard today (a transcription paid for)."""
-        self._stats.count_request(user_id, VOICE_KEY, seconds)
+        await self._add(user_id, VOICE_KEY, 1, seconds)
 
     def left_today(self, user_id: int, models: list[Model]) -> list[Left]:
         """What is left today with each model that has a limit for the user."""

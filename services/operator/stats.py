@@ -291,12 +291,8 @@ class StatsService:
         """An answer's cost to the provider (None: the model has no price), billed to
         `plan`, and its tokens counted against the plan's monthly allowance."""
         stats = self._day()
-        if tokens and plan != FREE:
-            month = self.today().isoformat()[:7]
-            tokens_now = self._tokens_of(month)
-            tokens_now[f"{user_id}:{plan}"] = tokens_now.get(f"{user_id}:{plan}", 0) + tokens
-            if month in self._months:
-                self._months_dirty.add(month)
+        if tokens:
+            self.add_tokens(user_id, plan, tokens)
         if rub is None:
             stats.unpriced += 1
             return
@@ -319,11 +315,30 @@ class StatsService:
     def tokens_this_month(self, user_id: int, plan_id: str) -> int:
         return self._tokens_of(self.today().isoformat()[:7]).get(f"{user_id}:{plan_id}", 0)
 
+    def add_tokens(self, user_id: int, plan: str, tokens: int) -> None:
+        """Tokens of an answer billed to `plan`, against its monthly allowance (the free
+        tier has none)."""
+        if plan != FREE:
+            self.set_tokens(user_id, plan, self.tokens_this_month(user_id, plan) + tokens)
+
+    def set_tokens(self, user_id: int, plan: str, tokens: int) -> None:
+        """The month's tokens of the user under `plan` are `tokens` (as the shared counters
+        have them)."""
+        month = self.today().isoformat()[:7]
+        self._tokens_of(month)[f"{user_id}:{plan}"] = tokens
+        if month in self._months:
+            self._months_dirty.add(month)
+
     def count_request(self, user_id: int, model_key: str, chars: int, sign: int = 1) -> None:
         """Count (or, with sign -1, give back) one request and its input characters."""
         used = self._day().usage.setdefault(f"{user_id}:{model_key}", [0, 0])
         used[0] = max(0, used[0] + sign)
         used[1] = max(0, used[1] + sign * chars)
+
+    def set_used(self, user_id: int, model_key: str, requests: int, chars: int) -> None:
+        """Today's requests and characters of the user with the model are these (as the
+        shared counters have them)."""
+        self._day().usage[f"{user_id}:{model_key}"] = [requests, chars]
 
     # Reading (on demand) -------------------------------------------------------------
     async def last_days(self, count: int) -> list[tuple[dt.date, DayStats]]:

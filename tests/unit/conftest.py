@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,8 +13,10 @@ from services.money.payments import PaymentService
 from services.money.payments.records import REUSE_MARGIN
 from services.money.promo import PromoService
 from services.money.subscriptions import SubscriptionService
+from services.shared.state import SharedState
 from services.storage.base import DAY, Retention, Storage
 from services.storage.json_store import JsonStorage
+from tests.conftest import delete_prefix, redis_client, unique_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,3 +66,23 @@ async def open_money_on(storage: Storage, catalog: Catalog) -> Money:
         invoice_ttl=INVOICE_TTL,
     )
     return Money(storage, books.subscriptions, books.payments, books.promo, books)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def shared(request: pytest.FixtureRequest) -> AsyncIterator[SharedState | None]:
+    """What is shared between processes: None (one process, in memory), then Redis under
+    a prefix of the test's own; a test taking it runs on both."""
+    if request.param == "memory":
+        yield None
+        return
+    client = await redis_client()
+    state = SharedState(client, unique_prefix())
+    yield state
+    await delete_prefix(client, state.prefix)
+    await client.aclose()
+
+
+async def another_process(shared: SharedState) -> SharedState:
+    """The same shared state as another process sees it (a client of its own; closed by
+    the caller, its keys deleted with the first's)."""
+    return SharedState(await redis_client(), shared.prefix)

@@ -30,6 +30,8 @@ from services.models import ChatTurn, Usage, UserRecord
 from services.money.subscriptions import SubscriptionService
 from services.operator.alerts import AlertService
 from services.operator.stats import StatsService
+from services.shared.quota import RedisCounters
+from services.shared.state import SharedState
 from services.storage.json_store import JsonStorage
 from tests.unit.conftest import RETENTION
 
@@ -61,8 +63,10 @@ class ScriptedLLM(LLMGateway):
 
 
 async def make(
-    tmp_path: Path, catalog: Catalog, **kwargs: int
+    tmp_path: Path, catalog: Catalog, shared: SharedState | None = None, **kwargs: int
 ) -> tuple[ChatService, ScriptedLLM, SubscriptionService, JsonStorage]:
+    """A chat service on its own JSON store; with `shared`, what processes share in Redis
+    (another process: another `make` on the same prefix and its own folder)."""
     storage = JsonStorage(tmp_path, RETENTION)
     await storage.open()
     subs = SubscriptionService(storage, catalog)
@@ -70,7 +74,8 @@ async def make(
     stats = StatsService(storage, ZoneInfo("Europe/Moscow"))
     conversations = ConversationService(storage, catalog)
     access = AccessService(catalog, subs)
-    quota = QuotaService(catalog, access, stats, ZoneInfo("Europe/Moscow"))
+    counters = RedisCounters(shared) if shared is not None else None
+    quota = QuotaService(catalog, access, stats, ZoneInfo("Europe/Moscow"), shared=counters)
     chat = ChatService(
         catalog,
         llm,

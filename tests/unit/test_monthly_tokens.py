@@ -14,7 +14,8 @@ from services.chat.refusals import ChatRefusalError
 from services.limits.quota import QuotaExceededError
 from services.models import UserRecord
 from services.operator.stats import FREE, StatsService
-from tests.unit.conftest import ROOT
+from services.shared.state import SharedState
+from tests.unit.conftest import ROOT, another_process
 from tests.unit.test_chat import collect, make
 from tests.unit.test_quota import quota_for
 
@@ -29,19 +30,21 @@ def with_allowance(**tokens: int) -> Catalog:
     return Catalog.model_validate(raw)
 
 
-async def test_the_allowance_runs_out_and_comes_back_next_month(tmp_path: Path) -> None:
+async def test_the_allowance_runs_out_and_comes_back_next_month(
+    tmp_path: Path, shared: SharedState | None
+) -> None:
     catalog = with_allowance(premium1=1000)
-    quota, money, stats = await quota_for(tmp_path, catalog)
+    quota, money, stats = await quota_for(tmp_path, catalog, shared=shared)
     mini = catalog.models_by_key["gpt-4o-mini"]
     await money.subscriptions.grant(8, "premium1", 30, "admin:1:x")
-    assert quota.take(8, mini, 10) == "premium1"
-    stats.spend(8, "gpt-4o-mini", 0.1, plan="premium1", tokens=999)
+    assert await quota.take(8, mini, 10) == "premium1"
+    await quota.count_tokens(8, "premium1", 999)
     (left,) = quota.left_this_month(8)
     assert left.tokens == 1
-    quota.take(8, mini, 10)  # one token left: the request passes
-    stats.spend(8, "gpt-4o-mini", 0.1, plan="premium1", tokens=400)
+    await quota.take(8, mini, 10)  # one token left: the request passes
+    await quota.count_tokens(8, "premium1", 400)
     with pytest.raises(QuotaExceededError) as error:
-        quota.take(8, mini, 10)
+        await quota.take(8, mini, 10)
     assert (error.value.what, error.value.limits.kind, error.value.limit) == (
         "tokens",
         "plan",
@@ -59,17 +62,19 @@ async def test_the_allowance_runs_out_and_comes_back_next_month(tmp_path: Path) 
     assert again.tokens_this_month(8, "premium1") == 0
 
 
-async def test_a_model_in_two_plans_is_billed_to_the_one_without_a_limit(tmp_path: Path) -> None:
+async def test_a_model_in_two_plans_is_billed_to_the_one_without_a_limit(
+    tmp_path: Path, shared: SharedState | None
+) -> None:
     catalog = with_allowance(premium1=1000)  # GPT-4o Mini is in Premium 1 and GPT Pro
-    quota, money, stats = await quota_for(tmp_path, catalog)
+    quota, money, _ = await quota_for(tmp_path, catalog, shared=shared)
     mini = catalog.models_by_key["gpt-4o-mini"]
     nano = catalog.models_by_key["gpt-5-nano"]
     await money.subscriptions.grant(8, "premium1", 30, "admin:1:x")
     await money.subscriptions.grant(8, "gpt_pro", 30, "admin:1:y")
-    stats.spend(8, "gpt-4o-mini", 0.1, plan="premium1", tokens=5000)
-    assert quota.take(8, mini, 10) == "gpt_pro"  # Premium 1's allowance is spent: not refused
-    assert quota.take(8, nano, 10) == FREE  # a free model stays free with plans too
-    assert quota.take(9, nano, 10) == FREE
+    await quota.count_tokens(8, "premium1", 5000)
+    assert await quota.take(8, mini, 10) == "gpt_pro"  # Premium 1's allowance is spent
+    assert await quota.take(8, nano, 10) == FREE  # a free model stays free with plans too
+    assert await quota.take(9, nano, 10) == FREE
 
 
 async def test_admins_have_no_allowance(tmp_path: Path) -> None:
@@ -78,7 +83,7 @@ async def test_admins_have_no_allowance(tmp_path: Path) -> None:
     mini = catalog.models_by_key["gpt-4o-mini"]
     await money.subscriptions.grant(99, "premium1", 30, "admin:1:x")
     stats.spend(99, "gpt-4o-mini", 0.1, plan="premium1", tokens=50)
-    quota.take(99, mini, 10)
+    await quota.take(99, mini, 10)
     assert quota.left_this_month(99) == []
 
 
@@ -95,10 +100,10 @@ async def test_costs_are_recorded_by_plan(tmp_path: Path, catalog: Catalog) -> N
 
 
 async def test_answers_count_against_the_allowance_until_the_chat_refuses(
-    tmp_path: Path,
+    tmp_path: Path, shared: SharedState | None
 ) -> None:
     catalog = with_allowance(premium1=40)
-    chat, llm, subscriptions, _ = await make(tmp_path, catalog)
+    chat, llm, subscriptions, _ = await make(tmp_path, catalog, shared)
     await subscriptions.grant(8, "premium1", 30, "admin:1:x")
     user = UserRecord(id=8, model_key="gpt-4o-mini")
     await collect(chat, user, "раз")  # the scripted model reports 10 + 5 tokens
@@ -112,3 +117,26 @@ async def test_answers_count_against_the_allowance_until_the_chat_refuses(
         await collect(chat, user, "четыре")
     assert refusal.value.reason == "quota_plan_tokens" and refusal.value.limit == 40
     assert len(llm.prompts) == asked  # no model call
+
+
+async def test_the_last_tokens_of_a_month_are_seen_by_the_other_process(
+    tmp_path: Path, shared_redis: SharedState
+) -> None:
+    """Tokens one process counted after its answer refuse the other's next request."""
+    catalog = with_allowance(premium1=100)
+    other = await another_process(shared_redis)
+    try:
+        one, money_one, _ = await quota_for(tmp_path / "a", catalog, shared=shared_redis)
+        two, money_two, _ = await quota_for(tmp_path / "b", catalog, shared=other)
+        for money in (money_one, money_two):
+            await money.subscriptions.grant(8, "premium1", 30, "admin:1:x")
+        mini = catalog.models_by_key["gpt-4o-mini"]
+        assert await one.take(8, mini, 10) == "premium1"
+        await one.count_tokens(8, "premium1", 100)
+        with pytest.raises(QuotaExceededError) as error:
+            await two.take(8, mini, 10)
+        assert error.value.what == "tokens"
+        assert two.left_this_month(8)[0].tokens == 0
+    finally:
+        assert other.redis is not None
+        await other.redis.aclose()

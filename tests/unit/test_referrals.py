@@ -342,9 +342,9 @@ async def test_a_requests_bonus_adds_free_requests_a_day_for_its_days(
     [reward] = bot.told
     assert (reward.plan, reward.days, reward.requests) == (None, 7, 20)
     for _ in range(50):
-        quota.take(INVITER, nano, 10)
+        await quota.take(INVITER, nano, 10)
     with pytest.raises(QuotaExceededError):
-        quota.take(INVITER, nano, 10)
+        await quota.take(INVITER, nano, 10)
 
     # A second friend's first payment stacks; each bonus ends after its days.
     code = START_PREFIX + (bot.referrals.code_of(INVITER) or "")
