@@ -32,6 +32,7 @@ from edge.middlewares import (
 from edge.model_moves import ModelMoveMiddleware
 from edge.notifier import Notifier
 from edge.streaming import StreamPacing
+from edge.update_claims import MemoryClaims, RedisClaims, UpdateClaims, UpdateDedupe
 from handlers import get_routers
 from runtime import (
     broadcasts,
@@ -130,6 +131,9 @@ def create_dispatcher(
         StreamPacing(),  # what the Bot API server has shown, for every answer
     )
     in_flight = InFlightMiddleware()
+    claims: UpdateClaims = (
+        RedisClaims(services.shared, settings.bot_id) if redis is not None else MemoryClaims()
+    )
     flood: Flood = (
         RedisFlood(services.shared, exempt=settings.admin_ids)
         if redis is not None
@@ -140,6 +144,7 @@ def create_dispatcher(
     # Every middleware, in the order an update meets them (all outer: they run before
     # any filter; a message's ones after the update's, which gave `user` and `texts`).
     middlewares: list[tuple[TelegramEventObserver, BaseMiddleware]] = [
+        (dispatcher.update, UpdateDedupe(claims)),  # a copy of an update goes no further
         (dispatcher.update, in_flight),
         (dispatcher.update, FloodMiddleware(flood)),
         (dispatcher.update, ArrivalOrder()),

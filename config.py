@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def bot_id(self) -> int:
+        """The bot's Telegram id: the token's part before ':' (not a secret)."""
+        return int(self.bot_token.get_secret_value().partition(":")[0])
+
+    @property
     def yoomoney_token(self) -> str | None:
         token = self.ymoney_token.get_secret_value().strip() if self.ymoney_token else ""
         return token if token and self.ymoney_wallet else None
