@@ -56,7 +56,9 @@ class Claim(Enum):
 class UpdateClaims(Protocol):
     """Who handles which update_id."""
 
-    lease: float | None  # seconds a claim lasts unless renewed (None: while the process lives)
+    @property
+    def lease(self) -> float | None:
+        """Seconds a claim lasts unless renewed (None: while the process lives)."""
 
     async def take(self, update_id: int) -> Claim: ...
 
@@ -73,7 +75,7 @@ class UpdateClaims(Protocol):
 class MemoryClaims:
     """One process's claims: a TTL table of the done ids, a set of those being handled."""
 
-    lease = None
+    lease: None = None
 
     def __init__(
         self,
