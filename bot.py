@@ -61,9 +61,11 @@ from services.container import Services, create_services, plans_in_use
 from services.limits.flood import ANSWER_COST, Flood, FloodControl
 from services.log_setup import setup_logging
 from services.shared.flood import RedisFlood
-from services.storage.base import Retention, StorageDamagedError
+from services.storage.base import Retention, StorageDamagedError, StorageError
 from services.storage.json_store import JsonStorage
 from services.storage.lock import DataDirBusyError, DataDirLock
+from services.storage.postgres import PostgresStorage
+from services.storage.postgres.check import DatabaseCheckError, check_database
 from texts import CATALOGS, get_texts
 
 logger = logging.getLogger(__name__)
@@ -230,6 +232,8 @@ async def run(settings: Settings) -> None:
 
 async def _serve(settings: Settings, catalog: Catalog, health: Health, redis: Redis | None) -> None:
     services = await create_services(settings, catalog, redis)
+    if isinstance(services.storage, PostgresStorage):
+        health.database = services.storage.health_problem
     bot = create_bot(settings, health)
     web_server = web.create_server(settings, services, health)
     dispatcher = create_dispatcher(settings, services, web_server, health)
@@ -259,17 +263,23 @@ async def _serve(settings: Settings, catalog: Catalog, health: Health, redis: Re
 
 
 async def check(settings: Settings, catalog: Catalog) -> str:
-    """`--check`: DATA_DIR's money files read (nothing written) and matched to the catalog."""
-    data_dir = settings.data_dir
-    if not data_dir.exists():
-        return f"DATA_DIR {data_dir} does not exist yet (created at the first start)"
-    retention = Retention(open_payment_seconds=0)
-    money = await JsonStorage(data_dir, retention).load_money()
-    check_plans_in_use(catalog, plans_in_use(money))
-    found = (
-        f"DATA_DIR {data_dir} readable ({len(money.payments)} live payments, "
-        f"{len(money.subscriptions)} subscriptions, {len(money.promo_codes)} promo codes)"
-    )
+    """`--check`: DATA_DIR's money files (or the database) read, nothing written, and
+    matched to the catalog."""
+    if settings.database_url is not None:
+        found, live = await check_database(settings.database_url.get_secret_value())
+        if live is not None:
+            check_plans_in_use(catalog, plans_in_use(live))
+    else:
+        data_dir = settings.data_dir
+        if not data_dir.exists():
+            return f"DATA_DIR {data_dir} does not exist yet (created at the first start)"
+        retention = Retention(open_payment_seconds=0)
+        money = await JsonStorage(data_dir, retention).load_money()
+        check_plans_in_use(catalog, plans_in_use(money))
+        found = (
+            f"DATA_DIR {data_dir} readable ({len(money.payments)} live payments, "
+            f"{len(money.subscriptions)} subscriptions, {len(money.promo_codes)} promo codes)"
+        )
     if settings.redis_url is not None:  # pinged, nothing written
         await close_redis(await create_redis(settings))
         found += f", Redis at {redis_location(settings.redis_url.get_secret_value())} answers"
@@ -298,15 +308,24 @@ def main(argv: list[str] | None = None) -> None:
                 f"{len(catalog.plans)} plans), {data}; Telegram not contacted"
             )
             return
-    except (ConfigError, CatalogError, StorageDamagedError, RedisUnavailableError) as error:
+    except (
+        ConfigError,
+        CatalogError,
+        StorageDamagedError,
+        RedisUnavailableError,
+        DatabaseCheckError,
+    ) as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     setup_logging(settings)
     quiet_polling_retries()
     try:
-        with DataDirLock(settings.data_dir) as lock:  # one process per DATA_DIR, for life
-            lock.acquire(wait=settings.data_lock_wait)
+        if settings.database_url is not None:  # processes share the database: no DATA_DIR
             asyncio.run(run(settings))
+        else:
+            with DataDirLock(settings.data_dir) as lock:  # one process per DATA_DIR, for life
+                lock.acquire(wait=settings.data_lock_wait)
+                asyncio.run(run(settings))
     except (
         ConfigError,
         CatalogError,
@@ -314,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         DataDirBusyError,
         connect.TokenRejectedError,
         RedisUnavailableError,
+        StorageError,
     ) as error:
         # found while reading DATA_DIR, opening the web port or at Telegram's first answer
         print(error, file=sys.stderr)

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     # Seconds between checks of each provider's model list (GET /models); 0: never.
     model_check_interval: float = Field(default=86400.0, ge=0)
 
+    # Users, conversations, money, statistics and broadcasts in PostgreSQL instead of
+    # DATA_DIR's JSON files (postgresql://user:password@host:5432/database). SecretStr: it
+    # holds a password; logs name only the host and the database.
+    database_url: SecretStr | None = None
+
     # State shared between bot processes (FSM states, the answer queue, Stop, flood
     # control, throttles, quota counters) in Redis; not set: in this process's memory.
     # SecretStr: the URL may hold a password.
@@ -178,6 +183,17 @@ class Settings(BaseSettings):
         if not url:
             return None
         problem = redis_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return SecretStr(url)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value else ""
+        if not url:
+            return None
+        problem = database_url_problem(url)
         if problem:
             raise ValueError(problem)
         return SecretStr(url)
@@ -272,6 +288,26 @@ def proxy_secrets(url: str) -> list[str]:
         password = userinfo.partition(":")[2]
         secrets += [password, unquote(password)]
     return [secret for secret in dict.fromkeys(secrets) if secret]
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a PostgreSQL URL (never quoting it), or None."""
+    example = "e.g. postgresql://bot:password@host:5432/bot"
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.lower() not in ("postgresql", "postgres"):
+        return f"must start with postgresql://; {example}"
+    if any(char.isspace() for char in url):
+        return "contains a space or line break"
+    try:
+        urlsplit(url).port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return f"has a malformed host or port; {example}"
+    return None
+
+
+def database_secrets(url: str) -> list[str]:
+    """What of a database URL must never be logged: the URL and its password."""
+    return proxy_secrets(url)
 
 
 def redis_url_problem(url: str) -> str | None:

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -158,6 +158,9 @@ class Health:
         self.telegram = TelegramLink()
         self._storage: tuple[float, str | None] | None = None  # (checked at, problem)
         self.redis: RedisProbe | None = None  # set when REDIS_URL is
+        # Set when DATABASE_URL is: why the database cannot be used now, or None (it is
+        # then the storage checked, instead of DATA_DIR).
+        self.database: Callable[[], Awaitable[str | None]] | None = None
 
     def polled(self) -> None:
         """A getUpdates call was answered."""
@@ -165,9 +168,13 @@ class Health:
         self.telegram.succeeded()
 
     async def storage_problem(self) -> str | None:
-        """Why DATA_DIR is not writable, or None; checked at most every few seconds."""
+        """Why DATA_DIR is not writable (or the database not usable), or None; checked at
+        most every few seconds."""
         if self._storage is None or self._clock() - self._storage[0] >= STORAGE_CHECK_TTL:
-            problem = await asyncio.to_thread(probe_writable, self._data_dir)
+            if self.database is not None:
+                problem = await self.database()
+            else:
+                problem = await asyncio.to_thread(probe_writable, self._data_dir)
             self._storage = (self._clock(), problem)
         return self._storage[1]
 
@@ -185,7 +192,8 @@ class Health:
         elif age > self._max_poll_age:
             problems.append("polling_stalled")
         if storage is not None:
-            problems.append("storage_not_writable")
+            unusable = "database_unreachable" if self.database else "storage_not_writable"
+            problems.append(unusable)
         if redis is not None:
             problems.append("redis_unreachable")
         body: dict[str, Any] = {
@@ -197,6 +205,8 @@ class Health:
         }
         if self.redis is not None:
             body["redis_reachable"] = redis is None
+        if self.database is not None:
+            body["database_reachable"] = storage is None
         if len(problems) > 1:
             body["problems"] = problems
         return (503 if problems else 200), body

@@ -37,6 +37,7 @@ from services.shared.quota import RedisCounters
 from services.shared.state import SharedState
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
+from services.storage.postgres import PostgresStorage
 from services.users import UsersService
 
 
@@ -118,6 +119,13 @@ def collections_paused() -> Iterator[None]:
             gc.enable()
 
 
+def make_storage(settings: Settings, retention: Retention) -> JsonStorage | PostgresStorage:
+    """PostgreSQL when DATABASE_URL is set, DATA_DIR's JSON files otherwise."""
+    if settings.database_url is not None:
+        return PostgresStorage(settings.database_url.get_secret_value(), retention)
+    return JsonStorage(settings.data_dir, retention)
+
+
 async def create_services(
     settings: Settings, catalog: Catalog, redis: Redis | None = None
 ) -> Services:
@@ -132,7 +140,7 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         open_payment_seconds=settings.payment_ttl_hours * 3600 + settings.late_payment_days * DAY,
         invoice_reuse_seconds=settings.payment_ttl_hours * 3600 - REUSE_MARGIN,
     )
-    storage = JsonStorage(settings.data_dir, retention)
+    storage = make_storage(settings, retention)
     await storage.open()
     money = await storage.load_money()
     check_plans_in_use(catalog, plans_in_use(money))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from config import PROVIDER_NAMES, Settings, proxy_secrets
+from config import PROVIDER_NAMES, Settings, database_secrets, proxy_secrets
 
 
 class SecretsFilter(logging.Filter):
@@ -43,6 +43,8 @@ def collect_secrets(settings: Settings) -> list[str]:
     proxies += [value for key, value in os.environ.items() if key.upper().endswith("_PROXY")]
     for proxy in proxies:
         secrets += proxy_secrets(proxy.strip())
+    if settings.database_url is not None:
+        secrets += database_secrets(settings.database_url.get_secret_value())
     return secrets
 
 

@@ -7,11 +7,13 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
+from runtime.health import Health
 from services.models import Payment, PromoActivation, PromoCode, Subscription, UserRecord
 from services.storage.base import (
     DAY,
@@ -276,3 +278,25 @@ def test_logs_name_the_host_and_database_only() -> None:
     label = database_label("postgresql://bot:s3cret@db.example:6432/botdb?sslmode=require")
     assert label == "db.example:6432/botdb"
     assert "s3cret" not in label and "bot:" not in label
+
+
+async def test_health_reports_the_database_instead_of_data_dir(tmp_path: Path) -> None:
+    now = [100.0]
+    health = Health(tmp_path / "absent", max_poll_age=60, clock=lambda: now[0])
+    health.polled()
+    problem: list[str | None] = [None]
+
+    async def database() -> str | None:
+        return problem[0]
+
+    health.database = database
+    status, body = await health.report()
+    assert (status, body["status"], body["database_reachable"]) == (200, "ok", True)
+    problem[0] = "ConnectionRefusedError: [Errno 111]"
+    now[0] += 10  # past the check's reuse
+    status, body = await health.report()
+    assert (status, body["status"], body["database_reachable"]) == (
+        503,
+        "database_unreachable",
+        False,
+    )

@@ -34,7 +34,7 @@ from services.storage.postgres.people import People
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[str], Awaitable[None]]
+Listener = Callable[[str], Awaitable[object]]
 
 _OPENED = """
 INSERT INTO writers (kind, source) VALUES ('store', '')
