@@ -42,6 +42,9 @@ from services.chat.formatting import (
 logger = logging.getLogger(__name__)
 
 TYPING_DELAY = 0.3  # show "typing" only if the first words take longer than this
+# The first words are shown this long after they arrive (unless the answer is over by
+# then: a fast answer stays one sendMessage), not held until the next piece comes.
+FIRST_WORDS_DELAY = 0.3
 TYPING_REPEAT = 4.5  # Telegram shows a chat action for about 5 seconds
 FINAL_SEND_ATTEMPTS = 4
 # A draft is a preview Telegram shows for about 30 s: shown again if the answer pauses.
@@ -99,8 +102,8 @@ def drafts_unsupported(error: TelegramAPIError) -> bool:
 class StreamingReply:
     """Collects answer pieces and mirrors them into Telegram as they grow.
 
-    Nothing is shown before `edit_interval` has passed, so a fast answer costs a single
-    sendMessage. After that the chat gets one update per interval: a new draft (private
+    The first words are shown FIRST_WORDS_DELAY after they arrive (a fast answer, over
+    by then, costs a single sendMessage). After that the chat gets one update per interval: a new draft (private
     chats) or an edit of the message (elsewhere). An answer longer than one message
     continues in new messages: with drafts, each full part becomes a message of its own
     and the draft goes on with the rest. `finish` sends what is not sent yet with
@@ -134,6 +137,9 @@ class StreamingReply:
         self._plain = False  # Telegram rejected our HTML once: plain text from then on
         self._next_flush = time.monotonic() + edit_interval
         self._typing_stopped = False
+        self._closed = False
+        self._first_words: asyncio.Task[None] | None = None
+        self._first_words_showing = False
         self._typing_task: asyncio.Task[None] | None = None
         self._typing_timer = asyncio.get_running_loop().call_later(TYPING_DELAY, self._start_typing)
         # Drafts: only private chats (a user's chat id is positive) have them.
@@ -171,6 +177,18 @@ class StreamingReply:
         self._chunks.append(delta)
         if time.monotonic() >= self._next_flush and not self._pause_left():
             await self._flush(final=False)
+        elif self._first_words is None:
+            self._first_words = asyncio.create_task(self._show_first_words())
+
+    async def _show_first_words(self) -> None:
+        await asyncio.sleep(FIRST_WORDS_DELAY)
+        if self._closed or self._shown or self._draft_text is not None or self._pause_left():
+            return  # over, or shown already by a later piece
+        self._first_words_showing = True
+        try:
+            await self._flush(final=False)
+        finally:
+            self._first_words_showing = False
 
     async def add_image(self, data: bytes, mime_type: str) -> None:
         """A picture of the answer: sent at once, as a photo of its own."""
@@ -193,12 +211,14 @@ class StreamingReply:
     async def finish(self, suffix: str = "") -> None:
         """Show the whole answer (plus an optional plain-text suffix) for good."""
         self.close()
+        await self._first_words_shown()
         await self._wait_pause()
         await self._flush(final=True, suffix=suffix)
 
     async def replace_with(self, text_html: str) -> None:
         """Show only `text_html` (an error message), reusing a message already sent."""
         self.close()
+        await self._first_words_shown()
         self._chunks = []
         self._plain = False
         await self._wait_pause()
@@ -206,8 +226,16 @@ class StreamingReply:
 
     def close(self) -> None:
         """The answer is over: no more typing or drafts (the final text still goes out)."""
+        self._closed = True
+        if self._first_words is not None and not self._first_words_showing:
+            self._first_words.cancel()  # still waiting: nothing to show early any more
         self._stop_typing()
         self._end_drafts()
+
+    async def _first_words_shown(self) -> None:
+        """Let an early showing of the first words that is on its way land first."""
+        if self._first_words is not None:
+            await asyncio.gather(self._first_words, return_exceptions=True)
 
     def _render(self, suffix: str) -> list[str]:
         """The answer's messages: those sent already with a finished part, then the rest."""

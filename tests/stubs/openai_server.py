@@ -207,6 +207,7 @@ class FakeOpenAI:
         self.chunk_size = 8  # characters per content chunk
         self.delay_first = 0.0  # seconds before the first byte of an answer
         self.delay_per_chunk = 0.0
+        self.first_piece_at_once = False  # no delay_per_chunk before the first piece
         self.cut_stream_next = 0  # streams to drop half-way (no [DONE])
         self.hang_next = 0  # requests never answered until stop() or release()
         self.active = 0  # requests being answered now
@@ -518,8 +519,8 @@ class FakeOpenAI:
         if cut:
             pieces = pieces[: max(1, len(pieces) // 2)]
         await response.write(completion.chunk({"role": "assistant", "content": ""}, include_usage))
-        for piece in pieces:
-            if self.delay_per_chunk:
+        for number, piece in enumerate(pieces):
+            if self.delay_per_chunk and not (number == 0 and self.first_piece_at_once):
                 await asyncio.sleep(self.delay_per_chunk)
             if request.transport is None or request.transport.is_closing():
                 self.closed_by_client += 1  # as a real server sees it: no one reads anymore

@@ -215,3 +215,27 @@ async def test_a_picture_of_the_answer_goes_as_a_photo_beside_its_text(
     group.close()
     [drawn] = telegram.messages(GROUP)
     assert drawn.kind == "photo" and drawn.reply_to_message_id == question
+
+
+@pytest.mark.parametrize("chat_id", [USER, GROUP])
+async def test_the_first_words_are_shown_before_the_next_piece_arrives(
+    telegram: FakeTelegram, bot: Bot, pacing: StreamPacing, chat_id: int
+) -> None:
+    """A slow model (pieces far apart): its first words are shown on their own, not
+    held until the next piece comes (was: one whole edit interval later, with it)."""
+    reply = StreamingReply(bot, chat_id, pacing=pacing, edit_interval=5.0)
+
+    def shown() -> int:
+        return len(telegram.drafts_in(chat_id)) + len(telegram.messages(chat_id))
+
+    await reply.add_text("Первые слова")
+    for _ in range(200):  # well before the next piece and the 5 s interval
+        if shown():
+            break
+        await asyncio.sleep(0.01)
+    assert shown() == 1
+    await reply.add_text(" и остальные.")
+    reply.close()
+    await reply.finish()
+    [message] = telegram.messages(chat_id)
+    assert message.text == "Первые слова и остальные."
