@@ -17,13 +17,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.benchmark import OURS, BotSpec, running_bot, stand_ins  # noqa: E402
+from benchmark import OURS, BotSpec, StandIns, running_bot, stand_ins  # noqa: E402
 
 PIECES = 10
 PIECE_GAP = 1.0  # seconds between the model's pieces
@@ -31,9 +32,15 @@ USER = 4242
 WORD = "слово"
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll `condition` every 2 ms (the emulator runs in this loop)."""
+    async with asyncio.timeout(60):
+        while not condition():  # noqa: ASYNC110 (the emulator's state: no event to wait on)
+            await asyncio.sleep(0.002)
+
+
 async def first_words(spec: BotSpec, questions: int, argv_prefix: tuple[str, ...]) -> list[float]:
     """Seconds from the model's first piece to the first words shown, per question."""
-    delays = []
     async with stand_ins() as services:
         services.llm.reply = lambda _request: f"{WORD} " * (PIECES * 4)
         services.llm.chunk_size = 24  # ten pieces
@@ -41,29 +48,29 @@ async def first_words(spec: BotSpec, questions: int, argv_prefix: tuple[str, ...
         services.llm.first_piece_at_once = True  # the first words come quickly, then slowly
         with tempfile.TemporaryDirectory() as workdir:
             async with running_bot(spec, services, Path(workdir), argv_prefix):
-                telegram, llm = services.telegram, services.llm
+                return [await ask(services, number) for number in range(questions)]
 
-                def shown() -> int:  # drafts and messages with the answer's words
-                    drafts = [d for d in telegram.drafts_in(USER) if WORD in str(d.get("text"))]
-                    return len(drafts) + sum(WORD in m.text for m in telegram.messages(USER))
 
-                for number in range(questions):
-                    shown_before = shown()
-                    sent_before = llm.pieces_sent
-                    telegram.user_message(USER, f"вопрос {number}")
-                    while llm.pieces_sent == sent_before:
-                        await asyncio.sleep(0.002)
-                    first_piece = time.perf_counter()
-                    while shown() == shown_before:
-                        await asyncio.sleep(0.002)
-                    delays.append(time.perf_counter() - first_piece)
-                    answers = sum(WORD in m.text for m in telegram.messages(USER))
-                    while sum(WORD in m.text for m in telegram.messages(USER)) == answers or (
-                        llm.pieces_sent < sent_before + PIECES
-                    ):  # the answer's own message, and its last piece
-                        await asyncio.sleep(0.05)
-                    await asyncio.sleep(1.5)
-    return delays
+async def ask(services: StandIns, number: int) -> float:
+    telegram, llm = services.telegram, services.llm
+
+    def shown() -> int:  # drafts and messages with the answer's words
+        drafts = [d for d in telegram.drafts_in(USER) if WORD in str(d.get("text"))]
+        return len(drafts) + answers()
+
+    def answers() -> int:
+        return sum(WORD in message.text for message in telegram.messages(USER))
+
+    shown_before, answers_before, sent_before = shown(), answers(), llm.pieces_sent
+    telegram.user_message(USER, f"вопрос {number}")
+    await until(lambda: llm.pieces_sent > sent_before)
+    first_piece = time.perf_counter()
+    await until(lambda: shown() > shown_before)
+    delay = time.perf_counter() - first_piece
+    # The answer's own message, after its last piece; then a pause before the next.
+    await until(lambda: llm.pieces_sent >= sent_before + PIECES and answers() > answers_before)
+    await asyncio.sleep(1.5)
+    return delay
 
 
 def main() -> None:

@@ -103,11 +103,11 @@ class StreamingReply:
     """Collects answer pieces and mirrors them into Telegram as they grow.
 
     The first words are shown FIRST_WORDS_DELAY after they arrive (a fast answer, over
-    by then, costs a single sendMessage). After that the chat gets one update per interval: a new draft (private
-    chats) or an edit of the message (elsewhere). An answer longer than one message
-    continues in new messages: with drafts, each full part becomes a message of its own
-    and the draft goes on with the rest. `finish` sends what is not sent yet with
-    sendMessage (and Retry under the last message).
+    by then, costs a single sendMessage). After that the chat gets one update per
+    interval: a new draft (private chats) or an edit of the message (elsewhere). An
+    answer longer than one message continues in new messages: with drafts, each full
+    part becomes a message of its own and the draft goes on with the rest. `finish`
+    sends what is not sent yet with sendMessage (and Retry under the last message).
     """
 
     def __init__(
