@@ -48,6 +48,7 @@ from runtime import (
 )
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
+from runtime.leader import DatabaseBusyError, Leadership, PostgresLeadership, SoleProcess
 from runtime.redis import (
     RedisProbe,
     RedisUnavailableError,
@@ -162,7 +163,10 @@ def create_dispatcher(
 
     # Start-up runs these in this order; shutdown too.
     notices.setup(dispatcher, services, notifier, settings)
-    tasks = background.setup(dispatcher)
+    # Several processes (a database and Redis shared): one leads the singleton jobs.
+    dsn = settings.database_url.get_secret_value() if settings.database_url else None
+    leadership = PostgresLeadership(dsn) if dsn and redis is not None else Leadership()
+    tasks = background.setup(dispatcher, leadership)
     broadcasts.setup(dispatcher, tasks, services, notifier)
     if redis is not None and health is not None:
         probe = health.redis = RedisProbe(redis, services.shared.link)
@@ -224,9 +228,15 @@ async def run(settings: Settings) -> None:
     health = Health(settings.data_dir, max_poll_age=settings.health_max_poll_age)
     catalog = load_catalog(settings.catalog_path)
     redis = await create_redis(settings)  # RedisUnavailableError: one line, exit 2
+    sole = None
+    if settings.database_url is not None and redis is None:  # one process on the database
+        sole = SoleProcess(settings.database_url.get_secret_value())
+        await sole.acquire(settings.data_lock_wait)  # DatabaseBusyError: one line, exit 2
     try:
         await _serve(settings, catalog, health, redis)
     finally:
+        if sole is not None:
+            await sole.release()
         await close_redis(redis)  # last: answers release their queues with it
 
 
@@ -331,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
         CatalogError,
         StorageDamagedError,
         DataDirBusyError,
+        DatabaseBusyError,
         connect.TokenRejectedError,
         RedisUnavailableError,
         StorageError,

@@ -17,9 +17,12 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from services.storage.postgres.connection import database_label
+
 logger = logging.getLogger(__name__)
 
 LEADER_LOCK = 0x61_69_62_6F_74_01  # "aibot" + 1: the advisory lock key of the lead
+SOLE_LOCK = 0x61_69_62_6F_74_03  # "aibot" + 3: one process on a database without Redis
 TRY_INTERVAL = 5.0  # seconds between tries to take the lead, and between liveness checks
 Listener = Callable[[bool], Awaitable[None]]
 
@@ -109,3 +112,38 @@ class PostgresLeadership(Leadership):
                 await asyncio.wait_for(conn.close(), timeout=self._interval)
             if not conn.is_closed():
                 conn.terminate()
+
+
+class DatabaseBusyError(Exception):
+    """Another bot process uses the database, and this one cannot share it (no Redis)."""
+
+
+class SoleProcess:
+    """On PostgreSQL without Redis, one bot process per database: answer queues, flood
+    control and quotas are in the process's memory then. The lock (like DATA_DIR's) is
+    held for the process's life on a connection of its own; a second process stops with
+    one line, or waits `wait` seconds for the first to go (a rolling redeploy)."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: asyncpg.Connection[asyncpg.Record] | None = None
+
+    async def acquire(self, wait: float = 0.0, *, key: int = SOLE_LOCK) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        self._conn = await asyncpg.connect(self._dsn, timeout=10)
+        while not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            if loop.time() >= deadline:
+                await self.release()
+                raise DatabaseBusyError(
+                    f"Storage error: the database {database_label(self._dsn)} is in use by "
+                    "another bot process; several processes need REDIS_URL too (README, "
+                    "Several processes), or set DATA_LOCK_WAIT for a rolling redeploy."
+                )
+            await asyncio.sleep(1.0)
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()

@@ -107,3 +107,22 @@ async def test_check_says_migrated_or_to_migrate_and_refuses_an_unreachable_data
     assert line.startswith("Storage error: PostgreSQL 127.0.0.1:") and "not reachable" in line
     assert "Sup3rSecret" not in line
     assert not data_dir.exists()  # no DATA_DIR made or locked on PostgreSQL
+
+
+async def test_without_redis_a_second_process_on_the_database_stops_with_one_line(
+    telegram: FakeTelegram, start_bot: StartBot, database: str
+) -> None:
+    """Answer queues, flood control and quotas are in memory without Redis: a second
+    process on the same database would double them, so it is refused (like DATA_DIR's)."""
+    first = await start_bot({"DATABASE_URL": database})
+    second = await start_bot({"DATABASE_URL": database}, wait_polling=False)
+    assert await second.wait(30) == 2
+    lines = [line for line in second.log_text().splitlines() if line and " DEBUG " not in line]
+    assert len(lines) == 1, second.log_text()  # (the tests log at DEBUG: asyncio's line)
+    assert "is in use by another bot process" in lines[0] and "REDIS_URL" in lines[0]
+    assert "postgres@" not in lines[0]  # the database named by host and name only
+    first.kill()  # kill -9 frees it: the session and its lock go with the process
+    await first.process.wait()
+    await start_bot({"DATABASE_URL": database})
+    telegram.user_message(USER, "снова здесь")
+    await telegram.wait_for_message(USER, "Echo: снова здесь")
