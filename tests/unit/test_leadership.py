@@ -34,36 +34,58 @@ async def wait_for(condition: object, timeout: float = 5.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-async def test_one_leads_and_the_other_takes_over_when_its_connection_dies() -> None:
+async def terminate_holder(dsn: str, key: int) -> None:
+    """End the session holding the lock, as a killed process's (or a cut network's)."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = $1",
+            key,
+        )
+    finally:
+        await admin.close()
+
+
+async def test_one_leads_and_the_other_takes_over_when_the_leader_dies() -> None:
     dsn = await _database()
     key = secrets.randbits(62)  # this test's own lock
     first = PostgresLeadership(dsn, key=key, interval=0.1)
     second = PostgresLeadership(dsn, key=key, interval=0.1)
-    changes: list[tuple[str, bool]] = []
-    for name, leadership in (("first", first), ("second", second)):
-
-        async def told(leading: bool, name: str = name) -> None:
-            changes.append((name, leading))
-
-        leadership.listeners.append(told)
     await first.start()
     await second.start()
     try:
         assert first.leading and not second.leading
         await asyncio.sleep(0.3)
         assert not second.leading  # it keeps trying, the lock is held
-        admin = await asyncpg.connect(dsn)
-        try:  # the leader's session dies as with a killed process (or a cut network)
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND granted "
-                "AND ((classid::bigint << 32) | objid::bigint) = $1",
-                key,
-            )
-        finally:
-            await admin.close()
-        await wait_for(lambda: second.leading and not first.leading)
-        assert ("first", False) in changes and ("second", True) in changes
+        assert first._task is not None
+        first._task.cancel()  # the leader's process dies: no more tries from it...
+        await terminate_holder(dsn, key)  # ...and its session goes with it
+        await wait_for(lambda: second.leading)
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_a_leader_whose_connection_is_cut_learns_it_lost_the_lead() -> None:
+    dsn = await _database()
+    key = secrets.randbits(62)
+    first = PostgresLeadership(dsn, key=key, interval=0.1)
+    second = PostgresLeadership(dsn, key=key, interval=0.1)
+    lost: list[bool] = []
+
+    async def told(leading: bool) -> None:
+        if not leading:
+            lost.append(True)
+
+    first.listeners.append(told)
+    await first.start()
+    await second.start()
+    try:
+        await terminate_holder(dsn, key)
+        await wait_for(lambda: bool(lost))  # it stopped leading (its jobs stopped)...
+        await wait_for(lambda: first.leading != second.leading)  # ...and one leads again
     finally:
         await first.stop()
         await second.stop()
