@@ -33,6 +33,7 @@ from edge.model_moves import ModelMoveMiddleware
 from edge.notifier import Notifier
 from edge.streaming import StreamPacing
 from edge.update_claims import MemoryClaims, RedisClaims, UpdateClaims, UpdateDedupe
+from edge.workers import Workers
 from handlers import get_routers
 from runtime import (
     broadcasts,
@@ -46,6 +47,7 @@ from runtime import (
     stars_ledger,
     web,
 )
+from runtime import shared as shared_loops
 from runtime import tasks as background
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from runtime.leader import DatabaseBusyError, Leadership, PostgresLeadership, SoleProcess
@@ -62,6 +64,7 @@ from services.container import Services, create_services, plans_in_use
 from services.limits.flood import ANSWER_COST, Flood, FloodControl
 from services.log_setup import setup_logging
 from services.shared.flood import RedisFlood
+from services.shared.pacing import SharedPacing
 from services.storage.base import Retention, StorageDamagedError, StorageError
 from services.storage.json_store import JsonStorage
 from services.storage.lock import DataDirBusyError, DataDirLock
@@ -125,13 +128,19 @@ def create_dispatcher(
     dispatcher["settings"] = settings
     notifier = dispatcher["notifier"] = Notifier(services.users, settings.admin_ids)
     dispatcher["group_lines"] = GroupLines()
-    dispatcher["answerer"] = Answerer(
+    shared = services.shared
+    # What the Bot API server has shown, for every answer (429s: every process's).
+    pacing = StreamPacing(SharedPacing(shared, shared.bus) if shared.bus is not None else None)
+    pacing.on_draft_stop = services.chat.cancel_here
+    answerer = dispatcher["answerer"] = Answerer(
         services.chat,
         services.users,
         services.catalog,
         settings.stream_edit_interval,
         settings.zone,
-        StreamPacing(),  # what the Bot API server has shown, for every answer
+        pacing,
+        services.alerts,
+        Workers(),  # answers are written in tasks of their own
     )
     in_flight = InFlightMiddleware()
     claims: UpdateClaims = (
@@ -147,10 +156,12 @@ def create_dispatcher(
     # Every middleware, in the order an update meets them (all outer: they run before
     # any filter; a message's ones after the update's, which gave `user` and `texts`).
     middlewares: list[tuple[TelegramEventObserver, BaseMiddleware]] = [
+        # First: a ticket in the sender's arrival order before any await (the claims and
+        # flood control may wait for Redis, and would let a burst pass in another order).
+        (dispatcher.update, ArrivalOrder()),
         (dispatcher.update, UpdateDedupe(claims)),  # a copy of an update goes no further
         (dispatcher.update, in_flight),
         (dispatcher.update, FloodMiddleware(flood)),
-        (dispatcher.update, ArrivalOrder()),
         (dispatcher.update, UserContextMiddleware(services.users)),
         (
             dispatcher.message,
@@ -167,6 +178,7 @@ def create_dispatcher(
     dsn = settings.database_url.get_secret_value() if settings.database_url else None
     leadership = PostgresLeadership(dsn) if dsn and redis is not None else Leadership()
     tasks = background.setup(dispatcher, leadership)
+    shared_loops.setup(tasks, services, answerer)
     broadcasts.setup(dispatcher, tasks, services, notifier)
     if redis is not None and health is not None:
         probe = health.redis = RedisProbe(redis, services.shared.link)
@@ -191,9 +203,16 @@ def create_dispatcher(
         )
 
     async def on_shutdown() -> None:
-        still_running = await in_flight.wait(settings.shutdown_grace)
-        if still_running:
-            logger.warning("Stopping with %d update(s) still being handled", still_running)
+        handling, answering = await asyncio.gather(
+            in_flight.wait(settings.shutdown_grace), answerer.workers.wait(settings.shutdown_grace)
+        )
+        if handling or answering:
+            logger.warning(
+                "Stopping with %d update(s) still being handled, %d answer(s) being written",
+                handling,
+                answering,
+            )
+        await answerer.workers.stop()  # their queues released while Redis is still open
         await services.close()
         logger.info("Bot stopped")
 

@@ -1,27 +1,39 @@
 """Answering in a chat: a request joins the user's queue, its answer streams in, and a
-refusal or the provider's error is said. Used by the chat, media and group routers."""
+refusal or the provider's error is said. Used by the chat, media and group routers.
+
+The handler only queues (`submit`); the worker that answers runs as a task of its own
+(edge/workers), so a chat's next update is never held behind an answer. With Redis the
+queue is every process's: a message handled anywhere joins it, and a queue whose worker
+died is taken over (`adopt_orphans`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message, ReplyParameters
 
 from edge.callbacks import AnswerAct
 from edge.keyboards import answer_keyboard, plans_button
 from edge.middlewares import Turn
 from edge.streaming import StreamingReply, StreamPacing
+from edge.workers import Workers
 from services.catalog import Catalog
 from services.chat.chat import ChatResult, ChatService
 from services.chat.inbox import Offer, Request
 from services.chat.refusals import ChatRefusalError, Refusal
+from services.errors import UserFacingError
 from services.models import UserRecord
+from services.operator.alerts import AlertService
 from services.users import UsersService
-from texts import Texts, format_moment
+from texts import Texts, format_moment, get_texts
+
+logger = logging.getLogger(__name__)
 
 # ProviderError.kind -> the text the user gets; anything else gets "error_generic".
 ERROR_TEXTS = {
@@ -62,6 +74,8 @@ class Answerer:
     edit_interval: float
     zone: ZoneInfo
     pacing: StreamPacing
+    alerts: AlertService
+    workers: Workers
 
     def bind(self, bot: Bot, texts: Texts) -> Answering:
         """The same, with the update's bot and the user's texts."""
@@ -74,6 +88,8 @@ class Answerer:
             self.edit_interval,
             self.zone,
             self.pacing,
+            self.alerts,
+            self.workers,
         )
 
 
@@ -89,40 +105,100 @@ class Answering:
     edit_interval: float
     zone: ZoneInfo
     pacing: StreamPacing
+    alerts: AlertService
+    workers: Workers
 
 
 async def submit(
     deps: Answering, message: Message, user: UserRecord, request: Request | str, turn: Turn
 ) -> None:
     """A request (typed, heard in a voice message, read from a file, or a picture) joins
-    the user's queue once its turn has come: answered now, or right after the answer
-    being written."""
+    the user's queue once its turn has come: answered now (by a worker task), or right
+    after the answer being written. SharedStateUnavailableError: Redis does not answer,
+    nothing queued (the error handler says so)."""
     request = Request(request) if isinstance(request, str) else request
-    offer = deps.chat.inbox.offer(user.id, request)
-    turn.passed()
+    try:
+        offer = await deps.chat.inbox.offer(user.id, request)
+    finally:
+        turn.passed()
     if offer is Offer.FULL:  # said once per overflow; Offer.DROPPED is quiet
         await message.answer(deps.texts("queue_full", limit=deps.chat.inbox.limit))
         return
     if offer is Offer.START:
-        first = await deps.chat.inbox.first_request(user.id, request)
-        await work(deps, message.chat.id, user, first)
+        start_worker(deps, message.chat.id, user, request)
+
+
+def start_worker(
+    deps: Answering, chat_id: int, user: UserRecord, first: Request | None, *, whole: bool = False
+) -> None:
+    """The user's worker, as a task: `first` (with the rest of its paste or album, unless
+    `whole`: as it is), then what queues behind; None: what waits already (a queue taken
+    over)."""
+    deps.workers.start(_worker(deps, chat_id, user, first, whole), f"answer-{user.id}")
+
+
+async def _worker(
+    deps: Answering, chat_id: int, user: UserRecord, first: Request | None, whole: bool
+) -> None:
+    inbox = deps.chat.inbox
+    try:
+        if first is None:
+            request = await inbox.next_request(user.id)
+        elif whole:
+            request = first
+        else:
+            request = await inbox.first_request(user.id, first)
+        await work(deps, chat_id, user, request)
+    except UserFacingError as refusal:  # Redis went away mid-way: said, nothing charged
+        logger.info("Answer for user %s refused: %s", user.id, refusal)
+        await _say(deps, chat_id, deps.texts(refusal.text_key, **refusal.values))
+    except Exception as error:  # what the error handler does for a handler
+        logger.exception("Error answering user %s", user.id)
+        await deps.alerts.alert(
+            f"answer:{type(error).__name__}",
+            f"Error writing an answer: {type(error).__name__}: {str(error)[:300]} (user {user.id})",
+        )
+        await _say(deps, chat_id, deps.texts("internal_error"))
+    finally:
+        await inbox.release(user.id)
+
+
+async def _say(deps: Answering, chat_id: int, text: str) -> None:
+    try:
+        await deps.bot.send_message(chat_id, text)
+    except TelegramAPIError as error:
+        logger.warning("Could not tell chat %s: %s", chat_id, error)
 
 
 async def work(deps: Answering, chat_id: int, user: UserRecord, request: Request | None) -> None:
-    """Answer `request`, then whatever queued up meanwhile, until nothing waits."""
-    try:
-        while request is not None:
-            current = await deps.users.get(user.id) or user  # the model may have changed
-            await _answer(deps, chat_id, current, request)
-            request = await deps.chat.inbox.next_request(user.id)
-    finally:
-        deps.chat.inbox.release(user.id)
+    """Answer `request`, then whatever queued up meanwhile, until nothing waits (the
+    caller releases the queue)."""
+    while request is not None:
+        current = await deps.users.get(user.id) or user  # the model may have changed
+        await _answer(deps, chat_id, current, request)
+        request = await deps.chat.inbox.next_request(user.id)
+
+
+async def adopt_orphans(answerer: Answerer, bot: Bot) -> int:
+    """Answer the queues whose worker is gone (its process died or stopped): with Redis,
+    one look; how many were taken over."""
+    users = await answerer.chat.inbox.orphans()
+    for user_id in users:
+        user = await answerer.users.get(user_id)
+        if user is None:  # never registered here: nobody to answer as
+            await answerer.chat.inbox.drop(user_id)
+            await answerer.chat.inbox.release(user_id)
+            continue
+        logger.info("Answering user %s's waiting messages (their worker is gone)", user_id)
+        start_worker(answerer.bind(bot, get_texts(user.language)), user_id, user, None)
+    return len(users)
 
 
 async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: Request) -> None:
     """One request: refusal, streamed answer (Stop under it, then Retry), or the provider's
     error explained (with Retry)."""
     texts = deps.texts
+    await deps.pacing.catch_up(chat_id)  # a 429 another process got in this chat
     reply = StreamingReply(
         deps.bot,
         chat_id,
@@ -141,7 +217,7 @@ async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: Requ
         reply.close()
     await show_result(reply, result, texts)
     if reply.last_message_id is not None:
-        deps.chat.last_answer[user.id] = (chat_id, reply.last_message_id)
+        await deps.chat.retries.remember_answer(user.id, chat_id, reply.last_message_id)
 
 
 async def send_refusal(

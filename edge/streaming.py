@@ -17,6 +17,7 @@ import html
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ParseMode
@@ -38,6 +39,7 @@ from services.chat.formatting import (
     split_plain,
     utf16_length,
 )
+from services.shared.pacing import SharedPacing
 
 logger = logging.getLogger(__name__)
 
@@ -64,26 +66,64 @@ def _open_fence(markdown: str) -> str:
 class StreamPacing:
     """What this bot's Bot API server has shown, shared by every answer of one
     dispatcher (created with it): whether it has drafts, the chats Telegram asked to
-    wait (429), and the draft each chat's answer streams now."""
+    wait (429), and the draft each chat's answer streams now. With `shared`, a 429 is
+    every process's (services.shared.pacing); the rest is this process's own: drafts
+    (a stale "yes" costs one refused draft, then this process knows) and the live drafts
+    (a stop pressed on another process's draft is passed on: `stop_draft`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedPacing | None = None) -> None:
         self.drafts = True  # False once the server answered that it has no sendMessageDraft
         self._paused_until: dict[int, float] = {}  # chat -> end of its 429
         self.streaming: dict[int, list[int]] = {}  # chat -> the live answer's draft ids
+        self._shared = shared
+        self._telling: set[asyncio.Task[None]] = set()
+        # Told the chat whose live draft Telegram's stop ended (the answer is stopped).
+        self.on_draft_stop: Callable[[int], object] | None = None
+        if shared is not None:
+            shared.heard_pause = self._pause_here
+            shared.heard_draft_stop = self._draft_stopped_here
 
     def is_streaming_draft(self, chat_id: int, draft_id: int) -> bool:
         """Whether `draft_id` belongs to the answer being written in the chat now (a stop
         pressed on an older draft must not end the next answer)."""
         return draft_id in self.streaming.get(chat_id, ())
 
+    async def stop_draft(self, chat_id: int, draft_id: int) -> None:
+        """Telegram's stop on a draft: the answer streaming it ends, on this process or
+        (with Redis) the one that streams it."""
+        if self.is_streaming_draft(chat_id, draft_id):
+            self._draft_stopped_here(chat_id, draft_id)
+        elif self._shared is not None:
+            await self._shared.stop_draft(chat_id, draft_id)
+
+    def _draft_stopped_here(self, chat_id: int, draft_id: int) -> None:
+        if self.is_streaming_draft(chat_id, draft_id) and self.on_draft_stop is not None:
+            self.on_draft_stop(chat_id)
+
     def pause(self, chat_id: int, seconds: float) -> None:
-        """Telegram answered 429: nothing more to this chat for `seconds` (any answer)."""
+        """Telegram answered 429: nothing more to this chat for `seconds` (any answer, on
+        any process)."""
+        self._pause_here(chat_id, seconds)
+        logger.info("Telegram asks to wait %s s in chat %s", seconds, chat_id)
+        if self._shared is not None:
+            task = asyncio.get_running_loop().create_task(self._shared.pause(chat_id, seconds))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
+    def _pause_here(self, chat_id: int, seconds: float) -> None:
         now = time.monotonic()
         paused = self._paused_until
         for chat in [chat for chat, until in paused.items() if until <= now]:
             del paused[chat]  # pauses that are over
         paused[chat_id] = max(paused.get(chat_id, 0.0), now + seconds)
-        logger.info("Telegram asks to wait %s s in chat %s", seconds, chat_id)
+
+    async def catch_up(self, chat_id: int) -> None:
+        """Before an answer: a pause another process got in this chat (while this one
+        was not listening) applies here too."""
+        if self._shared is not None:
+            left = await self._shared.left(chat_id)
+            if left > 0:
+                self._pause_here(chat_id, left)
 
     def pause_left(self, chat_id: int) -> float:
         return max(0.0, self._paused_until.get(chat_id, 0.0) - time.monotonic())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message, MessageGenerationStopped
 
-from edge.answering import Answerer, submit, work
+from edge.answering import Answerer, start_worker, submit
 from edge.callbacks import AnswerAct, AnswerControl
 from edge.editing import remove_buttons
 from edge.middlewares import Turn
@@ -43,8 +43,9 @@ async def ask_model(
 async def stop_answer(
     query: CallbackQuery, user: UserRecord, texts: Texts, chat: ChatService
 ) -> None:
-    """Stop under an answer being written: the provider's stream is closed at once."""
-    stopped = chat.cancel(user.id)
+    """Stop under an answer being written (on any process): the provider's stream is
+    closed at once."""
+    stopped = await chat.cancel(user.id)
     await query.answer(texts("stop_done" if stopped else "stop_nothing"))
     if not stopped:
         await remove_buttons(query)
@@ -52,11 +53,11 @@ async def stop_answer(
 
 @router.stopped_message_generation()
 async def stop_draft(event: MessageGenerationStopped, answerer: Answerer) -> None:
-    """Telegram's stop button on an answer streamed as a draft: ends it as Stop does. The
-    update names no user; a private chat's id is its user's id."""
-    pacing, chat_id = answerer.pacing, event.chat.id
-    if event.chat.type == "private" and pacing.is_streaming_draft(chat_id, event.draft_id):
-        answerer.chat.cancel(chat_id)
+    """Telegram's stop button on an answer streamed as a draft: ends it as Stop does (the
+    answer streaming that very draft, on any process). The update names no user; a
+    private chat's id is its user's id."""
+    if event.chat.type == "private":
+        await answerer.pacing.stop_draft(event.chat.id, event.draft_id)
 
 
 @router.callback_query(AnswerControl.filter(F.action == AnswerAct.RETRY))
@@ -70,22 +71,26 @@ async def retry_answer(
     chat = answerer.chat
     message = query.message
     where = (message.chat.id, message.message_id) if message else None
-    if where is None or chat.last_answer.get(user.id) != where:
+    if where is None or await chat.retries.last_answer(user.id) != where:
         await query.answer(texts("retry_not_last"))
         await remove_buttons(query)
         return
-    if not chat.inbox.claim(user.id):  # an answer is being written
+    if not await chat.inbox.claim(user.id):  # an answer is being written
         await query.answer(texts("retry_busy"))
         return
-    request = await chat.take_retry(user.id)
+    try:
+        request = await chat.take_retry(user.id)
+    except BaseException:
+        await chat.inbox.release(user.id)
+        raise
     if request is None:
-        chat.inbox.release(user.id)
+        await chat.inbox.release(user.id)
         await query.answer(texts("retry_nothing"))
         await remove_buttons(query)
         return
     await query.answer()
     await remove_buttons(query)
-    await work(answerer.bind(bot, texts), where[0], user, request)
+    start_worker(answerer.bind(bot, texts), where[0], user, request, whole=True)
 
 
 @router.message()

@@ -163,6 +163,6 @@ async def cancel(
     await turn.wait()  # everything sent before /cancel is queued by now, and dropped
     had_state = await state.get_state() is not None
     await state.clear()
-    stopped = chat.cancel(user.id)
+    stopped = await chat.cancel(user.id)
     if not stopped:
         await message.answer(texts("cancel_done" if had_state else "cancel_nothing"))

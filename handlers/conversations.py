@@ -138,7 +138,7 @@ async def open_chat(
     except ConversationError:
         await query.answer(texts("chats_gone"), show_alert=True)
         return
-    chat.cancel(user.id)
+    await chat.cancel(user.id)
     if opened.model_key and opened.model_key != user.model_key:
         await users.set_model(user, opened.model_key)
     title = Raw(opened.title or texts("chats_untitled"))  # an alert is plain text: no escaping
@@ -221,7 +221,7 @@ async def delete_chat(
 ) -> None:
     """Deletion confirmed: the conversation and its memory are gone."""
     await remove_buttons(query)
-    chat.cancel(user.id)
+    await chat.cancel(user.id)
     try:
         await chat.conversations.delete(user.id, callback_data.conversation_id)
     except ConversationError:

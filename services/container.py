@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from redis.asyncio import Redis
@@ -33,7 +34,11 @@ from services.money.yoomoney import YooMoneyChecker, YooMoneyClient
 from services.operator.alerts import AlertService
 from services.operator.broadcast import BroadcastService
 from services.operator.stats import StatsService
+from services.shared.answers import RedisAnswers
+from services.shared.bus import EventBus
+from services.shared.inbox import RedisInbox
 from services.shared.quota import RedisCounters
+from services.shared.retry import RedisRetries
 from services.shared.state import SharedState
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
@@ -205,6 +210,7 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         quota,
         history_max_messages=settings.history_max_messages,
         usd_rub=settings.usd_rub_rate,
+        **shared_chat_state(shared),
     )
     return Services(
         catalog=catalog,
@@ -229,6 +235,19 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         money_sync=books.sync,
         shared=shared,
     )
+
+
+def shared_chat_state(shared: SharedState) -> dict[str, Any]:
+    """With Redis: the chat's queue, running answers and Retry memory there (and the event
+    bus they hear each other on); without: ChatService's own, in memory."""
+    if shared.redis is None:
+        return {}
+    bus = shared.bus = EventBus(shared)
+    return {
+        "inbox": RedisInbox(shared),
+        "answers": RedisAnswers(shared, bus),
+        "retries": RedisRetries(shared),
+    }
 
 
 def plans_in_use(money: MoneyState, now: float | None = None) -> dict[str, list[str]]:

@@ -1,5 +1,5 @@
 """Conversations: requests admitted, answers generated into a sink, costed and kept in
-the memory; a user's messages queue (inbox)."""
+the memory; a user's messages queue (inbox); Stop and Retry, on any process (running)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from cachetools import LRUCache
-
 from services.catalog import Catalog, Model
 from services.chat.admission import Admission, Gate, fit_memory
 from services.chat.answer import AnswerSink, ImagePart, MediaPart
 from services.chat.conversations import ConversationService, NewConversation
 from services.chat.costs import answer_units, cost_rub, counted_tokens
-from services.chat.inbox import Inbox, Photo, Request
+from services.chat.inbox import Inbox, Photo, Request, RequestQueue
 from services.chat.llm import CONFIG_FAILURES, LLMGateway, ProviderError, StreamEnd, TextDelta
 from services.chat.pictures import IMAGE_NOTE, Prompt, data_url, images_to_send, sent_chars
+from services.chat.running import LocalAnswers, LocalRetries, RetryMemory, RunningAnswers
 from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.models import ChatTurn, Usage, UserRecord
@@ -27,7 +26,6 @@ from services.storage.base import Storage
 logger = logging.getLogger(__name__)
 
 FAILURES_BEFORE_ALERT = 3
-TRACKED_USERS = 100_000  # per-user Retry state kept in memory, at most
 PENDING = "pending:"  # a new picture's name until it is kept (never a kept id)
 
 
@@ -63,6 +61,9 @@ class ChatService:
         *,
         history_max_messages: int = 40,
         usd_rub: float = 95.0,
+        inbox: RequestQueue | None = None,
+        answers: RunningAnswers | None = None,
+        retries: RetryMemory | None = None,
     ) -> None:
         self.conversations = conversations
         self.gate = Gate(catalog, llm, access, quota, stats)
@@ -74,12 +75,12 @@ class ChatService:
         self._llm = llm
         self._storage = storage
         self._history_max_messages = history_max_messages
-        self._active: dict[int, asyncio.Task[ChatResult]] = {}
-        self.inbox = Inbox()  # messages that arrive while an answer is written
-        # owner -> (conversation id, question) of the last request, for Retry
-        self._last_request: LRUCache[int, tuple[str, ChatTurn]] = LRUCache(TRACKED_USERS)
-        # Where each user's last answer ends (chat id, message id): its Retry button.
-        self.last_answer: LRUCache[int, tuple[int, int]] = LRUCache(TRACKED_USERS)
+        self._active: dict[int, asyncio.Task[ChatResult]] = {}  # answers written here
+        # Messages that arrive while an answer is written; where answers run (Stop from
+        # another process); the last request and where its answer ends (Retry).
+        self.inbox: RequestQueue = inbox or Inbox()
+        self.answers: RunningAnswers = answers or LocalAnswers()
+        self.retries: RetryMemory = retries or LocalRetries()
 
     def current_model(self, user: UserRecord) -> Model:
         """The asking user's model (their current conversation's; in groups too)."""
@@ -140,7 +141,7 @@ class ChatService:
         instruction = self.conversations.system_prompt(conversation, user.language)
         if instruction:
             turns.insert(0, ChatTurn("system", instruction))
-        self._last_request[owner] = (conversation.id, question)
+        await self.retries.remember_request(owner, conversation.id, question)
         prompt = Prompt(turns, images, chars)
         return Admission(user, owner, conversation, model, history, prompt, bill_to)
 
@@ -150,15 +151,20 @@ class ChatService:
         task = asyncio.create_task(self._generate(admission, sink))
         owner = admission.owner
         self._active[owner] = task
+        token = ""
         try:
+            token = await self.answers.begin(owner, task.cancel)
             return await task
         except asyncio.CancelledError:
+            task.cancel()  # (already, unless we were cancelled before awaiting it)
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # we are being cancelled ourselves (shutdown), not by /cancel
             return ChatResult(text="", model=admission.model, cancelled=True)
         finally:
-            self._active.pop(owner, None)
+            if self._active.get(owner) is task:
+                del self._active[owner]
+            await self.answers.end(owner, token)
 
     async def _keep_photos(
         self, owner: int, conversation_id: str, photos: tuple[Photo, ...]
@@ -188,13 +194,19 @@ class ChatService:
                 urls[image_id] = data_url(*stored)
         return urls
 
-    def cancel(self, owner: int) -> bool:
-        """Stop the owner's answer in progress and drop what queued up behind it;
-        False when there was nothing to stop."""
-        dropped = self.inbox.drop(owner)
+    async def cancel(self, owner: int) -> bool:
+        """Stop the owner's answer in progress, on this process or another, and drop what
+        queued up behind it; False when there was nothing to stop."""
+        dropped = await self.inbox.drop(owner)
+        if self.cancel_here(owner) or await self.answers.stop(owner):
+            return True
+        return dropped > 0
+
+    def cancel_here(self, owner: int) -> bool:
+        """Stop the owner's answer if this process writes it."""
         task = self._active.get(owner)
         if task is None or task.done():
-            return dropped > 0
+            return False
         task.cancel()
         return True
 
@@ -202,8 +214,8 @@ class ChatService:
         """/new: a fresh conversation (same model and mode); the others are kept up to the
         limit."""
         owner = user.id if owner is None else owner
-        self.cancel(owner)
-        self._last_request.pop(owner, None)
+        await self.cancel(owner)
+        await self.retries.forget(owner)
         current = await self.conversations.current(owner, user.model_key)
         return await self.conversations.start_new(
             owner, current.model_key or user.model_key, keep_mode_of=current
@@ -211,15 +223,15 @@ class ChatService:
 
     async def forget(self, owner: int) -> None:
         """/forget: every conversation of the owner deleted for good."""
-        self.cancel(owner)
-        self._last_request.pop(owner, None)
+        await self.cancel(owner)
+        await self.retries.forget(owner)
         await self.conversations.forget(owner)
 
     async def take_retry(self, owner: int) -> Request | None:
         """The last request again, its answer taken out of the memory (the new one replaces
         it); None when there is nothing to retry (its conversation is gone or not current,
         or after a restart)."""
-        last = self._last_request.get(owner)
+        last = await self.retries.last_request(owner)
         if last is None:
             return None
         conversation_id, question = last

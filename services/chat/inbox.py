@@ -6,6 +6,10 @@ starts a worker (the caller of `offer` that got START); later ones wait here and
 become one request after the current answer. A message near the split size, or a
 photo of an album, waits briefly for the rest of its paste or album, so ordinary
 messages are never delayed.
+
+`RequestQueue` is the interface; `Inbox` keeps it in this process's memory (one
+process), services.shared.inbox.RedisInbox in Redis (several processes: a message
+handled by any of them joins the one queue of its user, answered by one worker).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 QUEUE_LIMIT = 20  # messages waiting behind a running answer, per user
 PASTE_PART = 4000  # a message this long may be a part of a paste Telegram split...
@@ -67,8 +72,52 @@ def _same_album(part: Request, following: Request) -> bool:
     return part.album is None or following.album == part.album
 
 
+class RequestQueue(Protocol):
+    """Per-user waiting messages; a user has a worker from START (or `claim`) until
+    `next_request` finds nothing or `release`."""
+
+    # Told the user's id each time what queued up becomes one more request (flood
+    # control charges its model call).
+    on_batch: Callable[[int], Awaitable[None]] | None
+
+    @property
+    def limit(self) -> int: ...
+
+    async def offer(self, user_id: int, request: Request) -> Offer:
+        """Decide who answers a new message: START (the caller is the worker), QUEUED,
+        FULL (refused: say so) or DROPPED (still full, already said)."""
+        ...
+
+    async def claim(self, user_id: int) -> bool:
+        """Become the user's worker without a new message (Retry); False if one runs."""
+        ...
+
+    async def first_request(self, user_id: int, request: Request) -> Request:
+        """The worker's first request: `request`, plus the rest of its paste or album if
+        it is part of one."""
+        ...
+
+    async def next_request(self, user_id: int) -> Request | None:
+        """What queued up behind the answer, as one request; None when nothing did, and
+        then the worker is released in the same step."""
+        ...
+
+    async def drop(self, user_id: int) -> int:
+        """Forget the waiting messages (/cancel, Stop); returns how many there were."""
+        ...
+
+    async def release(self, user_id: int) -> None:
+        """The worker is done (or gone): the next message starts a new one."""
+        ...
+
+    async def orphans(self) -> list[int]:
+        """Users whose messages wait with no worker left (its process died or stopped):
+        this caller is now their worker (it answers with `next_request`)."""
+        ...
+
+
 class Inbox:
-    """Per-user waiting messages; a user is "working" from START until `release`."""
+    """RequestQueue in this process's memory."""
 
     def __init__(
         self,
@@ -91,8 +140,8 @@ class Inbox:
     def limit(self) -> int:
         return self._limit
 
-    def offer(self, user_id: int, request: Request) -> Offer:
-        """Decide, before any await, who answers a new message."""
+    async def offer(self, user_id: int, request: Request) -> Offer:
+        """Decided before any await."""
         waiting = self._waiting.get(user_id)
         if waiting is None:
             self._waiting[user_id] = []
@@ -108,19 +157,13 @@ class Inbox:
             event.set()
         return Offer.QUEUED
 
-    def claim(self, user_id: int) -> bool:
-        """Become the user's worker without a new message (Retry); False if one runs."""
+    async def claim(self, user_id: int) -> bool:
         if user_id in self._waiting:
             return False
         self._waiting[user_id] = []
         return True
 
-    def waiting(self, user_id: int) -> int:
-        return len(self._waiting.get(user_id, ()))
-
     async def first_request(self, user_id: int, request: Request) -> Request:
-        """The worker's first request: `request`, plus the rest of its paste or album if it
-        is part of one."""
         parts = [request]
         while self._continued(parts[-1]):
             if not self._waiting.get(user_id) and not await self._next_part(user_id):
@@ -148,12 +191,11 @@ class Inbox:
         return True
 
     async def next_request(self, user_id: int) -> Request | None:
-        """What queued up behind the answer, as one request; None when nothing did, and
-        then the worker is released in the same step (a message arriving right after
+        """Released in the same step as nothing is found (a message arriving right after
         starts a new worker, so none is stranded)."""
         waiting = self._waiting.get(user_id)
         if not waiting:
-            self.release(user_id)
+            self._release(user_id)
             return None
         self._waiting[user_id] = []
         self._told_full.discard(user_id)
@@ -161,8 +203,7 @@ class Inbox:
             await self.on_batch(user_id)
         return join_messages(waiting, self._paste_part)
 
-    def drop(self, user_id: int) -> int:
-        """Forget the waiting messages (/cancel, Stop); returns how many there were."""
+    async def drop(self, user_id: int) -> int:
         waiting = self._waiting.get(user_id)
         if not waiting:
             return 0
@@ -171,8 +212,13 @@ class Inbox:
         self._told_full.discard(user_id)
         return count
 
-    def release(self, user_id: int) -> None:
-        """The worker is done: the next message starts a new one."""
+    async def release(self, user_id: int) -> None:
+        self._release(user_id)
+
+    async def orphans(self) -> list[int]:
+        return []  # a worker lives as long as this process
+
+    def _release(self, user_id: int) -> None:
         self._waiting.pop(user_id, None)
         self._told_full.discard(user_id)
         event = self._arrived.pop(user_id, None)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
 from services.shared.link import RedisLink
+
+if TYPE_CHECKING:
+    from services.shared.bus import EventBus
 
 
 @dataclass(slots=True)
@@ -16,6 +20,7 @@ class SharedState:
     redis: Redis | None = None
     prefix: str = "aibot"
     link: RedisLink = field(default_factory=RedisLink)
+    bus: EventBus | None = None  # with redis: events every process hears
 
     def key(self, *parts: object) -> str:
         """`<prefix>:<part>:<part>...`, the one way every key is named."""

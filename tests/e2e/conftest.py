@@ -8,7 +8,9 @@ the emulators keep their state.
 Each start is a process of its own, forked from an interpreter that has already imported
 what bot.py imports (tests/e2e/prestart.py: 0.3 s instead of 3 s a start). Tests marked
 `real_start`, starts with PYTHON* variables of their own, and every start when
-E2E_PRESTART=0 run `python bot.py` itself.
+E2E_PRESTART=0 run `python bot.py` itself. With E2E_REDIS=1 every bot of a test shares
+state in the test Redis (REDIS_URL, under a prefix of the test's own, deleted after): the
+same tests then check the Redis implementations behave as the in-memory ones.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 from edge.callbacks import ModelChoice
 from services.catalog import Catalog, load_catalog
 from services.storage.json_store import read_live_records
-from tests.conftest import TEST_KEY
+from tests.conftest import REDIS_URL, TEST_KEY, delete_prefix, redis_client, unique_prefix
 from tests.e2e.prestart import PrestartServer
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
@@ -246,6 +248,9 @@ async def bot_process(
     """
     started: list[BotProcess] = []
     fresh_only = request.node.get_closest_marker("real_start") is not None
+    shared: dict[str, str | None] = {}
+    if os.environ.get("E2E_REDIS") == "1":
+        shared = {"REDIS_URL": REDIS_URL, "REDIS_PREFIX": unique_prefix()}
 
     async def spawn(environment: dict[str, str], log_path: Path) -> Process:
         if prestart is not None and not fresh_only and prestart.serves(environment):
@@ -268,7 +273,7 @@ async def bot_process(
         wait_polling: bool = True,
         timeout: float = START_TIMEOUT,
     ) -> BotProcess:
-        environment = bot_environment(telegram, llm, data_dir, admin_ids, env)
+        environment = bot_environment(telegram, llm, data_dir, admin_ids, {**shared, **(env or {})})
         log_path = tmp_path / f"bot-{len(started)}.log"
         process = await spawn(environment, log_path)
         bot = BotProcess(process, log_path, environment)
@@ -289,6 +294,10 @@ async def bot_process(
     for bot in started:
         bot.kill()
         await bot.process.wait()
+    if shared.get("REDIS_PREFIX"):
+        client = await redis_client()
+        await delete_prefix(client, str(shared["REDIS_PREFIX"]))
+        await client.aclose()
 
 
 @pytest.fixture

@@ -176,8 +176,10 @@ class Harness:
         await self.feed(factories.update(next(self._updates), callback_query=query))
 
     async def feed(self, update: Update) -> None:
-        """One update through the production Dispatcher, then the outbox's due work."""
+        """One update through the production Dispatcher, the answers it started (written
+        in tasks of their own), then the outbox's due work."""
         await self.dispatcher.feed_update(self.bot, update)
+        await self.dispatcher["answerer"].workers.idle()
         await self.run_outbox()
 
     async def run_outbox(self) -> None:

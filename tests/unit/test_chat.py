@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +25,7 @@ from services.chat.llm import (
     TextDelta,
 )
 from services.chat.refusals import ChatRefusalError, Refusal
+from services.container import shared_chat_state
 from services.limits.access import AccessService
 from services.limits.quota import QuotaService
 from services.models import ChatTurn, Usage, UserRecord
@@ -63,7 +65,7 @@ class ScriptedLLM(LLMGateway):
 
 
 async def make(
-    tmp_path: Path, catalog: Catalog, shared: SharedState | None = None, **kwargs: int
+    tmp_path: Path, catalog: Catalog, shared: SharedState | None = None, **kwargs: Any
 ) -> tuple[ChatService, ScriptedLLM, SubscriptionService, JsonStorage]:
     """A chat service on its own JSON store; with `shared`, what processes share in Redis
     (another process: another `make` on the same prefix and its own folder)."""
@@ -76,6 +78,8 @@ async def make(
     access = AccessService(catalog, subs)
     counters = RedisCounters(shared) if shared is not None else None
     quota = QuotaService(catalog, access, stats, ZoneInfo("Europe/Moscow"), shared=counters)
+    if shared is not None:
+        kwargs |= shared_chat_state(shared)
     chat = ChatService(
         catalog,
         llm,
@@ -170,19 +174,19 @@ async def test_refusals_happen_before_any_model_call(tmp_path: Path, catalog: Ca
 
 
 async def test_cancel_stops_the_answer_and_drops_the_queue(
-    tmp_path: Path, catalog: Catalog
+    tmp_path: Path, catalog: Catalog, shared: SharedState | None
 ) -> None:
-    chat, llm, *_ = await make(tmp_path, catalog)
+    chat, llm, *_ = await make(tmp_path, catalog, shared)
     llm.delay = 10
     user = nano_user()
-    chat.inbox.offer(user.id, Request("slow"))
+    await chat.inbox.offer(user.id, Request("slow"))
     task = asyncio.create_task(collect(chat, user, "slow"))
     await asyncio.sleep(0.05)
-    assert chat.inbox.offer(user.id, Request("again")) is Offer.QUEUED
-    assert chat.cancel(user.id)
+    assert await chat.inbox.offer(user.id, Request("again")) is Offer.QUEUED
+    assert await chat.cancel(user.id)
     assert await chat.inbox.next_request(user.id) is None  # "again" was dropped
     assert await task == ""
-    assert not chat.cancel(user.id)
+    assert not await chat.cancel(user.id)
     llm.delay = 0
     assert await collect(chat, user, "after") == "re: after"
 
