@@ -123,7 +123,10 @@ def create_dispatcher(
     # redis-py's lock is a spin lock, not FIFO, so a burst would pass in lock order, not
     # arrival order (README, Shared state).
     storage = fsm_storage(redis, services.shared.prefix) if redis is not None else None
-    dispatcher = Dispatcher(storage=storage)
+    # Its middleware goes in our list below, after the arrival order's ticket: it reads
+    # the state (from Redis) before the handler, an await a burst must not pass through
+    # in another order.
+    dispatcher = Dispatcher(storage=storage, disable_fsm=True)
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     notifier = dispatcher["notifier"] = Notifier(services.users, settings.admin_ids)
@@ -162,6 +165,7 @@ def create_dispatcher(
         (dispatcher.update, UpdateDedupe(claims)),  # a copy of an update goes no further
         (dispatcher.update, in_flight),
         (dispatcher.update, FloodMiddleware(flood)),
+        (dispatcher.update, dispatcher.fsm),  # `state`: the sender's FSM state
         (dispatcher.update, UserContextMiddleware(services.users)),
         (
             dispatcher.message,

@@ -33,7 +33,7 @@ async def test_a_promo_prompt_still_waits_after_kill_9_and_a_restart(
     redis_env: dict[str, str | None],
     shared: bool,
 ) -> None:
-    env = redis_env if shared else {}
+    env = redis_env if shared else {"REDIS_URL": None}
     bot = await start_bot(env)
     telegram.user_message(USER, "/promo")
     await telegram.wait_for_message(USER, "Отправьте промокод")
