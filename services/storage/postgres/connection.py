@@ -96,18 +96,20 @@ class Database:
         schema: str | None = None,
         retry_seconds: float = RETRY_SECONDS,
         max_size: int = 10,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.label = database_label(dsn) + (f" (schema {schema})" if schema else "")
         self.retry_seconds = retry_seconds
         self._max_size = max_size
+        self._settings = settings or {}
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self.outage: str | None = None  # why the last try failed, while retrying
 
     @property
     def server_settings(self) -> dict[str, str]:
-        settings = {"application_name": "ai-models-bot"}
+        settings = {"application_name": "ai-models-bot", **self._settings}
         if self.schema:
             settings["search_path"] = self.schema
         return settings
