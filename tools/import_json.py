@@ -42,7 +42,8 @@ from services.storage.postgres import bulk, migrations
 from services.storage.postgres.bulk import BulkTable, Counts, Row
 from services.storage.postgres.connection import Conn, Database, describe
 
-BATCH = 10_000  # records a batch: memory stays bounded by it and the caches
+BATCH = 10_000  # records a batch: memory stays bounded by it
+OWNERS_PER_READER = 500  # conversations read through one JSON store (and its caches)
 T = TypeVar("T")
 
 
@@ -175,7 +176,10 @@ class Importer:
     async def copy_conversations(self) -> None:
         lists: list[Row] = []
         memories: list[Row] = []
-        for owner in self.owners():
+        for number, owner in enumerate(self.owners()):
+            if number % OWNERS_PER_READER == 0:  # the JSON store caches what it reads
+                await self.json.close()
+                self.json = JsonStorage(self.data_dir, Retention(open_payment_seconds=0))
             conversations = await self.json.load_conversations(owner)  # format 1: adopted
             if conversations is None:
                 continue
@@ -188,7 +192,7 @@ class Importer:
             if len(lists) >= BATCH:
                 await self.merge(bulk.CONVERSATIONS, lists)
                 lists = []
-            if len(memories) >= BATCH:
+            if len(memories) >= OWNERS_PER_READER:  # memories are long: fewer a batch
                 await self.merge(bulk.HISTORY, memories)
                 memories = []
         for target, rows in ((bulk.CONVERSATIONS, lists), (bulk.HISTORY, memories)):
