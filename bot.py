@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from config import ConfigError, Settings, load_settings
 from edge.answering import Answerer
-from edge.group_lines import GroupLines
+from edge.group_lines import GROUP_QUEUE_LIMIT, GROUP_SPACING, GroupLines
 from edge.middlewares import (
     ArrivalOrder,
     FloodMiddleware,
@@ -64,6 +64,7 @@ from services.container import Services, create_services, plans_in_use
 from services.limits.flood import ANSWER_COST, Flood, FloodControl
 from services.log_setup import setup_logging
 from services.shared.flood import RedisFlood
+from services.shared.lines import RedisLines
 from services.shared.pacing import SharedPacing
 from services.storage.base import Retention, StorageDamagedError, StorageError
 from services.storage.json_store import JsonStorage
@@ -130,7 +131,11 @@ def create_dispatcher(
     dispatcher.workflow_data.update(services.as_workflow_data())
     dispatcher["settings"] = settings
     notifier = dispatcher["notifier"] = Notifier(services.users, settings.admin_ids)
-    dispatcher["group_lines"] = GroupLines()
+    dispatcher["group_lines"] = (
+        RedisLines(services.shared, limit=GROUP_QUEUE_LIMIT, spacing=GROUP_SPACING)
+        if redis is not None
+        else GroupLines()
+    )
     shared = services.shared
     # What the Bot API server has shown, for every answer (429s: every process's).
     pacing = StreamPacing(SharedPacing(shared, shared.bus) if shared.bus is not None else None)

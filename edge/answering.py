@@ -9,9 +9,9 @@ died is taken over (`adopt_orphans`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -134,7 +134,8 @@ def start_worker(
     """The user's worker, as a task: `first` (with the rest of its paste or album, unless
     `whole`: as it is), then what queues behind; None: what waits already (a queue taken
     over)."""
-    deps.workers.start(_worker(deps, chat_id, user, first, whole), f"answer-{user.id}")
+    work = _worker(deps, chat_id, user, first, whole)
+    deps.workers.start(guarded(deps, chat_id, user.id, work), f"answer-{user.id}")
 
 
 async def _worker(
@@ -149,18 +150,28 @@ async def _worker(
         else:
             request = await inbox.first_request(user.id, first)
         await work(deps, chat_id, user, request)
-    except UserFacingError as refusal:  # Redis went away mid-way: said, nothing charged
-        logger.info("Answer for user %s refused: %s", user.id, refusal)
-        await _say(deps, chat_id, deps.texts(refusal.text_key, **refusal.values))
-    except Exception as error:  # what the error handler does for a handler
-        logger.exception("Error answering user %s", user.id)
-        await deps.alerts.alert(
-            f"answer:{type(error).__name__}",
-            f"Error writing an answer: {type(error).__name__}: {str(error)[:300]} (user {user.id})",
-        )
-        await _say(deps, chat_id, deps.texts("internal_error"))
     finally:
         await inbox.release(user.id)
+
+
+async def guarded(
+    deps: Answering, chat_id: int, user_id: int, answering: Coroutine[Any, Any, None]
+) -> None:
+    """What the error handler does for a handler, for answers written in a task: a
+    refusal (Redis went away mid-way: nothing charged) said, anything else logged, the
+    admins alerted, the user told."""
+    try:
+        await answering
+    except UserFacingError as refusal:
+        logger.info("Answer for user %s refused: %s", user_id, refusal)
+        await _say(deps, chat_id, deps.texts(refusal.text_key, **refusal.values))
+    except Exception as error:
+        logger.exception("Error answering user %s in chat %s", user_id, chat_id)
+        await deps.alerts.alert(
+            f"answer:{type(error).__name__}",
+            f"Error writing an answer: {type(error).__name__}: {str(error)[:300]} (user {user_id})",
+        )
+        await _say(deps, chat_id, deps.texts("internal_error"))
 
 
 async def _say(deps: Answering, chat_id: int, text: str) -> None:

@@ -2,22 +2,20 @@
 
 Addressed means: mentioned by @username, a reply to one of the bot's messages, or
 /ask (also /ask@bot). Access is the asking user's (their plan, their limits). Answers
-in one group (topic) go one at a time, at least GROUP_SPACING seconds apart, and are not
+in one group (topic) go one at a time, in the order asked, at least GROUP_SPACING
+seconds apart (edge/group_lines; one line for every process with Redis), and are not
 streamed, which keeps within Telegram's 20 messages a minute per group.
 """
 
 from __future__ import annotations
-
-import asyncio
-import time
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, User
 
 from config import Settings
-from edge.answering import Answerer, refusal_text, send_refusal, show_result
-from edge.group_lines import GroupLines
+from edge.answering import Answerer, Answering, guarded, refusal_text, send_refusal, show_result
+from edge.group_lines import Lines, Place
 from edge.streaming import StreamingReply
 from services.catalog import Catalog
 from services.chat.chat import ChatService
@@ -28,7 +26,6 @@ from texts import Texts
 router = Router(name=__name__)
 router.message.filter(F.chat.type.in_({"group", "supergroup"}))
 
-GROUP_SPACING = 3.0  # seconds between answers in one group: at most 20 a minute
 NO_STREAMING = 1e9  # an edit interval no answer reaches: send once, at the end
 
 
@@ -63,7 +60,7 @@ async def ask_command(
     chat: ChatService,
     catalog: Catalog,
     settings: Settings,
-    group_lines: GroupLines,
+    group_lines: Lines,
     answerer: Answerer,
 ) -> None:
     """/ask QUESTION in a group."""
@@ -94,7 +91,7 @@ async def group_text(
     chat: ChatService,
     catalog: Catalog,
     settings: Settings,
-    group_lines: GroupLines,
+    group_lines: Lines,
     answerer: Answerer,
 ) -> None:
     """Any text in a group: answered only if meant for the bot (no model call otherwise).
@@ -126,43 +123,63 @@ async def _answer_in_group(
     chat: ChatService,
     catalog: Catalog,
     settings: Settings,
-    group_lines: GroupLines,
+    group_lines: Lines,
     answerer: Answerer,
 ) -> None:
+    """The question takes its place in its topic's line (or is refused when the line is
+    full); the answer is written in a worker task once its turn comes."""
     thread, key = _topic(message)
-    line = group_lines.enter(message.chat.id, thread)
-    if line is None:
+    place = await group_lines.enter(message.chat.id, thread)
+    if place is None:
         await message.reply(texts("group_busy"))
         return
+    deps = answerer.bind(bot, texts)
+    answering = _answer_in_line(place, message, question, key, user, deps, chat, catalog, settings)
+    name = f"group-answer-{message.chat.id}"
+    answerer.workers.start(guarded(deps, message.chat.id, user.id, answering), name)
+
+
+async def _answer_in_line(
+    place: Place,
+    message: Message,
+    question: str,
+    key: str,
+    user: UserRecord,
+    deps: Answering,
+    chat: ChatService,
+    catalog: Catalog,
+    settings: Settings,
+) -> None:
+    bot, texts = deps.bot, deps.texts
+    thread_id = message.message_thread_id if message.is_topic_message else None
     try:
-        async with line.lock:
-            await asyncio.sleep(max(0.0, line.next_start - time.monotonic()))
-            reply = StreamingReply(
+        await place.wait_turn()
+        await deps.pacing.catch_up(message.chat.id)
+        reply = StreamingReply(
+            bot,
+            message.chat.id,
+            pacing=deps.pacing,
+            edit_interval=NO_STREAMING,
+            drafts=False,
+            thread_id=thread_id,
+            reply_to=message.message_id,
+        )
+        try:
+            result = await chat.answer(user, question, reply, owner=message.chat.id, topic=key)
+        except ChatRefusalError as refusal:
+            text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
+            await send_refusal(
                 bot,
                 message.chat.id,
-                pacing=answerer.pacing,
-                edit_interval=NO_STREAMING,
-                drafts=False,
-                thread_id=message.message_thread_id if message.is_topic_message else None,
+                refusal,
+                text,
+                texts,
                 reply_to=message.message_id,
+                thread_id=thread_id,
             )
-            try:
-                result = await chat.answer(user, question, reply, owner=message.chat.id, topic=key)
-            except ChatRefusalError as refusal:
-                text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
-                await send_refusal(
-                    bot,
-                    message.chat.id,
-                    refusal,
-                    text,
-                    texts,
-                    reply_to=message.message_id,
-                    thread_id=message.message_thread_id if message.is_topic_message else None,
-                )
-                return
-            finally:
-                reply.close()
-                line.next_start = time.monotonic() + GROUP_SPACING
-            await show_result(reply, result, texts)
+            return
+        finally:
+            reply.close()
+        await show_result(reply, result, texts)
     finally:
-        group_lines.leave(message.chat.id, thread, line)
+        await place.leave()
