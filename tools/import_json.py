@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import sys
 import time
@@ -84,20 +85,28 @@ class Importer:
         self.source = str(data_dir.resolve())
         self.counts: dict[str, Counts] = {}
         self.json = JsonStorage(data_dir, Retention(open_payment_seconds=0))
+        self._pending: asyncio.Future[None] | None = None
 
     async def merge(
         self, table: BulkTable, rows: list[Row], *more: tuple[BulkTable, list[Row]]
     ) -> None:
-        """Rows into their table (and more tables' rows), in one transaction."""
-        merges = ((table, rows), *more)
+        """Rows into their table (and more tables' rows), in one transaction. It runs while
+        the caller reads the next batch: the one before is awaited first."""
+        await self.flush()
+        self._pending = asyncio.ensure_future(self._merge(((table, rows), *more)))
 
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
+
+    async def _merge(self, merges: tuple[tuple[BulkTable, list[Row]], ...]) -> None:
         async def merge(conn: Conn) -> list[Counts]:
             async with conn.transaction():
                 return [await target.merge(conn, batch) for target, batch in merges]
 
-        for (target, _), counts in zip(
-            merges, await self.db.run(f"copying {table.name}", merge), strict=True
-        ):
+        merged = await self.db.run(f"copying {merges[0][0].name}", merge)
+        for (target, _), counts in zip(merges, merged, strict=True):
             self.counts.setdefault(target.name, Counts()).add(counts)
 
     async def copy(self, table: BulkTable, rows: Iterable[Row]) -> None:
@@ -146,8 +155,10 @@ class Importer:
         await self.copy_users()
         await self.copy_conversations()
         await self.copy_money()
+        await self.flush()
         await self.db.run("rebuilding promo uses and open invoices", bulk.rebuild_derived)
         await self.copy_documents()
+        await self.flush()
 
     async def copy_users(self) -> None:
         batch: list[Row] = []
@@ -336,6 +347,8 @@ async def import_json(
         await importer.run()
         return importer.counts
     finally:
+        with contextlib.suppress(Exception):  # a batch still running when another failed
+            await importer.flush()
         await importer.json.close()  # memories converted from format 1 are written
         await db.close()
 
