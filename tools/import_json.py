@@ -159,6 +159,7 @@ class Importer:
         await self.db.run("rebuilding promo uses and open invoices", bulk.rebuild_derived)
         await self.copy_documents()
         await self.flush()
+        await self.db.run("analyzing", lambda conn: conn.execute("ANALYZE"))  # fresh planner stats
 
     async def copy_users(self) -> None:
         batch: list[Row] = []
