@@ -1,5 +1,6 @@
-"""Entry point: `python bot.py` starts long polling; `python bot.py --check` only checks
-the settings, the catalog and DATA_DIR's money files, without contacting Telegram."""
+"""Entry point: `python bot.py` starts long polling (or, with WEBHOOK_URL, serves the
+webhook); `python bot.py --check` only checks the settings, the catalog and DATA_DIR's
+money files, without contacting Telegram."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from runtime import (
     reminders,
     stars_ledger,
     web,
+    webhook,
 )
 from runtime import shared as shared_loops
 from runtime import tasks as background
@@ -284,6 +286,9 @@ async def _serve(settings: Settings, catalog: Catalog, health: Health, redis: Re
     dispatcher.shutdown.register(after_shutdown)
     dispatcher.startup.register(freeze_start_up_objects)  # last: after every start-up step
     try:
+        if settings.webhook_url is not None and web_server is not None:  # WEB_PORT is set
+            await webhook.serve(bot, dispatcher, settings, health, web_server)
+            return
         reached, _ = await connect.until_signal(
             connect.connect(bot, settings, health.telegram, web_server)
         )
@@ -292,7 +297,8 @@ async def _serve(settings: Settings, catalog: Catalog, health: Health, redis: Re
             return
         await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
     finally:
-        # start_polling closes these on its way out; this covers every way out before it.
+        # start_polling closes these on its way out; this covers every way out before it
+        # (and webhook mode, whose shutdown closes the services).
         if not services_closed:
             await services.close()
         await bot.session.close()
@@ -329,7 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     # collection here finds about 50 objects to free and took 0.2-0.3 s, so the one in
     # freeze_start_up_objects walks only what start-up builds after this.
     gc.freeze()
-    parser = argparse.ArgumentParser(description="AI models bot for Telegram (long polling).")
+    parser = argparse.ArgumentParser(
+        description="AI models bot for Telegram (long polling or webhook)."
+    )
     parser.add_argument(
         "--check",
         action="store_true",

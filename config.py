@@ -22,6 +22,17 @@ EXAMPLE_TOKEN = "123456789:replace-me"
 TOKEN_KEY_LENGTH = 35
 _TOKEN_ID = re.compile(r"[0-9]{1,20}")
 _TOKEN_KEY_CHAR = re.compile(r"[A-Za-z0-9_-]")
+# Telegram's rule for setWebhook's secret_token (checked here, before Telegram does).
+WEBHOOK_SECRET_MAX = 256
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]+")
+WEBHOOK_SECRET_RULE = (
+    "must be 1-256 of A-Z, a-z, 0-9, '_' and '-' (Telegram's rule); make one with: "
+    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+# Paths the web server serves already (GET /health, POST /yoomoney/notify).
+WEB_PATHS = ("/health", "/yoomoney/notify")
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports api.telegram.org posts to
 _REDIS_PREFIX = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -40,7 +51,7 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
-    telegram_api_url: str = "https://api.telegram.org"
+    telegram_api_url: str = DEFAULT_TELEGRAM_API
     data_dir: Path = Path("data")
     # Seconds a new process waits for another that still holds DATA_DIR (0: refuse at once).
     data_lock_wait: float = Field(default=0.0, ge=0)
@@ -91,6 +102,14 @@ class Settings(BaseSettings):
     # /health answers 503 when no getUpdates call has succeeded for this many seconds
     # (more than the 10 s long poll), or at once while polling fails.
     health_max_poll_age: float = Field(default=60.0, gt=10)
+    # Webhook mode (not set: long polling): the full public URL Telegram posts updates to;
+    # its path is served on WEB_PORT (a reverse proxy in front takes Telegram's HTTPS).
+    webhook_url: str | None = None
+    # Required with WEBHOOK_URL: Telegram sends it with every update (1-256 of A-Z, a-z,
+    # 0-9, _ and -); a request without it is refused (401).
+    webhook_secret: SecretStr | None = None
+    # At most this many requests Telegram sends at once (1-100; not set: Telegram's 40).
+    webhook_max_connections: int | None = Field(default=None, ge=1, le=100)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -205,6 +224,27 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-64 of letters, digits, '_', '-' and '.'")
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        problem = webhook_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value else ""
+        if not secret:
+            return None
+        if len(secret) > WEBHOOK_SECRET_MAX or not _WEBHOOK_SECRET.fullmatch(secret):
+            raise ValueError(WEBHOOK_SECRET_RULE)
+        return SecretStr(secret)
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -310,6 +350,57 @@ def database_secrets(url: str) -> list[str]:
     return proxy_secrets(url)
 
 
+def webhook_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a webhook URL, or None (the rules that need other settings are in
+    `webhook_problem`)."""
+    example = "e.g. https://bot.example.com/telegram/webhook"
+    if any(char.isspace() for char in url):
+        return "contains a space or line break"
+    try:
+        parsed = urlsplit(url)
+        parsed.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return f"has a malformed host or port; {example}"
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        return f"must be a full https:// URL; {example}"
+    if parsed.fragment:
+        return f"must not have a #fragment; {example}"
+    if (parsed.path or "/") in WEB_PATHS:
+        return f"must not end in {parsed.path} (the web server serves it already); {example}"
+    return None
+
+
+def webhook_problem(settings: Settings) -> str | None:
+    """What is wrong with the webhook settings taken together, or None."""
+    url = settings.webhook_url
+    if url is None:
+        return None
+    if settings.webhook_secret is None:
+        return (
+            "Configuration error: WEBHOOK_SECRET is required with WEBHOOK_URL; it "
+            f"{WEBHOOK_SECRET_RULE}"
+        )
+    if settings.web_port == 0:
+        return (
+            "Configuration error: WEBHOOK_URL needs the web server, but WEB_PORT is 0; set "
+            "WEB_PORT to the port the reverse proxy forwards Telegram's requests to"
+        )
+    parsed = urlsplit(url)
+    if settings.telegram_api_url != DEFAULT_TELEGRAM_API:
+        return None  # a Bot API server of your own (--local) may post to http and any port
+    if parsed.scheme != "https":
+        return (
+            "Configuration error: WEBHOOK_URL must start with https:// (Telegram posts only "
+            "to HTTPS; a reverse proxy in front of WEB_PORT takes it)"
+        )
+    if (parsed.port or 443) not in WEBHOOK_PORTS:
+        return (
+            f"Configuration error: WEBHOOK_URL's port must be 443, 80, 88 or 8443 (Telegram "
+            f"posts to no other); the reverse proxy forwards it to WEB_PORT ({settings.web_port})"
+        )
+    return None
+
+
 def redis_url_problem(url: str) -> str | None:
     """Why `url` cannot be a Redis URL (never quoting it: it may hold a password), or None."""
     example = "e.g. redis://:password@host:6379/0 (rediss:// with TLS)"
@@ -365,7 +456,7 @@ def token_problem(token: str) -> str | None:
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning a validation failure into one clear line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
@@ -376,3 +467,7 @@ def load_settings(**overrides: object) -> Settings:
             reason = "is not set; put the token from @BotFather (123456789:AAH...)"
         reason = reason.removeprefix("Value error, ")
         raise ConfigError(f"Configuration error: {name} {reason}") from None
+    problem = webhook_problem(settings)
+    if problem:
+        raise ConfigError(problem)
+    return settings

@@ -77,21 +77,31 @@ class InFlightMiddleware(BaseMiddleware):
         return len(still_running)
 
 
+# The update's data key of an event set when its turn passes: in webhook mode Telegram
+# gets its 2xx then (runtime/webhook.py), and sends the chat's next update.
+TURN_ACK = "turn_ack"
+
+
 class Turn:
     """One update's place in its sender's arrival order (see ArrivalOrder)."""
 
-    __slots__ = ("_order", "_ticket", "_user_id")
+    __slots__ = ("_ack", "_order", "_ticket", "_user_id")
 
-    def __init__(self, order: ArrivalOrder, user_id: int, ticket: int) -> None:
-        self._order, self._user_id, self._ticket = order, user_id, ticket
+    def __init__(
+        self, order: ArrivalOrder, user_id: int, ticket: int, ack: asyncio.Event | None = None
+    ) -> None:
+        self._order, self._user_id, self._ticket, self._ack = order, user_id, ticket, ack
 
     async def wait(self) -> None:
         """Until every earlier update of this user has passed (or finished)."""
         await self._order.wait(self._user_id, self._ticket)
 
     def passed(self) -> None:
-        """This update has done what had to happen in order; later ones may go on."""
+        """This update has done what had to happen in order; later ones may go on (in
+        webhook mode, Telegram's next update of the chat too)."""
         self._order.passed(self._user_id, self._ticket)
+        if self._ack is not None:
+            self._ack.set()
 
 
 class ArrivalOrder(BaseMiddleware):
@@ -101,7 +111,9 @@ class ArrivalOrder(BaseMiddleware):
     times (a new user's registration writes a file), so a burst could reach the chat
     handler out of order. Each update takes a ticket as it arrives, before any await;
     a handler that cares awaits `turn.wait()`, and its ticket counts as passed when it
-    calls `turn.passed()` or finishes.
+    calls `turn.passed()` or finishes. A handler that goes on long after its part in
+    order (an answer being written) passes its turn at that point: in webhook mode that is
+    when Telegram is answered.
     """
 
     def __init__(self) -> None:
@@ -120,7 +132,7 @@ class ArrivalOrder(BaseMiddleware):
             return await handler(event, data)
         user_id, ticket = sender.id, next(self._tickets)
         self._open.setdefault(user_id, set()).add(ticket)
-        data["turn"] = Turn(self, user_id, ticket)
+        data["turn"] = Turn(self, user_id, ticket, data.get(TURN_ACK))
         try:
             return await handler(event, data)
         finally:

@@ -154,13 +154,20 @@ class Health:
         self._max_poll_age = max_poll_age
         self._clock = clock
         self.started = clock()
-        self.last_poll: float | None = None
+        self.last_poll: float | None = None  # in webhook mode: when setWebhook was answered
+        self.webhook = False
         self.telegram = TelegramLink()
         self._storage: tuple[float, str | None] | None = None  # (checked at, problem)
         self.redis: RedisProbe | None = None  # set when REDIS_URL is
         # Set when DATABASE_URL is: why the database cannot be used now, or None (it is
         # then the storage checked, instead of DATA_DIR).
         self.database: Callable[[], Awaitable[str | None]] | None = None
+
+    def webhook_set(self) -> None:
+        """Webhook mode: setWebhook was answered. No getUpdates follow (nor a stall check:
+        Telegram may have nothing to send for hours)."""
+        self.webhook = True
+        self.polled()
 
     def polled(self) -> None:
         """A getUpdates call was answered."""
@@ -189,7 +196,7 @@ class Health:
             problems.append("telegram_unreachable" if unreachable else "polling_refused")
         elif age is None:
             problems.append("starting")
-        elif age > self._max_poll_age:
+        elif age > self._max_poll_age and not self.webhook:
             problems.append("polling_stalled")
         if storage is not None:
             unusable = "database_unreachable" if self.database else "storage_not_writable"
@@ -199,7 +206,8 @@ class Health:
         body: dict[str, Any] = {
             "status": problems[0] if problems else "ok",
             "uptime_seconds": round(now - self.started, 1),
-            "last_poll_seconds_ago": None if age is None else round(age, 1),
+            "mode": "webhook" if self.webhook else "polling",
+            "last_poll_seconds_ago": None if age is None or self.webhook else round(age, 1),
             "storage_writable": storage is None,
             "telegram_error": self.telegram.problem,
         }

@@ -1,6 +1,6 @@
 """The bot's web server: `GET /health` always, YooMoney HTTP notifications when their
-secret is set. WEB_HOST:WEB_PORT (older names NOTIFICATION_HOST/NOTIFICATION_PORT);
-port 0 turns it off."""
+secret is set, Telegram's updates in webhook mode (runtime/webhook.py adds that route).
+WEB_HOST:WEB_PORT (older names NOTIFICATION_HOST/NOTIFICATION_PORT); port 0 turns it off."""
 
 from __future__ import annotations
 
@@ -44,9 +44,17 @@ class WebServer:
         self._runner = runner
         logger.info("Web server listening on %s:%d", self._host, self._port)
 
+    @property
+    def app(self) -> web.Application:
+        """The application, for routes added before `start` (the webhook's)."""
+        return self._app
+
     async def open_notifications(self) -> None:
         await self.start()
         self.accepting = True
+
+    async def close_notifications(self) -> None:
+        self.accepting = False
 
     async def stop(self) -> None:
         self.accepting = False
@@ -104,9 +112,10 @@ def create_server(settings: Settings, services: Services, health: Health) -> Web
 
 
 def setup(dispatcher: Dispatcher, server: WebServer | None) -> None:
-    """Notifications are taken from start-up to shutdown. bot.py starts the server (for
-    /health) before contacting Telegram, and stops it last."""
+    """Notifications are taken from start-up to shutdown (then answered 503: YooMoney
+    retries). bot.py starts the server (for /health) before contacting Telegram, and stops
+    it last, so /health and the webhook's 503s answer while the bot stops."""
     if server is None:
         return
     dispatcher.startup.register(server.open_notifications)
-    dispatcher.shutdown.register(server.stop)
+    dispatcher.shutdown.register(server.close_notifications)
