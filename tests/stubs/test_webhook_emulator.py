@@ -16,6 +16,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 from aiohttp import web
 
+from tests.stubs.round_robin import RoundRobinProxy
 from tests.stubs.telegram_server import CONFLICT_WEBHOOK, FakeTelegram
 from tests.stubs.test_stubs import make_bot
 from tests.stubs.webhook_delivery import SECRET_HEADER, queue_of
@@ -268,3 +269,25 @@ async def test_updates_go_to_several_targets_in_turn(telegram: FakeTelegram, bot
     finally:
         await runner_one.cleanup()
         await runner_two.cleanup()
+
+
+async def test_a_round_robin_proxy_spreads_updates_and_skips_a_backend_that_is_down(
+    telegram: FakeTelegram, bot: Bot
+) -> None:
+    one, runner_one = await start_receiver()
+    two, runner_two = await start_receiver()
+    proxy = RoundRobinProxy([one.url.removesuffix("/hook"), two.url.removesuffix("/hook")])
+    await proxy.start()
+    try:
+        await bot.set_webhook(f"{proxy.base_url}/hook", secret_token=SECRET)
+        ids = [telegram.user_message(7, f"m{i}") for i in range(4)]
+        await telegram.wait_for(lambda: telegram.confirmed(ids[-1]))
+        assert (one.update_ids(), two.update_ids()) == ([ids[0], ids[2]], [ids[1], ids[3]])
+        assert all(headers[SECRET_HEADER] == SECRET for _, headers, _ in one.posts + two.posts)
+        await runner_two.cleanup()  # one process stops: the other takes every update
+        later = [telegram.user_message(8, f"n{i}") for i in range(3)]
+        await telegram.wait_for(lambda: telegram.confirmed(later[-1]))
+        assert one.update_ids()[2:] == later
+    finally:
+        await proxy.stop()
+        await runner_one.cleanup()
