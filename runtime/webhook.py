@@ -154,10 +154,10 @@ async def serve(
     if not reached:
         logger.info("Stopped before the webhook was set")
         return
-    health.webhook_set()
     workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
     await dispatcher.emit_startup(bot=bot, **workflow)
     handler.accepting = True
+    health.webhook_set()  # /health: ok from now on
     logger.info("Webhook set; taking updates at %s on port %d", path, settings.web_port)
     try:
         await _until_signal()
