@@ -85,8 +85,8 @@ class PostgresStorage(Storage):
         await self.db.close()
 
     async def health_problem(self) -> str | None:
-        """Why the database cannot be used now (retrying, or a quick probe fails)."""
-        return self.db.outage or await self.db.problem()
+        """Why the database cannot be used now (a quick probe on the pool), or None."""
+        return await self.db.problem()
 
     # Users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
