@@ -26,11 +26,11 @@ from services.models import Payment, UnmatchedMoney
 from services.money.books import open_books
 from services.money.payments import MoneyArrival, PaymentService
 from services.money.payments.records import REUSE_MARGIN
-from services.money.promo import PromoService
+from services.money.promo import GUESS_WINDOW, PromoService
 from services.money.referrals import ReferralService
 from services.money.subscriptions import SubscriptionService
 from services.money.sync import MoneySync
-from services.money.yoomoney import YooMoneyChecker, YooMoneyClient
+from services.money.yoomoney import CHECK_BUTTON_COOLDOWN, YooMoneyChecker, YooMoneyClient
 from services.operator.alerts import AlertService
 from services.operator.broadcast import BroadcastService
 from services.operator.stats import StatsService
@@ -40,6 +40,7 @@ from services.shared.inbox import RedisInbox
 from services.shared.quota import RedisCounters
 from services.shared.retry import RedisRetries
 from services.shared.state import SharedState
+from services.shared.throttle import RedisCooldown, RedisWindow
 from services.storage.base import DAY, MoneyState, Retention, Storage
 from services.storage.json_store import JsonStorage
 from services.storage.postgres import PostgresStorage
@@ -199,6 +200,7 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         pending_ttl=settings.payment_ttl_hours * 3600,
         late_window=settings.late_payment_days * DAY,
     )
+    share_throttles(shared, alerts, promo, yoomoney)
     chat = ChatService(
         catalog,
         llm,
@@ -235,6 +237,18 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         money_sync=books.sync,
         shared=shared,
     )
+
+
+def share_throttles(
+    shared: SharedState, alerts: AlertService, promo: PromoService, yoomoney: YooMoneyChecker
+) -> None:
+    """With Redis: the alerts' dedupe, promo wrong-guess throttle and "check payment"
+    cooldown count for every process as one."""
+    if shared.redis is None:
+        return
+    alerts.dedupe = RedisCooldown(shared, "alert", alerts.cooldown)
+    promo.guesses = RedisWindow(shared, "promo-guesses", GUESS_WINDOW)
+    yoomoney.check_cooldown = RedisCooldown(shared, "payment-check", CHECK_BUTTON_COOLDOWN)
 
 
 def shared_chat_state(shared: SharedState) -> dict[str, Any]:

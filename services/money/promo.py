@@ -9,20 +9,18 @@ import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from cachetools import TTLCache
-
 from services.errors import UserFacingError
 from services.models import PromoActivation, PromoCode
 from services.money.staging import Staged, Table
 from services.money.subscriptions import SubscriptionService
 from services.money.sync import MoneySync, synced
 from services.operator.admin_input import MAX_DAYS, MAX_USES
+from services.shared.throttle import MemoryWindow, Window
 from services.storage.base import ConflictError, MoneyRule, Storage, Transaction
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{3,32}$")
 GUESS_LIMIT = 5  # wrong codes per user...
 GUESS_WINDOW = 600.0  # ...per this many seconds
-GUESSERS_TRACKED = 100_000  # users with recent wrong guesses kept in memory, at most
 # A store's refusal of an activation, as the refusal the checks here would have made.
 _CONFLICT_REASONS = {
     MoneyRule.PROMO_ONCE_PER_USER: "already_used",
@@ -83,9 +81,9 @@ class PromoService:
         self._timezone = timezone
         self._codes: Table[str, PromoCode] = Table(lambda promo: promo.code, _promo_codes)
         self._users: dict[str, set[int]] = {}  # code -> users who activated it
-        self._wrong_guesses: TTLCache[int, tuple[float, ...]] = TTLCache(
-            GUESSERS_TRACKED, ttl=GUESS_WINDOW
-        )
+        # Wrong guesses per user (a Redis window when processes share Redis: set by the
+        # container), so a guesser is throttled across processes as in one.
+        self.guesses: Window = MemoryWindow(GUESS_WINDOW)
 
     async def load(self, codes: list[PromoCode], activations: list[PromoActivation]) -> None:
         for promo in codes:
@@ -195,16 +193,16 @@ class PromoService:
     async def activate(self, user_id: int, code: str, now: float | None = None) -> Activation:
         """Activate a code for a user; raises PromoError with the reason otherwise.
 
-        The checks and the claim (the user counted as a use) happen before the first
-        await, so concurrent activations cannot exceed the limits; the activation and
-        its period are committed together.
+        The checks and the claim (the user counted as a use) happen with no await between
+        them (the wrong-guess throttle is read before), so concurrent activations cannot
+        exceed the limits; the activation and its period are committed together.
         """
         moment = time.time() if now is None else now
-        if self._is_throttled(user_id, moment):
+        if await self.guesses.count(str(user_id), moment) >= GUESS_LIMIT:
             raise PromoError("throttled")
         promo = self._codes.get(normalize_code(code))
         if promo is None or promo.disabled:
-            self._wrong_guesses[user_id] = (*self._wrong_guesses.get(user_id, ()), moment)
+            await self.guesses.add(str(user_id), moment)
             raise PromoError("unknown")
         users = self._users.setdefault(promo.code, set())
         if user_id in users:
@@ -227,18 +225,6 @@ class PromoService:
                 raise  # decided on an old record: MoneySync decides again
             raise PromoError(_CONFLICT_REASONS.get(conflict.rule, "used_up")) from conflict
         return Activation(promo, subscription.end)
-
-    def _is_throttled(self, user_id: int, now: float) -> bool:
-        """Whether the user made GUESS_LIMIT wrong guesses within GUESS_WINDOW.
-
-        The table forgets a user GUESS_WINDOW after their last wrong guess and holds at
-        most GUESSERS_TRACKED users, so it cannot grow without bound.
-        """
-        guesses = self._wrong_guesses.get(user_id, ())
-        recent = tuple(at for at in guesses if now - at <= GUESS_WINDOW)
-        if recent != guesses and user_id in self._wrong_guesses:
-            self._wrong_guesses[user_id] = recent
-        return len(recent) >= GUESS_LIMIT
 
     def _today(self, now: float) -> dt.date:
         return dt.datetime.fromtimestamp(now, self._timezone).date()

@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from cachetools import TTLCache
 
 from services.errors import UserFacingError
 from services.models import Payment
 from services.money.payments import CreditResult, MoneyArrival, PaymentService
 from services.operator.alerts import AlertService
+from services.shared.throttle import Cooldown, MemoryCooldown
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ PAGE_SIZE = 100
 MAX_PAGES = 1_000  # a loop guard: 100,000 operations in one check
 CHECK_BUTTON_COOLDOWN = 15.0  # seconds between "check payment" presses per user
 MAX_BACKOFF = 600.0
-CHECKERS_TRACKED = 100_000  # users whose last "check payment" press is remembered
 
 
 class YooMoneyError(UserFacingError):
@@ -180,9 +179,9 @@ class YooMoneyChecker:
         self._shortfall = accepted_shortfall_percent / 100
         self._pending_ttl = pending_ttl
         self._late_window = late_window
-        self._last_check: TTLCache[int, float] = TTLCache(
-            CHECKERS_TRACKED, ttl=CHECK_BUTTON_COOLDOWN
-        )
+        # Presses of "check payment" per user (a Redis cooldown when processes share
+        # Redis: set by the container), so a user is not checked twice in a row anywhere.
+        self.check_cooldown: Cooldown = MemoryCooldown(CHECK_BUTTON_COOLDOWN)
         self.failures_in_row = 0
 
     @property
@@ -241,11 +240,9 @@ class YooMoneyChecker:
         """The "check payment" button: ask about this label now (rate-limited per user)."""
         if self._client is None:
             return None
-        now = time.monotonic()
-        last = self._last_check.get(user_id)
-        if last is not None and now - last < CHECK_BUTTON_COOLDOWN:
-            raise CheckTooSoonError(CHECK_BUTTON_COOLDOWN - (now - last))
-        self._last_check[user_id] = now
+        left = await self.check_cooldown.claim(str(user_id))
+        if left:
+            raise CheckTooSoonError(left)
         result = None
         for operation in await self._client.incoming(label=payment.id):
             result = await self.apply(operation) or result

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
+
+from services.shared.throttle import Cooldown, MemoryCooldown
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +21,10 @@ class AlertService:
 
     def __init__(self, send: Sender | None = None, *, cooldown: float = 60.0) -> None:
         self._send = send
-        self._cooldown = cooldown
-        self._last_sent: dict[str, float] = {}
+        self.cooldown = cooldown
+        # Alerts sent per key (a Redis cooldown when processes share Redis: set by the
+        # container), so admins get one alert for a fault every process sees.
+        self.dedupe: Cooldown = MemoryCooldown(cooldown)
         self._early: list[str] = []  # raised before the bot could send (start-up)
         self.suppressed = 0
 
@@ -34,12 +37,9 @@ class AlertService:
 
     async def alert(self, key: str, text: str) -> bool:
         """Deliver `text` unless the same `key` was alerted within the cooldown."""
-        now = time.monotonic()
-        last = self._last_sent.get(key)
-        if last is not None and now - last < self._cooldown:
+        if await self.dedupe.claim(key):
             self.suppressed += 1
             return False
-        self._last_sent[key] = now
         if self._send is None:
             if len(self._early) < MAX_EARLY:
                 self._early.append(text)

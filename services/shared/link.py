@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -14,6 +15,8 @@ from services.errors import UserFacingError
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+FAST_FAIL = 1.0  # seconds after a failure in which calls fail at once (no retry waits)
 
 # What redis-py raises when Redis does not answer (as opposed to refusing a command, which
 # is a bug and raised as it is); a call may also end in a bare OSError.
@@ -42,6 +45,7 @@ class RedisLink:
 
     def __init__(self) -> None:
         self.problem: str | None = None  # the failure while Redis does not answer
+        self._failed_at = 0.0
 
     @property
     def up(self) -> bool:
@@ -56,10 +60,14 @@ class RedisLink:
         if self.problem is None:
             logger.warning("Redis unreachable (%s); refusing what needs it", describe(error))
         self.problem = describe(error)
+        self._failed_at = time.monotonic()
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """`operation`'s result; SharedStateUnavailableError (the link told) when Redis
-        does not answer."""
+        does not answer. Right after a failure calls fail at once, so an outage does not
+        cost every update the client's retries (the probe and later calls see it back)."""
+        if self.problem is not None and time.monotonic() - self._failed_at < FAST_FAIL:
+            raise SharedStateUnavailableError(self.problem)
         try:
             result = await operation()
         except UNREACHABLE as error:

@@ -17,6 +17,7 @@ from edge.middlewares import FloodMiddleware, _stops_work
 from runtime.redis import client_for
 from services.limits.flood import ANSWER_COST, BURST, Flood, FloodControl, Verdict
 from services.shared.flood import RedisFlood
+from services.shared.link import FAST_FAIL
 from services.shared.state import SharedState
 from tests.conftest import REDIS_PORT, delete_prefix, redis_client, unique_prefix
 from tests.stubs.tcp_proxy import TcpProxy
@@ -213,6 +214,7 @@ async def test_an_unreachable_redis_lets_updates_through_and_says_so_once() -> N
         assert [await flood.check(1, now=100.0) for _ in range(3)] == [Verdict.PASS] * 3
         assert shared.link.problem is not None
         proxy.restore()
+        await asyncio.sleep(FAST_FAIL)  # calls right after a failure fail at once
         assert await flood.check(1, now=101.0) is Verdict.DROP  # the cooldown was kept
         assert shared.link.problem is None
     finally:

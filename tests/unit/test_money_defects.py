@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import edge.exports as exports
-import services.money.promo as promo_module
+import services.shared.throttle as throttle_module
 import services.storage.json_store as json_store
 from edge.exports import export_payments
 from services.catalog import Catalog, CatalogError, check_plans_in_use
@@ -352,13 +352,15 @@ async def test_an_export_too_big_for_one_upload_is_split_into_zipped_parts(
 async def test_per_user_tables_are_bounded(
     tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(promo_module, "GUESSERS_TRACKED", 100)
+    monkeypatch.setattr(throttle_module, "TRACKED", 100)
     monkeypatch.setattr(json_store, "HISTORY_CACHE_CHARS", 10_000)
     money = await open_money(tmp_path, catalog)
     for user in range(1000):
         with pytest.raises(PromoError):
             await money.promo.activate(user, "NOPE")
-    assert len(money.promo._wrong_guesses) <= 100
+    guesses = money.promo.guesses
+    assert isinstance(guesses, throttle_module.MemoryWindow)
+    assert len(guesses._events) <= 100
     storage = money.storage
     for user in range(200):
         await storage.save_history(user, "1", [ChatTurn("user", "x" * 500)])

@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.catalog import Catalog
-from services.money.promo import PromoError, PromoService
+from services.money.promo import GUESS_WINDOW, PromoError, PromoService
 from services.money.subscriptions import DAY, SubscriptionService, UnknownPlanError
+from services.shared.state import SharedState
+from services.shared.throttle import RedisWindow
 from services.storage.json_store import read_live_records
-from tests.unit.conftest import open_money
+from tests.unit.conftest import another_process, open_money
 
 MSK = ZoneInfo("Europe/Moscow")
 T0 = 1_800_000_000.0  # 2027-01-15 11:00 MSK
@@ -52,8 +54,12 @@ async def test_refusals_give_their_reason(tmp_path: Path, catalog: Catalog) -> N
     await promo.activate(2, "TODAY", now=T0)  # the last valid date is inclusive
 
 
-async def test_wrong_guesses_are_throttled(tmp_path: Path, catalog: Catalog) -> None:
+async def test_wrong_guesses_are_throttled(
+    tmp_path: Path, catalog: Catalog, shared: SharedState | None
+) -> None:
     promo, _ = await make(tmp_path, catalog)
+    if shared is not None:
+        promo.guesses = RedisWindow(shared, "promo-guesses", GUESS_WINDOW)
     await promo.create("REAL", "premium1", 3, created_by=1)
     for i in range(5):
         with pytest.raises(PromoError, match="unknown"):
@@ -62,6 +68,26 @@ async def test_wrong_guesses_are_throttled(tmp_path: Path, catalog: Catalog) -> 
         await promo.activate(1, "REAL", now=T0 + 10)
     await promo.activate(2, "REAL", now=T0 + 10)  # other users are not affected
     await promo.activate(1, "REAL", now=T0 + 700)  # the window has passed
+
+
+async def test_wrong_guesses_on_two_processes_are_throttled_as_one(
+    tmp_path: Path, catalog: Catalog, shared_redis: SharedState
+) -> None:
+    other = await another_process(shared_redis)
+    try:
+        one, _ = await make(tmp_path / "a", catalog)
+        two, _ = await make(tmp_path / "b", catalog)
+        one.guesses = RedisWindow(shared_redis, "promo-guesses", GUESS_WINDOW)
+        two.guesses = RedisWindow(other, "promo-guesses", GUESS_WINDOW)
+        await two.create("REAL", "premium1", 3, created_by=1)
+        for i in range(5):  # a guesser spreads their tries over both processes
+            with pytest.raises(PromoError, match="unknown"):
+                await (one, two)[i % 2].activate(1, f"GUESS{i}", now=T0 + i)
+        with pytest.raises(PromoError, match="throttled"):
+            await two.activate(1, "REAL", now=T0 + 10)
+    finally:
+        assert other.redis is not None
+        await other.redis.aclose()
 
 
 async def test_admin_validation(tmp_path: Path, catalog: Catalog) -> None:
@@ -144,6 +170,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 sys.path.insert(0, {root!r})
 from services.catalog import load_catalog
+from services.shared.state import SharedState
+from services.shared.throttle import RedisWindow
+from tests.unit.conftest import another_process
 from services.money.promo import PromoService
 from services.storage.base import Retention
 from services.storage.json_store import JsonStorage
