@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 
 from edge.callbacks import AnswerAct, AnswerControl
+from tests.conftest import REDIS_URL, delete_prefix, redis_client, unique_prefix
 from tests.e2e.conftest import BotProcess, StartBot, free_port
 from tests.e2e.test_startup import one_line, run_once
 from tests.stubs.openai_server import FakeOpenAI
@@ -50,11 +52,11 @@ async def get_health(port: int) -> tuple[int, dict[str, Any]]:
 
 
 async def start_webhook_bot(
-    start_bot: StartBot, env: dict[str, str], timeout: float = 30
+    start_bot: StartBot, env: Mapping[str, str | None], timeout: float = 30
 ) -> BotProcess:
     """Start the bot and return once it takes updates (its /health: ok, webhook)."""
     bot = await start_bot(env, wait_polling=False)
-    port = int(env["WEB_PORT"])
+    port = int(env["WEB_PORT"] or 0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if bot.returncode is not None:
@@ -152,6 +154,34 @@ async def test_the_same_update_delivered_twice_is_answered_once(
     await asyncio.sleep(0.5)
     assert len(telegram.messages(USER)) == 1
     assert len(telegram.messages(USER + 1)) == 1
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "memory"])
+async def test_a_copy_after_kill_9_and_a_restart_is_dropped_when_claims_are_in_redis(
+    telegram: FakeTelegram, start_bot: StartBot, shared: bool
+) -> None:
+    """Claims in Redis outlive the process: a copy Telegram sends to the restarted process
+    (its first answer was lost with the killed one) is not answered again. In memory
+    (one process, no REDIS_URL) the restarted process cannot know it."""
+    prefix = unique_prefix()
+    env: dict[str, str | None] = {**webhook_env(), "REDIS_URL": None}  # None: not even E2E_REDIS
+    if shared:
+        env.update(REDIS_URL=REDIS_URL, REDIS_PREFIX=prefix)
+    try:
+        bot = await start_webhook_bot(start_bot, env)
+        update_id = telegram.user_message(USER, "/help")
+        await telegram.wait_for(lambda: telegram.confirmed(update_id))
+        bot.kill()
+        await bot.wait()
+        await start_webhook_bot(start_bot, env)
+        status, _ = await post(str(env["WEBHOOK_URL"]), telegram.update(update_id))
+        assert status == 200
+        await asyncio.sleep(0.5)
+        assert len(telegram.messages(USER)) == (1 if shared else 2)
+    finally:
+        client = await redis_client()
+        await delete_prefix(client, prefix)
+        await client.aclose()
 
 
 async def test_cancel_reaches_the_bot_while_an_answer_is_written_and_a_burst_keeps_its_order(

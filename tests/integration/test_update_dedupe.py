@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,20 +25,15 @@ from edge.update_claims import (
 )
 from services.shared.state import SharedState
 from tests import factories
+from tests.conftest import delete_prefix, redis_client, unique_prefix
 from tests.integration.conftest import Harness, RecordingSession
 
 USER = 301
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()  # type: ignore[misc]  # redis-py types ping for both clients
-    except Exception as error:
-        await client.aclose()
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({error!r}): start it", False)
+    client = await redis_client()  # one clear line if Redis does not answer
     yield client
     await client.aclose()
 
@@ -48,11 +41,9 @@ async def redis() -> AsyncIterator[Redis]:
 @pytest.fixture
 async def prefix(redis: Redis) -> AsyncIterator[str]:
     """A key prefix of this test's own; its keys are deleted after."""
-    name = f"test-dedupe-{uuid.uuid4().hex[:12]}"
+    name = unique_prefix()
     yield name
-    keys = [key async for key in redis.scan_iter(f"{name}:*")]
-    if keys:
-        await redis.delete(*keys)
+    await delete_prefix(redis, name)
 
 
 def help_update(update_id: int) -> Any:
