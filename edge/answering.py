@@ -30,6 +30,7 @@ from services.chat.refusals import ChatRefusalError, Refusal
 from services.errors import UserFacingError
 from services.models import UserRecord
 from services.operator.alerts import AlertService
+from services.shared.link import SharedStateUnavailableError
 from services.users import UsersService
 from texts import Texts, format_moment, get_texts
 
@@ -187,7 +188,11 @@ async def work(deps: Answering, chat_id: int, user: UserRecord, request: Request
     while request is not None:
         current = await deps.users.get(user.id) or user  # the model may have changed
         await _answer(deps, chat_id, current, request)
-        request = await deps.chat.inbox.next_request(user.id)
+        try:
+            request = await deps.chat.inbox.next_request(user.id)
+        except SharedStateUnavailableError:  # what waits stays queued: taken over later
+            logger.info("User %s's queue is left for when Redis answers", user.id)
+            return
 
 
 async def adopt_orphans(answerer: Answerer, bot: Bot) -> int:

@@ -46,6 +46,7 @@ KEEP_EVERY = 5.0  # seconds between extensions while it answers
 QUEUE_TTL = 86_400  # seconds waiting messages are kept (Telegram drops older updates too)
 PASTE_POLL = 0.05  # seconds between looks for the next part of a paste or album
 ORPHAN_AGE = 2.0  # seconds a queue waits before a worker-less one is taken over
+RELEASE_RETRY = 0.5  # seconds between tries to release a claim while Redis is away
 
 # KEYS: queue, worker, told, waiting. ARGV: token, worker ttl ms, limit, entry, now,
 # queue ttl ms, user.
@@ -185,6 +186,7 @@ class RedisInbox:
         self._held: dict[int, str] = {}  # user -> this process's worker token
         self._adopted: set[int] = set()  # workers that began with messages left waiting
         self._keepers: dict[int, asyncio.Task[None]] = {}
+        self._releasing: set[asyncio.Task[None]] = set()
         redis = shared.redis
         self._offer: AsyncScript = redis.register_script(_OFFER)
         self._next: AsyncScript = redis.register_script(_NEXT)
@@ -251,7 +253,10 @@ class RedisInbox:
         keys = self._keys(user_id)[:2]
         deadline = time.monotonic() + self._paste_wait
         while True:
-            found = await self._call(self._next_part, keys, [token, album or ""])
+            try:
+                found = await self._call(self._next_part, keys, [token, album or ""])
+            except SharedStateUnavailableError:  # answered with the parts in hand
+                return None
             if found not in (b"none", b"other", b"lost"):
                 return decode(found)
             if found != b"none" or time.monotonic() >= deadline:
@@ -286,9 +291,22 @@ class RedisInbox:
     async def release(self, user_id: int) -> None:
         token = self._held.get(user_id)
         self._forget(user_id)
-        if token is not None:
-            with contextlib.suppress(SharedStateUnavailableError):  # it expires by itself
+        if token is None:
+            return
+        try:
+            await self._call(self._release, self._keys(user_id)[1:2], [token])
+        except SharedStateUnavailableError:  # freed as soon as Redis answers (or expires)
+            task = asyncio.get_running_loop().create_task(self._release_later(user_id, token))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def _release_later(self, user_id: int, token: str) -> None:
+        deadline = time.monotonic() + self._ttl_ms / 1000
+        while time.monotonic() < deadline:
+            await asyncio.sleep(RELEASE_RETRY)
+            with contextlib.suppress(SharedStateUnavailableError):
                 await self._call(self._release, self._keys(user_id)[1:2], [token])
+                return
 
     async def orphans(self) -> list[int]:
         redis = self._shared.redis

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import REDIS_URL, delete_prefix, redis_client, unique_prefix
+from tests.conftest import REDIS_PORT, REDIS_URL, delete_prefix, redis_client, unique_prefix
 from tests.e2e.conftest import StartBot, free_port
+from tests.e2e.test_startup import wait_health
 from tests.stubs.openai_server import FakeOpenAI
+from tests.stubs.tcp_proxy import TcpProxy
 from tests.stubs.telegram_server import FakeTelegram
 
 USER = 4401
@@ -58,3 +60,30 @@ async def test_an_unreachable_redis_stops_start_up_with_one_line_and_code_2(
     assert f"Redis error: REDIS_URL (127.0.0.1:{port}/0) does not answer" in log
     assert "hunter2" not in log
     assert "Traceback" not in log
+
+
+async def test_redis_going_away_is_said_refused_politely_and_recovered_without_doubles(
+    telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, redis_env: dict[str, str | None]
+) -> None:
+    proxy = TcpProxy("127.0.0.1", REDIS_PORT)
+    await proxy.start()
+    try:
+        bot = await start_bot({**redis_env, "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"})
+        telegram.user_message(USER, "раз")
+        await telegram.wait_for_message(USER, "Echo: раз")
+        proxy.cut()
+        body = await wait_health(bot, 503, timeout=15)
+        assert body["status"] == "redis_unreachable" and body["redis_reachable"] is False
+        telegram.user_message(USER, "два")  # cannot be queued safely: refused, not answered
+        await telegram.wait_for_message(USER, "Бот сейчас не может это сделать")
+        proxy.restore()
+        await wait_health(bot, 200, timeout=15)
+        telegram.user_message(USER, "три")
+        await telegram.wait_for_message(USER, "Echo: три")
+        await telegram.wait_idle(USER, quiet=1.0)
+        assert llm.user_messages() == ["раз", "три"]  # "два" neither answered nor doubled
+        log = bot.log_text()
+        assert log.count("Redis unreachable") == 1
+        assert log.count("Redis reachable again") == 1
+    finally:
+        await proxy.stop()
