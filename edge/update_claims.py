@@ -43,7 +43,7 @@ DONE_TTL: Final = 86400  # seconds an update_id is remembered as handled: Telegr
 # an undelivered message a day, so no copy comes later
 DONE_LIMIT: Final = 100_000  # update_ids one process remembers (redeliveries come within
 # minutes; at this bound the oldest go first)
-LEASE: Final = 30.0  # seconds a Redis claim outlives a holder that stopped renewing it
+LEASE: Final = 15.0  # seconds a Redis claim outlives a holder that stopped renewing it
 WAIT_POLL: Final = 0.2  # seconds between looks at a claim another holder has
 
 

@@ -259,7 +259,8 @@ async def test_restarts_while_updates_arrive_lose_none_and_double_none(
 
     await restart(kill=False)
     await restart(kill=True)
-    await telegram.wait_for(lambda: all(telegram.confirmed(i) for i in sent), timeout=30)
+    # A request the kill cut leaves a Redis claim (E2E_REDIS=1) that lapses after 15 s.
+    await telegram.wait_for(lambda: all(telegram.confirmed(i) for i in sent), timeout=60)
     await asyncio.sleep(0.5)
     answered = sum(len(telegram.messages(user)) for user in users)
     cut = {a.update_id for a in telegram.webhook_attempts if a.status is None}
@@ -284,6 +285,27 @@ async def test_polling_works_though_a_webhook_was_left_set(
     await telegram.wait_for_message(USER, "/new")
     assert telegram.webhook is None
     assert len(telegram.messages(USER)) == 1
+
+
+async def test_set_webhook_is_retried_while_telegram_is_unreachable(
+    telegram: FakeTelegram, start_bot: StartBot
+) -> None:
+    await telegram.stop()
+    env = webhook_env()
+    bot = await start_bot(env, wait_polling=False)
+    port = int(env["WEB_PORT"])
+    deadline = time.monotonic() + 30
+    while "Telegram unreachable" not in bot.log_text():
+        assert time.monotonic() < deadline and bot.returncode is None, bot.log_text()
+        await asyncio.sleep(0.05)
+    status, body = await get_health(port)  # the web server answers meanwhile
+    assert (status, body["status"]) == (503, "telegram_unreachable")
+    await telegram.start(telegram.port)  # Telegram is back: the retry sets the webhook
+    await telegram.wait_for(lambda: telegram.webhook, timeout=15)
+    telegram.user_message(USER, "/help")
+    await telegram.wait_for_message(USER, "/new", timeout=15)
+    assert bot.log_text().count("Telegram unreachable") == 1  # said once, not per retry
+    assert "Telegram reachable again" in bot.log_text()
 
 
 async def test_a_webhook_telegram_refuses_stops_start_up_with_one_line(
