@@ -168,6 +168,9 @@ class Payment:
     receipts: int = 0  # SBP: receipts (photos, files) copied to the managers
     operations: tuple[str, ...] = ()  # YooMoney operations counted into received_amount
     recurring_id: str | None = None  # the StarsSubscription this payment is a charge of
+    # SBP: the short number the user types into the bank's comment (6 digits, unique among
+    # live payments; the id stays internal). None for other methods and older invoices.
+    number: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

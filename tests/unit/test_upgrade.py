@@ -260,6 +260,7 @@ def as_old(payment: Any) -> Record:
     assert fields.pop("operations") == ()
     assert fields.pop("recurring_id") is None  # newer than format 1
     assert fields.pop("receipts") == 0  # newer than format 1
+    assert fields.pop("number") is None  # newer than format 1
     return fields
 
 

@@ -6,11 +6,13 @@ from services.money.payments.errors import PaymentError, PaymentRefusal
 from services.money.payments.records import (
     MAX_SUBSCRIPTION_STARS,
     METHODS,
+    RECEIPTS_PER_INVOICE,
     STARS_SUBSCRIPTION_PERIOD,
     ArrivalOutcome,
     CreditResult,
     MoneyArrival,
     charge_payment_id,
+    payment_ref,
     unmatched_money,
 )
 from services.money.payments.service import PaymentService
@@ -19,6 +21,7 @@ from services.storage.base import TRANSITIONS
 __all__ = [
     "MAX_SUBSCRIPTION_STARS",
     "METHODS",
+    "RECEIPTS_PER_INVOICE",
     "STARS_SUBSCRIPTION_PERIOD",
     "TRANSITIONS",
     "ArrivalOutcome",
@@ -28,5 +31,6 @@ __all__ = [
     "PaymentRefusal",
     "PaymentService",
     "charge_payment_id",
+    "payment_ref",
     "unmatched_money",
 ]

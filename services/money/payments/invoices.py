@@ -16,10 +16,14 @@ from services.money.outbox import OutboxService
 from services.money.payments.commits import PaymentCommits
 from services.money.payments.errors import PaymentError, PaymentRefusal
 from services.money.payments.records import (
+    NUMBER_ATTEMPTS,
+    PAYMENT_NUMBER_DIGITS,
     RECEIPT_WAIT,
     RECEIPTS_PER_INVOICE,
     REUSE_MARGIN,
     new_payment_id,
+    new_payment_number,
+    payment_ref,
     period_source,
 )
 from services.money.staging import Staged, Table
@@ -36,14 +40,18 @@ def _payments(transaction: Transaction) -> list[Payment]:
 
 
 class PaymentTable(Table[str, Payment]):
-    """Live payments by id, and the open (pending) one per user, plan and method."""
+    """Live payments by id, the open (pending) one per user, plan and method, and SBP
+    payments by their short number."""
 
     def __init__(self) -> None:
         super().__init__(lambda payment: payment.id, _payments)
         self._open: dict[OpenKey, str] = {}
+        self._numbers: dict[str, str] = {}  # number -> payment id
 
     def install(self, record: Payment) -> None:
         super().install(record)
+        if record.number is not None:
+            self._numbers[record.number] = record.id
         key = (record.user_id, record.plan_id, record.method)
         if record.status == "pending":
             self._open[key] = record.id
@@ -52,12 +60,28 @@ class PaymentTable(Table[str, Payment]):
 
     def remove(self, record: Payment) -> None:
         super().remove(record)
+        if record.number is not None and self._numbers.get(record.number) == record.id:
+            del self._numbers[record.number]
         key = (record.user_id, record.plan_id, record.method)
         if self._open.get(key) == record.id:
             del self._open[key]
 
     def open_for(self, user_id: int, plan_id: str, method: str) -> Payment | None:
         return self.get(self._open.get((user_id, plan_id, method), ""))
+
+    def resolve(self, reference: str) -> str:
+        """The payment id a reference names: an id, or a live SBP payment's number
+        (also written "№123456")."""
+        text = reference.strip().lower()
+        return self._numbers.get(text.lstrip("№# "), text)
+
+    def new_number(self) -> str:
+        """A short number no live payment has (drawn at random, so it tells nothing)."""
+        for _ in range(NUMBER_ATTEMPTS):
+            number = new_payment_number()
+            if number not in self._numbers:
+                return number
+        return new_payment_number(digits=PAYMENT_NUMBER_DIGITS + 3)  # next to impossible
 
 
 def moved(
@@ -118,6 +142,10 @@ class Invoices:
         """Any payment, also from the history."""
         key = payment_id.strip().lower()
         return self.table.get(key) or await self._storage.find_payment(key)
+
+    def resolve(self, reference: str) -> str:
+        """The payment id a person's reference names (an id, or a live SBP number)."""
+        return self.table.resolve(reference)
 
     def live(self) -> list[Payment]:
         return sorted(self.table.values(), key=lambda p: p.created_at)
@@ -195,6 +223,8 @@ class Invoices:
             status="pending",
             created_at=moment,
             updated_at=moment,
+            # Inside a money decision: the live set holds every process's numbers.
+            number=self.table.new_number() if known == "sbp" else None,
         )
         await self._write(payment)
         return payment
@@ -207,7 +237,8 @@ class Invoices:
         rejected = moved(payment, "rejected", note=reason, decided_by=decided_by)
         staged = Staged()
         self.table.stage(staged, rejected)
-        params = {"payment_id": payment.id, "reason": reason}
+        # The user's words name the payment as the user knows it, and offer it again.
+        params = {"payment_id": payment_ref(payment), "reason": reason, "plan_id": payment.plan_id}
         self._outbox.tell(staged, payment.user_id, "pay_rejected", params)  # told once, surely
         await self._commits.commit(staged)
         return rejected

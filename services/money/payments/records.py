@@ -16,6 +16,8 @@ METHODS = PAYMENT_METHODS
 REUSE_MARGIN = 3_600.0
 RECEIPTS_PER_INVOICE = 1  # SBP receipts copied to the managers per invoice
 RECEIPT_WAIT = 7 * 86_400.0  # an SBP invoice with a receipt expires this much later
+PAYMENT_NUMBER_DIGITS = 6  # an SBP payment's number, typed into the bank's comment
+NUMBER_ATTEMPTS = 1_000  # draws for a number no live payment has
 SEEN_MONEY_CACHE = 100_000  # money ids looked up in the history, remembered this many
 # Telegram Stars subscriptions: the one period Telegram allows (30 days) and the top price.
 STARS_SUBSCRIPTION_PERIOD = 2_592_000
@@ -86,6 +88,18 @@ def unmatched_money(
 def new_payment_id() -> str:
     """Short, unguessable, URL- and label-safe."""
     return secrets.token_hex(6)
+
+
+def new_payment_number(digits: int = PAYMENT_NUMBER_DIGITS) -> str:
+    """An SBP payment's number for the bank's comment: digits only, never a leading zero
+    (a bank app or a person might drop it)."""
+    low = 10 ** (digits - 1)
+    return str(low + secrets.randbelow(9 * low))
+
+
+def payment_ref(payment: Payment) -> str:
+    """The payment as its user knows it: the SBP number, else the id."""
+    return payment.number or payment.id
 
 
 def charge_payment_id(charge_id: str) -> str:

@@ -118,8 +118,13 @@ class PaymentService:
         return self._invoices.get(payment_id)
 
     async def find(self, payment_id: str) -> Payment | None:
-        """Any payment, also from the history."""
-        return await self._invoices.find(payment_id)
+        """Any payment, also from the history (by id, or a live SBP payment's number)."""
+        return await self._invoices.find(self._invoices.resolve(payment_id))
+
+    def resolve(self, reference: str) -> str:
+        """The payment id a person's reference names: an id, or a live SBP payment's
+        number ("123456", "№123456"). Money that arrives is matched by id only."""
+        return self._invoices.resolve(reference)
 
     def live(self) -> list[Payment]:
         return self._invoices.live()
@@ -163,6 +168,7 @@ class PaymentService:
 
     @synced
     async def reject(self, payment_id: str, *, reason: str, decided_by: int) -> Payment:
+        payment_id = self._invoices.resolve(payment_id)
         return await self._invoices.reject(payment_id, reason=reason, decided_by=decided_by)
 
     @synced
@@ -217,7 +223,9 @@ class PaymentService:
 
     @synced
     async def confirm(self, payment_id: str, *, decided_by: int) -> CreditResult:
-        """A manager confirms by hand: SBP, or YooMoney money that arrived short."""
+        """A manager confirms by hand (by id or SBP number): SBP, or YooMoney money that
+        arrived short."""
+        payment_id = self._invoices.resolve(payment_id)
         return await self._credits.confirm(payment_id, decided_by=decided_by)
 
     # Unmatched money ------------------------------------------------------------------
