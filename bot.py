@@ -92,7 +92,7 @@ MENU_COMMANDS = (
     "plans",
     "promo",
     "invite",
-    "paysupport",
+    "support",
     "help",
     "cancel",
 )

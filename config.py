@@ -89,7 +89,12 @@ class Settings(BaseSettings):
     payment_ttl_hours: float = Field(default=24.0, gt=0)
     late_payment_days: float = Field(default=7.0, ge=0)
     sbp_details: str | None = None
+    # Hours a manager usually takes to confirm an SBP payment (said in the invoice).
+    sbp_confirm_hours: float = Field(default=24.0, gt=0, le=720)
     support_contact: str = ""
+    # The public offer and the privacy policy, linked on the payment method screen.
+    offer_url: str | None = None
+    privacy_url: str | None = None
 
     # The web server: GET /health always, YooMoney notifications when their secret is set.
     # NOTIFICATION_HOST / NOTIFICATION_PORT are the older names, still read. Port 0: off.
@@ -183,6 +188,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("offer_url", "privacy_url")
+    @classmethod
+    def _check_page_url(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. https://example.com/offer")
+        if any(char.isspace() or char in "\"'<>" for char in url):
+            raise ValueError("must be one URL, without spaces, quotes or angle brackets")
+        return url
 
     @field_validator(*(f"{name}_proxy" for name in PROVIDER_NAMES))
     @classmethod

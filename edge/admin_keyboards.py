@@ -17,6 +17,7 @@ from edge.callbacks import (
     PaymentAct,
     PromoAct,
     Section,
+    SupportReply,
     UserAct,
 )
 from services.catalog import Plan
@@ -119,6 +120,13 @@ def sbp_decision_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup
         text=texts("btn_reject"),
         callback_data=AdminPayment(action=PaymentAct.REJECT, payment_id=payment_id),
     )
+    return builder.as_markup()
+
+
+def support_reply_keyboard(user_id: int, texts: Texts) -> InlineKeyboardMarkup:
+    """Answer under a user's /support question."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_support_reply"), callback_data=SupportReply(user_id=user_id))
     return builder.as_markup()
 
 

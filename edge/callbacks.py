@@ -137,7 +137,39 @@ class CheckPayment(CallbackData, prefix="chk"):
 
 
 class SbpPaid(CallbackData, prefix="sbp"):
+    """ "Payment sent" under an SBP invoice (without a receipt)."""
+
     payment_id: str
+
+
+class SbpAct(StrEnum):
+    SEND_RECEIPT = "send"  # under the invoice: the next photo or file is its receipt
+    CANCEL = "cancel"  # under the prompt for it
+    YES = "yes"  # "is this the receipt?" about a photo or file sent after the invoice
+    NO = "no"  # ...it is a question for the model
+
+
+class SbpStep(CallbackData, prefix="sbr"):
+    """The receipt steps after an SBP invoice."""
+
+    action: SbpAct
+    payment_id: str
+    held: int = 0  # YES / NO: the message asked about (its message_id)
+
+
+class SupportAct(StrEnum):
+    OPEN = "open"  # /support's screen
+    CANCEL = "cancel"  # leave the "write your question" step
+
+
+class Support(CallbackData, prefix="sup"):
+    action: SupportAct = SupportAct.OPEN
+
+
+class SupportReply(CallbackData, prefix="supr"):
+    """An admin answers a question sent through /support."""
+
+    user_id: int
 
 
 class AdminPayment(CallbackData, prefix="adp"):

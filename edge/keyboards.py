@@ -18,8 +18,12 @@ from edge.callbacks import (
     PayWith,
     Renewal,
     RenewalAct,
+    SbpAct,
     SbpPaid,
+    SbpStep,
     ShowPlans,
+    Support,
+    SupportAct,
 )
 from services.catalog import CUSTOM_MODE, Catalog, Model, Plan
 from services.models import Conversation, StarsSubscription
@@ -94,6 +98,7 @@ def payment_methods_keyboard(
             callback_data=PayWith(plan_id=plan.id, method=PayMethod.STARS_MONTHLY),
         )
     builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
+    builder.button(text=texts("btn_support"), callback_data=Support())
     builder.adjust(1)
     return builder.as_markup()
 
@@ -110,10 +115,11 @@ def link_keyboard(text: str, url: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def renewal_keyboard(
+def profile_keyboard(
     items: list[tuple[StarsSubscription, Plan]], texts: Texts
-) -> InlineKeyboardMarkup | None:
-    """/profile: Cancel renewal (or Resume renewal) under each running Stars subscription."""
+) -> InlineKeyboardMarkup:
+    """/profile: Cancel renewal (or Resume renewal) under each running Stars subscription,
+    and Support."""
     builder = InlineKeyboardBuilder()
     for item, plan in items:
         action = RenewalAct.RESUME if item.canceled else RenewalAct.CANCEL
@@ -122,8 +128,9 @@ def renewal_keyboard(
             text=texts(key, plan=plan.name),
             callback_data=Renewal(action=action, subscription_id=item.id),
         )
+    builder.button(text=texts("btn_support"), callback_data=Support())
     builder.adjust(1)
-    return builder.as_markup() if items else None
+    return builder.as_markup()
 
 
 def yoomoney_keyboard(url: str, payment_id: str, price: int, texts: Texts) -> InlineKeyboardMarkup:
@@ -137,8 +144,72 @@ def yoomoney_keyboard(url: str, payment_id: str, price: int, texts: Texts) -> In
 
 
 def sbp_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
+    """Under an SBP invoice: send the receipt, say it is paid without one, or ask."""
     builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts("btn_sbp_receipt"),
+        callback_data=SbpStep(action=SbpAct.SEND_RECEIPT, payment_id=payment_id),
+    )
     builder.button(text=texts("btn_sbp_paid"), callback_data=SbpPaid(payment_id=payment_id))
+    builder.button(text=texts("btn_support"), callback_data=Support())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def receipt_prompt_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMarkup:
+    """Under "send the receipt now": Cancel."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts("btn_cancel"), callback_data=SbpStep(action=SbpAct.CANCEL, payment_id=payment_id)
+    )
+    return builder.as_markup()
+
+
+def receipt_question_keyboard(payment_id: str, held: int, texts: Texts) -> InlineKeyboardMarkup:
+    """Under "is this the receipt?" about a photo or file sent after an SBP invoice."""
+    builder = InlineKeyboardBuilder()
+    for action, key in ((SbpAct.YES, "btn_receipt_yes"), (SbpAct.NO, "btn_receipt_no")):
+        builder.button(
+            text=texts(key), callback_data=SbpStep(action=action, payment_id=payment_id, held=held)
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def pay_again_keyboard(plan_id: str | None, texts: Texts) -> InlineKeyboardMarkup:
+    """Under a rejected or returned payment: pay for the plan again, or write to support."""
+    builder = InlineKeyboardBuilder()
+    if plan_id:
+        builder.button(text=texts("btn_pay_again"), callback_data=BuyPlan(plan_id=plan_id))
+    builder.button(text=texts("btn_support"), callback_data=Support())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def notice_keyboard(
+    text_key: str, params: dict[str, str], texts: Texts
+) -> InlineKeyboardMarkup | None:
+    """The buttons under a notice the outbox sends, by its text."""
+    if text_key == "pay_rejected":
+        return pay_again_keyboard(params.get("plan_id"), texts)
+    return None
+
+
+def support_keyboard(url: str | None, texts: Texts) -> InlineKeyboardMarkup | None:
+    """/support with a contact: a button that opens it, where it is a link."""
+    return link_keyboard(texts("btn_support_open"), url) if url else None
+
+
+def support_more_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    """Under support's answer: write again."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_support_more"), callback_data=Support())
+    return builder.as_markup()
+
+
+def support_cancel_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_cancel"), callback_data=Support(action=SupportAct.CANCEL))
     return builder.as_markup()
 
 

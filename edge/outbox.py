@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 
 from edge import stars
+from edge.keyboards import notice_keyboard
 from edge.notifier import Delivery, Notifier
 from services.container import Services
 from services.models import OutboxItem
@@ -140,8 +141,9 @@ class OutboxWorker:
         texts = await self._notifier.texts_for(item.user_id)
         values: dict[str, object] = dict(item.params)
         values.update((name, format_moment(at, self._zone)) for name, at in item.moments)
+        markup = notice_keyboard(item.text or "", dict(item.params), texts)
         sent = await self._notifier.send(
-            bot, item.user_id, texts(item.text or "", **values), wait=False
+            bot, item.user_id, texts(item.text or "", **values), markup, wait=False
         )
         if sent.delivery in (Delivery.BLOCKED, Delivery.REFUSED):
             raise _RefusedError(sent.reason)

@@ -6,9 +6,24 @@ from aiogram.fsm.state import State, StatesGroup
 
 
 class SbpReceipt(StatesGroup):
-    """A user sends the SBP receipt (photo or file)."""
+    """After an SBP invoice. `offered`: a photo or file sent now is asked about (the
+    receipt, or a question for the model?); `armed`: "Send receipt" was pressed, the next
+    photo or file is the receipt."""
 
-    waiting = State()
+    offered = State()
+    armed = State()
+
+
+class SupportRequest(StatesGroup):
+    """A user writes a question for the admins (/support without SUPPORT_CONTACT)."""
+
+    message = State()
+
+
+class SupportAnswer(StatesGroup):
+    """An admin writes the answer to a user's /support question."""
+
+    text = State()
 
 
 class PromoEntry(StatesGroup):

@@ -3,6 +3,7 @@ subscriptions)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
@@ -113,3 +114,25 @@ def renewal_lines(items: list[tuple[StarsSubscription, Plan]], texts: Texts, zon
         )
         for record, plan in items
     )
+
+
+def terms_line(texts: Texts, offer_url: str | None, privacy_url: str | None) -> str | None:
+    """ "Paying, you accept the offer and the privacy policy", with the links that are
+    set; None when neither is."""
+    if offer_url and privacy_url:
+        return texts("pay_terms_both", offer=offer_url, privacy=privacy_url)
+    if offer_url:
+        return texts("pay_terms_offer", offer=offer_url)
+    if privacy_url:
+        return texts("pay_terms_privacy", privacy=privacy_url)
+    return None
+
+
+def support_url(contact: str) -> str | None:
+    """Where SUPPORT_CONTACT opens as a link: a Telegram @username or a web address."""
+    contact = contact.strip()
+    if re.fullmatch(r"@[A-Za-z0-9_]{4,32}", contact):
+        return f"https://t.me/{contact[1:]}"
+    if re.fullmatch(r"https?://\S+", contact):
+        return contact
+    return None

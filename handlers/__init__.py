@@ -19,6 +19,7 @@ from handlers import (
     referrals,
     renewals,
     sbp,
+    support,
 )
 
 
@@ -33,6 +34,7 @@ def get_routers() -> list[Router]:
         plans.router,
         payments.router,
         sbp.router,
+        support.router,
         renewals.router,
         referrals.router,
         admin.router,

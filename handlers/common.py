@@ -8,7 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from config import Settings
-from edge.keyboards import renewal_keyboard, start_keyboard
+from edge.keyboards import profile_keyboard, start_keyboard
 from edge.middlewares import Turn
 from edge.views import renewal_lines, running_renewals
 from services.catalog import Catalog
@@ -117,7 +117,7 @@ async def profile(
             free_limit=free_limit,
             referrals=Raw(texts("profile_referrals", invited=invited, rewarded=rewarded)),
         ),
-        reply_markup=renewal_keyboard(renewals, texts),
+        reply_markup=profile_keyboard(renewals, texts),
     )
 
 

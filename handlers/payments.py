@@ -5,9 +5,14 @@ invoice, and Stars payments as Telegram confirms them. What follows an SBP invoi
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from aiogram.types import (
+    CallbackQuery,
+    LabeledPrice,
+    LinkPreviewOptions,
+    Message,
+    PreCheckoutQuery,
+)
 
 from config import Settings
 from edge.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith
@@ -17,11 +22,14 @@ from edge.keyboards import (
     yoomoney_keyboard,
 )
 from edge.states import SbpReceipt
+from edge.views import terms_line
 from services.catalog import Catalog, Plan
 from services.models import Payment, UserRecord
 from services.money.payments import (
+    RECEIPTS_PER_INVOICE,
     MoneyArrival,
     PaymentService,
+    payment_ref,
 )
 from services.money.yoomoney import YooMoneyChecker, quickpay_url
 from texts import Texts
@@ -38,22 +46,25 @@ async def choose_method(
     yoomoney: YooMoneyChecker,
     settings: Settings,
 ) -> None:
-    """A plan's buy button: offer the payment methods."""
+    """A plan's buy button: offer the payment methods (and say what paying accepts)."""
     await query.answer()
     plan = catalog.plans_by_id.get(callback_data.plan_id)
     if plan is None or plan.retired or query.message is None:
         return
+    text = texts(
+        "pay_choose_method",
+        plan=plan.name,
+        price=plan.price_rub,
+        days=plan.days,
+        models=catalog.model_names(plan),
+    )
+    terms = terms_line(texts, settings.offer_url, settings.privacy_url)
     await query.message.answer(
-        texts(
-            "pay_choose_method",
-            plan=plan.name,
-            price=plan.price_rub,
-            days=plan.days,
-            models=catalog.model_names(plan),
-        ),
+        f"{text}\n\n{terms}" if terms else text,
         reply_markup=payment_methods_keyboard(
             plan, texts, yoomoney=yoomoney.enabled, sbp=bool(settings.sbp_details)
         ),
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
 
 
@@ -126,23 +137,25 @@ async def pay_with_sbp(
     settings: Settings,
     state: FSMContext,
 ) -> None:
-    """ "SBP": the requisites; then a receipt or "I have paid" goes to the managers."""
+    """ "SBP": the requisites, the number for the bank's comment and how long the check
+    takes; then the receipt or "payment sent" goes to the managers (`sbp`)."""
     available = bool(settings.sbp_details)
     opened = await _invoice(query, callback_data, user, texts, catalog, payments, available)
     if opened is None:
         return
     plan, payment = opened
-    if not payment.receipts:  # the next photo or file is its receipt
-        await state.set_state(SbpReceipt.waiting)
+    if payment.receipts < RECEIPTS_PER_INVOICE:  # a photo or file sent now: asked about
+        await state.set_state(SbpReceipt.offered)
         await state.update_data(payment_id=payment.id)
     await bot.send_message(
         user.id,
         texts(
             "pay_sbp",
-            payment_id=payment.id,
+            number=payment_ref(payment),
             plan=plan.name,
             price=plan.price_rub,
             details=settings.sbp_details,
+            hours=f"{settings.sbp_confirm_hours:g}",
         ),
         reply_markup=sbp_keyboard(payment.id, texts),
     )
@@ -239,9 +252,3 @@ async def successful_payment(message: Message, texts: Texts, payments: PaymentSe
     )
     if outcome.error is not None:
         await message.answer(texts("pay_delayed"))
-
-
-@router.message(Command("paysupport"))
-async def paysupport(message: Message, texts: Texts, settings: Settings) -> None:
-    """/paysupport: who answers payment questions (required for Stars sellers)."""
-    await message.answer(texts("paysupport", contact=settings.support_contact or "—"))

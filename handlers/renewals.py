@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, LabeledPrice, Message
 from config import Settings
 from edge import stars
 from edge.callbacks import PayMethod, PayWith, Renewal, RenewalAct
-from edge.keyboards import link_keyboard, offers_stars_subscription, renewal_keyboard
+from edge.keyboards import link_keyboard, offers_stars_subscription, profile_keyboard
 from edge.views import running_renewals
 from services.catalog import Catalog
 from services.models import StarsSubscription, UserRecord
@@ -134,7 +134,7 @@ async def _renewal_changed(
     """Show the pressed message's buttons as they are now, and tell the user the
     renewal's state."""
     if isinstance(query.message, Message):
-        markup = renewal_keyboard(running_renewals(payments, catalog, user.id), texts)
+        markup = profile_keyboard(running_renewals(payments, catalog, user.id), texts)
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(reply_markup=markup)
     plan = catalog.plans_by_id.get(record.plan_id)

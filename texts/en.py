@@ -9,7 +9,7 @@ TEXTS: dict[str, str] = {
     "cmd_plans": "Plans and payment",
     "cmd_promo": "Activate a promo code",
     "cmd_cancel": "Stop the answer or action",
-    "cmd_paysupport": "Payment questions",
+    "cmd_support": "Support: payments and questions",
     "cmd_help": "Help",
     "cmd_invite": "Invite friends",
     # Start, help, profile
@@ -32,7 +32,8 @@ TEXTS: dict[str, str] = {
         "/profile — your model and subscriptions\n"
         "/plans — plans: more models and no length limit\n"
         "/promo CODE — activate a promo code\n"
-        "/invite — invite friends and get a bonus\n\n"
+        "/invite — invite friends and get a bonus\n"
+        "/support — support: questions about payments and the bot\n\n"
         "Free: {free_models} (requests up to {free_limit:plural:character|characters})."
     ),
     "profile": (
@@ -282,7 +283,18 @@ TEXTS: dict[str, str] = {
     "btn_pay_stars": "⭐ Telegram Stars ({stars})",
     "btn_pay_link": "Pay {price} RUB",
     "btn_check_payment": "🔄 Check payment",
-    "btn_sbp_paid": "✅ I have paid",
+    "btn_sbp_paid": "✅ Payment sent",
+    "btn_sbp_receipt": "📎 Send receipt",
+    "btn_receipt_yes": "Yes, it is the receipt: send it to the manager",
+    "btn_receipt_no": "No, it is a question",
+    "btn_pay_again": "🔁 Pay again",
+    "btn_support": "💬 Contact support",
+    "pay_terms_both": (
+        'By paying, you accept the <a href="{offer}">terms of the offer</a> '
+        'and the <a href="{privacy}">privacy policy</a>.'
+    ),
+    "pay_terms_offer": 'By paying, you accept the <a href="{offer}">terms of the offer</a>.',
+    "pay_terms_privacy": 'By paying, you accept the <a href="{privacy}">privacy policy</a>.',
     "pay_yoomoney": (
         "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n"
         "Press “Pay” to open the YooMoney form. Payment is checked automatically, "
@@ -290,22 +302,59 @@ TEXTS: dict[str, str] = {
         "The invoice is valid for {hours:plural:hour|hours}."
     ),
     "pay_sbp": (
-        "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n\n"
-        "Pay via SBP:\n{details}\n\n"
-        "Put the invoice number <code>{payment_id}</code> in the transfer comment. "
-        "Then send the receipt here (photo or file) or press “I have paid”."
+        "Payment No. <code>{number}</code>: <b>{plan}</b>, {price} RUB.\n\n"
+        "Transfer this amount via SBP:\n{details}\n\n"
+        "Put the payment number in the transfer comment: <code>{number}</code>\n\n"
+        "After the transfer, press “Send receipt” and send a screenshot or file of the "
+        "receipt: the check goes faster. No receipt? Press “Payment sent”.\n"
+        "The manager usually confirms a payment within {hours:plural:hour|hours}; "
+        "we will write here right away."
     ),
-    "pay_sbp_sent": "Thank you! The receipt went to the manager. We will tell you once it is confirmed.",
-    "pay_sbp_already_sent": "Invoice <code>{payment_id}</code> is already being checked by the manager.",
+    "pay_sbp_receipt_prompt": (
+        "Send the receipt for payment No. {number} as your next message: a screenshot or a "
+        "file. Changed your mind? Press “Cancel”."
+    ),
+    "pay_sbp_receipt_canceled": (
+        "OK, no receipt sent. You can send it later with “Send receipt” under the invoice."
+    ),
+    "pay_sbp_is_receipt": (
+        "Is this the receipt for payment No. {number}? If yes, I will pass it to the manager. "
+        "If not, I will answer it as a question."
+    ),
+    "pay_sbp_not_receipt": "OK, it is a question; answering.",
+    "pay_sbp_held_gone": "I no longer have that message; please send it again.",
+    "pay_sbp_sent": (
+        "Thank you! The receipt for payment No. {number} went to the manager. The check "
+        "usually takes at most {hours:plural:hour|hours}; we will write here once the "
+        "payment is confirmed."
+    ),
+    "pay_sbp_sent_no_receipt": (
+        "Thank you! The manager knows payment No. {number} was sent, without a receipt for "
+        "now: they will find the transfer by the number in its comment. This usually takes "
+        "at most {hours:plural:hour|hours}; we will write here. A receipt makes it faster: "
+        "press “Send receipt” under the invoice."
+    ),
+    "pay_sbp_already_sent": (
+        "Payment No. {number} is already being checked by the manager. We will write once "
+        "they are done."
+    ),
     "pay_not_configured": "This payment method is unavailable right now. Please choose another.",
     "pay_pending": "The payment has not arrived yet. If you have paid, please wait a couple of minutes.",
     "pay_check_too_soon": "We check at most once every 15 seconds. Try again in {seconds:plural:second|seconds}.",
     "pay_check_failed": "Could not check the payment right now. We will check automatically.",
     "pay_not_found": "Invoice not found.",
     "pay_already_paid": "This invoice is already paid. Thank you!",
-    "pay_closed": "This invoice is closed ({status}). Create a new one: /plans",
+    "pay_closed_rejected": (
+        "Payment No. {number} was rejected by the manager. If the money has left your "
+        "account, contact support with the receipt; or pay again."
+    ),
+    "pay_closed_refunded": "Payment No. {number} was refunded. You can pay for the plan again.",
     "pay_success": "✅ Payment received! <b>{plan}</b> is active until {end}.\nChoose a model: /model",
-    "pay_rejected": "❌ Payment for invoice <code>{payment_id}</code> was rejected: {reason}\nQuestions: /paysupport",
+    "pay_rejected": (
+        "❌ The manager did not confirm payment No. {payment_id}: {reason}\n"
+        "If the money has left your account, contact support with the receipt. "
+        "Or pay again."
+    ),
     "pay_refunded": "↩️ Payment for invoice <code>{payment_id}</code> was refunded; {plan} is turned off.",
     "stars_title": "{plan} — {days:plural:day|days}",
     "stars_description": "Access to models: {models}",
@@ -351,17 +400,38 @@ TEXTS: dict[str, str] = {
         "✅ Payment received, but the plan could not be turned on right away. It turns on by "
         "itself within a few minutes; the money is not lost. If it does not, write to /paysupport."
     ),
-    "paysupport": (
-        "Payment questions: write to the manager {contact} with your invoice number. "
+    "support_contact": (
+        "💬 <b>Support</b>\nWrite to {contact}: we answer questions about payments, plans "
+        "and the bot. If it is about a payment, give its number.\n"
         "Stars can be refunded if the access was not used yet."
     ),
+    "support_write": (
+        "💬 <b>Support</b>\nWrite your question in one message (a photo or file is fine): "
+        "the admins get it, and the answer comes to this chat. If it is about a payment, "
+        "give its number.\nStars can be refunded if the access was not used yet."
+    ),
+    "support_unavailable": "Support is unavailable right now; please try later.",
+    "support_sent": "Thank you! Your question went to support; the answer comes to this chat.",
+    "support_canceled": "OK, nothing sent.",
+    "support_answer": "💬 <b>Support answers</b>\n{text}",
+    "btn_support_open": "💬 Open the support chat",
+    "btn_support_more": "💬 Write again",
     # Admin: payments
     "admin_sbp_request": (
-        "🏦 <b>SBP: check the payment</b>\nInvoice <code>{payment_id}</code>\n"
+        "🏦 <b>SBP: check the payment</b>\nNumber in the comment: <code>{number}</code>\n"
+        "Invoice <code>{payment_id}</code>\n"
         "User: {user} (<code>{user_id}</code>)\nPlan: {plan}\nAmount: {price} RUB\n{receipt}"
     ),
     "admin_receipt_attached": "The receipt is in the message above.",
-    "admin_receipt_none": "The user pressed “I have paid” without a receipt.",
+    "admin_receipt_none": "The user reported the payment without a receipt.",
+    "admin_support_request": (
+        "💬 <b>Support question</b>\nFrom: {user} (<code>{user_id}</code>)\n"
+        "The message is above. Answer with the button below."
+    ),
+    "btn_support_reply": "↩️ Answer",
+    "admin_support_reply_ask": "Write the answer for {user} in one message.",
+    "admin_support_replied": "Answer sent.",
+    "admin_support_reply_failed": "Answer not delivered: {reason}",
     "btn_confirm": "✅ Confirm",
     "btn_reject": "❌ Reject",
     "btn_default_reason": "Default reason",

@@ -21,6 +21,7 @@ from handlers.admin import (
     refunds,
     revokes,
     stats,
+    support,
     users,
 )
 
@@ -39,4 +40,5 @@ router.include_routers(
     promo_section.router,
     stats.router,
     broadcast.router,
+    support.router,
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.callbacks import PayMethod, SbpPaid
+from edge.callbacks import PayMethod, SbpAct, SbpPaid, SbpStep
 from services.money.payments import charge_payment_id
 from tests.e2e.conftest import ADMIN, BotProcess, StartBot, money_records
 from tests.e2e.test_payments import buy, label_of, payments_file, periods, yoomoney_env
@@ -179,11 +179,18 @@ async def test_one_sbp_invoice_reaches_the_managers_once_however_often_it_is_pre
     await start_bot(SBP)
     request = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     telegram.user_photo(USER, caption="чек")
-    await telegram.wait_for_message(USER, "Чек передан менеджеру")
+    question = await telegram.wait_for_message(USER, "Это чек об оплате")
+    yes = question.data_starting(callback_prefix(SbpStep, action=SbpAct.YES))
+    telegram.press(USER, question, yes)
+    telegram.press(USER, question, yes)  # a double tap
+    await telegram.wait_for_message(USER, "передан менеджеру")
     for _ in range(4):  # the SBP button again shows the same invoice; a photo after it
         again = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)  # is no second receipt
         assert request.text.split("\n")[0] == again.text.split("\n")[0]
         telegram.user_photo(USER, caption="ещё чек")
+        await telegram.wait_idle(USER, quiet=0.3)
+        receipt = again.data_starting(callback_prefix(SbpStep, action=SbpAct.SEND_RECEIPT))
+        telegram.press(USER, again, receipt)  # "Send receipt": already with the manager
         await telegram.wait_idle(USER, quiet=0.3)
     for _ in range(3):  # "I have paid", pressed again and again
         telegram.press(USER, request, request.data_starting(callback_prefix(SbpPaid)))

@@ -13,7 +13,10 @@ from edge.callbacks import (
     PaymentAct,
     PayMethod,
     PayWith,
+    SbpAct,
     SbpPaid,
+    SbpStep,
+    Support,
 )
 from tests.e2e.conftest import ADMIN, StartBot, free_port, money_records
 from tests.factories import callback_prefix
@@ -162,12 +165,18 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     request = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     assert "+7 900 000-00-00" in request.text and "1199" in request.text
     payment_id = next(iter(payments_file(data_dir)))
-    assert payment_id in request.text
+    number = str(payments_file(data_dir)[payment_id]["number"])
+    assert number in request.text and payment_id not in request.text  # the id stays internal
 
     telegram.user_photo(USER, caption="чек")
-    await telegram.wait_for_message(USER, "Чек передан менеджеру")
+    question = await telegram.wait_for_message(USER, "Это чек об оплате")
+    telegram.press(
+        USER, question, question.data_starting(callback_prefix(SbpStep, action=SbpAct.YES))
+    )
+    await telegram.wait_for_message(USER, "передан менеджеру")
     admin_request = await telegram.wait_for_message(ADMIN, "СБП: проверьте оплату")
     assert payment_id in admin_request.text and "1199" in admin_request.text
+    assert number in admin_request.text
     assert any(m.kind == "copy" for m in telegram.messages(ADMIN))  # the receipt itself
     confirm = AdminPayment(action=PaymentAct.CONFIRM, payment_id=payment_id).pack()
 
@@ -195,18 +204,29 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     )
     await telegram.wait_for_message(ADMIN, "причину отказа")
     telegram.user_message(ADMIN, "перевод не найден")
-    rejected = await telegram.wait_for_message(USER, "отклонена")
-    assert "перевод не найден" in rejected.text
+    rejected = await telegram.wait_for_message(USER, "не подтвердил")
+    assert "перевод не найден" in rejected.text and "ответьте" not in rejected.text
+    assert rejected.has_button_for(BuyPlan(plan_id="gpt_pro"))
+    assert rejected.has_button_for(Support())
     assert payments_file(data_dir)[second_id]["status"] == "rejected"
-    telegram.user_message(ADMIN, f"/confirm {second_id}")
+    second_number = str(payments_file(data_dir)[second_id]["number"])
+    assert second_number != number and second_number in rejected.text
+    telegram.user_message(ADMIN, f"/confirm {second_number}")  # the short number works too
     await telegram.wait_for_message(ADMIN, "уже обработан")
     assert len(periods(data_dir, USER)) == 1
 
-    # By command: /reject and /payments.
+    # The old invoice's button now says what happened, in words, and what to do.
+    telegram.press(USER, second, SbpPaid(payment_id=second_id))
+    closed = await telegram.wait_for_message(USER, "отклонён", after=rejected.message_id)
+    assert "rejected" not in closed.text and closed.has_button_for(BuyPlan(plan_id="gpt_pro"))
+
+    # By command: /reject (with the number) and /payments.
     await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     third_id = next(p for p in payments_file(data_dir) if p not in (payment_id, second_id))
-    telegram.user_message(ADMIN, f"/reject {third_id}")
-    await telegram.wait_for_message(ADMIN, "отклонён")
+    third_number = str(payments_file(data_dir)[third_id]["number"])
+    telegram.user_message(ADMIN, f"/reject №{third_number}")
+    await telegram.wait_for_message(ADMIN, "отклонён", after=telegram.last_id(ADMIN))
+    assert payments_file(data_dir)[third_id]["status"] == "rejected"
     telegram.user_message(ADMIN, "/payments")
     summary = await telegram.wait_for_message(ADMIN, "Итого оплачено")
     assert "1199 ₽" in summary.text

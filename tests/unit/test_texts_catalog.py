@@ -561,7 +561,7 @@ def test_the_scan_finds_the_text_calls(uses: tuple[list[Use], set[str]]) -> None
     assert len(found) > 100, [use.where for use in found]
     assert {"start", "help", "profile", "admin_panel", "cmd_start"} <= keys
     # The dynamic keys the resolver is expected to list, not just match.
-    assert {"btn_admin_users", "btn_enable", "btn_disable", "cmd_paysupport"} <= keys
+    assert {"btn_admin_users", "btn_enable", "btn_disable", "cmd_support"} <= keys
     assert {"error_timeout", "queue_full"} <= keys  # refusals' keys: see the test below
     assert {"admin_broadcast_done", "revoked_notice"} <= keys
 
