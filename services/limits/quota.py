@@ -10,9 +10,11 @@ Plans may also carry a monthly token allowance, counted after each answer (one a
 in flight may pass it). Users without a plan also have seconds of speech a day
 (`[transcription]`'s free_daily_seconds). Admins are exempt.
 
-The statistics hold today's counters (saved in the day's document); with Redis they
-mirror what Redis returns, and what reads them without counting (a check before a
-download, /profile) reads that mirror, refreshed (`refresh`) where a handler can wait.
+The statistics hold today's counters (saved in the day's document). With Redis they
+count what this process counted (several processes' documents add up), Redis holds the
+totals, and a mirror of what Redis last returned is what reads that count nothing (a
+check before a download, /profile) use, refreshed (`refresh`) where a handler can wait;
+a counter Redis lost starts again from the larger of the two (the floor).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from cachetools import LRUCache
+
 from services.catalog import Catalog, Model, Plan
 from services.limits.access import AccessService
 from services.operator.stats import FREE, StatsService
@@ -35,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_EVERY = 5.0  # seconds between tries of a count Redis could not take (after an answer)
 RETRY_FOR = 600.0  # ...for at most this long
+MIRRORED = 200_000  # counters of Redis mirrored in memory, at most
 
 # Which limits apply: the free tier's, a plan's daily cap, a plan's monthly tokens, none.
 LimitKind = Literal["free", "fair_use", "plan", "none"]
@@ -93,6 +98,10 @@ class QuotaService:
         self._catalog = catalog
         self._shared = shared  # None: the counters are the statistics' own (one process)
         self._retries: set[asyncio.Task[None]] = set()
+        # With Redis: what it last returned, (day, user, key) -> (requests, characters)
+        # and (month, user, plan) -> tokens.
+        self._used: LRUCache[tuple[str, int, str], tuple[int, int]] = LRUCache(MIRRORED)
+        self._month: LRUCache[tuple[str, int, str], int] = LRUCache(MIRRORED)
         self._extra_requests = extra_requests  # a user's bonus free requests a day
         self._access = access
         self._stats = stats
@@ -136,7 +145,25 @@ class QuotaService:
     def _tokens_left(self, user_id: int, plan: Plan) -> float:
         if plan.monthly_tokens is None:
             return float("inf")
-        return plan.monthly_tokens - self._stats.tokens_this_month(user_id, plan.id)
+        return plan.monthly_tokens - self.tokens_this_month(user_id, plan.id)
+
+    def used_today(self, user_id: int, key: str) -> tuple[int, int]:
+        """(requests, characters) of the user with the model (or speech) today, as far as
+        this process knows."""
+        counted = self._stats.used_today(user_id, key)
+        mirrored = self._used.get((self._stats.today().isoformat(), user_id, key))
+        return counted if mirrored is None else max(counted, mirrored)
+
+    def tokens_this_month(self, user_id: int, plan: str) -> int:
+        counted = self._stats.tokens_this_month(user_id, plan)
+        mirrored = self._month.get((self._stats.today().isoformat()[:7], user_id, plan))
+        return counted if mirrored is None else max(counted, mirrored)
+
+    def _mirror(self, user_id: int, key: str, used: tuple[int, int]) -> None:
+        self._used[(self._stats.today().isoformat(), user_id, key)] = used
+
+    def _mirror_tokens(self, user_id: int, plan: str, tokens: int) -> None:
+        self._month[(self._stats.today().isoformat()[:7], user_id, plan)] = tokens
 
     async def take(self, user_id: int, model: Model, chars: int) -> str:
         """Count a request of `chars` input characters and return the plan it is billed to,
@@ -151,8 +178,8 @@ class QuotaService:
         plan = self._catalog.plans_by_id.get(bill_to)
         allowance = plan.monthly_tokens if plan and user_id not in self._exempt else None
         limits = self.limits(user_id, model)
-        used = self._stats.used_today(user_id, model.key)
-        tokens = self._stats.tokens_this_month(user_id, bill_to) if plan else 0
+        used = self.used_today(user_id, model.key)
+        tokens = self.tokens_this_month(user_id, bill_to) if plan else 0
         taken = await self._shared.take(  # the same limits, checked and counted at once
             user_id,
             self._day(),
@@ -164,9 +191,11 @@ class QuotaService:
             allowance=allowance,
             floor=(*used, tokens),
         )
-        self._stats.set_used(user_id, model.key, taken.requests, taken.chars)
+        self._mirror(user_id, model.key, (taken.requests, taken.chars))
         if plan:
-            self._stats.set_tokens(user_id, plan.id, taken.tokens)
+            self._mirror_tokens(user_id, plan.id, taken.tokens)
+        if taken.refused is None:
+            self._stats.count_request(user_id, model.key, chars)  # this process's part
         if taken.refused == "tokens" and allowance is not None:
             raise QuotaExceededError(
                 "tokens", Limits(None, None, "plan"), allowance, self.month_resets_at()
@@ -187,10 +216,10 @@ class QuotaService:
             usage, tokens = await self._shared.read(user_id, self._day())
         except SharedStateUnavailableError:
             return
-        for model_key, (requests, chars) in usage.items():
-            self._stats.set_used(user_id, model_key, requests, chars)
+        for model_key, used in usage.items():
+            self._mirror(user_id, model_key, used)
         for plan, count in tokens.items():
-            self._stats.set_tokens(user_id, plan, count)
+            self._mirror_tokens(user_id, plan, count)
 
     def _day(self) -> Day:
         """Today's and this month's counters in Redis, kept a day past their end."""
@@ -212,7 +241,7 @@ class QuotaService:
             raise QuotaExceededError("tokens", limits, allowance, self.month_resets_at())
         limits = self.limits(user_id, model)
         if limits.kind != "none":
-            requests, used_chars = self._stats.used_today(user_id, model.key)
+            requests, used_chars = self.used_today(user_id, model.key)
             if limits.requests is not None and requests >= limits.requests:
                 raise QuotaExceededError("requests", limits, limits.requests, self.resets_at())
             if limits.chars is not None and used_chars + chars > limits.chars:
@@ -225,29 +254,29 @@ class QuotaService:
 
     async def count_tokens(self, user_id: int, plan: str, tokens: int) -> None:
         """An answer's tokens, against `plan`'s monthly allowance (FREE has none)."""
+        floor = self.tokens_this_month(user_id, plan)
+        self._stats.add_tokens(user_id, plan, tokens)
         if self._shared is None or plan == FREE or not tokens:
-            self._stats.add_tokens(user_id, plan, tokens)
             return
         shared, day = self._shared, self._day()
-        floor = self._stats.tokens_this_month(user_id, plan)
 
         async def add() -> None:
             total = await shared.add_tokens(user_id, day, plan, tokens, floor)
-            self._stats.set_tokens(user_id, plan, total)
+            self._mirror_tokens(user_id, plan, total)
 
         await self._until_counted(add, f"{tokens} tokens of user {user_id}")
 
     async def _add(self, user_id: int, key: str, requests: int, chars: int) -> None:
+        floor = self.used_today(user_id, key)
+        sign = 1 if requests >= 0 else -1
+        self._stats.count_request(user_id, key, abs(chars), sign=sign)  # this process's part
         if self._shared is None:
-            sign = 1 if requests >= 0 else -1
-            self._stats.count_request(user_id, key, abs(chars), sign=sign)
             return
         shared, day = self._shared, self._day()
-        floor = self._stats.used_today(user_id, key)
 
         async def add() -> None:
             totals = await shared.add(user_id, day, key, requests, chars, floor)
-            self._stats.set_used(user_id, key, *totals)
+            self._mirror(user_id, key, totals)
 
         await self._until_counted(add, f"{requests:+} request(s) of user {user_id} ({key})")
 
@@ -278,7 +307,7 @@ class QuotaService:
         daily = config.free_daily_seconds if config is not None else None
         if daily is None or not self.held_to_free(user_id):
             return None
-        _, used = self._stats.used_today(user_id, VOICE_KEY)
+        _, used = self.used_today(user_id, VOICE_KEY)
         return max(0, daily - used), daily
 
     async def count_speech(self, user_id: int, seconds: int) -> None:
@@ -292,7 +321,7 @@ class QuotaService:
             limits = self.limits(user_id, model)
             if limits.kind == "none":
                 continue
-            requests, chars = self._stats.used_today(user_id, model.key)
+            requests, chars = self.used_today(user_id, model.key)
             result.append(
                 Left(
                     model,

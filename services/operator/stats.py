@@ -318,14 +318,11 @@ class StatsService:
     def add_tokens(self, user_id: int, plan: str, tokens: int) -> None:
         """Tokens of an answer billed to `plan`, against its monthly allowance (the free
         tier has none)."""
-        if plan != FREE:
-            self.set_tokens(user_id, plan, self.tokens_this_month(user_id, plan) + tokens)
-
-    def set_tokens(self, user_id: int, plan: str, tokens: int) -> None:
-        """The month's tokens of the user under `plan` are `tokens` (as the shared counters
-        have them)."""
+        if plan == FREE or not tokens:
+            return
         month = self.today().isoformat()[:7]
-        self._tokens_of(month)[f"{user_id}:{plan}"] = tokens
+        tokens_now = self._tokens_of(month)
+        tokens_now[f"{user_id}:{plan}"] = tokens_now.get(f"{user_id}:{plan}", 0) + tokens
         if month in self._months:
             self._months_dirty.add(month)
 
@@ -334,11 +331,6 @@ class StatsService:
         used = self._day().usage.setdefault(f"{user_id}:{model_key}", [0, 0])
         used[0] = max(0, used[0] + sign)
         used[1] = max(0, used[1] + sign * chars)
-
-    def set_used(self, user_id: int, model_key: str, requests: int, chars: int) -> None:
-        """Today's requests and characters of the user with the model are these (as the
-        shared counters have them)."""
-        self._day().usage[f"{user_id}:{model_key}"] = [requests, chars]
 
     # Reading (on demand) -------------------------------------------------------------
     async def last_days(self, count: int) -> list[tuple[dt.date, DayStats]]:
