@@ -173,14 +173,32 @@ class QuotaService:
             bill_to = self.check(user_id, model, chars)
             self._stats.count_request(user_id, model.key, chars)  # no await since the check
             return bill_to
-        await self.refresh(user_id)
-        bill_to = self.check(user_id, model, chars)  # what the other processes counted too
+        try:
+            bill_to = self.check(user_id, model, chars)
+        except QuotaExceededError:  # perhaps a stale view: look at Redis before refusing
+            await self.refresh(user_id)
+            bill_to = self.check(user_id, model, chars)
+        refused = await self._take_shared(user_id, model, chars, bill_to)
+        if refused is not None and refused.what == "tokens":  # the plan chosen ran out
+            await self.refresh(user_id)  # on another process: choose again, knowing it
+            bill_to = self.check(user_id, model, chars)
+            refused = await self._take_shared(user_id, model, chars, bill_to)
+        if refused is not None:
+            raise refused
+        return bill_to
+
+    async def _take_shared(
+        self, user_id: int, model: Model, chars: int, bill_to: str
+    ) -> QuotaExceededError | None:
+        """The request checked against the limits and counted in one step in Redis (what
+        every process counted); the refusal, or None when counted."""
+        assert self._shared is not None
         plan = self._catalog.plans_by_id.get(bill_to)
         allowance = plan.monthly_tokens if plan and user_id not in self._exempt else None
         limits = self.limits(user_id, model)
         used = self.used_today(user_id, model.key)
         tokens = self.tokens_this_month(user_id, bill_to) if plan else 0
-        taken = await self._shared.take(  # the same limits, checked and counted at once
+        taken = await self._shared.take(
             user_id,
             self._day(),
             model.key,
@@ -196,15 +214,15 @@ class QuotaService:
             self._mirror_tokens(user_id, plan.id, taken.tokens)
         if taken.refused is None:
             self._stats.count_request(user_id, model.key, chars)  # this process's part
+            return None
         if taken.refused == "tokens" and allowance is not None:
-            raise QuotaExceededError(
+            return QuotaExceededError(
                 "tokens", Limits(None, None, "plan"), allowance, self.month_resets_at()
             )
         if taken.refused == "requests" and limits.requests is not None:
-            raise QuotaExceededError("requests", limits, limits.requests, self.resets_at())
-        if taken.refused == "chars" and limits.chars is not None:
-            raise QuotaExceededError("chars", limits, limits.chars, self.resets_at())
-        return bill_to
+            return QuotaExceededError("requests", limits, limits.requests, self.resets_at())
+        assert limits.chars is not None
+        return QuotaExceededError("chars", limits, limits.chars, self.resets_at())
 
     async def refresh(self, user_id: int) -> None:
         """Bring the user's counters in from Redis (what other processes counted), so the
