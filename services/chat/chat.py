@@ -21,6 +21,7 @@ from services.limits.quota import QuotaService
 from services.models import ChatTurn, Usage, UserRecord
 from services.operator.alerts import AlertService
 from services.operator.stats import StatsService
+from services.shared.link import SharedStateUnavailableError
 from services.storage.base import Storage
 
 logger = logging.getLogger(__name__)
@@ -196,8 +197,14 @@ class ChatService:
 
     async def cancel(self, owner: int) -> bool:
         """Stop the owner's answer in progress, on this process or another, and drop what
-        queued up behind it; False when there was nothing to stop."""
-        dropped = await self.inbox.drop(owner)
+        queued up behind it; False when there was nothing to stop. Redis away: an answer
+        written here still stops (SharedStateUnavailableError otherwise)."""
+        try:
+            dropped = await self.inbox.drop(owner)
+        except SharedStateUnavailableError:
+            if self.cancel_here(owner):
+                return True
+            raise
         if self.cancel_here(owner) or await self.answers.stop(owner):
             return True
         return dropped > 0

@@ -46,6 +46,7 @@ KEEP_EVERY = 5.0  # seconds between extensions while it answers
 QUEUE_TTL = 86_400  # seconds waiting messages are kept (Telegram drops older updates too)
 PASTE_POLL = 0.05  # seconds between looks for the next part of a paste or album
 ORPHAN_AGE = 2.0  # seconds a queue waits before a worker-less one is taken over
+ORPHAN_PAGE = 500  # users looked at per look (those with a live worker are skipped)
 RELEASE_RETRY = 0.5  # seconds between tries to release a claim while Redis is away
 
 # KEYS: queue, worker, told, waiting. ARGV: token, worker ttl ms, limit, entry, now,
@@ -314,7 +315,7 @@ class RedisInbox:
         waiting = self._shared.key("inbox", "waiting")
         before = time.time() - ORPHAN_AGE
         users = await self._shared.link.call(
-            lambda: redis.zrangebyscore(waiting, "-inf", before, start=0, num=50)
+            lambda: redis.zrangebyscore(waiting, "-inf", before, start=0, num=ORPHAN_PAGE)
         )
         adopted = []
         for raw in users:

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from runtime.redis import client_for
 from services.catalog import Catalog
 from services.chat.chat import ChatService
 from services.models import ChatTurn
 from services.shared.bus import EventBus
+from services.shared.link import SharedStateUnavailableError
 from services.shared.retry import RedisRetries
 from services.shared.state import SharedState
+from tests.conftest import REDIS_PORT, delete_prefix, unique_prefix
+from tests.stubs.tcp_proxy import TcpProxy
 from tests.unit.conftest import another_process
 from tests.unit.test_chat import ScriptedLLM, collect, make, nano_user
 
@@ -107,3 +111,28 @@ async def test_retry_is_remembered_for_every_process_and_a_restart(
     finally:
         assert other.redis is not None
         await other.redis.aclose()
+
+
+async def test_cancel_stops_an_answer_written_here_while_redis_is_away(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    proxy = TcpProxy("127.0.0.1", REDIS_PORT)
+    await proxy.start()
+    shared = SharedState(client_for(f"redis://127.0.0.1:{proxy.port}/0"), unique_prefix())
+    try:
+        chat, llm, *_ = await make(tmp_path, catalog, shared)
+        llm.delay = 30
+        user = nano_user()
+        answer = asyncio.create_task(collect(chat, user, "long"))
+        await asyncio.sleep(0.3)
+        proxy.cut()
+        assert await chat.cancel(user.id)  # /cancel or Stop handled here: still stops
+        assert await asyncio.wait_for(answer, 2) == ""
+        with pytest.raises(SharedStateUnavailableError):
+            await chat.cancel(user.id)  # nothing here: whether one runs elsewhere is unknown
+    finally:
+        proxy.restore()
+        assert shared.redis is not None
+        await delete_prefix(shared.redis, shared.prefix)
+        await shared.redis.aclose()
+        await proxy.stop()
