@@ -51,7 +51,9 @@ async def database() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
+async def redis_prefix(start_bot: StartBot) -> AsyncIterator[str]:
+    """A prefix of the test's own, its keys deleted once the bots are gone (after the
+    start_bot fixture's teardown: a bot finishing an answer still writes)."""
     prefix = unique_prefix()
     yield prefix
     client = await redis_client()
