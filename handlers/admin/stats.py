@@ -18,7 +18,7 @@ from services.limits.quota import VOICE_KEY
 from services.money.payments import PaymentService
 from services.money.referrals import ReferralService
 from services.money.subscriptions import SubscriptionService
-from services.operator.chart import daily_chart
+from services.operator.chart import ChartLabels, daily_chart
 from services.operator.reports import Revenue, StatsReport, stats_report
 from services.operator.stats import FREE, StatsService
 from services.users import UsersService
@@ -148,10 +148,21 @@ async def send_report(
         report.days,
         report.revenue_by_day,
         report.new_users_by_day,
-        texts("admin_chart_title"),
+        chart_labels(texts),
         report.cost_by_day,
     )
     await bot.send_photo(chat_id, BufferedInputFile(png, filename="stats.png"))
+
+
+def chart_labels(texts: Texts) -> ChartLabels:
+    return ChartLabels(
+        title=texts("admin_chart_title"),
+        revenue=texts("admin_chart_revenue"),
+        cost=texts("admin_chart_cost"),
+        new_users=texts("admin_chart_users"),
+        money_axis=texts("admin_chart_money_axis"),
+        users_axis=texts("admin_chart_users_axis"),
+    )
 
 
 def _voice_cost(report: StatsReport, texts: Texts) -> str:

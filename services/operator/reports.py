@@ -148,7 +148,7 @@ class StatsReport:
     models: list[ModelUsage]
     refusals_30d: int
     days: list[dt.date]  # the last 30 days, for the chart
-    revenue_by_day: list[float]
+    revenue_by_day: list[float]  # RUB, Stars at star_rate (as the report's margins)
     new_users_by_day: list[int]
     cost_by_day: list[float]  # providers' cost, RUB
     cost_by_model: dict[str, float]
@@ -205,7 +205,9 @@ async def stats_report(
         models=summary.models,
         refusals_30d=summary.refusals,
         days=days,
-        revenue_by_day=[revenue.by_day.get(day.isoformat(), Revenue()).rub for day in days],
+        revenue_by_day=[
+            revenue.by_day.get(day.isoformat(), Revenue()).in_rub(star_rate) for day in days
+        ],
         new_users_by_day=[count for _, count in summary.daily_new_users],
         cost_by_day=[cost for _, cost in summary.daily_cost],
         cost_by_model=summary.cost_by_model,

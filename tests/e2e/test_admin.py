@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import time
 from collections import Counter
@@ -157,7 +159,11 @@ async def test_panel_user_grant_with_confirmation_stats_csv_and_promo_wizard(
         lambda: next((m for m in telegram.messages(ADMIN) if m.kind == "document"), None)
     )
     assert csv_file.filename is not None and csv_file.filename.endswith(".csv")
-    assert csv_file.document is not None and b"id,user_id,plan_id" in csv_file.document
+    assert csv_file.document is not None and csv_file.document.startswith(b"\xef\xbb\xbf")
+    # A Russian Excel splits at ";": every row in columns, the header's names apart.
+    rows = list(csv.reader(io.StringIO(csv_file.document.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["id", "user_id", "plan_id"]
+    assert len(rows[0]) > 10 and all(len(row) == len(rows[0]) for row in rows)
 
     # A promo code step by step, then disabled from the list.
     telegram.user_message(ADMIN, "/admin")

@@ -101,6 +101,8 @@ async def test_a_scripted_month_gives_revenue_cost_and_margin_to_the_kopeck(
     report = await stats_report(users_service, money.subscriptions, money.payments, stats, MSK, 1.2)
     revenue = sum(expected_revenue.values())
     assert round(report.revenue_30d.in_rub(1.2), 2) == round(revenue, 2)
+    # The chart's revenue line counts Stars as the totals do (it drew RUB only).
+    assert round(sum(report.revenue_by_day), 2) == round(revenue, 2)
     assert round(report.cost_since(30), 2) == round(expected_cost[30], 2)
     assert round(report.cost_since(7), 2) == round(expected_cost[7], 2)
     assert round(report.cost_since(1), 2) == round(expected_cost[1], 2)

@@ -342,7 +342,8 @@ async def test_an_export_too_big_for_one_upload_is_split_into_zipped_parts(
     for part in parts:
         with zipfile.ZipFile(part) as archive:
             (name,) = archive.namelist()
-            rows = list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"))))
+            text = archive.read(name).decode("utf-8-sig")
+            rows = list(csv.reader(io.StringIO(text), delimiter=";"))
         assert rows[0][0] == "id"
         ids += [row[0] for row in rows[1:]]
     assert sorted(ids) == sorted(p.id for p in created)

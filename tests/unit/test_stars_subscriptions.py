@@ -132,7 +132,7 @@ async def test_the_csv_export_names_each_charges_subscription(
     out = tmp_path / "out"
     out.mkdir()
     (path,) = await export_payments(money.payments.history(), ZoneInfo("UTC"), out, "all")
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert sorted((row["charge_id"], row["recurring_id"]) for row in rows) == [
         ("first", record.id),
         ("renewal-1", record.id),
