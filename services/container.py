@@ -128,7 +128,8 @@ def collections_paused() -> Iterator[None]:
 def make_storage(settings: Settings, retention: Retention) -> JsonStorage | PostgresStorage:
     """PostgreSQL when DATABASE_URL is set, DATA_DIR's JSON files otherwise."""
     if settings.database_url is not None:
-        return PostgresStorage(settings.database_url.get_secret_value(), retention)
+        alone = settings.redis_url is None  # then one process per database (runtime/leader)
+        return PostgresStorage(settings.database_url.get_secret_value(), retention, exclusive=alone)
     return JsonStorage(settings.data_dir, retention)
 
 

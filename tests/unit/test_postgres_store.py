@@ -46,8 +46,16 @@ async def open_store(schema: str) -> AsyncIterator[Open]:
     """Opens store instances on the test's schema (each one process); closes them after."""
     stores: list[PostgresStorage] = []
 
-    async def open_one(url: str | None = None, **options: float) -> PostgresStorage:
-        store = PostgresStorage(url or database_url(), RETENTION, schema=schema, **options)
+    async def open_one(
+        url: str | None = None, retry_seconds: float | None = None, exclusive: bool = False
+    ) -> PostgresStorage:
+        store = PostgresStorage(
+            url or database_url(),
+            RETENTION,
+            schema=schema,
+            retry_seconds=retry_seconds,
+            exclusive=exclusive,
+        )
         stores.append(store)
         await store.open()
         await store.load_money()

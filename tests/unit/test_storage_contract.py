@@ -43,13 +43,15 @@ RETENTION = Retention(open_payment_seconds=8 * DAY, invoice_reuse_seconds=DAY - 
 Reopen = Callable[[], Awaitable[Storage]]
 
 
-@pytest.fixture(params=["json", "memory", "postgres"])
+@pytest.fixture(params=["json", "memory", "postgres", "postgres-alone"])
 async def opened(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Storage, Reopen]]:
     async with contextlib.AsyncExitStack() as stack:
         schema = (
-            await stack.enter_async_context(fresh_schema()) if request.param == "postgres" else None
+            await stack.enter_async_context(fresh_schema())
+            if request.param.startswith("postgres")
+            else None
         )
         stores: list[Storage] = []
         memory = MemoryStorage(RETENTION)
@@ -57,8 +59,9 @@ async def opened(
         def new_store() -> Storage:
             if request.param == "json":
                 return JsonStorage(tmp_path, RETENTION)
-            if request.param == "postgres":
-                return PostgresStorage(database_url(), RETENTION, schema=schema)
+            if request.param.startswith("postgres"):  # alone: it caches users and memories
+                alone = request.param == "postgres-alone"
+                return PostgresStorage(database_url(), RETENTION, schema=schema, exclusive=alone)
             return memory
 
         async def open_store() -> Storage:

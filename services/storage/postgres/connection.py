@@ -86,6 +86,15 @@ async def setup_connection(conn: Any) -> None:
     )
 
 
+async def _reset(conn: Any) -> None:
+    """Before a connection goes back to the pool. asyncpg's default resets every session
+    setting (advisory locks, cursors, LISTEN, RESET ALL): a round trip after every
+    operation. The store keeps no session state on pooled connections (the session-level
+    locks are on connections of their own), so only an open transaction is ended."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class Database:
     """A pool on one database (and schema), and `run` with retries."""
 
@@ -134,6 +143,7 @@ class Database:
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
                 init=setup_connection,
+                reset=_reset,
                 server_settings=self.server_settings,
             )
 

@@ -26,6 +26,7 @@ from services.storage.base import (
     Transaction,
 )
 from services.storage.postgres import migrations
+from services.storage.postgres.cache import CachedPeople
 from services.storage.postgres.connection import Conn, Database
 from services.storage.postgres.decisions import Decisions
 from services.storage.postgres.documents import Documents
@@ -52,13 +53,19 @@ class PostgresStorage(Storage):
         *,
         schema: str | None = None,
         retry_seconds: float | None = None,
+        exclusive: bool = False,
     ) -> None:
+        """`exclusive`: this process alone uses the database (no Redis: one process per
+        database), so users, conversation lists and memories are also kept in memory."""
         self.retention = retention
         self.db = Database(dsn, schema=schema)
         if retry_seconds is not None:
             self.db.retry_seconds = retry_seconds
         self.problem_listeners: list[Listener] = []  # the JSON store's; nothing to tell yet
         self._people = People(self.db)
+        self._person: People | CachedPeople = (
+            CachedPeople(self._people) if exclusive else self._people
+        )
         self._money = MoneyTables(self.db, retention)
         self._documents = Documents(self.db)
         self._decisions = Decisions(self.db)
@@ -90,10 +97,10 @@ class PostgresStorage(Storage):
 
     # Users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
-        return await self._people.get_user(user_id)
+        return await self._person.get_user(user_id)
 
     async def save_user(self, user: UserRecord) -> None:
-        await self._people.save_user(user)
+        await self._person.save_user(user)
 
     async def count_users(self) -> int:
         return await self._people.count_users()
@@ -109,19 +116,19 @@ class PostgresStorage(Storage):
 
     # Conversations -----------------------------------------------------------------------
     async def load_conversations(self, owner: int) -> Conversations | None:
-        return await self._people.load_conversations(owner)
+        return await self._person.load_conversations(owner)
 
     async def save_conversations(self, owner: int, conversations: Conversations) -> None:
-        await self._people.save_conversations(owner, conversations)
+        await self._person.save_conversations(owner, conversations)
 
     async def load_history(self, owner: int, conversation_id: str) -> list[ChatTurn]:
-        return await self._people.load_history(owner, conversation_id)
+        return await self._person.load_history(owner, conversation_id)
 
     async def save_history(self, owner: int, conversation_id: str, turns: list[ChatTurn]) -> None:
-        await self._people.save_history(owner, conversation_id, turns)
+        await self._person.save_history(owner, conversation_id, turns)
 
     async def delete_history(self, owner: int, conversation_id: str) -> None:
-        await self._people.delete_history(owner, conversation_id)
+        await self._person.delete_history(owner, conversation_id)
 
     async def save_image(
         self, owner: int, conversation_id: str, data: bytes, mime_type: str
@@ -134,7 +141,7 @@ class PostgresStorage(Storage):
         return await self._people.load_image(owner, conversation_id, image_id)
 
     async def forget(self, owner: int) -> None:
-        await self._people.forget(owner)
+        await self._person.forget(owner)
 
     # Money -------------------------------------------------------------------------------
     async def load_money(self) -> MoneyState:
