@@ -102,7 +102,7 @@ async def get_health(bot: BotProcess) -> tuple[int, dict[str, Any]]:
         return response.status, await response.json()
 
 
-async def wait_health(bot: BotProcess, status: int, timeout: float = 10) -> dict[str, Any]:
+async def wait_health(bot: BotProcess, status: int, timeout: float = 30) -> dict[str, Any]:
     """The /health body once it answers `status` (the server may still be starting)."""
     deadline = time.monotonic() + timeout
     last: object = None
@@ -120,7 +120,8 @@ async def wait_health(bot: BotProcess, status: int, timeout: float = 10) -> dict
     raise AssertionError(f"/health never answered {status}; last: {last}\n{bot.log_text()}")
 
 
-async def wait_log(bot: BotProcess, text: str, timeout: float = 10) -> None:
+async def wait_log(bot: BotProcess, text: str, timeout: float = 30) -> None:
+    """Until the bot logs `text` (a fresh interpreter on a loaded machine may take 15 s)."""
     deadline = time.monotonic() + timeout
     while text not in bot.log_text():
         assert bot.returncode is None, f"bot exited:\n{bot.log_text()}"
