@@ -22,6 +22,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, Message, Update
 from redis.asyncio import Redis
 
 from config import ConfigError, Settings, load_settings
+from edge.allowance import bot_descriptions
 from edge.answering import Answerer
 from edge.group_lines import GROUP_QUEUE_LIMIT, GROUP_SPACING, GroupLines
 from edge.middlewares import (
@@ -205,8 +206,11 @@ def create_dispatcher(
     async def on_startup(bot: Bot) -> None:
         try:
             await _set_commands(bot)
+            await _set_descriptions(bot, services.catalog)
         except TelegramAPIError as error:  # Telegram went away right after answering getMe
-            logger.warning("Command menu not updated (%s); it stays as it was", error)
+            logger.warning(
+                "Command menu or description not updated (%s); they stay as they were", error
+            )
         logger.info(
             "Bot started; models: %d, plans: %d",
             len(services.catalog.models),
@@ -243,6 +247,17 @@ async def _set_commands(bot: Bot) -> None:
             scope=BotCommandScopeDefault(),
             language_code=None if language == "ru" else language,
         )
+
+
+async def _set_descriptions(bot: Bot, catalog: Catalog) -> None:
+    """What the empty chat shows before /start (description) and the bot's profile and
+    shares (short description), per language, with the free allowance and the price."""
+    for language in CATALOGS:
+        texts = get_texts(language)
+        code = None if language == "ru" else language
+        description, short = bot_descriptions(texts, catalog)
+        await bot.set_my_description(description=description, language_code=code)
+        await bot.set_my_short_description(short_description=short, language_code=code)
 
 
 async def freeze_start_up_objects() -> None:

@@ -8,6 +8,7 @@ died is taken over (`adopt_orphans`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -16,14 +17,15 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Message, ReplyParameters
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
 
+from edge.allowance import NOTICE_AT, free_refusal_keyboard, other_free_left
 from edge.callbacks import AnswerAct
 from edge.keyboards import answer_keyboard, plans_button
 from edge.middlewares import Turn
 from edge.streaming import StreamingReply, StreamPacing
 from edge.workers import Workers
-from services.catalog import Catalog
+from services.catalog import Catalog, Model
 from services.chat.chat import ChatResult, ChatService
 from services.chat.inbox import Offer, Request
 from services.chat.refusals import ChatRefusalError, Refusal
@@ -44,6 +46,9 @@ ERROR_TEXTS = {
     "unavailable": "error_unavailable",
     "region_blocked": "error_region_blocked",
 }
+# A spent free allowance: the refusal offers the other free model, a new conversation
+# and the plans.
+FREE_SPENT: Final = frozenset({Refusal.QUOTA_FREE_REQUESTS, Refusal.QUOTA_FREE_CHARS})
 # Each refusal's text: all are given model, plans, models (that see pictures), length,
 # limit and resets, and use those they name.
 REFUSAL_TEXTS: Final[Mapping[Refusal, str]] = {
@@ -226,14 +231,63 @@ async def _answer(deps: Answering, chat_id: int, user: UserRecord, request: Requ
     try:
         result = await deps.chat.answer(user, request, reply)
     except ChatRefusalError as refusal:
-        text = refusal_text(refusal, texts, deps.catalog, len(request.text), deps.zone)
-        await send_refusal(deps.bot, chat_id, refusal, text, texts)
+        await refuse_privately(deps, chat_id, user.id, refusal, len(request.text))
         return
     finally:
         reply.close()
     await show_result(reply, result, texts)
     if reply.last_message_id is not None:
         await deps.chat.retries.remember_answer(user.id, chat_id, reply.last_message_id)
+    if result.error is None and not result.cancelled:
+        await _tell_if_few_left(deps, chat_id, user.id, result.model)
+
+
+async def refuse_privately(
+    deps: Answering,
+    chat_id: int,
+    user_id: int,
+    refusal: ChatRefusalError,
+    length: int,
+    *,
+    reply_to: int | None = None,
+) -> None:
+    """A refusal in the user's own chat; a spent free allowance names the other free
+    model's requests left and offers it, a new conversation and the plans as buttons."""
+    texts = deps.texts
+    text = refusal_text(refusal, texts, deps.catalog, length, deps.zone)
+    markup = None
+    if refusal.reason in FREE_SPENT:
+        gate = deps.chat.gate
+        other = other_free_left(deps.catalog, gate.quota, user_id, refusal.model, gate.available)
+        if other is not None:
+            text += "\n\n" + texts("quota_other_free", model=other[0].name, left=other[1])
+        markup = free_refusal_keyboard(deps.catalog, texts, other)
+    await send_refusal(deps.bot, chat_id, refusal, text, texts, reply_to=reply_to, markup=markup)
+
+
+async def _tell_if_few_left(deps: Answering, chat_id: int, user_id: int, model: Model) -> None:
+    """Once a day per free model: the answer that leaves NOTICE_AT free requests is
+    followed by a notice saying so (and what the other free model still has)."""
+    quota = deps.chat.gate.quota
+    left = quota.left_today(user_id, [model])
+    if not left or left[0].limits.kind != "free" or left[0].requests != NOTICE_AT:
+        return
+    texts, gate = deps.texts, deps.chat.gate
+    resets = format_moment(quota.resets_at(), deps.zone)
+    other = other_free_left(deps.catalog, quota, user_id, model, gate.available)
+    if other is None:
+        text = texts("free_three_left", left=NOTICE_AT, model=model.name, resets=resets)
+    else:
+        text = texts(
+            "free_three_left_other",
+            left=NOTICE_AT,
+            model=model.name,
+            other=other[0].name,
+            other_left=other[1],
+            resets=resets,
+        )
+    with contextlib.suppress(TelegramAPIError):  # a notice: never the answer's failure
+        await deps.bot.send_message(chat_id, text)
 
 
 async def send_refusal(
@@ -245,12 +299,16 @@ async def send_refusal(
     *,
     reply_to: int | None = None,
     thread_id: int | None = None,
+    markup: InlineKeyboardMarkup | None = None,
 ) -> None:
-    """Why a request was not sent to the model, with the plans where they would help."""
+    """Why a request was not sent to the model, with the plans where they would help
+    (or `markup`'s buttons)."""
+    if markup is None and refusal.plan_lifts:
+        markup = plans_button(texts)
     await bot.send_message(
         chat_id,
         text,
-        reply_markup=plans_button(texts) if refusal.plan_lifts else None,
+        reply_markup=markup,
         message_thread_id=thread_id,
         reply_parameters=ReplyParameters(message_id=reply_to) if reply_to else None,
     )

@@ -103,6 +103,30 @@ class ModelChoice(CallbackData, prefix="m"):
     key: str
 
 
+class FreeModel(CallbackData, prefix="fm"):
+    """Under a spent free allowance: go on with the other free model."""
+
+    key: str
+
+
+class Example(CallbackData, prefix="ex"):
+    """/start: ask one of the example questions (texts' example_<index>)."""
+
+    index: int
+
+
+class Screen(StrEnum):
+    MODELS = "models"
+    PROFILE = "profile"
+    INVITE = "invite"
+
+
+class OpenScreen(CallbackData, prefix="go"):
+    """/start's buttons for the main places (plans and support have their own)."""
+
+    screen: Screen
+
+
 class ShowPlans(CallbackData, prefix="plans"):
     pass
 

@@ -11,9 +11,11 @@ from edge.callbacks import (
     BuyPlan,
     CheckPayment,
     EnterPromo,
+    Example,
     ModeAct,
     ModeChoice,
     ModelChoice,
+    OpenScreen,
     PayMethod,
     PayWith,
     Renewal,
@@ -21,6 +23,7 @@ from edge.callbacks import (
     SbpAct,
     SbpPaid,
     SbpStep,
+    Screen,
     ShowPlans,
     Support,
     SupportAct,
@@ -50,10 +53,23 @@ def models_keyboard(
     return builder.as_markup()
 
 
+EXAMPLES = (1, 2, 3)  # /start's example questions: texts' example_<n>
+
+
 def start_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    """/start: the main places, then the example questions (a button asks it)."""
     builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_start_models"), callback_data=OpenScreen(screen=Screen.MODELS))
     builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
-    builder.button(text=texts("btn_promo"), callback_data=EnterPromo())
+    builder.button(text=texts("btn_start_profile"), callback_data=OpenScreen(screen=Screen.PROFILE))
+    builder.button(text=texts("btn_start_invite"), callback_data=OpenScreen(screen=Screen.INVITE))
+    builder.button(text=texts("btn_start_support"), callback_data=Support())
+    for index in EXAMPLES:
+        question = texts(f"example_{index}")
+        builder.button(
+            text=texts("btn_example", question=question), callback_data=Example(index=index)
+        )
+    builder.adjust(2, 3, *(1 for _ in EXAMPLES))
     return builder.as_markup()
 
 

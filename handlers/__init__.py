@@ -20,6 +20,7 @@ from handlers import (
     renewals,
     sbp,
     support,
+    welcome,
 )
 
 
@@ -37,6 +38,7 @@ def get_routers() -> list[Router]:
         support.router,
         renewals.router,
         referrals.router,
+        welcome.router,
         admin.router,
         media.router,
         chat.router,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from config import Settings
+from edge.allowance import allowance_text, cheapest, free_allowance
+from edge.callbacks import OpenScreen, Screen
 from edge.keyboards import profile_keyboard, start_keyboard
 from edge.middlewares import Turn
 from edge.views import renewal_lines, running_renewals
@@ -26,10 +28,29 @@ router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 
 
-def _free_summary(catalog: Catalog) -> tuple[str, int]:
-    free = [model for model in catalog.models if model.free]
-    limits = [model.free_input_limit for model in free if model.free_input_limit]
-    return ", ".join(model.name for model in free), min(limits, default=0)
+def _free_limit(catalog: Catalog) -> int:
+    limits = [model.free_input_limit for model in catalog.models if model.free]
+    return min((limit for limit in limits if limit), default=0)
+
+
+def start_text(
+    texts: Texts, catalog: Catalog, quota: QuotaService, user: UserRecord, voice: bool
+) -> str:
+    """What the bot does, what is free (the user's own number), the cheapest plan's price
+    and what it understands besides text."""
+    media = [texts("start_media_photos")] if any(m.vision for m in catalog.models) else []
+    if voice:
+        media.append(texts("start_media_voice"))
+    media.append(texts("start_media_files"))
+    plan = cheapest(catalog)
+    return texts(
+        "start",
+        name=user.first_name or "👋",
+        allowance=allowance_text(free_allowance(catalog, quota, user.id), texts),
+        price=plan.price_rub if plan else 0,
+        days=plan.days if plan else 0,
+        media=", ".join(media[:-1]) + texts("and_join") + media[-1] if len(media) > 1 else media[0],
+    )
 
 
 @router.message(CommandStart())
@@ -37,27 +58,31 @@ async def start(
     message: Message,
     user: UserRecord,
     texts: Texts,
-    chat: ChatService,
+    catalog: Catalog,
+    quota: QuotaService,
+    voice: VoiceService,
     command: CommandObject,
     referrals: ReferralService,
     first_visit: bool = False,
 ) -> None:
-    """/start: greet the (now registered) user and show their model. `/start ref_<code>`
-    (an invite link) records a new user as invited; anything else in it is ignored."""
+    """/start: what the bot is, what is free, what it costs, with the main places and
+    example questions. `/start ref_<code>` (an invite link) records a new user as
+    invited; anything else in it is ignored."""
     if command.args:
         await referrals.arrive(user.id, command.args, first_visit=first_visit)
-    model = chat.current_model(user)
     await message.answer(
-        texts("start", name=user.first_name or "👋", model=model.name),
+        start_text(texts, catalog, quota, user, voice.enabled),
         reply_markup=start_keyboard(texts),
     )
 
 
 @router.message(Command("help"))
-async def help_command(message: Message, texts: Texts, catalog: Catalog) -> None:
+async def help_command(
+    message: Message, user: UserRecord, texts: Texts, catalog: Catalog, quota: QuotaService
+) -> None:
     """/help: what the bot does and its commands."""
-    free_models, free_limit = _free_summary(catalog)
-    await message.answer(texts("help", free_models=free_models, free_limit=free_limit))
+    allowance = allowance_text(free_allowance(catalog, quota, user.id), texts)
+    await message.answer(texts("help", allowance=allowance, free_limit=_free_limit(catalog)))
 
 
 @router.message(Command("profile"))
@@ -77,7 +102,6 @@ async def profile(
 ) -> None:
     """/profile: the user's model, active plans with end dates, what is left today (voice
     too), and the friends they invited."""
-    free_models, free_limit = _free_summary(catalog)
     lines = [
         texts(
             "profile_plan_line",
@@ -113,12 +137,46 @@ async def profile(
             user_id=user.id,
             model=chat.current_model(user).name,
             plans=Raw(plans or texts("profile_no_plans")),
-            free_models=free_models,
-            free_limit=free_limit,
+            allowance=allowance_text(free_allowance(catalog, quota, user.id), texts),
+            free_limit=_free_limit(catalog),
             referrals=Raw(texts("profile_referrals", invited=invited, rewarded=rewarded)),
         ),
         reply_markup=profile_keyboard(renewals, texts),
     )
+
+
+@router.callback_query(OpenScreen.filter(F.screen == Screen.PROFILE))
+async def profile_button(
+    query: CallbackQuery,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    access: AccessService,
+    quota: QuotaService,
+    referrals: ReferralService,
+    voice: VoiceService,
+    settings: Settings,
+) -> None:
+    """/start's Profile button."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await profile(
+            query.message,
+            user,
+            texts,
+            chat,
+            catalog,
+            subscriptions,
+            payments,
+            access,
+            quota,
+            referrals,
+            voice,
+            settings,
+        )
 
 
 def _left_month(quota: QuotaService, user_id: int, texts: Texts, settings: Settings) -> list[str]:

@@ -22,7 +22,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Audio, Document, Message, PhotoSize, VideoNote, Voice
 from cachetools import TTLCache
 
-from edge.answering import Answerer, Answering, refusal_text, send_refusal, submit
+from edge.answering import Answerer, Answering, refusal_text, refuse_privately, submit
 from edge.keyboards import plans_button
 from edge.middlewares import Turn
 from services.chat.attachments import (
@@ -262,10 +262,9 @@ async def _ask_with_picture(
 
 
 async def _refuse(answering: Answering, message: Message, refusal: ChatRefusalError) -> None:
-    texts = answering.texts
-    text = refusal_text(refusal, texts, answering.catalog, 0, answering.zone)
-    await send_refusal(
-        answering.bot, message.chat.id, refusal, text, texts, reply_to=message.message_id
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    await refuse_privately(
+        answering, message.chat.id, user_id, refusal, 0, reply_to=message.message_id
     )
 
 

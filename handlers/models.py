@@ -6,7 +6,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from edge.callbacks import ModelChoice
+from edge.callbacks import ModelChoice, OpenScreen, Screen
 from edge.editing import edit_text
 from edge.keyboards import models_keyboard, plans_button
 from services.catalog import Catalog, Model
@@ -66,6 +66,22 @@ async def model_menu(
         _menu_text(texts, catalog, llm, current.name),
         reply_markup=_keyboard(user, catalog, access, llm, current.key),
     )
+
+
+@router.callback_query(OpenScreen.filter(F.screen == Screen.MODELS))
+async def model_menu_button(
+    query: CallbackQuery,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    access: AccessService,
+    llm: LLMGateway,
+) -> None:
+    """/start's Models button."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await model_menu(query.message, user, texts, chat, catalog, access, llm)
 
 
 @router.callback_query(ModelChoice.filter())

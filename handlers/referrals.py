@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
+from edge.callbacks import OpenScreen, Screen
 from edge.views import bonus_text
 from services.catalog import Catalog
 from services.models import UserRecord
@@ -39,3 +40,18 @@ async def invite(
     await message.answer(
         texts("invite", link=link, offer=Raw(offer), invited=invited, rewarded=rewarded)
     )
+
+
+@router.callback_query(OpenScreen.filter(F.screen == Screen.INVITE))
+async def invite_button(
+    query: CallbackQuery,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    referrals: ReferralService,
+    catalog: Catalog,
+) -> None:
+    """/start's Invite button."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await invite(query.message, bot, user, texts, referrals, catalog)

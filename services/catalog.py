@@ -68,6 +68,10 @@ class Model(BaseModel):
     # conversation's memory (splitting a question does not escape it). None: unlimited.
     free_daily_requests: int | None = Field(default=None, gt=0)
     free_daily_chars: int | None = Field(default=None, gt=0)
+    # The conversation memory a free request is sent with, in characters (the newest
+    # turns that fit; the question itself aside): what bounds a long conversation's cost
+    # on the free tier. None: the model's context, as with a plan.
+    free_memory_chars: int | None = Field(default=None, gt=0)
     # What the provider charges, in USD, per unit (see Unit and PRICED_PER): per 1M tokens
     # in and out; per picture made; per minute of audio made; per 1M characters spoken.
     # A unit without a price costs nothing (the provider bills it through another: image

@@ -13,13 +13,41 @@ TEXTS: dict[str, str] = {
     "cmd_help": "Help",
     "cmd_invite": "Invite friends",
     # Start, help, profile
+    "bot_description": (
+        "GPT, Gemini, DeepSeek, Grok and other AI models right in Telegram: answers, "
+        "writing, translation, code. Photos, voice messages and files work too.\n\n"
+        "Free: {allowance}. More models and no limits: plans from {price} RUB.\n\n"
+        "Press Start and ask a question."
+    ),
+    "bot_short_description": (
+        "GPT, Gemini, DeepSeek and other AI models in Telegram. Free: {count:plural:request|requests} a day."
+    ),
     "start": (
         "Hi, {name}! 👋\n\n"
-        "I give you access to many AI models right in Telegram. "
-        "Just write a question and the selected model will answer.\n\n"
-        "Current model: <b>{model}</b>\n"
-        "Change model: /model · New chat: /new · Plans: /plans"
+        "In this chat: GPT, Gemini, DeepSeek, Grok and other AI models. "
+        "Ask anything: I explain, translate, write texts and code.\n\n"
+        "🆓 Free: {allowance}.\n"
+        "💎 More models and no limits: plans from {price} RUB for {days:plural:day|days}.\n"
+        "📎 I understand {media}.\n\n"
+        "Just write a question, or try an example:"
     ),
+    "start_media_photos": "photos",
+    "start_media_voice": "voice messages",
+    "start_media_files": "files (PDF, text, code)",
+    "example_1": "Explain in simple words how a mortgage works",
+    "example_2": "Make a one-week workout plan for a beginner",
+    "example_3": "Translate into Russian: “Thanks, the meeting moves to Friday”",
+    "btn_example": "💡 {question}",
+    "example_asked": "💡 {question}",
+    "example_busy": "An answer is being written: ask the example once it is done.",
+    "btn_start_models": "🤖 Models",
+    "btn_start_profile": "👤 Profile",
+    "btn_start_invite": "🎁 Invite",
+    "btn_start_support": "💬 Support",
+    # The free allowance: the same words in /start, /help, /profile and the refusals
+    "allowance_each": "{models}, {count:plural:request|requests} a day each",
+    "allowance_one": "{model}, {count:plural:request|requests} a day",
+    "allowance_none": "{models}",
     "help": (
         "<b>How to use</b>\n"
         "Send a message and the model answers, keeping the chat's earlier messages in mind.\n\n"
@@ -34,14 +62,14 @@ TEXTS: dict[str, str] = {
         "/promo CODE — activate a promo code\n"
         "/invite — invite friends and get a bonus\n"
         "/support — support: questions about payments and the bot\n\n"
-        "Free: {free_models} (requests up to {free_limit:plural:character|characters})."
+        "Free: {allowance}; requests up to {free_limit:plural:character|characters}."
     ),
     "profile": (
         "<b>Profile</b>\n"
         "ID: <code>{user_id}</code>\n"
         "Model: <b>{model}</b>\n\n"
         "{plans}\n\n"
-        "Free models: {free_models}, requests up to {free_limit:plural:character|characters}.\n\n"
+        "Free: {allowance}; requests up to {free_limit:plural:character|characters}.\n\n"
         "{referrals}"
     ),
     "profile_no_plans": "No active subscriptions. Plans: /plans",
@@ -189,7 +217,15 @@ TEXTS: dict[str, str] = {
     "group_ask_usage": "Ask me like this: @bot_name question, as a reply to my message, or /ask question.",
     "group_new_done": "🆕 Starting this topic's conversation over.",
     "group_busy": "⏳ 20 questions are already waiting here: please ask a bit later.",
-    "quota_free_requests": "🔋 Today's free requests to {model} are used up ({limit:plural:request|requests} a day). The limit comes back {resets}. A plan lifts it: /plans",
+    "btn_free_other": "➡️ Go on with {model} ({left} left)",
+    "btn_plans_from": "💎 Plans from {price} RUB",
+    "free_switched": "✅ <b>{model}</b> answers now: {left:plural:request|requests} left today. Ask your question.",
+    "free_switched_unlimited": "✅ <b>{model}</b> answers now. Ask your question.",
+    "free_other_spent": "Today's free requests to {model} are used up too.",
+    "free_three_left": "💡 {left:plural:free request|free requests} to {model} left today. The limit comes back {resets}.",
+    "free_three_left_other": "💡 {left:plural:free request|free requests} to {model} left today; {other} has {other_left} more. The limit comes back {resets}.",
+    "quota_other_free": "{model} still has {left:plural:free request|free requests} today.",
+    "quota_free_requests": "🔋 Today's free requests to {model} are used up ({limit:plural:request|requests} a day). The limit comes back {resets}. A plan lifts it.",
     "quota_free_chars": "🔋 Today's free amount of text for {model} is used up ({limit:plural:character|characters} a day, the conversation's history included). It comes back {resets}. Start a new chat (/new) for a shorter history, or take a plan: /plans",
     "quota_fair_use_requests": "⏳ Your plan's daily limit for {model} is reached ({limit:plural:request|requests} a day). It comes back {resets}. Meanwhile you can pick another model: /model",
     "profile_left": "<b>Left</b> (daily limits renew {resets}):\n{lines}",

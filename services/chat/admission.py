@@ -59,15 +59,21 @@ def input_budget(model: Model) -> int:
     return int((model.context_tokens - model.max_output_tokens) * CHARS_PER_TOKEN)
 
 
-def fit_memory(turns: list[ChatTurn], model: Model, max_messages: int) -> list[ChatTurn]:
-    """The newest turns that fit the model's context after its answer budget."""
+def fit_memory(
+    turns: list[ChatTurn], model: Model, max_messages: int, memory_cap: int | None = None
+) -> list[ChatTurn]:
+    """The newest turns that fit the model's context after its answer budget, and of
+    the memory before the question at most `memory_cap` characters."""
     budget = input_budget(model)
     kept: list[ChatTurn] = []
-    used = 0
+    used = memory = 0
     for turn in reversed(turns[-max_messages:]):
-        used += turn_chars(turn)
-        if kept and used > budget:
-            break
+        chars = turn_chars(turn)
+        used += chars
+        if kept:
+            memory += chars
+            if used > budget or (memory_cap is not None and memory > memory_cap):
+                break
         kept.append(turn)
     kept.reverse()
     while len(kept) > 1 and kept[0].role != "user":
@@ -92,6 +98,17 @@ class Gate:
         self._access = access
         self.quota = quota
         self._stats = stats
+
+    def available(self, model: Model) -> bool:
+        """Its provider has a key and still serves it."""
+        return self._llm.is_available(model)
+
+    def memory_cap(self, user: UserRecord, model: Model) -> int | None:
+        """The memory a request of this user to `model` may carry: a free request's is
+        the model's `free_memory_chars`; None: what the context holds."""
+        if self.quota.limits(user.id, model).kind != "free":
+            return None
+        return model.free_memory_chars
 
     def model_of(self, user: UserRecord) -> Model:
         """The asking user's model (their current conversation's; in groups too)."""

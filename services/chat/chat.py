@@ -125,7 +125,8 @@ class ChatService:
         # are named by placeholders (they count the same).
         pending = tuple(f"{PENDING}{index}" for index in range(len(request.photos)))
         question = ChatTurn("user", request.text, (*request.kept_images, *pending))
-        turns = fit_memory([*history, question], model, self._history_max_messages)
+        cap = self.gate.memory_cap(user, model)  # a free request's memory is bounded
+        turns = fit_memory([*history, question], model, self._history_max_messages, cap)
         sent = images_to_send(turns, model)
         chars = sent_chars(turns, sent)  # the memory counts too
         bill_to = await self.gate.take(user, model, chars)  # checked and counted at once

@@ -13,11 +13,13 @@ from tests.stubs.telegram_server import FakeTelegram
 USER = 1101
 
 
-def small_quota_catalog(tmp_path: Path) -> Path:
-    """The shipped catalog with 3 free requests and 3000 free characters a day."""
+def small_quota_catalog(tmp_path: Path, chars: int | None = None) -> Path:
+    """The shipped catalog with 3 free requests a day (and `chars` free characters a day,
+    which the shipped catalog does not bound)."""
     text = (ROOT / "catalog.toml").read_text(encoding="utf-8")
-    text = text.replace("free_daily_requests = 30", "free_daily_requests = 3")
-    text = text.replace("free_daily_chars = 60000", "free_daily_chars = 3000")
+    assert "free_daily_requests = 30" in text
+    day = "free_daily_requests = 3" + (f"\nfree_daily_chars = {chars}" if chars else "")
+    text = text.replace("free_daily_requests = 30", day)
     path = tmp_path / "catalog.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -45,7 +47,7 @@ async def test_the_free_requests_of_the_day_run_out_with_no_model_call(
 async def test_a_question_split_into_parts_counts_whole(
     telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path
 ) -> None:
-    await start_bot({"CATALOG_PATH": str(small_quota_catalog(tmp_path))})
+    await start_bot({"CATALOG_PATH": str(small_quota_catalog(tmp_path, chars=3000))})
     telegram.user_message(USER, "а" * 900)  # 900 characters today
     await telegram.wait_for_message(USER, "Echo: ааа")
     # The second part resends the memory (900 + the 906-character answer): 900 + 2706 is

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from edge.callbacks import EnterPromo
+from edge.callbacks import EnterPromo, ShowPlans
 from tests.e2e.conftest import ADMIN, StartBot, model_choice, money_records
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
@@ -62,7 +62,9 @@ async def test_promo_opens_exactly_its_plan(
     await telegram.wait_for_message(OTHER, "Промокод активирован")
     telegram.user_message(OTHER + 1, "/start")
     start = await telegram.wait_for_message(OTHER + 1, "Привет")
-    telegram.press(OTHER + 1, start, EnterPromo())
+    telegram.press(OTHER + 1, start, ShowPlans())
+    plans = await telegram.wait_for_message(OTHER + 1, "Тарифы", after=start.message_id)
+    telegram.press(OTHER + 1, plans, EnterPromo())
     await telegram.wait_for_message(OTHER + 1, "Отправьте промокод")
     telegram.user_message(OTHER + 1, "spring")
     await telegram.wait_for_message(OTHER + 1, "максимальное число раз")

@@ -375,7 +375,10 @@ class FakeTelegram:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # default scope, by language
         self.scoped_commands: dict[tuple[str, int | None, int | None, str], list[Any]] = {}
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
-        self.bot_settings: dict[str, Params] = {}  # setMyDescription and the like
+        # setMyDescription / setMyShortDescription, by language_code ("" for everyone else)
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
+        self.bot_settings: dict[str, Params] = {}  # setMyName and the like
         self.chat_actions: list[tuple[int, str, float]] = []
         self.drafts: list[Params] = []  # sendMessageDraft calls answered ok, all chats
         self.draft_rejections: list[tuple[int, float, int]] = []  # 429s: (chat, time, retry)
@@ -1486,6 +1489,35 @@ class FakeTelegram:
             self.commands.pop(key[3], None)
         return True
 
+    def _describe(self, params: Params, field: str, limit: int, into: dict[str, str]) -> bool:
+        """setMyDescription (0-512 characters) and setMyShortDescription (0-120): empty
+        removes the language's own text, so its users see the default one."""
+        text = str(params.get(field) or "")
+        language = str(params.get("language_code") or "")
+        if language and not (len(language) == 2 and language.isalpha() and language.isascii()):
+            raise ApiError(400, "Bad Request: invalid language code specified")
+        if len(text) > limit:
+            raise ApiError(400, f"Bad Request: {field.replace('_', ' ')} is too long")
+        if text:
+            into[language] = text
+        else:
+            into.pop(language, None)
+        return True
+
+    def _m_setMyDescription(self, params: Params) -> Any:
+        return self._describe(params, "description", 512, self.descriptions)
+
+    def _m_setMyShortDescription(self, params: Params) -> Any:
+        return self._describe(params, "short_description", 120, self.short_descriptions)
+
+    def _m_getMyDescription(self, params: Params) -> Any:
+        language = str(params.get("language_code") or "")
+        return {"description": self.descriptions.get(language, "")}
+
+    def _m_getMyShortDescription(self, params: Params) -> Any:
+        language = str(params.get("language_code") or "")
+        return {"short_description": self.short_descriptions.get(language, "")}
+
     def _m_setChatMenuButton(self, params: Params) -> Any:
         chat_id = params.get("chat_id")
         button = params.get("menu_button") or {"type": "default"}
@@ -1500,12 +1532,6 @@ class FakeTelegram:
     def _setting(self, params: Params, name: str) -> Any:
         self.bot_settings[name] = params
         return True
-
-    def _m_setMyDescription(self, params: Params) -> Any:
-        return self._setting(params, "description")
-
-    def _m_setMyShortDescription(self, params: Params) -> Any:
-        return self._setting(params, "short_description")
 
     def _m_setMyName(self, params: Params) -> Any:
         return self._setting(params, "name")

@@ -16,6 +16,7 @@ from services.chat.refusals import ChatRefusalError
 from services.models import ChatTurn, UserRecord
 from tests.unit.conftest import ROOT
 from tests.unit.test_chat import collect, make, nano_user
+from tests.unit.test_quota import free_chars_catalog
 
 JPEG = b"\xff\xd8\xff\xe0 a cat"
 PNG = b"\x89PNG\r\n\x1a\n a dog"
@@ -163,8 +164,8 @@ async def test_a_memory_file_without_pictures_keeps_its_old_format(
     assert history[0] == ChatTurn("user", "привет")
 
 
-async def test_a_picture_refused_by_the_quota_is_not_kept(tmp_path: Path, catalog: Catalog) -> None:
-    chat, llm, _, _ = await make(tmp_path, catalog)
+async def test_a_picture_refused_by_the_quota_is_not_kept(tmp_path: Path) -> None:
+    chat, llm, _, _ = await make(tmp_path, free_chars_catalog())
     user = nano_user()
     model = chat.current_model(user)
     assert model.free_daily_chars is not None

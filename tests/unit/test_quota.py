@@ -34,6 +34,15 @@ from tests.unit.test_chat import Recorded, collect, make
 MSK = ZoneInfo("Europe/Moscow")
 
 
+def free_chars_catalog(chars: int = 60_000) -> Catalog:
+    """The shipped catalog with a bound on the free characters of a day (off there)."""
+    raw = tomllib.loads((ROOT / "catalog.toml").read_text(encoding="utf-8"))
+    for model in raw["models"]:
+        if model.get("free"):
+            model["free_daily_chars"] = chars
+    return Catalog.model_validate(raw)
+
+
 async def quota_for(
     tmp_path: Path,
     catalog: Catalog,
@@ -63,13 +72,11 @@ async def test_free_requests_run_out_and_admins_are_exempt(
     for _ in range(40):
         await quota.take(99, nano, 10)  # an admin
     (left,) = quota.left_today(1, [nano])
-    assert (left.requests, left.chars) == (0, 60000 - 300)
+    assert (left.requests, left.chars) == (0, None)  # no character count users never see
 
 
-async def test_characters_count_the_memory_so_splitting_does_not_escape(
-    tmp_path: Path, catalog: Catalog
-) -> None:
-    chat, llm, _, storage = await make(tmp_path, catalog)
+async def test_characters_count_the_memory_so_splitting_does_not_escape(tmp_path: Path) -> None:
+    chat, llm, _, storage = await make(tmp_path, free_chars_catalog())
     user = UserRecord(id=5, model_key="gpt-5-nano")
     first = await chat.conversations.current(user.id, user.model_key)
     # A long conversation: each new short question resends the whole memory.
@@ -82,7 +89,36 @@ async def test_characters_count_the_memory_so_splitting_does_not_escape(
     assert refusal.value.reason == "quota_free_chars" and refusal.value.limit == 60000
     assert refusal.value.resets_at is not None
     asked = len(llm.prompts)
-    assert asked < 3  # ~30k characters each: the 60k of the day are gone after two
+    # A free request carries at most free_memory_chars (12,000) of the memory: ~13k
+    # characters each, the 60k of the day are gone after five.
+    assert asked <= 5
+
+
+async def test_a_free_requests_memory_is_capped_and_a_plan_lifts_the_cap(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    chat, llm, subs, storage = await make(tmp_path, catalog)
+    user = UserRecord(id=9, model_key="gpt-5-nano")
+    cap = catalog.models_by_key["gpt-5-nano"].free_memory_chars
+    assert cap is not None
+    first = await chat.conversations.current(user.id, user.model_key)
+    long_memory = [ChatTurn("user", "x" * 900), ChatTurn("assistant", "y" * 900)] * 16
+    await storage.save_history(user.id, first.id, long_memory)  # 28,800 characters
+    await collect(chat, user, "и ещё вопрос")
+    memory = [turn for turn in llm.prompts[-1][:-1] if turn.role != "system"]
+    assert sum(len(turn.content) for turn in memory) <= cap
+    assert memory and memory[0].role == "user" and memory[-1].content == "y" * 900
+    # Thirty such requests in a day all pass: nothing but the requests runs out.
+    for number in range(29):
+        await collect(chat, user, f"вопрос {number}")
+    with pytest.raises(ChatRefusalError) as refusal:
+        await collect(chat, user, "тридцать первый")
+    assert refusal.value.reason == "quota_free_requests"
+
+    await subs.grant(user.id, "premium1", 30, "admin:1:x")  # a plan: the whole memory
+    await storage.save_history(user.id, first.id, long_memory)
+    await collect(chat, user, "с тарифом")
+    assert [turn for turn in llm.prompts[-1] if turn.role != "system"][:-1] == long_memory
 
 
 async def test_the_last_request_from_two_devices_at_once_passes_once(
