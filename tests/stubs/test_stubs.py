@@ -173,6 +173,28 @@ async def test_buttons_callbacks_and_replies(telegram: FakeTelegram, bot: Bot) -
         await bot.send_message(USER, "x", reply_parameters=ReplyParameters(message_id=9999))
 
 
+async def test_descriptions_per_language_with_their_limits(
+    telegram: FakeTelegram, bot: Bot
+) -> None:
+    await bot.set_my_description(description="Описание")
+    await bot.set_my_description(description="Description", language_code="en")
+    await bot.set_my_short_description(short_description="Коротко", language_code="en")
+    assert (await bot.get_my_description()).description == "Описание"
+    assert (await bot.get_my_description(language_code="en")).description == "Description"
+    assert (await bot.get_my_short_description(language_code="en")).short_description == "Коротко"
+    assert (await bot.get_my_short_description()).short_description == ""
+    await bot.set_my_description(description="x" * 512)
+    with pytest.raises(TelegramBadRequest, match="description is too long"):
+        await bot.set_my_description(description="x" * 513)
+    await bot.set_my_short_description(short_description="x" * 120)
+    with pytest.raises(TelegramBadRequest, match="short description is too long"):
+        await bot.set_my_short_description(short_description="x" * 121)
+    with pytest.raises(TelegramBadRequest, match="invalid language code"):
+        await bot.set_my_description(description="x", language_code="english")
+    await bot.set_my_description(description="", language_code="en")  # removed
+    assert "en" not in telegram.descriptions
+
+
 async def test_files_commands_and_errors(telegram: FakeTelegram, bot: Bot) -> None:
     doc = await bot.send_document(
         USER,
