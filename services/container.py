@@ -215,6 +215,8 @@ async def _build_services(settings: Settings, catalog: Catalog, shared: SharedSt
         usd_rub=settings.usd_rub_rate,
         **shared_chat_state(shared),
     )
+    if books.sync.shared:
+        chat.before_admission = books.sync.catch_up
     return Services(
         catalog=catalog,
         storage=storage,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from services.catalog import Catalog, Model
@@ -68,6 +69,9 @@ class ChatService:
     ) -> None:
         self.conversations = conversations
         self.gate = Gate(catalog, llm, access, quota, stats)
+        # Several processes: brings the others' money in before access is checked, so a
+        # plan revoked or refunded through another process closes its models at once.
+        self.before_admission: Callable[[], Awaitable[object]] | None = None
         self._quota = quota
         self._usd_rub = usd_rub
         self._alerts = alerts
@@ -114,6 +118,8 @@ class ChatService:
         the model and its new pictures kept; ChatRefusalError without any model call."""
         request = Request(request) if isinstance(request, str) else request
         owner = user.id if owner is None else owner
+        if self.before_admission is not None:
+            await self.before_admission()
         if topic is None:
             conversation = await self.conversations.current(owner, user.model_key)
         else:

@@ -9,18 +9,28 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from runtime.money_sync import sync_loop
 from services.catalog import Catalog
+from services.chat.chat import ChatService
+from services.chat.conversations import ConversationService
+from services.chat.refusals import ChatRefusalError, Refusal
+from services.limits.access import AccessService
+from services.limits.quota import QuotaService
+from services.models import UserRecord
 from services.money.payments import MoneyArrival
 from services.money.promo import PromoError
+from services.operator.alerts import AlertService
+from services.operator.stats import StatsService
 from services.storage.base import ConflictError, MoneyRule, Storage, Transaction
 from services.storage.memory import MemoryStorage
 from services.storage.postgres import PostgresStorage
 from tests.postgres import database_url, fresh_schema
 from tests.unit.conftest import RETENTION, Money, open_money_on
+from tests.unit.test_chat import ScriptedLLM
 from tests.unit.test_storage_contract import payment
 
 USER = 900
@@ -178,3 +188,41 @@ async def test_the_background_catch_up_shows_a_plan_paid_through_the_other_proce
         assert [p.plan.id for p in second.subscriptions.active_plans(USER)] == ["ai_group"]
     finally:
         loop.cancel()
+
+
+async def test_a_plan_revoked_through_one_process_closes_its_models_on_the_other_at_once(
+    two_processes: Processes, catalog: Catalog
+) -> None:
+    """Access is read from memory; on a shared store the chat takes in the others' money
+    before checking it, so a revoked or refunded plan grants nothing more."""
+    first, second = await two_processes()
+    await first.subscriptions.grant(USER, "premium1", 30, "payment:y")
+    chat, _, _, _ = await make_chat_on(second, catalog)
+    user = UserRecord(id=USER, model_key="gpt-4o-mini")  # a Premium 1 model
+    assert (await chat.admit(user, "вопрос")).model.key == "gpt-4o-mini"
+    await first.subscriptions.revoke(USER, "premium1")
+    with pytest.raises(ChatRefusalError) as refused:
+        await chat.admit(user, "ещё вопрос")  # no wait for the background catch-up
+    assert refused.value.reason is Refusal.LOCKED
+
+
+async def make_chat_on(
+    money: Money, catalog: Catalog
+) -> tuple[ChatService, ScriptedLLM, StatsService, AccessService]:
+    """A chat service on the process's own money services, wired as the container does."""
+    zone = ZoneInfo("Europe/Moscow")
+    stats = StatsService(money.storage, zone)
+    access = AccessService(catalog, money.subscriptions)
+    llm = ScriptedLLM(catalog)
+    chat = ChatService(
+        catalog,
+        llm,
+        money.storage,
+        access,
+        AlertService(),
+        stats,
+        ConversationService(money.storage, catalog),
+        QuotaService(catalog, access, stats, zone),
+    )
+    chat.before_admission = money.books.sync.catch_up
+    return chat, llm, stats, access
