@@ -209,14 +209,14 @@ async def document_message(
         try:
             data = await _download(answering.bot, document, MAX_DOCUMENT_BYTES)
         except DownloadTooBigError:
-            raise AttachmentError("too_big") from None
+            raise AttachmentError("file_too_big") from None
         if data is None:
-            raise AttachmentError("download_failed")
+            raise AttachmentError("file_download_failed")
         text = await asyncio.to_thread(document_text, document.file_name, document.mime_type, data)
     except AttachmentError as error:
         turn.passed()
         mb = MAX_DOCUMENT_BYTES // 2**20
-        await message.reply(answering.texts(f"file_{error.reason}", mb=mb))
+        await message.reply(answering.texts(error.text_key, mb=mb))
         return
     except ChatRefusalError as refusal:
         turn.passed()

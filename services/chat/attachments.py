@@ -12,6 +12,8 @@ import logging
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from services.errors import UserFacingError
+
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
@@ -60,13 +62,20 @@ class BoundedBuffer(io.BytesIO):
         return super().write(data)
 
 
-class AttachmentError(Exception):
-    """A file that cannot be read as text; `reason` picks the user's message:
-    "too_big", "unsupported", "empty" (no text inside, e.g. a scan), "unreadable"."""
+class AttachmentError(UserFacingError):
+    """A file that cannot be read as text; its text key says why: too big, of a kind
+    this bot does not read, empty (no text inside, e.g. a scan), unreadable (damaged or
+    encrypted), or not downloaded from Telegram."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    TEXT_KEYS = frozenset(
+        {
+            "file_too_big",
+            "file_unsupported",
+            "file_empty",
+            "file_unreadable",
+            "file_download_failed",
+        }
+    )
 
 
 def kind_of(file_name: str | None, mime_type: str | None) -> str | None:
@@ -87,9 +96,9 @@ def check_document(file_name: str | None, mime_type: str | None, size: int | Non
     """Before downloading: the file's kind, or AttachmentError."""
     kind = kind_of(file_name, mime_type)
     if kind is None:
-        raise AttachmentError("unsupported")
+        raise AttachmentError("file_unsupported")
     if size is not None and size > MAX_DOCUMENT_BYTES:
-        raise AttachmentError("too_big")
+        raise AttachmentError("file_too_big")
     return kind
 
 
@@ -99,7 +108,7 @@ def document_text(file_name: str | None, mime_type: str | None, data: bytes) -> 
     text = pdf_text(data) if kind == "pdf" else decode_text(data)
     text = text.replace("\r\n", "\n").strip()
     if not text:
-        raise AttachmentError("empty")
+        raise AttachmentError("file_empty")
     return text
 
 
@@ -107,7 +116,7 @@ def decode_text(data: bytes) -> str:
     """UTF-8 (with or without BOM), else the encoding charset-normalizer finds
     (Windows-1251 and KOI8-R files are common here); binary data is refused."""
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise AttachmentError("unsupported")  # a binary file with a text-like name
+        raise AttachmentError("file_unsupported")  # a binary file with a text-like name
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -116,7 +125,7 @@ def decode_text(data: bytes) -> str:
 
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
-        raise AttachmentError("unsupported")
+        raise AttachmentError("file_unsupported")
     return str(best)
 
 
@@ -128,14 +137,14 @@ def pdf_text(data: bytes) -> str:
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise AttachmentError("unreadable")
+            raise AttachmentError("file_unreadable")
         pages = reader.pages[:MAX_PDF_PAGES]
         return "\n\n".join(page.extract_text() or "" for page in pages)
     except AttachmentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
         logger.info("Unreadable PDF: %s", error)
-        raise AttachmentError("unreadable") from error
+        raise AttachmentError("file_unreadable") from error
 
 
 def with_file(caption: str, file_name: str | None, text: str) -> str:

@@ -78,10 +78,10 @@ def test_which_files_are_read(name: str | None, mime: str | None, kind: str | No
 def test_refusals_before_downloading() -> None:
     with pytest.raises(AttachmentError) as error:
         check_document("setup.exe", "application/x-msdownload", 100)
-    assert error.value.reason == "unsupported"
+    assert error.value.text_key == "file_unsupported"
     with pytest.raises(AttachmentError) as error:
         check_document("big.txt", "text/plain", MAX_DOCUMENT_BYTES + 1)
-    assert error.value.reason == "too_big"
+    assert error.value.text_key == "file_too_big"
     assert check_document("ok.txt", "text/plain", MAX_DOCUMENT_BYTES) == "text"
 
 
@@ -96,7 +96,7 @@ def test_encodings_russian_files_come_in() -> None:
 def test_binary_data_with_a_text_name_is_refused() -> None:
     with pytest.raises(AttachmentError) as error:
         document_text("data.txt", "text/plain", b"\x00\x01\x02\x03ELF\x00\x00" * 100)
-    assert error.value.reason == "unsupported"
+    assert error.value.text_key == "file_unsupported"
 
 
 def test_pdf_text_layer_is_read() -> None:
@@ -116,13 +116,13 @@ def test_pdf_text_layer_is_read() -> None:
 def test_pdfs_that_give_no_text(data: bytes, reason: str) -> None:
     with pytest.raises(AttachmentError) as error:
         document_text("doc.pdf", "application/pdf", data)
-    assert error.value.reason == reason
+    assert error.value.text_key == f"file_{reason}"
 
 
 def test_whitespace_only_file_is_empty_and_line_ends_are_normalised() -> None:
     with pytest.raises(AttachmentError) as error:
         document_text("blank.txt", "text/plain", b"  \r\n\r\n ")
-    assert error.value.reason == "empty"
+    assert error.value.text_key == "file_empty"
     assert document_text("a.csv", "text/csv", b"a,b\r\n1,2\r\n") == "a,b\n1,2"
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from services.chat.attachments import AttachmentError
 from services.errors import UserFacingError
 from services.money.promo import PromoError
 from services.money.yoomoney import CheckTooSoonError, YooMoneyError
@@ -582,7 +583,7 @@ def _user_facing_errors() -> list[type[UserFacingError]]:
 
 def test_every_refusal_a_service_raises_names_a_text_in_both_languages() -> None:
     classes = _user_facing_errors()
-    assert {PromoError, CheckTooSoonError, YooMoneyError} <= set(classes)  # the walk works
+    assert {PromoError, CheckTooSoonError, YooMoneyError, AttachmentError} <= set(classes)
     missing = [
         f"{cls.__name__} {key!r} ({language})"
         for cls in classes
