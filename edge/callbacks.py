@@ -81,6 +81,7 @@ class ChatsAct(StrEnum):
     DELETE = "delete"  # asks first
     DELETE_OK = "delete_ok"
     FORGET_OK = "forget_ok"  # /forget confirmed
+    RENAME_CANCEL = "rename_no"  # leave the "type a title" step
 
 
 class ChatsMenu(CallbackData, prefix="cv"):
@@ -131,12 +132,24 @@ class ShowPlans(CallbackData, prefix="plans"):
     pass
 
 
+class PlansMenu(CallbackData, prefix="plm"):
+    """The plans in place of the pressed menu (ShowPlans, under a refusal, sends them)."""
+
+
+class ShowModels(CallbackData, prefix="models"):
+    """/model's menu, in place of the pressed message (Back from a locked model too)."""
+
+
 class BuyPlan(CallbackData, prefix="buy"):
     plan_id: str
 
 
 class EnterPromo(CallbackData, prefix="promo"):
     pass
+
+
+class CancelPromo(CallbackData, prefix="promo_no"):
+    """Leave the "type the code" step."""
 
 
 class PayWith(CallbackData, prefix="pay"):

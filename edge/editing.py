@@ -6,7 +6,9 @@ import contextlib
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def is_not_modified(error: TelegramBadRequest) -> bool:
@@ -15,12 +17,22 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
 
 
 async def edit_text(
-    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    preview: bool = True,
 ) -> None:
     """Edit a message's text; "not modified" is success, other errors are raised."""
     try:
         await bot.edit_message_text(
-            text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+            text=text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=markup,
+            link_preview_options=None if preview else NO_PREVIEW,
         )
     except TelegramBadRequest as error:
         if not is_not_modified(error):
@@ -28,17 +40,27 @@ async def edit_text(
 
 
 async def show(
-    query: CallbackQuery, bot: Bot, text: str, markup: InlineKeyboardMarkup | None = None
+    query: CallbackQuery,
+    bot: Bot,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    preview: bool = True,
 ) -> None:
     """Show `text` in place of the pressed message, or as a new one if it cannot be edited."""
     message = query.message
     if isinstance(message, Message) and message.text:
         try:
-            await edit_text(bot, message.chat.id, message.message_id, text, markup)
+            await edit_text(bot, message.chat.id, message.message_id, text, markup, preview=preview)
             return
         except TelegramBadRequest:
             pass  # too old, deleted, or not text: send anew
-    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+    await bot.send_message(
+        query.from_user.id,
+        text,
+        reply_markup=markup,
+        link_preview_options=None if preview else NO_PREVIEW,
+    )
 
 
 async def remove_buttons(query: CallbackQuery) -> None:

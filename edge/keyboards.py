@@ -9,6 +9,9 @@ from edge.callbacks import (
     AnswerAct,
     AnswerControl,
     BuyPlan,
+    CancelPromo,
+    ChatsAct,
+    ChatsMenu,
     CheckPayment,
     EnterPromo,
     Example,
@@ -18,12 +21,14 @@ from edge.callbacks import (
     OpenScreen,
     PayMethod,
     PayWith,
+    PlansMenu,
     Renewal,
     RenewalAct,
     SbpAct,
     SbpPaid,
     SbpStep,
     Screen,
+    ShowModels,
     ShowPlans,
     Support,
     SupportAct,
@@ -79,11 +84,13 @@ def plans_button(texts: Texts) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def plans_keyboard(plans: list[Plan], texts: Texts) -> InlineKeyboardMarkup:
+def plans_keyboard(plans: list[Plan], texts: Texts, active: set[str]) -> InlineKeyboardMarkup:
+    """/plans: Buy under each plan, Extend under an active one; a promo code."""
     builder = InlineKeyboardBuilder()
     for plan in plans:
+        key = "btn_extend" if plan.id in active else "btn_buy"
         builder.button(
-            text=texts("btn_buy", plan=plan.name, price=plan.price_rub),
+            text=texts(key, plan=plan.name, price=plan.price_rub),
             callback_data=BuyPlan(plan_id=plan.id),
         )
     builder.button(text=texts("btn_promo"), callback_data=EnterPromo())
@@ -91,16 +98,38 @@ def plans_keyboard(plans: list[Plan], texts: Texts) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def payment_methods_keyboard(
-    plan: Plan, texts: Texts, *, yoomoney: bool, sbp: bool
-) -> InlineKeyboardMarkup:
+def locked_model_keyboard(plans: list[Plan], texts: Texts) -> InlineKeyboardMarkup:
+    """Under a locked model: the plans that open it, with prices; Back to the models."""
     builder = InlineKeyboardBuilder()
-    if yoomoney:
+    for plan in plans:
+        builder.button(
+            text=texts("btn_plan_price", plan=plan.name, price=plan.price_rub),
+            callback_data=BuyPlan(plan_id=plan.id),
+        )
+    builder.button(text=texts("btn_back"), callback_data=ShowModels())
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def payment_methods_keyboard(
+    plan: Plan,
+    texts: Texts,
+    *,
+    yoomoney: bool,
+    sbp: bool,
+    shown: PayMethod | None = None,
+    above: InlineKeyboardMarkup | None = None,
+) -> InlineKeyboardMarkup:
+    """The methods for a plan; on an invoice screen (`shown`, its own buttons `above`)
+    the other methods. Back to the plans, and Support unless `above` has it."""
+    builder = InlineKeyboardBuilder(markup=list(above.inline_keyboard) if above else None)
+    rows = [len(row) for row in above.inline_keyboard] if above else []
+    if yoomoney and shown != PayMethod.YOOMONEY:
         builder.button(
             text=texts("btn_pay_yoomoney"),
             callback_data=PayWith(plan_id=plan.id, method=PayMethod.YOOMONEY),
         )
-    if sbp:
+    if sbp and shown != PayMethod.SBP:
         builder.button(
             text=texts("btn_pay_sbp"), callback_data=PayWith(plan_id=plan.id, method=PayMethod.SBP)
         )
@@ -113,9 +142,13 @@ def payment_methods_keyboard(
             text=texts("btn_pay_stars_monthly", stars=plan.stars),
             callback_data=PayWith(plan_id=plan.id, method=PayMethod.STARS_MONTHLY),
         )
-    builder.button(text=texts("btn_plans"), callback_data=ShowPlans())
-    builder.button(text=texts("btn_support"), callback_data=Support())
-    builder.adjust(1)
+    builder.button(text=texts("btn_back"), callback_data=PlansMenu())
+    has_support = above is not None and any(
+        button.callback_data == Support().pack() for row in above.inline_keyboard for button in row
+    )
+    if not has_support:
+        builder.button(text=texts("btn_support"), callback_data=Support())
+    builder.adjust(*rows, 1)  # the invoice's own rows as they were, then one a row
     return builder.as_markup()
 
 
@@ -221,6 +254,23 @@ def support_more_keyboard(texts: Texts) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=texts("btn_support_more"), callback_data=Support())
     return builder.as_markup()
+
+
+def promo_cancel_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_cancel"), callback_data=CancelPromo())
+    return builder.as_markup()
+
+
+def rename_cancel_keyboard(texts: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_cancel"), callback_data=ChatsMenu(action=ChatsAct.RENAME_CANCEL))
+    return builder.as_markup()
+
+
+def private_chat_keyboard(url: str, texts: Texts) -> InlineKeyboardMarkup:
+    """In a group: a button that opens the private chat with the bot at a screen."""
+    return link_keyboard(texts("btn_open_private"), url)
 
 
 def support_cancel_keyboard(texts: Texts) -> InlineKeyboardMarkup:

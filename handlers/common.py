@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from config import Settings
 from edge.allowance import allowance_text, cheapest, free_allowance
 from edge.callbacks import OpenScreen, Screen
+from edge.deep_links import PROFILE, SCREENS
 from edge.keyboards import profile_keyboard, start_keyboard
 from edge.middlewares import Turn
 from edge.views import renewal_lines, running_renewals
@@ -53,7 +54,7 @@ def start_text(
     )
 
 
-@router.message(CommandStart())
+@router.message(CommandStart(magic=~F.args.in_(SCREENS)))
 async def start(
     message: Message,
     user: UserRecord,
@@ -85,6 +86,7 @@ async def help_command(
     await message.answer(texts("help", allowance=allowance, free_limit=_free_limit(catalog)))
 
 
+@router.message(CommandStart(deep_link=True, magic=F.args == PROFILE))  # from a group
 @router.message(Command("profile"))
 async def profile(
     message: Message,

@@ -4,8 +4,10 @@ memory (the mode is chosen in `modes`)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -14,6 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from config import Settings
 from edge.callbacks import ChatsAct, ChatsMenu
 from edge.editing import remove_buttons, show
+from edge.keyboards import rename_cancel_keyboard
 from edge.middlewares import Turn
 from edge.states import ChatRename
 from services.catalog import Catalog
@@ -28,6 +31,9 @@ router.message.filter(F.chat.type == "private")
 
 LISTED = 10  # conversations shown in /chats, newest first
 DROPPED_NAMED = 3  # conversations the /new answer names when several were deleted
+# How long "type the new title" waits: any text may be a title, so the step has a Cancel
+# button and ends by itself; what is typed later is a question for the model.
+RENAME_WAIT = 300.0
 
 
 # Keyboards and texts ----------------------------------------------------------------------
@@ -172,17 +178,30 @@ async def rename_ask(
     """ "Rename": ask for the new title."""
     await query.answer()
     await state.set_state(ChatRename.title)
-    await state.update_data(conversation_id=callback_data.conversation_id)
-    await bot.send_message(query.from_user.id, texts("chats_rename_ask"))
+    await state.update_data(conversation_id=callback_data.conversation_id, asked=time.time())
+    await bot.send_message(
+        query.from_user.id, texts("chats_rename_ask"), reply_markup=rename_cancel_keyboard(texts)
+    )
+
+
+@router.callback_query(ChatsMenu.filter(F.action == ChatsAct.RENAME_CANCEL))
+async def rename_cancel(query: CallbackQuery, bot: Bot, texts: Texts, state: FSMContext) -> None:
+    """Cancel under "type the new title"."""
+    if await state.get_state() == ChatRename.title.state:
+        await state.clear()
+    await query.answer()
+    await show(query, bot, texts("chats_rename_cancelled"))
 
 
 @router.message(ChatRename.title, F.text, ~F.text.startswith("/"))
 async def rename_chat(
     message: Message, user: UserRecord, texts: Texts, chat: ChatService, state: FSMContext
 ) -> None:
-    """The new title typed."""
+    """The new title typed; after RENAME_WAIT the text goes on to the model instead."""
     data = await state.get_data()
     await state.clear()
+    if time.time() - float(data.get("asked", 0.0)) > RENAME_WAIT:
+        raise SkipHandler
     try:
         renamed = await chat.conversations.rename(
             user.id, data["conversation_id"], message.text or ""

@@ -10,16 +10,20 @@ streamed, which keeps within Telegram's 20 messages a minute per group.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message, User
+from aiogram.types import CallbackQuery, Message, ReplyParameters, User
 
 from config import Settings
 from edge.answering import Answerer, Answering, guarded, refusal_text, send_refusal, show_result
+from edge.callbacks import BuyPlan, EnterPromo, PlansMenu, ShowPlans
+from edge.deep_links import PLANS, PROFILE, private_link
 from edge.group_lines import Lines, Place
+from edge.keyboards import private_chat_keyboard
 from edge.streaming import StreamingReply
 from services.catalog import Catalog
 from services.chat.chat import ChatService
-from services.chat.refusals import ChatRefusalError
+from services.chat.refusals import ChatRefusalError, Refusal
 from services.models import UserRecord
 from texts import Texts
 
@@ -27,6 +31,17 @@ router = Router(name=__name__)
 router.message.filter(F.chat.type.in_({"group", "supergroup"}))
 
 NO_STREAMING = 1e9  # an edit interval no answer reaches: send once, at the end
+# Refusals that show a user's own numbers (what is left, until when): said privately, and
+# only that the limit ran out in the group.
+PERSONAL: frozenset[Refusal] = frozenset(
+    {
+        Refusal.QUOTA_FREE_REQUESTS,
+        Refusal.QUOTA_FREE_CHARS,
+        Refusal.QUOTA_FAIR_USE_REQUESTS,
+        Refusal.QUOTA_PLAN_TOKENS,
+        Refusal.VOICE_FREE_DAY,
+    }
+)
 
 
 def question_for_bot(message: Message, me: User) -> str | None:
@@ -66,7 +81,7 @@ async def ask_command(
     """/ask QUESTION in a group."""
     question = (command.args or "").strip()
     if not question:
-        await message.reply(texts("group_ask_usage"))
+        await message.reply(await _usage(bot, texts))
         return
     await _answer_in_group(
         message, question, bot, user, texts, chat, catalog, settings, group_lines, answerer
@@ -75,11 +90,38 @@ async def ask_command(
 
 @router.message(Command("new"))
 async def new_group_conversation(message: Message, texts: Texts, chat: ChatService) -> None:
-    """/new in a group: this topic's conversation starts over."""
-    _, key = _topic(message)
+    """/new in a group: this topic's conversation (or the group's) starts over."""
+    thread, key = _topic(message)
     if (await chat.conversations.all(message.chat.id)).get(key) is not None:
         await chat.conversations.delete(message.chat.id, key)
-    await message.reply(texts("group_new_done"))
+    await message.reply(texts("group_new_done" if thread else "group_new_done_group"))
+
+
+@router.message(Command("plans", "subscribe", "profile", "promo"))
+async def private_screens(message: Message, command: CommandObject, bot: Bot, texts: Texts) -> None:
+    """/plans, /profile (also /plans@bot) in a group: they are personal, so a link opens
+    the private chat at that screen."""
+    screen = PROFILE if command.command == "profile" else PLANS
+    url = private_link((await bot.me()).username, screen)
+    markup = private_chat_keyboard(url, texts) if url else None
+    await message.reply(texts("group_private_only"), reply_markup=markup)
+
+
+IN_GROUP = F.message.chat.type.in_({"group", "supergroup"})
+
+
+@router.callback_query(ShowPlans.filter(), IN_GROUP)
+@router.callback_query(PlansMenu.filter(), IN_GROUP)
+@router.callback_query(BuyPlan.filter(), IN_GROUP)
+@router.callback_query(EnterPromo.filter(), IN_GROUP)
+async def plan_button_in_group(query: CallbackQuery, bot: Bot) -> None:
+    """A plan button under a message in a group: Telegram opens the private chat at the
+    plans (a message to someone who never opened the bot could not be sent)."""
+    await query.answer(url=private_link((await bot.me()).username, PLANS))
+
+
+async def _usage(bot: Bot, texts: Texts) -> str:
+    return texts("group_ask_usage", bot=(await bot.me()).username or "")
 
 
 @router.message(F.text)
@@ -102,7 +144,7 @@ async def group_text(
     if question is None:
         return
     if not question:
-        await message.reply(texts("group_ask_usage"))
+        await message.reply(await _usage(bot, texts))
         return
     await _answer_in_group(
         message, question, bot, user, texts, chat, catalog, settings, group_lines, answerer
@@ -168,6 +210,9 @@ async def _answer_in_line(
             result = await chat.answer(user, question, reply, owner=message.chat.id, topic=key)
         except ChatRefusalError as refusal:
             text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
+            if refusal.reason in PERSONAL:
+                await _refuse_privately(bot, message, user, refusal, text, texts, thread_id)
+                return
             await send_refusal(
                 bot,
                 message.chat.id,
@@ -183,3 +228,29 @@ async def _answer_in_line(
         await show_result(reply, result, texts)
     finally:
         await place.leave()
+
+
+async def _refuse_privately(
+    bot: Bot,
+    message: Message,
+    user: UserRecord,
+    refusal: ChatRefusalError,
+    text: str,
+    texts: Texts,
+    thread_id: int | None,
+) -> None:
+    """A quota refusal: its numbers to the user privately, the group told only that their
+    limit ran out (and, where the private chat is not open, where to see it)."""
+    try:
+        await send_refusal(bot, user.id, refusal, text, texts)
+        key = "group_quota_private"
+    except TelegramAPIError:  # never opened the bot, or blocked it
+        key = "group_quota_generic"
+    url = private_link((await bot.me()).username, PROFILE)
+    await bot.send_message(
+        message.chat.id,
+        texts(key, name=user.first_name or ""),
+        reply_markup=private_chat_keyboard(url, texts) if url else None,
+        message_thread_id=thread_id,
+        reply_parameters=ReplyParameters(message_id=message.message_id),
+    )

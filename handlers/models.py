@@ -6,16 +6,17 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from edge.callbacks import ModelChoice, OpenScreen, Screen
-from edge.editing import edit_text
-from edge.keyboards import models_keyboard, plans_button
+from edge.callbacks import ModelChoice, OpenScreen, Screen, ShowModels
+from edge.editing import edit_text, show
+from edge.keyboards import locked_model_keyboard, models_keyboard
+from edge.shop import locked_text, models_lines
 from services.catalog import Catalog, Model
 from services.chat.chat import ChatService
 from services.chat.llm import LLMGateway
 from services.limits.access import AccessService
 from services.models import UserRecord
 from services.users import UsersService
-from texts import Texts
+from texts import Raw, Texts
 
 router = Router(name=__name__)
 
@@ -38,7 +39,7 @@ def _menu_text(texts: Texts, catalog: Catalog, llm: LLMGateway, current: str) ->
         for model in catalog.models
         if llm.unavailable_reason(model) == "not_served"
     ]
-    menu = texts("model_menu", model=current)
+    menu = texts("model_menu", model=current, models=Raw(models_lines(catalog, texts)))
     return "\n\n".join([menu, "\n".join(lines)]) if lines else menu
 
 
@@ -84,6 +85,28 @@ async def model_menu_button(
         await model_menu(query.message, user, texts, chat, catalog, access, llm)
 
 
+@router.callback_query(ShowModels.filter())
+async def models_button(
+    query: CallbackQuery,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    chat: ChatService,
+    catalog: Catalog,
+    access: AccessService,
+    llm: LLMGateway,
+) -> None:
+    """Back from a locked model: the menu in place."""
+    await query.answer()
+    current = chat.current_model(user)
+    await show(
+        query,
+        bot,
+        _menu_text(texts, catalog, llm, current.name),
+        _keyboard(user, catalog, access, llm, current.key),
+    )
+
+
 @router.callback_query(ModelChoice.filter())
 async def choose_model(
     query: CallbackQuery,
@@ -108,13 +131,14 @@ async def choose_model(
             await query.message.answer(_unavailable_text(texts, llm, model))
         return
     if not access.can_use(user.id, model):
-        await query.answer()
-        plans = ", ".join(plan.name for plan in catalog.plans_with_model(model.key))
-        if query.message:
-            await query.message.answer(
-                texts("model_locked", model=model.name, plans=plans),
-                reply_markup=plans_button(texts),
-            )
+        await query.answer()  # the plans that open it, with prices, in place of the menu
+        plans = catalog.plans_with_model(model.key)
+        await show(
+            query,
+            bot,
+            locked_text(model, texts, catalog),
+            locked_model_keyboard(plans, texts),
+        )
         return
     await users.set_model(user, model.key)
     await chat.conversations.set_current_model(user.id, model.key)

@@ -8,21 +8,22 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
+    InlineKeyboardMarkup,
     LabeledPrice,
-    LinkPreviewOptions,
     Message,
     PreCheckoutQuery,
 )
 
 from config import Settings
 from edge.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith
+from edge.editing import show
 from edge.keyboards import (
     payment_methods_keyboard,
     sbp_keyboard,
     yoomoney_keyboard,
 )
+from edge.shop import extends_line, plan_heading
 from edge.states import SbpReceipt
-from edge.views import terms_line
 from services.catalog import Catalog, Plan
 from services.models import Payment, UserRecord
 from services.money.payments import (
@@ -31,41 +32,60 @@ from services.money.payments import (
     PaymentService,
     payment_ref,
 )
+from services.money.subscriptions import SubscriptionService
 from services.money.yoomoney import YooMoneyChecker, quickpay_url
 from texts import Texts
 
 router = Router(name=__name__)
 
 
+def _methods(
+    plan: Plan,
+    texts: Texts,
+    yoomoney: YooMoneyChecker,
+    settings: Settings,
+    shown: PayMethod | None = None,
+    above: InlineKeyboardMarkup | None = None,
+) -> InlineKeyboardMarkup:
+    return payment_methods_keyboard(
+        plan,
+        texts,
+        yoomoney=yoomoney.enabled,
+        sbp=bool(settings.sbp_details),
+        shown=shown,
+        above=above,
+    )
+
+
 @router.callback_query(BuyPlan.filter())
 async def choose_method(
     query: CallbackQuery,
     callback_data: BuyPlan,
+    bot: Bot,
+    user: UserRecord,
     texts: Texts,
     catalog: Catalog,
+    payments: PaymentService,
+    subscriptions: SubscriptionService,
     yoomoney: YooMoneyChecker,
     settings: Settings,
 ) -> None:
-    """A plan's buy button: offer the payment methods (and say what paying accepts)."""
-    await query.answer()
+    """A plan's buy button, in place of the pressed screen: with YooMoney, its invoice at
+    once (the other methods below it); without, the methods."""
     plan = catalog.plans_by_id.get(callback_data.plan_id)
     if plan is None or plan.retired or query.message is None:
+        await query.answer()
         return
-    text = texts(
-        "pay_choose_method",
-        plan=plan.name,
-        price=plan.price_rub,
-        days=plan.days,
-        models=catalog.model_names(plan),
-    )
-    terms = terms_line(texts, settings.offer_url, settings.privacy_url)
-    await query.message.answer(
-        f"{text}\n\n{terms}" if terms else text,
-        reply_markup=payment_methods_keyboard(
-            plan, texts, yoomoney=yoomoney.enabled, sbp=bool(settings.sbp_details)
-        ),
-        link_preview_options=LinkPreviewOptions(is_disabled=True),
-    )
+    if yoomoney.enabled:
+        data = PayWith(plan_id=plan.id, method=PayMethod.YOOMONEY)
+        await pay_with_yoomoney(
+            query, data, bot, user, texts, catalog, payments, subscriptions, yoomoney, settings
+        )
+        return
+    await query.answer()
+    heading = plan_heading(plan, user.id, texts, catalog, subscriptions, settings)
+    text = f"{heading}\n\n{texts('pay_choose_method_ask')}"
+    await show(query, bot, text, _methods(plan, texts, yoomoney, settings), preview=False)
 
 
 async def _invoice(
@@ -96,10 +116,11 @@ async def pay_with_yoomoney(
     texts: Texts,
     catalog: Catalog,
     payments: PaymentService,
+    subscriptions: SubscriptionService,
     yoomoney: YooMoneyChecker,
     settings: Settings,
 ) -> None:
-    """ "YooMoney": a Quickpay link and a "check payment" button."""
+    """ "YooMoney": a Quickpay link and a "check payment" button, the other methods below."""
     opened = await _invoice(query, callback_data, user, texts, catalog, payments, yoomoney.enabled)
     if opened is None:
         return
@@ -112,17 +133,17 @@ async def pay_with_yoomoney(
         targets=f"{plan.name} ({payment.id})",
         success_url=f"https://t.me/{me.username}" if me.username else None,
     )
-    await bot.send_message(
-        user.id,
-        texts(
-            "pay_yoomoney",
-            payment_id=payment.id,
-            plan=plan.name,
-            price=plan.price_rub,
-            hours=f"{settings.payment_ttl_hours:g}",
-        ),
-        reply_markup=yoomoney_keyboard(url, payment.id, plan.price_rub, texts),
+    invoice = texts(
+        "pay_yoomoney",
+        payment_id=payment.id,
+        plan=plan.name,
+        price=plan.price_rub,
+        hours=f"{settings.payment_ttl_hours:g}",
     )
+    heading = plan_heading(plan, user.id, texts, catalog, subscriptions, settings)
+    own = yoomoney_keyboard(url, payment.id, plan.price_rub, texts)
+    markup = _methods(plan, texts, yoomoney, settings, PayMethod.YOOMONEY, own)
+    await show(query, bot, f"{heading}\n\n{invoice}", markup, preview=False)
 
 
 @router.callback_query(PayWith.filter(F.method == PayMethod.SBP))
@@ -134,6 +155,8 @@ async def pay_with_sbp(
     texts: Texts,
     catalog: Catalog,
     payments: PaymentService,
+    subscriptions: SubscriptionService,
+    yoomoney: YooMoneyChecker,
     settings: Settings,
     state: FSMContext,
 ) -> None:
@@ -147,18 +170,18 @@ async def pay_with_sbp(
     if payment.receipts < RECEIPTS_PER_INVOICE:  # a photo or file sent now: asked about
         await state.set_state(SbpReceipt.offered)
         await state.update_data(payment_id=payment.id)
-    await bot.send_message(
-        user.id,
-        texts(
-            "pay_sbp",
-            number=payment_ref(payment),
-            plan=plan.name,
-            price=plan.price_rub,
-            details=settings.sbp_details,
-            hours=f"{settings.sbp_confirm_hours:g}",
-        ),
-        reply_markup=sbp_keyboard(payment.id, texts),
+    text = texts(
+        "pay_sbp",
+        number=payment_ref(payment),
+        plan=plan.name,
+        price=plan.price_rub,
+        details=settings.sbp_details,
+        hours=f"{settings.sbp_confirm_hours:g}",
     )
+    extends = extends_line(user.id, plan, texts, subscriptions, settings.zone)
+    text = f"{text}\n\n{extends}" if extends else text
+    own = sbp_keyboard(payment.id, texts)
+    await show(query, bot, text, _methods(plan, texts, yoomoney, settings, PayMethod.SBP, own))
 
 
 @router.callback_query(PayWith.filter(F.method == PayMethod.STARS))

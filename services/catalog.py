@@ -62,6 +62,12 @@ class Model(BaseModel):
     name: str = Field(min_length=1, max_length=40)
     provider: str
     model_id: str = Field(min_length=1)
+    # What the model is good for, a few words each language (/model shows them).
+    good_for: str | None = Field(default=None, max_length=80)
+    good_for_en: str | None = Field(default=None, max_length=80)
+    # The model that really answers where `name` is a retired one still sold (`model_id`
+    # names its successor): /model says so, so nobody pays for one name and gets another.
+    answered_by: str | None = Field(default=None, min_length=1, max_length=40)
     free: bool = False
     free_input_limit: int | None = Field(default=None, gt=0)
     # Free tier per day (users without a plan): requests, and input characters with the
@@ -86,6 +92,10 @@ class Model(BaseModel):
     reasoning: bool = False
     vision: bool = False  # takes pictures (OpenAI-style image_url parts)
     temperature: float | None = Field(default=None, ge=0, le=2)
+
+    def purpose(self, language: str) -> str | None:
+        """What the model is good for, in the user's language."""
+        return (self.good_for_en or self.good_for) if language == "en" else self.good_for
 
     @property
     def prices(self) -> Mapping[Unit, float]:

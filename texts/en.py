@@ -103,10 +103,28 @@ TEXTS: dict[str, str] = {
     "and_join": " and ",
     # Models
     "model_menu": (
-        "Choose a model. Current: <b>{model}</b>\n"
+        "Choose a model. Current: <b>{model}</b>\n\n{models}\n\n"
         "🔒 needs a subscription, ⛔ temporarily unavailable."
     ),
     "model_chosen": "Done! <b>{model}</b> answers now.",
+    "model_line_name": "• <b>{model}</b>",
+    "model_line_about": " — {about}",
+    "model_line_free": " · free",
+    "model_line_price": " · from {price} RUB ({plan})",
+    "model_line_answered_by": " · answered by {model}",
+    "model_locked_menu": "🔒 This model comes with a subscription: {plans}.\n\n{line}\n\nChoose a plan:",
+    "model_locked_answered_by": (
+        "The name {model} is kept from a model its provider replaced: <b>{real}</b> answers "
+        "your questions."
+    ),
+    "btn_plan_price": "{plan} — {price} RUB",
+    "btn_extend": "Extend {plan} — {price} RUB",
+    "plan_line_active": "<b>{plan}</b> — {price} RUB · ✅ active until {end}\nModels: {models}",
+    "pay_extends": "✅ {plan} is active until {end}. Paying extends it to <b>{new_end}</b>.",
+    "pay_choose_method_ask": "Choose how to pay:",
+    "promo_try_again": "{error}\nSend the code again or press Cancel.",
+    "promo_cancelled": "All right, no promo code.",
+    "chats_rename_cancelled": "All right, the title stays.",
     "model_locked": "🔒 <b>{model}</b> comes with a subscription: {plans}.\nSubscribe: /plans",
     "model_unavailable": "⛔ <b>{model}</b> is unavailable right now. Choose another: /model",
     "model_unknown": "This model is no longer offered. Choose one from the list: /model",
@@ -192,7 +210,7 @@ TEXTS: dict[str, str] = {
     "chats_untitled": "New chat",
     "chats_switched": "Continuing: {title}",
     "chats_gone": "This chat no longer exists.",
-    "chats_rename_ask": "What should the current chat be called? Send the title in one message. Cancel: /cancel",
+    "chats_rename_ask": "What should the current chat be called? Send the title in one message within 5 minutes, or press Cancel.",
     "chats_renamed": "✏️ Chat renamed: {title}",
     "chats_delete_ask": "Delete the current chat and its history? This cannot be undone.",
     "chats_deleted": "🗑 Chat deleted.",
@@ -214,8 +232,13 @@ TEXTS: dict[str, str] = {
     "btn_mode_use": "✅ Use it",
     "mode_custom_expired": "The instruction was not found: set it again with /mode",
     "mode_custom_set": "✅ Done: this chat follows your instruction.",
-    "group_ask_usage": "Ask me like this: @bot_name question, as a reply to my message, or /ask question.",
+    "group_ask_usage": "Ask me like this: @{bot} question, as a reply to my message, or /ask question.",
     "group_new_done": "🆕 Starting this topic's conversation over.",
+    "group_new_done_group": "🆕 Starting this group's conversation over.",
+    "group_private_only": "Plans, payment and your profile are in a private chat with me, so the group does not see your data.",
+    "btn_open_private": "Open the private chat",
+    "group_quota_private": "🔋 {name}, your limit for today has run out — the details are in your private chat with me.",
+    "group_quota_generic": "🔋 {name}, your limit for today has run out. Details and plans are in a private chat with me.",
     "group_busy": "⏳ 20 questions are already waiting here: please ask a bit later.",
     "btn_free_other": "➡️ Go on with {model} ({left} left)",
     "btn_plans_from": "💎 Plans from {price} RUB",
@@ -260,11 +283,10 @@ TEXTS: dict[str, str] = {
     "btn_buy": "Buy {plan} — {price} RUB",
     "plans": "<b>Plans</b> (access for {days:plural:day|days})\n\n{plans}\n\nHave a promo code? /promo CODE",
     "plan_line": "<b>{plan}</b> — {price} RUB\nModels: {models}",
-    "plan_active_mark": " ✅ until {end}",
     "profile_plans": "<b>Subscriptions</b>\n{plans}",
     "profile_plan_line": "• <b>{plan}</b> — until {end}\n  Models: {models}",
     # Promo codes
-    "promo_ask": "Send the promo code as one message. Changed your mind? /cancel",
+    "promo_ask": "Send the promo code as one message.",
     "promo_ok": (
         "🎉 Promo code activated: <b>{plan}</b> for {days:plural:day|days}, until {end}.\n"
         "Models opened: {models}. Choose one: /model"
@@ -313,7 +335,7 @@ TEXTS: dict[str, str] = {
     "no_date": "no end date",
     "disabled_mark": " (disabled)",
     # Payments
-    "pay_choose_method": "<b>{plan}</b> — {price} RUB for {days:plural:day|days}\nModels: {models}\n\nChoose how to pay:",
+    "pay_choose_method": "<b>{plan}</b> — {price} RUB for {days:plural:day|days}\nModels: {models}",
     "btn_pay_yoomoney": "💳 YooMoney (card)",
     "btn_pay_sbp": "🏦 SBP via a manager",
     "btn_pay_stars": "⭐ Telegram Stars ({stars})",

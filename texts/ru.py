@@ -103,9 +103,28 @@ TEXTS: dict[str, str] = {
     "and_join": " и ",
     # Models
     "model_menu": (
-        "Выберите модель. Сейчас: <b>{model}</b>\n🔒 — нужна подписка, ⛔ — временно недоступна."
+        "Выберите модель. Сейчас: <b>{model}</b>\n\n{models}\n\n"
+        "🔒 — нужна подписка, ⛔ — временно недоступна."
     ),
     "model_chosen": "Готово! Теперь отвечает <b>{model}</b>.",
+    "model_line_name": "• <b>{model}</b>",
+    "model_line_about": " — {about}",
+    "model_line_free": " · бесплатно",
+    "model_line_price": " · от {price}\u00a0₽ ({plan})",
+    "model_line_answered_by": " · отвечает {model}",
+    "model_locked_menu": "🔒 Модель доступна по подписке: {plans}.\n\n{line}\n\nВыберите тариф:",
+    "model_locked_answered_by": (
+        "Название {model} осталось от модели, которую провайдер заменил: на ваши вопросы "
+        "отвечает <b>{real}</b>."
+    ),
+    "btn_plan_price": "{plan} — {price}\u00a0₽",
+    "btn_extend": "Продлить {plan} — {price}\u00a0₽",
+    "plan_line_active": "<b>{plan}</b> — {price}\u00a0₽ · ✅ активен до {end}\nМодели: {models}",
+    "pay_extends": "✅ {plan} уже активен до {end}. Оплата продлит его до <b>{new_end}</b>.",
+    "pay_choose_method_ask": "Выберите способ оплаты:",
+    "promo_try_again": "{error}\nОтправьте код ещё раз или нажмите «Отмена».",
+    "promo_cancelled": "Хорошо, промокод не вводим.",
+    "chats_rename_cancelled": "Хорошо, название прежнее.",
     "model_locked": ("🔒 <b>{model}</b> доступна по подписке: {plans}.\nОформить: /plans"),
     "model_unavailable": "⛔ <b>{model}</b> сейчас недоступна. Выберите другую модель: /model",
     "model_unknown": "Такой модели больше нет. Выберите из списка: /model",
@@ -193,7 +212,7 @@ TEXTS: dict[str, str] = {
     "chats_untitled": "Новый диалог",
     "chats_switched": "Продолжаем: {title}",
     "chats_gone": "Этого диалога уже нет.",
-    "chats_rename_ask": "Как назвать текущий диалог? Отправьте название одним сообщением. Отмена — /cancel",
+    "chats_rename_ask": "Как назвать текущий диалог? Отправьте название одним сообщением в течение 5 минут или нажмите «Отмена».",
     "chats_renamed": "✏️ Диалог переименован: {title}",
     "chats_delete_ask": "Удалить текущий диалог вместе с его историей? Это нельзя отменить.",
     "chats_deleted": "🗑 Диалог удалён.",
@@ -215,8 +234,13 @@ TEXTS: dict[str, str] = {
     "btn_mode_use": "✅ Использовать",
     "mode_custom_expired": "Инструкция не найдена — задайте её снова: /mode",
     "mode_custom_set": "✅ Готово: этот диалог следует вашей инструкции.",
-    "group_ask_usage": "Спросите меня так: @имя_бота вопрос, ответом на моё сообщение или /ask вопрос.",
+    "group_ask_usage": "Спросите меня так: @{bot} вопрос, ответом на моё сообщение или /ask вопрос.",
     "group_new_done": "🆕 Начинаем разговор в этой теме заново.",
+    "group_new_done_group": "🆕 Начинаем разговор в этой группе заново.",
+    "group_private_only": "Тарифы, оплата и профиль — в личном чате со мной, чтобы ваши данные не видела вся группа.",
+    "btn_open_private": "Открыть личный чат",
+    "group_quota_private": "🔋 {name}, ваш лимит на сегодня исчерпан — подробности отправлены вам в личный чат.",
+    "group_quota_generic": "🔋 {name}, ваш лимит на сегодня исчерпан. Подробности и тарифы — в личном чате со мной.",
     "group_busy": "⏳ В этой группе уже ждут ответа 20 вопросов — спросите чуть позже.",
     "btn_free_other": "➡️ Продолжить с {model} (ещё {left})",
     "btn_plans_from": "💎 Тарифы от {price}\u00a0₽",
@@ -262,11 +286,10 @@ TEXTS: dict[str, str] = {
     "btn_buy": "Купить {plan} — {price} ₽",
     "plans": "<b>Тарифы</b> (доступ на {days:plural:день|дня|дней})\n\n{plans}\n\nЕсть промокод? /promo КОД",
     "plan_line": "<b>{plan}</b> — {price} ₽\nМодели: {models}",
-    "plan_active_mark": " ✅ до {end}",
     "profile_plans": "<b>Подписки</b>\n{plans}",
     "profile_plan_line": "• <b>{plan}</b> — до {end}\n  Модели: {models}",
     # Promo codes
-    "promo_ask": "Отправьте промокод одним сообщением. Передумали — /cancel",
+    "promo_ask": "Отправьте промокод одним сообщением.",
     "promo_ok": (
         "🎉 Промокод активирован: <b>{plan}</b> на {days:plural:день|дня|дней}, до {end}.\n"
         "Открыты модели: {models}. Выбрать: /model"
@@ -315,7 +338,7 @@ TEXTS: dict[str, str] = {
     "no_date": "бессрочно",
     "disabled_mark": " (отключён)",
     # Payments
-    "pay_choose_method": "<b>{plan}</b> — {price} ₽ на {days:plural:день|дня|дней}\nМодели: {models}\n\nВыберите способ оплаты:",
+    "pay_choose_method": "<b>{plan}</b> — {price}\u00a0₽ на {days:plural:день|дня|дней}\nМодели: {models}",
     "btn_pay_yoomoney": "💳 ЮMoney (карта)",
     "btn_pay_sbp": "🏦 СБП через менеджера",
     "btn_pay_stars": "⭐ Telegram Stars ({stars})",

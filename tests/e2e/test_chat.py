@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from edge.callbacks import ModelChoice
+from edge.callbacks import BuyPlan, ModelChoice
 from tests.e2e.conftest import StartBot
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
@@ -77,7 +77,10 @@ async def test_model_switch_and_premium_refusal(
     query = telegram.press(USER, menu, ModelChoice(key="gpt-4o-mini"))
     refusal = await telegram.wait_for_message(USER, "доступна по подписке")
     assert "Premium 1" in refusal.text and "GPT Pro" in refusal.text
-    assert any("Тарифы" in b["text"] for b in refusal.buttons())
+    # The plans that open it, as buttons with prices, in place of the menu.
+    assert refusal.message_id == menu.message_id
+    assert refusal.has_button_for(BuyPlan(plan_id="premium1"))
+    assert refusal.has_button_for(BuyPlan(plan_id="gpt_pro"))
     await telegram.wait_for(lambda: telegram.callback_answer(query) is not None)
     telegram.user_message(USER, "ещё вопрос")
     await telegram.wait_for_message(USER, "Echo: ещё вопрос")

@@ -36,15 +36,22 @@ def yoomoney_env(yoomoney: FakeYooMoney, interval: str = "0.3") -> dict[str, str
 
 
 async def buy(telegram: FakeTelegram, user: int, plan_id: str, method: PayMethod) -> SentMessage:
-    """/plans -> plan -> method; returns the message the method produced."""
+    """/plans -> plan -> method, each in place of the plans message; returns what the
+    method shows: that message (YooMoney, SBP) or the Stars invoice, a message of its own.
+    With YooMoney on, the plan's button shows its invoice at once (the others below it)."""
     telegram.user_message(user, "/plans")
     plans = await telegram.wait_for_message(user, "Тарифы", after=telegram.last_id(user))
     telegram.press(user, plans, BuyPlan(plan_id=plan_id))
-    methods = await telegram.wait_for_message(user, "способ оплаты", after=plans.message_id)
-    telegram.press(user, methods, PayWith(plan_id=plan_id, method=method))
+    await telegram.wait_for(lambda: plans.edits >= 1)
+    wanted = PayWith(plan_id=plan_id, method=method)
+    if method == PayMethod.YOOMONEY and not plans.has_button_for(wanted):
+        return plans  # already its invoice
+    edits = plans.edits
+    telegram.press(user, plans, wanted)
     return await telegram.wait_for(
-        lambda: next(
-            (m for m in telegram.messages(user) if m.message_id > methods.message_id), None
+        lambda: (
+            next((m for m in telegram.messages(user) if m.message_id > plans.message_id), None)
+            or (plans if plans.edits > edits else None)
         )
     )
 

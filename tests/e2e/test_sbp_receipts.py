@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.callbacks import PayMethod, SbpAct, SbpPaid, SbpStep
+from edge.callbacks import PayMethod, PayWith, PlansMenu, SbpAct, SbpPaid, SbpStep
 from tests.e2e.conftest import ADMIN, StartBot
 from tests.e2e.test_payments import buy, payments_file
 from tests.factories import callback_prefix
@@ -114,11 +114,15 @@ async def test_the_invoice_says_how_long_the_check_takes(
     number = str(payments_file(data_dir)[only_payment_id(data_dir)]["number"])
     assert "за 3 часа" in invoice.text and "1199\u00a0₽" in invoice.text
     assert f"номер платежа: {number}" in invoice.text
-    assert [b["text"] for b in invoice.buttons()] == [
+    assert [b["text"] for b in invoice.buttons()][:3] == [
         "📎 Отправить чек",
         "✅ Оплата отправлена",
         "💬 Написать в поддержку",
     ]
+    # Below them the other methods and Back, not SBP again.
+    assert invoice.has_button_for(PayWith(plan_id="gpt_pro", method=PayMethod.STARS))
+    assert not invoice.has_button_for(PayWith(plan_id="gpt_pro", method=PayMethod.SBP))
+    assert invoice.has_button_for(PlansMenu())
     telegram.press(USER, invoice, SbpPaid(payment_id=only_payment_id(data_dir)))
     told = await telegram.wait_for_message(USER, "без чека", after=invoice.message_id)
     assert "за 3 часа" in told.text

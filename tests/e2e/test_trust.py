@@ -18,7 +18,8 @@ async def methods_screen(telegram: FakeTelegram, user: int, language: str = "ru"
     telegram.user_message(user, "/plans", language_code=language)
     plans = await telegram.wait_for_message(user, None, after=telegram.last_id(user))
     telegram.press(user, plans, BuyPlan(plan_id="gpt_pro"), language_code=language)
-    return await telegram.wait_for_message(user, None, after=plans.message_id)
+    await telegram.wait_for(lambda: plans.edits >= 1)  # in place of the plans
+    return plans
 
 
 def links(message: SentMessage) -> list[str]:

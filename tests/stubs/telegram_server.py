@@ -89,6 +89,7 @@ CONFLICT_WEBHOOK = (
     "use deleteWebhook to delete the webhook first"
 )
 BLOCKED = "Forbidden: bot was blocked by the user"
+NOT_STARTED = "Forbidden: bot can't initiate conversation with a user"
 # Fields that aiogram sends as JSON strings inside a form.
 JSON_FIELDS = frozenset(
     {
@@ -413,6 +414,8 @@ class FakeTelegram:
         self.strict_html = strict_html  # a bare '&' is refused (Telegram keeps it)
         self.strict_buttons = False  # press_button must name an existing button
         self.blocked_users: set[int] = set()
+        # Users who never opened the private chat: a send there is refused, as Telegram does.
+        self.unstarted_users: set[int] = set()
         self.rate_limit_per_second: float | None = None  # all sends together
         self.per_chat_limit_per_second: float | None = None  # sends and edits per chat
         self.rate_limited = 0  # 429 answers given for the global rate
@@ -747,10 +750,17 @@ class FakeTelegram:
         return self.push_update({"message": self._incoming(user_id, voice=voice, **user)})
 
     def press_button(
-        self, user_id: int, message_id: int, callback_data: str, language_code: str = "ru"
+        self,
+        user_id: int,
+        message_id: int,
+        callback_data: str,
+        language_code: str = "ru",
+        chat_id: int | None = None,
     ) -> str:
-        """The user presses an inline button; returns the callback query id."""
-        message = self._chat(user_id).messages.get(message_id)
+        """The user presses an inline button under a message in their private chat (or in
+        `chat_id`, a group); returns the callback query id."""
+        chat_id = user_id if chat_id is None else chat_id
+        message = self._chat(chat_id).messages.get(message_id)
         if self.strict_buttons and (
             message is None
             or all(b.get("callback_data") != callback_data for b in message.buttons())
@@ -761,7 +771,7 @@ class FakeTelegram:
         shown = (
             self._message_json(message)
             if message is not None
-            else {"chat": self._chat_json(user_id), "message_id": message_id, "date": 0}
+            else {"chat": self._chat_json(chat_id), "message_id": message_id, "date": 0}
         )
         self.push_update(
             {
@@ -782,7 +792,9 @@ class FakeTelegram:
         """The user presses the button with callback data `data` under `message`."""
         wanted = packed(data)
         message.button_for(wanted)
-        return self.press_button(user_id, message.message_id, wanted, language_code)
+        return self.press_button(
+            user_id, message.message_id, wanted, language_code, message.chat_id
+        )
 
     def pre_checkout(
         self, user_id: int, payload: str, total_amount: int, currency: str = "XTR"
@@ -1114,6 +1126,8 @@ class FakeTelegram:
     def _guard(self, chat_id: int, *, send: bool = False, edit: bool = False) -> None:
         if chat_id in self.blocked_users:
             raise ApiError(403, BLOCKED)
+        if send and chat_id in self.unstarted_users:
+            raise ApiError(403, NOT_STARTED)
         if not (send or edit):
             return
         if chat_id in self._chat_429:
@@ -1837,6 +1851,9 @@ class FakeTelegram:
             raise ApiError(400, QUERY_TOO_OLD)
         if len(str(params.get("text", ""))) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        url = params.get("url")  # a bot that is no game opens only its own start links
+        if url and not str(url).startswith(f"https://t.me/{self.bot_user['username']}?start="):
+            raise ApiError(400, "Bad Request: URL_INVALID")
         query.answer = params
         self.callback_answers[query_id] = params
         return True
