@@ -144,6 +144,13 @@ class BuyPlan(CallbackData, prefix="buy"):
     plan_id: str
 
 
+class PayAgain(CallbackData, prefix="again"):
+    """Under a rejected payment's notice: the plan's payment screen below the notice
+    (which keeps its reason), not in its place."""
+
+    plan_id: str
+
+
 class EnterPromo(CallbackData, prefix="promo"):
     pass
 

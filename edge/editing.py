@@ -46,10 +46,12 @@ async def show(
     markup: InlineKeyboardMarkup | None = None,
     *,
     preview: bool = True,
+    below: bool = False,
 ) -> None:
-    """Show `text` in place of the pressed message, or as a new one if it cannot be edited."""
+    """Show `text` in place of the pressed message, or as a new one if it cannot be edited
+    (or, `below`, should stay as it is: a notice, not a menu)."""
     message = query.message
-    if isinstance(message, Message) and message.text:
+    if isinstance(message, Message) and message.text and not below:
         try:
             await edit_text(bot, message.chat.id, message.message_id, text, markup, preview=preview)
             return

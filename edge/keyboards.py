@@ -19,6 +19,7 @@ from edge.callbacks import (
     ModeChoice,
     ModelChoice,
     OpenScreen,
+    PayAgain,
     PayMethod,
     PayWith,
     PlansMenu,
@@ -229,7 +230,7 @@ def pay_again_keyboard(plan_id: str | None, texts: Texts) -> InlineKeyboardMarku
     """Under a rejected or returned payment: pay for the plan again, or write to support."""
     builder = InlineKeyboardBuilder()
     if plan_id:
-        builder.button(text=texts("btn_pay_again"), callback_data=BuyPlan(plan_id=plan_id))
+        builder.button(text=texts("btn_pay_again"), callback_data=PayAgain(plan_id=plan_id))
     builder.button(text=texts("btn_support"), callback_data=Support())
     builder.adjust(1)
     return builder.as_markup()

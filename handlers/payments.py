@@ -15,7 +15,7 @@ from aiogram.types import (
 )
 
 from config import Settings
-from edge.callbacks import BuyPlan, CheckPayment, PayMethod, PayWith
+from edge.callbacks import BuyPlan, CheckPayment, PayAgain, PayMethod, PayWith
 from edge.editing import show
 from edge.keyboards import (
     payment_methods_keyboard,
@@ -57,10 +57,11 @@ def _methods(
     )
 
 
+@router.callback_query(PayAgain.filter())
 @router.callback_query(BuyPlan.filter())
 async def choose_method(
     query: CallbackQuery,
-    callback_data: BuyPlan,
+    callback_data: BuyPlan | PayAgain,
     bot: Bot,
     user: UserRecord,
     texts: Texts,
@@ -70,8 +71,9 @@ async def choose_method(
     yoomoney: YooMoneyChecker,
     settings: Settings,
 ) -> None:
-    """A plan's buy button, in place of the pressed screen: with YooMoney, its invoice at
-    once (the other methods below it); without, the methods."""
+    """A plan's buy button, in place of the pressed screen (Pay again: below its notice):
+    with YooMoney, its invoice at once (the other methods below it); without, the methods."""
+    below = isinstance(callback_data, PayAgain)
     plan = catalog.plans_by_id.get(callback_data.plan_id)
     if plan is None or plan.retired or query.message is None:
         await query.answer()
@@ -79,13 +81,24 @@ async def choose_method(
     if yoomoney.enabled:
         data = PayWith(plan_id=plan.id, method=PayMethod.YOOMONEY)
         await pay_with_yoomoney(
-            query, data, bot, user, texts, catalog, payments, subscriptions, yoomoney, settings
+            query,
+            data,
+            bot,
+            user,
+            texts,
+            catalog,
+            payments,
+            subscriptions,
+            yoomoney,
+            settings,
+            below=below,
         )
         return
     await query.answer()
     heading = plan_heading(plan, user.id, texts, catalog, subscriptions, settings)
     text = f"{heading}\n\n{texts('pay_choose_method_ask')}"
-    await show(query, bot, text, _methods(plan, texts, yoomoney, settings), preview=False)
+    markup = _methods(plan, texts, yoomoney, settings)
+    await show(query, bot, text, markup, preview=False, below=below)
 
 
 async def _invoice(
@@ -119,6 +132,7 @@ async def pay_with_yoomoney(
     subscriptions: SubscriptionService,
     yoomoney: YooMoneyChecker,
     settings: Settings,
+    below: bool = False,
 ) -> None:
     """ "YooMoney": a Quickpay link and a "check payment" button, the other methods below."""
     opened = await _invoice(query, callback_data, user, texts, catalog, payments, yoomoney.enabled)
@@ -143,7 +157,7 @@ async def pay_with_yoomoney(
     heading = plan_heading(plan, user.id, texts, catalog, subscriptions, settings)
     own = yoomoney_keyboard(url, payment.id, plan.price_rub, texts)
     markup = _methods(plan, texts, yoomoney, settings, PayMethod.YOOMONEY, own)
-    await show(query, bot, f"{heading}\n\n{invoice}", markup, preview=False)
+    await show(query, bot, f"{heading}\n\n{invoice}", markup, preview=False, below=below)
 
 
 @router.callback_query(PayWith.filter(F.method == PayMethod.SBP))

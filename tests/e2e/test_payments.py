@@ -10,6 +10,7 @@ from edge.callbacks import (
     AdminPayment,
     BuyPlan,
     CheckPayment,
+    PayAgain,
     PaymentAct,
     PayMethod,
     PayWith,
@@ -213,7 +214,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     telegram.user_message(ADMIN, "перевод не найден")
     rejected = await telegram.wait_for_message(USER, "не подтвердил")
     assert "перевод не найден" in rejected.text and "ответьте" not in rejected.text
-    assert rejected.has_button_for(BuyPlan(plan_id="gpt_pro"))
+    assert rejected.has_button_for(PayAgain(plan_id="gpt_pro"))
     assert rejected.has_button_for(Support())
     assert payments_file(data_dir)[second_id]["status"] == "rejected"
     second_number = str(payments_file(data_dir)[second_id]["number"])
@@ -225,7 +226,12 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     # The old invoice's button now says what happened, in words, and what to do.
     telegram.press(USER, second, SbpPaid(payment_id=second_id))
     closed = await telegram.wait_for_message(USER, "отклонён", after=rejected.message_id)
-    assert "rejected" not in closed.text and closed.has_button_for(BuyPlan(plan_id="gpt_pro"))
+    assert "rejected" not in closed.text and closed.has_button_for(PayAgain(plan_id="gpt_pro"))
+    # Pay again: the plan's payment screen below the notice, which keeps its reason.
+    telegram.press(USER, rejected, PayAgain(plan_id="gpt_pro"))
+    again = await telegram.wait_for_message(USER, "GPT Pro", after=closed.message_id)
+    assert again.has_button_for(PayWith(plan_id="gpt_pro", method=PayMethod.SBP))
+    assert "перевод не найден" in rejected.text and rejected.edits == 0
 
     # By command: /reject (with the number) and /payments.
     await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
