@@ -15,7 +15,15 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, ReplyParameters, User
 
 from config import Settings
-from edge.answering import Answerer, Answering, guarded, refusal_text, send_refusal, show_result
+from edge.answering import (
+    Answerer,
+    Answering,
+    guarded,
+    refusal_text,
+    refuse_privately,
+    send_refusal,
+    show_result,
+)
 from edge.callbacks import BuyPlan, EnterPromo, PlansMenu, ShowPlans
 from edge.deep_links import PLANS, PROFILE, private_link
 from edge.group_lines import Lines, Place
@@ -209,10 +217,10 @@ async def _answer_in_line(
         try:
             result = await chat.answer(user, question, reply, owner=message.chat.id, topic=key)
         except ChatRefusalError as refusal:
-            text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
             if refusal.reason in PERSONAL:
-                await _refuse_privately(bot, message, user, refusal, text, texts, thread_id)
+                await _refuse_privately(deps, message, user, refusal, len(question), thread_id)
                 return
+            text = refusal_text(refusal, texts, catalog, len(question), settings.zone)
             await send_refusal(
                 bot,
                 message.chat.id,
@@ -231,18 +239,19 @@ async def _answer_in_line(
 
 
 async def _refuse_privately(
-    bot: Bot,
+    deps: Answering,
     message: Message,
     user: UserRecord,
     refusal: ChatRefusalError,
-    text: str,
-    texts: Texts,
+    length: int,
     thread_id: int | None,
 ) -> None:
-    """A quota refusal: its numbers to the user privately, the group told only that their
-    limit ran out (and, where the private chat is not open, where to see it)."""
+    """A quota refusal: its numbers (and the private chat's buttons: the other free model,
+    the plans) to the user privately; the group told only that their limit ran out (and,
+    where the private chat is not open, where to see it)."""
+    bot, texts = deps.bot, deps.texts
     try:
-        await send_refusal(bot, user.id, refusal, text, texts)
+        await refuse_privately(deps, user.id, user.id, refusal, length)
         key = "group_quota_private"
     except TelegramAPIError:  # never opened the bot, or blocked it
         key = "group_quota_generic"

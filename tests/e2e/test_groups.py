@@ -6,7 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from edge.callbacks import BuyPlan, ShowPlans
+from edge.callbacks import BuyPlan, PlansMenu, ShowPlans
 from tests.e2e.conftest import ADMIN, ROOT, StartBot
 from tests.stubs.openai_server import FakeOpenAI
 from tests.stubs.telegram_server import FakeTelegram
@@ -145,6 +145,7 @@ async def test_a_quota_refusal_in_a_group_shows_nobody_the_users_numbers(
     assert not re.search(r"\d", told.text), told.text  # no numbers, no reset time
     private = await telegram.wait_for_message(ANNA, "закончились")
     assert re.search(r"\d", private.text)  # the numbers, to her only
+    assert private.has_button_for(PlansMenu()) or private.has_button_for(ShowPlans())
     assert told.has_button_for is not None and any("url" in b for b in told.buttons())
 
     telegram.group_message(GROUP, BORIS, "@test_ai_bot второй", first_name="Борис")
