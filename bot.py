@@ -52,6 +52,7 @@ from runtime import (
 )
 from runtime import shared as shared_loops
 from runtime import tasks as background
+from runtime.admin_commands import set_admin_commands
 from runtime.health import Health, PollWatch, quiet_polling_retries
 from runtime.leader import DatabaseBusyError, Leadership, PostgresLeadership, SoleProcess
 from runtime.redis import (
@@ -211,6 +212,7 @@ def create_dispatcher(
             logger.warning(
                 "Command menu or description not updated (%s); they stay as they were", error
             )
+        await set_admin_commands(bot, notifier, MENU_COMMANDS)
         logger.info(
             "Bot started; models: %d, plans: %d",
             len(services.catalog.models),

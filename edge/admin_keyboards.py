@@ -21,7 +21,7 @@ from edge.callbacks import (
     UserAct,
 )
 from services.catalog import Plan
-from services.models import Payment, PromoCode
+from services.models import Payment, PromoCode, UserRecord
 from texts import Texts
 
 MENU_SECTIONS = (Section.USERS, Section.PAYMENTS, Section.STATS, Section.PROMO, Section.BROADCAST)
@@ -67,6 +67,18 @@ def user_keyboard(user_id: int, texts: Texts) -> InlineKeyboardMarkup:
     builder.button(
         text=texts("btn_revoke"), callback_data=AdminUser(action=UserAct.REVOKE, user_id=user_id)
     )
+    return with_back(texts, builder)
+
+
+def found_users_keyboard(found: Iterable[UserRecord], texts: Texts) -> InlineKeyboardMarkup:
+    """A search by name: one button per user, named as the admin would know them."""
+    builder = InlineKeyboardBuilder()
+    for user in found:
+        name = user.first_name or "—"
+        label = f"{name} (@{user.username}, {user.id})" if user.username else f"{name} ({user.id})"
+        builder.button(
+            text=label[:64], callback_data=AdminUser(action=UserAct.CARD, user_id=user.id)
+        )
     return with_back(texts, builder)
 
 
@@ -184,6 +196,17 @@ def promo_plans_keyboard(plans: Iterable[Plan]) -> InlineKeyboardMarkup:
     for plan in plans:
         builder.button(text=plan.name, callback_data=AdminPromo(action=PromoAct.PLAN, code=plan.id))
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def promo_days_keyboard() -> InlineKeyboardMarkup:
+    """The wizard's days: the grant flow's choices (any other number may be typed)."""
+    builder = InlineKeyboardBuilder()
+    for days in GRANT_DAYS:
+        builder.button(
+            text=str(days), callback_data=AdminPromo(action=PromoAct.DAYS, code=str(days))
+        )
+    builder.adjust(len(GRANT_DAYS))
     return builder.as_markup()
 
 

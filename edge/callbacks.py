@@ -33,6 +33,7 @@ class Section(StrEnum):
 
 
 class UserAct(StrEnum):
+    CARD = "card"  # open a user's card (from a search by name)
     GRANT = "grant"  # choose a plan
     PLAN = "plan"  # choose the days
     DAYS = "days"  # confirm
@@ -46,6 +47,7 @@ class PromoAct(StrEnum):
     NEW = "new"
     PLAN = "plan"  # the wizard's plan choice
     SKIP = "skip"  # the wizard's optional steps
+    DAYS = "days"  # the wizard's day buttons (`code` is the number of days)
     DISABLE = "disable"
     ENABLE = "enable"
     DELETE = "delete"

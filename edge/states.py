@@ -70,3 +70,7 @@ class BroadcastDraft(StatesGroup):
     """An admin sends the message to broadcast."""
 
     content = State()
+
+
+# The admin's steps: what is sent during them never reaches a model (handlers/admin/steps).
+ADMIN_STEPS = (AdminFind, RejectReason, PromoWizard, BroadcastDraft, SupportAnswer)

@@ -9,6 +9,8 @@ from services.models import UserRecord
 from services.operator.stats import StatsService
 from services.storage.base import Storage
 
+NAME_MATCHES = 10  # users a search by name lists
+
 
 class UsersService:
     def __init__(
@@ -87,6 +89,20 @@ class UsersService:
         if not name:
             return None
         return await self._storage.find_user_by_username(name)
+
+    async def find_by_name(self, query: str, limit: int = NAME_MATCHES) -> list[UserRecord]:
+        """Users whose first name (or @username) contains `query`, ignoring case: at most
+        `limit`, the newest first. Reads every user (an admin's rare look-up)."""
+        needle = query.strip().removeprefix("@").casefold()
+        if not needle:
+            return []
+        found = [
+            user
+            async for user in self._storage.iter_users()
+            if needle in user.first_name.casefold() or needle in (user.username or "").casefold()
+        ]
+        found.sort(key=lambda user: -user.created_at)
+        return found[:limit]
 
     async def count(self) -> int:
         return await self._storage.count_users()

@@ -205,6 +205,19 @@ TEXTS: dict[str, str] = {
     "retry_busy": "Please wait for the current answer first",
     "cmd_chats": "My chats",
     "cmd_mode": "Assistant mode",
+    "cmd_admin_admin": "Admin panel",
+    "cmd_admin_stats": "Statistics and chart",
+    "cmd_admin_payments": "Payments: pending and revenue",
+    "cmd_admin_grant": "Grant a plan: ID plan days",
+    "cmd_admin_revoke": "Revoke a plan: ID [plan]",
+    "cmd_admin_confirm": "Confirm an SBP payment: number",
+    "cmd_admin_reject": "Reject an SBP payment: number reason",
+    "cmd_admin_refund": "Refund a Stars payment: number",
+    "cmd_admin_settle": "Mark uncredited money as handled",
+    "cmd_admin_promo_new": "New promo code",
+    "cmd_admin_promo_list": "All promo codes",
+    "cmd_admin_promo_del": "Delete a promo code",
+    "cmd_admin_broadcast": "Broadcast to all users",
     "chats_list": "<b>Chats</b> ({count:plural:chat|chats}; ▶️ is the current one):\n{items}\n\nTap a chat to continue it.",
     "chats_item": "{mark} {title} — {date}, {model}",
     "chats_untitled": "New chat",
@@ -560,7 +573,7 @@ TEXTS: dict[str, str] = {
     "btn_skip": "Skip",
     "btn_send": "📣 Send",
     "btn_stop": "⏹ Stop",
-    "admin_find_ask": "Send a user id or @username. Cancel: /cancel",
+    "admin_find_ask": "Send a user id, @username or name. Cancel: /cancel",
     "admin_user_not_found": "User “{query}” not found. Try again or /cancel",
     "admin_user_card": (
         "<b>User</b> {name} (<code>{user_id}</code>)\n"
@@ -616,11 +629,21 @@ TEXTS: dict[str, str] = {
     "admin_promo_section": "<b>Promo codes</b>\n{items}\n\n{total}",
     "admin_promo_wizard_code": "Step 1/5. Choose a code (3-32 characters: Latin letters, digits, _ and -). Cancel: /cancel",
     "admin_promo_wizard_plan": "Step 2/5. Which plan does <code>{code}</code> open?",
-    "admin_promo_wizard_days": "Step 3/5. For how many days? (a number)",
+    "admin_promo_wizard_days": "Step 3/5. How many days? Choose or type a number.",
     "admin_promo_wizard_uses": "Step 4/5. How many activations in total? (a number, or Skip for unlimited)",
-    "admin_promo_wizard_date": "Step 5/5. Last valid day YYYY-MM-DD (or Skip)",
+    "admin_promo_wizard_date": "Step 5/5. Last valid day: 2030-12-31 or 31.12.2030 (or Skip)",
     "admin_number_range": "A whole number from 1 to {maximum}, please.",
-    "admin_date_expected": "A date as YYYY-MM-DD, please.",
+    "admin_date_expected": "A date, please: 2030-12-31 or 31.12.2030.",
+    "admin_date_past": "That date has passed. Today or a later day, please.",
+    "admin_promo_exists_retry": (
+        "The code <code>{code}</code> already exists. Choose another or /cancel"
+    ),
+    "admin_step_waiting": (
+        "An admin step is waiting: this does not answer it and was not sent to a model. "
+        "Answer the last question (or press its button), or leave: /cancel"
+    ),
+    "admin_users_found": "“{query}”: {count:plural:user|users}. Choose one:",
+    "admin_user_gone": "User not found.",
     "admin_cancelled": "Cancelled.",
     "admin_broadcast_ask": (
         "Send the message to broadcast (formatted text, photo, video or file). Cancel: /cancel"

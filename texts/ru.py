@@ -207,6 +207,19 @@ TEXTS: dict[str, str] = {
     "retry_busy": "Сначала дождитесь текущего ответа",
     "cmd_chats": "Мои диалоги",
     "cmd_mode": "Режим ассистента",
+    "cmd_admin_admin": "Админ-панель",
+    "cmd_admin_stats": "Статистика и график",
+    "cmd_admin_payments": "Платежи: ожидающие и выручка",
+    "cmd_admin_grant": "Выдать тариф: ID тариф дни",
+    "cmd_admin_revoke": "Отозвать тариф: ID [тариф]",
+    "cmd_admin_confirm": "Подтвердить оплату по СБП: номер",
+    "cmd_admin_reject": "Отклонить оплату по СБП: номер причина",
+    "cmd_admin_refund": "Вернуть оплату звёздами: номер",
+    "cmd_admin_settle": "Отметить незачтённые деньги разобранными",
+    "cmd_admin_promo_new": "Новый промокод",
+    "cmd_admin_promo_list": "Все промокоды",
+    "cmd_admin_promo_del": "Удалить промокод",
+    "cmd_admin_broadcast": "Рассылка всем пользователям",
     "chats_list": "<b>Диалоги</b> ({count:plural:диалог|диалога|диалогов}; ▶️ — текущий):\n{items}\n\nНажмите на диалог, чтобы продолжить его.",
     "chats_item": "{mark} {title} — {date}, {model}",
     "chats_untitled": "Новый диалог",
@@ -561,7 +574,7 @@ TEXTS: dict[str, str] = {
     "btn_skip": "Пропустить",
     "btn_send": "📣 Отправить",
     "btn_stop": "⏹ Остановить",
-    "admin_find_ask": "Пришлите ID пользователя или @username. Отмена — /cancel",
+    "admin_find_ask": "Пришлите ID пользователя, @username или имя. Отмена — /cancel",
     "admin_user_not_found": "Пользователь «{query}» не найден. Попробуйте ещё раз или /cancel",
     "admin_user_card": (
         "<b>Пользователь</b> {name} (<code>{user_id}</code>)\n"
@@ -617,11 +630,21 @@ TEXTS: dict[str, str] = {
     "admin_promo_section": "<b>Промокоды</b>\n{items}\n\n{total}",
     "admin_promo_wizard_code": "Шаг 1/5. Придумайте код (3–32 символа: латиница, цифры, _ и -). Отмена — /cancel",
     "admin_promo_wizard_plan": "Шаг 2/5. Какой тариф открывает <code>{code}</code>?",
-    "admin_promo_wizard_days": "Шаг 3/5. На сколько дней? (число)",
+    "admin_promo_wizard_days": "Шаг 3/5. На сколько дней? Выберите или напишите число.",
     "admin_promo_wizard_uses": "Шаг 4/5. Сколько активаций всего? (число или «Пропустить» — без ограничений)",
-    "admin_promo_wizard_date": "Шаг 5/5. Последний день действия ГГГГ-ММ-ДД (или «Пропустить»)",
+    "admin_promo_wizard_date": "Шаг 5/5. Последний день действия: 31.12.2030 или 2030-12-31 (или «Пропустить»)",
     "admin_number_range": "Нужно целое число от 1 до {maximum}.",
-    "admin_date_expected": "Нужна дата в формате ГГГГ-ММ-ДД.",
+    "admin_date_expected": "Нужна дата: 31.12.2030 или 2030-12-31.",
+    "admin_date_past": "Эта дата уже прошла. Нужна сегодняшняя или будущая.",
+    "admin_promo_exists_retry": (
+        "Промокод <code>{code}</code> уже существует. Придумайте другой или /cancel"
+    ),
+    "admin_step_waiting": (
+        "Сейчас идёт шаг админ-действия — этот ответ ему не подходит, модели он не передан. "
+        "Ответьте на последний вопрос (или нажмите кнопку под ним) либо выйдите: /cancel"
+    ),
+    "admin_users_found": "По запросу «{query}» — {count:plural:пользователь|пользователя|пользователей}. Выберите:",
+    "admin_user_gone": "Пользователь не найден.",
     "admin_cancelled": "Отменено.",
     "admin_broadcast_ask": (
         "Пришлите сообщение для рассылки (текст с форматированием, фото, видео или файл). "

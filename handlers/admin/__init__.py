@@ -18,9 +18,11 @@ from handlers.admin import (
     payments,
     promo,
     promo_section,
+    promo_wizard,
     refunds,
     revokes,
     stats,
+    steps,
     support,
     users,
 )
@@ -37,8 +39,10 @@ router.include_routers(
     refunds.router,
     payment_reports.router,
     promo.router,
+    promo_wizard.router,
     promo_section.router,
     stats.router,
     broadcast.router,
     support.router,
+    steps.router,  # last: what no step above took
 )

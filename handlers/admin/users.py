@@ -1,4 +1,4 @@
-"""Users: find one by id or @username, and their card (grants and revocations, by command
+"""Users: find one by id, @username or name, and their card (grants and revocations, by command
 and by button, are in `grants`)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from config import Settings
-from edge.admin_keyboards import user_keyboard, with_back
-from edge.callbacks import AdminMenu, Section
+from edge.admin_keyboards import found_users_keyboard, user_keyboard, with_back
+from edge.callbacks import AdminMenu, AdminUser, Section, UserAct
 from edge.editing import show
 from edge.long_messages import send_long
 from edge.states import AdminFind
@@ -49,14 +49,44 @@ async def find_user(
     settings: Settings,
     state: FSMContext,
 ) -> None:
-    """The id or @username typed after "Users": the user's card."""
-    found = await users.find(message.text or "")
-    if found is None:
-        await message.answer(texts("admin_user_not_found", query=echo(message.text or "")))
+    """The id, @username or name typed after "Users": the user's card, or the users of
+    that name to choose from."""
+    query = message.text or ""
+    found = await users.find(query)
+    matches = [found] if found is not None else await users.find_by_name(query)
+    if not matches:
+        await message.answer(texts("admin_user_not_found", query=echo(query)))
         return
     await state.clear()
-    text = await user_card(found, texts, subscriptions, payments, stats, catalog, settings)
-    await send_long(bot, message.chat.id, text, user_keyboard(found.id, texts))
+    if len(matches) > 1:
+        text = texts("admin_users_found", query=echo(query), count=len(matches))
+        await message.answer(text, reply_markup=found_users_keyboard(matches, texts))
+        return
+    text = await user_card(matches[0], texts, subscriptions, payments, stats, catalog, settings)
+    await send_long(bot, message.chat.id, text, user_keyboard(matches[0].id, texts))
+
+
+@router.callback_query(AdminUser.filter(F.action == UserAct.CARD))
+async def open_card(
+    query: CallbackQuery,
+    callback_data: AdminUser,
+    bot: Bot,
+    texts: Texts,
+    users: UsersService,
+    subscriptions: SubscriptionService,
+    payments: PaymentService,
+    stats: StatsService,
+    catalog: Catalog,
+    settings: Settings,
+) -> None:
+    """A user chosen from a search by name: their card."""
+    await query.answer()
+    user = await users.get(callback_data.user_id)
+    if user is None:
+        await bot.send_message(query.from_user.id, texts("admin_user_gone"))
+        return
+    text = await user_card(user, texts, subscriptions, payments, stats, catalog, settings)
+    await send_long(bot, query.from_user.id, text, user_keyboard(user.id, texts))
 
 
 async def user_card(

@@ -7,6 +7,9 @@ to JSON at all. So input beyond these bounds is refused before anything changes.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 MAX_DAYS = 3660  # ten years and their leap days: the most one grant or promo code gives
 MAX_USES = 1_000_000  # activations of one promo code
 MAX_USER_ID = 2**52 - 1  # Telegram user ids have at most 52 significant bits
@@ -19,6 +22,23 @@ def whole_number(text: str) -> int | None:
     if not text.isascii() or not text.isdigit():
         return None
     return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS  # "too big" either way
+
+
+_DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+
+
+def typed_date(text: str) -> dt.date | None:
+    """A typed date, as a Russian writes it (31.12.2030) or in ISO (2030-12-31); None if
+    it is neither or no such day."""
+    text = text.strip()
+    dotted = _DOTTED_DATE.match(text)
+    try:
+        if dotted:
+            day, month, year = (int(part) for part in dotted.groups())
+            return dt.date(year, month, day)
+        return dt.date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
 
 
 def within(value: int, maximum: int) -> bool:
