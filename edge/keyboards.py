@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -310,4 +312,17 @@ def mode_use_keyboard(texts: Texts) -> InlineKeyboardMarkup:
     """Under an instruction shown back: "Use it"."""
     builder = InlineKeyboardBuilder()
     builder.button(text=texts("btn_mode_use"), callback_data=ModeChoice(action=ModeAct.USE))
+    return builder.as_markup()
+
+
+# Referrals ------------------------------------------------------------------------------
+def share_url(link: str, text: str) -> str:
+    """Telegram's share dialog for `link` with `text` (the user picks the chats)."""
+    return "https://t.me/share/url?" + urlencode({"url": link, "text": text}, quote_via=quote)
+
+
+def invite_keyboard(link: str, texts: Texts) -> InlineKeyboardMarkup:
+    """Under /invite: share the link with a few words of invitation."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts("btn_share_invite"), url=share_url(link, texts("invite_share_text")))
     return builder.as_markup()

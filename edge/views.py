@@ -27,6 +27,15 @@ def bonus_text(texts: Texts, days: int, plan_name: str | None, requests: int) ->
     return texts("and_join").join(parts)
 
 
+def referral_bonus(texts: Texts, catalog: Catalog) -> str | None:
+    """The catalog's referral bonus in words, or None when inviting earns nothing."""
+    bonus = catalog.referral
+    if bonus is None:
+        return None
+    plan = catalog.plans_by_id.get(bonus.plan or "")
+    return bonus_text(texts, bonus.days, plan.name if plan else None, bonus.requests)
+
+
 def amount_text(payment: Payment) -> str:
     return f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
 

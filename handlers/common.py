@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -13,7 +13,8 @@ from edge.callbacks import OpenScreen, Screen
 from edge.deep_links import PROFILE, SCREENS
 from edge.keyboards import profile_keyboard, start_keyboard
 from edge.middlewares import Turn
-from edge.views import renewal_lines, running_renewals
+from edge.notifier import Notifier
+from edge.views import referral_bonus, renewal_lines, running_renewals
 from services.catalog import Catalog
 from services.chat.chat import ChatService
 from services.chat.voice import VoiceService
@@ -54,6 +55,18 @@ def start_text(
     )
 
 
+async def tell_inviter(
+    bot: Bot, notifier: Notifier, catalog: Catalog, inviter_id: int, friend: str
+) -> None:
+    """The inviter told that a friend came through their link, and what comes when the
+    friend pays."""
+    texts = await notifier.texts_for(inviter_id)
+    bonus = referral_bonus(texts, catalog)
+    then = texts("referral_joined_bonus", bonus=Raw(bonus)) if bonus else ""
+    name = friend or texts("referral_friend")
+    await notifier.send(bot, inviter_id, texts("referral_joined", name=name, then=Raw(then)))
+
+
 @router.message(CommandStart(magic=~F.args.in_(SCREENS)))
 async def start(
     message: Message,
@@ -64,17 +77,23 @@ async def start(
     voice: VoiceService,
     command: CommandObject,
     referrals: ReferralService,
+    bot: Bot,
+    notifier: Notifier,
     first_visit: bool = False,
 ) -> None:
     """/start: what the bot is, what is free, what it costs, with the main places and
     example questions. `/start ref_<code>` (an invite link) records a new user as
-    invited; anything else in it is ignored."""
+    invited: they are greeted as invited and the inviter is told; anything else in it is
+    ignored."""
+    referral = None
     if command.args:
-        await referrals.arrive(user.id, command.args, first_visit=first_visit)
-    await message.answer(
-        start_text(texts, catalog, quota, user, voice.enabled),
-        reply_markup=start_keyboard(texts),
-    )
+        referral = await referrals.arrive(user.id, command.args, first_visit=first_visit)
+    text = start_text(texts, catalog, quota, user, voice.enabled)
+    if referral is not None:
+        text = texts("start_invited") + "\n\n" + text
+    await message.answer(text, reply_markup=start_keyboard(texts))
+    if referral is not None:
+        await tell_inviter(bot, notifier, catalog, referral.inviter_id, user.first_name)
 
 
 @router.message(Command("help"))
@@ -141,7 +160,11 @@ async def profile(
             plans=Raw(plans or texts("profile_no_plans")),
             allowance=allowance_text(free_allowance(catalog, quota, user.id), texts),
             free_limit=_free_limit(catalog),
-            referrals=Raw(texts("profile_referrals", invited=invited, rewarded=rewarded)),
+            referrals=Raw(
+                texts("profile_referrals", invited=invited, rewarded=rewarded)
+                if invited
+                else texts("profile_referrals_none")
+            ),
         ),
         reply_markup=profile_keyboard(renewals, texts),
     )

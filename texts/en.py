@@ -78,12 +78,20 @@ TEXTS: dict[str, str] = {
         "{rewarded:plural:friend who paid|friends who paid}. Your link: /invite"
     ),
     # Referrals
-    "invite": (
-        "🎁 <b>Invite friends</b>\n\n"
-        "Your personal link:\n{link}\n\n"
-        "{offer}\n\n"
+    "invite": ("🎁 <b>Invite friends</b>\n\nYour personal link:\n{link}\n\n{offer}\n\n{counts}"),
+    "invite_counts": (
         "You invited {invited:plural:friend|friends}; a bonus came for "
         "{rewarded:plural:friend who paid|friends who paid}."
+    ),
+    "invite_none_yet": "Nobody has come through your link yet: send it to friends with the button below.",
+    "invite_share_text": "Try this bot: GPT, Gemini, DeepSeek and other AI models in one chat",
+    "btn_share_invite": "📤 Share the link",
+    "start_invited": "🎁 A friend invited you. Welcome!",
+    "referral_friend": "no name",
+    "referral_joined": "👥 A friend came through your link: {name}.{then}",
+    "referral_joined_bonus": " When they first pay for a plan, you get {bonus}.",
+    "profile_referrals_none": (
+        "👥 Invite friends: for each one's first payment you get a bonus. /invite"
     ),
     "invite_bonus": (
         "When a friend who first opens the bot through this link pays for any plan, you get "

@@ -4,6 +4,7 @@ inviter's bonus for that user's first payment (once), and what does not count.""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 
 from edge.callbacks import AdminMenu, PayMethod, Section
@@ -43,14 +44,27 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
     assert found is not None, invite.text
     argument = found.group(1)
     assert len(argument) <= 64 and "7 days of AI Group" in invite.text
+    # A share button: Telegram's share dialog with the link and a line of invitation.
+    [share] = invite.buttons()
+    shared = urllib.parse.urlsplit(share["url"])
+    assert (shared.scheme, shared.netloc, shared.path) == ("https", "t.me", "/share/url")
+    query = urllib.parse.parse_qs(shared.query)
+    assert query["url"] == [found.group(0)] and "AI" in query["text"][0]
+    assert "Nobody has come through your link yet" in invite.text  # the zero state's offer
     telegram.user_message(INVITER, "/invite", language_code="en")  # the same link again
     again = await telegram.wait_for_message(INVITER, "Invite friends", after=invite.message_id)
     assert argument in again.text
 
     # Counted: a new user through the link. Not counted: the link used again, by its
     # owner, by a user who had started before, and an unknown code (a normal start).
+    telegram.user_message(FRIEND, f"/start {argument}")
+    greeted = await telegram.wait_for_message(FRIEND, "Привет")
+    assert "по приглашению друга" in greeted.text  # greeted as invited
+    joined = await telegram.wait_for_message(INVITER, "A friend came through your link")
+    assert "Test" in joined.text and "7 days of AI Group" in joined.text
     await start(telegram, FRIEND, f"/start {argument}")
-    await start(telegram, FRIEND, f"/start {argument}")
+    again_greeted = telegram.messages(FRIEND)[-1]
+    assert "по приглашению" not in again_greeted.text  # only the first time
     telegram.user_message(INVITER, f"/start {argument}", language_code="en")
     await telegram.wait_for_message(INVITER, "Hi", after=again.message_id)
     await start(telegram, OLD)
@@ -88,7 +102,8 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
     assert "AI Group" in profile.text  # the bonus plan is on
     telegram.user_message(FRIEND, "/profile")
     profile = await telegram.wait_for_message(FRIEND, "Профиль", after=telegram.last_id(FRIEND))
-    assert "У вас 0 приглашённых, бонус получен за 0 оплативших" in profile.text
+    assert "Пригласите друзей — за первую оплату каждого вы получите бонус" in profile.text
+    assert "0 приглашённых" not in profile.text
     telegram.user_message(ADMIN, "/stats")
     report = await telegram.wait_for_message(ADMIN, "Статистика")
     telegram.press(ADMIN, report, AdminMenu(section=Section.TOP_INVITERS))
@@ -97,5 +112,7 @@ async def test_a_friend_through_the_link_rewards_the_inviter_once(
 
     told_count = sum("A friend you invited" in m.text for m in telegram.messages(INVITER))
     assert told_count == 1
+    joined_count = sum("came through your link" in m.text for m in telegram.messages(INVITER))
+    assert joined_count == 1  # told once: the other starts counted nobody
     assert len(bonus_periods(data_dir, INVITER)) == 1
     assert bonus_periods(data_dir, OLD) == [] and bonus_periods(data_dir, FRIEND) == []
