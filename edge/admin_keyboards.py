@@ -20,7 +20,8 @@ from edge.callbacks import (
     SupportReply,
     UserAct,
 )
-from services.catalog import Plan
+from edge.views import amount_text, payment_ref, plan_name
+from services.catalog import Catalog, Plan
 from services.models import Payment, PromoCode, UserRecord
 from texts import Texts
 
@@ -151,19 +152,23 @@ def default_reason_keyboard(payment_id: str, texts: Texts) -> InlineKeyboardMark
     return builder.as_markup()
 
 
-def payments_section_keyboard(pending: Iterable[Payment], texts: Texts) -> InlineKeyboardMarkup:
+def payments_section_keyboard(
+    pending: Iterable[Payment], texts: Texts, catalog: Catalog
+) -> InlineKeyboardMarkup:
     """Confirm / Reject for pending SBP payments only (YooMoney and Stars credit themselves:
-    a Confirm there would grant a plan for an unpaid invoice), export, back."""
+    a Confirm there would grant a plan for an unpaid invoice), each button naming the
+    payment by its number, plan and amount; export, back."""
     builder = InlineKeyboardBuilder()
     for payment in pending:
         if payment.method != "sbp":
             continue
+        what = f"{payment_ref(payment)} · {plan_name(catalog, payment.plan_id)}"
         builder.button(
-            text=f"✅ {payment.id}",
+            text=texts("btn_confirm_payment", payment=what, amount=amount_text(payment)),
             callback_data=AdminPayment(action=PaymentAct.CONFIRM, payment_id=payment.id),
         )
         builder.button(
-            text=f"❌ {payment.id}",
+            text=texts("btn_reject_payment", payment=payment_ref(payment)),
             callback_data=AdminPayment(action=PaymentAct.REJECT, payment_id=payment.id),
         )
     builder.button(text=texts("btn_export_csv"), callback_data=AdminMenu(section=Section.EXPORT))

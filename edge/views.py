@@ -40,18 +40,35 @@ def amount_text(payment: Payment) -> str:
     return f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
 
 
-def payment_line(payment: Payment, texts: Texts, zone: ZoneInfo) -> str:
-    """One payment in an admin list: id, method, plan, amount, user, status and time."""
+def payment_ref(payment: Payment) -> str:
+    """What names a payment to an admin: the SBP number the user typed, else the id."""
+    return f"№{payment.number}" if payment.number else payment.id
+
+
+def plan_name(catalog: Catalog, plan_id: str) -> str:
+    plan = catalog.plans_by_id.get(plan_id)
+    return plan.name if plan else plan_id
+
+
+def payment_line(payment: Payment, texts: Texts, zone: ZoneInfo, catalog: Catalog) -> str:
+    """One payment in an admin list: number, method, plan, amount, user, status and time,
+    in the admin's words (the plan's name, not its id; the status in their language)."""
     return texts(
         "admin_payment_line",
-        payment_id=payment.id,
+        payment_id=payment_ref(payment),
         method=METHOD_NAMES.get(payment.method, payment.method),
-        plan=payment.plan_id,
+        plan=plan_name(catalog, payment.plan_id),
         amount=amount_text(payment),
         user_id=payment.user_id,
-        status=payment.status,
+        status=texts(f"admin_status_{payment.status}"),
         when=format_moment(payment.paid_at or payment.created_at, zone),
     )
+
+
+def needs_manager(payment: Payment) -> bool:
+    """A pending SBP payment the user says is paid: only a manager can act on it. Every
+    other pending payment waits for the user (to pay, or to send the receipt)."""
+    return payment.method == "sbp" and payment.receipt_sent
 
 
 def revenue_lines(groups: Mapping[str, Revenue], texts: Texts) -> str:

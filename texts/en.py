@@ -543,7 +543,8 @@ TEXTS: dict[str, str] = {
     "admin_refund_only_stars": "Refund by command works for Stars payments only.",
     "admin_payment_usage": "Usage: /{command} PAYMENT_ID",
     "admin_payments": (
-        "<b>Payments</b>\nPending: {pending}\n{pending_list}\n\n"
+        "<b>Payments</b>\n<b>Need a manager</b> (SBP, the user says it is paid): {manager}\n{manager_list}\n\n"
+        "<b>Waiting for the user</b> (invoice issued, not paid yet): {waiting}\n{waiting_list}\n\n"
         "<b>Recently paid</b>\n{paid_list}\n\n"
         "<b>Not credited</b> (money that arrived but matched no open invoice): {unmatched}\n{unmatched_list}\n\n"
         "{total}"
@@ -597,13 +598,20 @@ TEXTS: dict[str, str] = {
     "admin_confirm_grant": "Grant <b>{plan}</b> for {days:plural:day|days} to user <code>{user_id}</code>?",
     "admin_confirm_revoke": "Revoke {plan} from user <code>{user_id}</code>?",
     "admin_payments_section": (
-        "<b>Payments</b>\nWaiting for confirmation: {pending}\n\n"
+        "<b>Payments</b>\n<b>Need a manager</b> (SBP, the user says it is paid):\n{pending}\n"
+        "Waiting for the user (invoice issued, not paid yet): {waiting}\n\n"
         "<b>By day (7 days)</b>\n{by_day}\n\n<b>By month (last 12)</b>\n{by_month}\n\n"
         "<b>By method</b>\n{by_method}\n\n{total}"
     ),
+    "admin_status_pending": "pending",
+    "admin_status_paid": "paid",
+    "admin_status_rejected": "rejected",
+    "admin_status_expired": "expired",
+    "admin_status_refunded": "refunded",
+    "btn_confirm_payment": "✅ {payment} · {amount}",
+    "btn_reject_payment": "❌ Reject {payment}",
     "admin_revenue_line": "{name}: {rub} RUB, {stars} ⭐ ({count})",
-    "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}{receipt}",
-    "admin_pending_receipt": " (receipt sent)",
+    "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}",
     "admin_stats": (
         "<b>Statistics</b>\n"
         "Users: {users_total} · new today: {new_today} · active in 7 days: {active_7d}\n\n"

@@ -544,7 +544,8 @@ TEXTS: dict[str, str] = {
     "admin_refund_only_stars": "Возврат командой доступен только для оплат Stars.",
     "admin_payment_usage": "Формат: /{command} PAYMENT_ID",
     "admin_payments": (
-        "<b>Платежи</b>\nОжидают: {pending}\n{pending_list}\n\n"
+        "<b>Платежи</b>\n<b>Ждут менеджера</b> (СБП, пользователь сообщил об оплате): {manager}\n{manager_list}\n\n"
+        "<b>Ждут пользователя</b> (счёт выставлен, оплаты ещё нет): {waiting}\n{waiting_list}\n\n"
         "<b>Последние оплаченные</b>\n{paid_list}\n\n"
         "<b>Не зачислено</b> (деньги пришли, но не к открытому счёту): {unmatched}\n{unmatched_list}\n\n"
         "{total}"
@@ -598,13 +599,20 @@ TEXTS: dict[str, str] = {
     "admin_confirm_grant": "Выдать <b>{plan}</b> на {days:plural:день|дня|дней} пользователю <code>{user_id}</code>?",
     "admin_confirm_revoke": "Отключить {plan} у пользователя <code>{user_id}</code>?",
     "admin_payments_section": (
-        "<b>Платежи</b>\nОжидают подтверждения: {pending}\n\n"
+        "<b>Платежи</b>\n<b>Ждут менеджера</b> (СБП, пользователь сообщил об оплате):\n{pending}\n"
+        "Ждут пользователя (счёт выставлен, оплаты ещё нет): {waiting}\n\n"
         "<b>По дням (7 дн.)</b>\n{by_day}\n\n<b>По месяцам (последние 12)</b>\n{by_month}\n\n"
         "<b>По способам</b>\n{by_method}\n\n{total}"
     ),
+    "admin_status_pending": "ожидает",
+    "admin_status_paid": "оплачен",
+    "admin_status_rejected": "отклонён",
+    "admin_status_expired": "истёк",
+    "admin_status_refunded": "возвращён",
+    "btn_confirm_payment": "✅ {payment} · {amount}",
+    "btn_reject_payment": "❌ Отклонить {payment}",
     "admin_revenue_line": "{name}: {rub} ₽, {stars} ⭐ ({count})",
-    "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}{receipt}",
-    "admin_pending_receipt": " (чек отправлен)",
+    "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}",
     "admin_stats": (
         "<b>Статистика</b>\n"
         "Пользователей: {users_total} · новых сегодня: {new_today} · активных за 7 дн.: {active_7d}\n\n"

@@ -17,7 +17,16 @@ from edge.admin_keyboards import payments_section_keyboard
 from edge.callbacks import AdminMenu, Section
 from edge.exports import export_payments
 from edge.long_messages import send_long, show_screen
-from edge.views import METHOD_NAMES, payment_line, revenue_lines
+from edge.views import (
+    METHOD_NAMES,
+    amount_text,
+    needs_manager,
+    payment_line,
+    payment_ref,
+    plan_name,
+    revenue_lines,
+)
+from services.catalog import Catalog
 from services.chat.formatting import fit_screen
 from services.models import Payment
 from services.money.payments import PaymentService
@@ -51,17 +60,25 @@ def _totals(total: Revenue, texts: Texts) -> str:
 
 @router.message(Command("payments"))
 async def payments_command(
-    message: Message, bot: Bot, texts: Texts, payments: PaymentService, settings: Settings
+    message: Message,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    settings: Settings,
+    catalog: Catalog,
 ) -> None:
-    """/payments: pending, recent and not credited payments, with all-time totals (in
+    """/payments: pending (those a manager must decide apart from those waiting for the
+    user), recent and not credited payments, with all-time totals (in
     several messages when long)."""
     pending = payments.with_status("pending")
+    manager = [p for p in pending if needs_manager(p)]
+    waiting = [p for p in pending if not needs_manager(p)]
     recent = sorted(payments.with_status("paid"), key=lambda p: p.paid_at or 0)[-RECENT:]
     unmatched = payments.unmatched()
     report = await revenue_report(payments.history(), settings.zone)
 
     def lines(items: list[Payment]) -> list[str]:
-        return [payment_line(p, texts, settings.zone) for p in items]
+        return [payment_line(p, texts, settings.zone, catalog) for p in items]
 
     unmatched_lines = [
         texts(
@@ -76,8 +93,10 @@ async def payments_command(
     ]
     text = texts(
         "admin_payments",
-        pending=len(pending),
-        pending_list=_listed(lines(pending), PENDING_LISTED, texts),
+        manager=len(manager),
+        manager_list=_listed(lines(manager), PENDING_LISTED, texts),
+        waiting=len(waiting),
+        waiting_list=_listed(lines(waiting), PENDING_LISTED, texts),
         paid_list=_listed(lines(recent), RECENT, texts),
         unmatched=len(unmatched),
         unmatched_list=_listed(unmatched_lines, UNMATCHED_LISTED, texts),
@@ -89,26 +108,33 @@ async def payments_command(
 # The panel's section ---------------------------------------------------------------------------
 @router.callback_query(AdminMenu.filter(F.section == Section.PAYMENTS))
 async def payments_section(
-    query: CallbackQuery, bot: Bot, texts: Texts, payments: PaymentService, settings: Settings
+    query: CallbackQuery,
+    bot: Bot,
+    texts: Texts,
+    payments: PaymentService,
+    settings: Settings,
+    catalog: Catalog,
 ) -> None:
-    """The panel's "Payments": pending ones, revenue by day, month and method, the totals.
+    """The panel's "Payments": the SBP requests a manager must decide (with their
+    buttons), how many invoices wait for the user, revenue by day, month and method, the totals.
     Pending ones that do not fit follow as messages; the totals stay on the screen."""
     await query.answer()
     report = await revenue_report(payments.history(), settings.zone)
     week_ago = (dt.datetime.now(settings.zone) - dt.timedelta(days=6)).date().isoformat()
     months = dict(sorted(report.by_month.items())[-MONTHS_IN_SECTION:])
-    pending = payments.with_status("pending")[-PENDING_IN_SECTION:]
+    pending = payments.with_status("pending")
+    manager = [p for p in pending if needs_manager(p)][-PENDING_IN_SECTION:]
+    waiting = len(pending) - len([p for p in pending if needs_manager(p)])
     items = [
         texts(
             "admin_pending_item",
-            payment_id=p.id,
+            payment_id=payment_ref(p),
             method=METHOD_NAMES.get(p.method, p.method),
-            plan=p.plan_id,
-            amount=f"{p.amount:g}",
+            plan=plan_name(catalog, p.plan_id),
+            amount=amount_text(p),
             user_id=p.user_id,
-            receipt=texts("admin_pending_receipt") if p.receipt_sent else "",
         )
-        for p in pending
+        for p in manager
     ]
 
     def render(shown: Sequence[str], left_out: int) -> str:
@@ -116,6 +142,7 @@ async def payments_section(
         return texts(
             "admin_payments_section",
             pending=Raw("\n".join([*shown, *below]) or texts("none")),
+            waiting=waiting,
             by_day=Raw(
                 revenue_lines({k: v for k, v in report.by_day.items() if k >= week_ago}, texts)
             ),
@@ -125,7 +152,10 @@ async def payments_section(
         )
 
     screen = fit_screen(render, items)
-    await show_screen(query, bot, screen, payments_section_keyboard(pending, texts))
+    sbp = [p for p in pending if p.method == "sbp"]  # a manager may confirm any of them
+    sbp.sort(key=lambda p: not needs_manager(p))  # those the user says are paid first
+    buttons = payments_section_keyboard(sbp[:PENDING_IN_SECTION], texts, catalog)
+    await show_screen(query, bot, screen, buttons)
 
 
 @router.callback_query(AdminMenu.filter(F.section == Section.EXPORT))

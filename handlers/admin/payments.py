@@ -30,7 +30,11 @@ async def confirm_payment(
             return texts("pay_not_found")
         if error.reason is PaymentRefusal.NOT_BY_HAND:
             return texts("admin_confirm_not_sbp", payment_id=payment.id, method=payment.method)
-        return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+        return texts(
+            "admin_already_decided",
+            payment_id=payment.id,
+            status=texts(f"admin_status_{payment.status}"),
+        )
     return texts("admin_confirmed", payment_id=payment_id)
 
 
@@ -43,7 +47,11 @@ async def reject_payment(
         existing = await payments.find(payment_id)
         if existing is None:
             return texts("pay_not_found")
-        return texts("admin_already_decided", payment_id=existing.id, status=existing.status)
+        return texts(
+            "admin_already_decided",
+            payment_id=existing.id,
+            status=texts(f"admin_status_{existing.status}"),
+        )
     return texts("admin_rejected", payment_id=payment.id, reason=reason)  # the user: outbox
 
 

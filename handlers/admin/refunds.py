@@ -35,7 +35,11 @@ async def refund_payment(
             return texts("admin_refund_only_stars")
         if error.reason is PaymentRefusal.IN_PROGRESS:
             return texts("admin_refund_in_progress", payment_id=payment.id)
-        return texts("admin_already_decided", payment_id=payment.id, status=payment.status)
+        return texts(
+            "admin_already_decided",
+            payment_id=payment.id,
+            status=texts(f"admin_status_{payment.status}"),
+        )
     return refund_outcome(await worker.run(bot, item.id), payment.id, texts)
 
 

@@ -118,7 +118,7 @@ async def user_card(
         paid=_paid_this_month(paid, texts),
         plans="\n".join(plans) or texts("none"),
         payments=Raw(
-            "\n".join(payment_line(p, texts, settings.zone) for p in own) or texts("none")
+            "\n".join(payment_line(p, texts, settings.zone, catalog) for p in own) or texts("none")
         ),
     )
 

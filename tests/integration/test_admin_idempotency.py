@@ -199,8 +199,9 @@ async def test_pending_list_offers_confirm_for_sbp_only(harness: Harness) -> Non
         ("reject", sbp.id),
     }
     section = harness.session.texts_to(ADMIN)[-1]
-    for payment in (yoomoney, stars, sbp):
-        assert payment.id in section  # still listed
+    # None of them is a request a manager must decide yet: all three wait for their user.
+    assert "Ждут пользователя (счёт выставлен, оплаты ещё нет): 3" in section
+    assert all(payment.id not in section for payment in (yoomoney, stars))
 
 
 def _not_sbp(payment_id: str, method: str) -> str:

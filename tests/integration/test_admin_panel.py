@@ -212,7 +212,7 @@ async def test_reject_with_a_reason_or_the_default_and_by_command(harness: Harne
     await harness.message(ADMIN, f"/reject {third.id} дубль")
     assert payments.get(third.id).status == "rejected"  # type: ignore[union-attr]
     await harness.message(ADMIN, f"/reject {third.id}")
-    assert "rejected" in last_text(harness)
+    assert "отклонён" in last_text(harness)  # the status in the admin's language
     await harness.message(ADMIN, "/reject nosuchid")
     await harness.message(ADMIN, "/confirm nosuchid")
     await harness.message(ADMIN, "/confirm")
@@ -224,7 +224,8 @@ async def test_payments_list_export_refund_usage_and_settle(harness: Harness) ->
     paid = await payments.open_invoice(USER, "premium1", "sbp")
     await payments.credit(paid.id, decided_by=ADMIN)
     await harness.message(ADMIN, "/payments")
-    assert paid.id in last_text(harness) and "675" in last_text(harness)
+    assert f"№{paid.number}" in last_text(harness) and "675" in last_text(harness)
+    assert "Premium 1" in last_text(harness) and "оплачен" in last_text(harness)  # not ids
     await harness.press(ADMIN, AdminMenu(section=Section.EXPORT).pack())
     (document,) = [c for c in harness.session.calls if isinstance(c, SendDocument)]
     assert document.chat_id == ADMIN
@@ -421,3 +422,32 @@ async def test_long_admin_alerts_are_split_not_cut(harness: Harness) -> None:
     await harness.dispatcher["notifier"].send_long(harness.bot, ADMIN, "\n".join(lines))
     text = "\n".join(sent_to_admin(harness))
     assert all(f"op-{n:04}" in text for n in range(300))
+
+
+async def test_pending_payments_split_what_needs_a_manager_and_buttons_name_them(
+    harness: Harness,
+) -> None:
+    payments = harness.services.payments
+    told = await payments.open_invoice(USER, "premium1", "sbp")
+    await payments.take_receipt(told.id, attached=False)  # "Оплата отправлена"
+    silent = await payments.open_invoice(USER + 1, "gpt_pro", "sbp")
+    await payments.open_invoice(USER + 2, "power_group", "stars")
+    assert told.number and silent.number
+    await harness.message(ADMIN, "/payments")
+    text = last_text(harness)
+    manager, waiting = text.split("Ждут пользователя")
+    assert "Ждут менеджера" in manager and f"№{told.number}" in manager
+    assert f"№{silent.number}" not in manager and f"№{silent.number}" in waiting
+    assert "Premium 1" in manager and "premium1" not in text and "pending" not in text
+    assert "ожидает" in manager
+
+    await harness.press(ADMIN, AdminMenu(section=Section.PAYMENTS).pack())
+    screen = last_to_admin(harness)
+    shown, waits = (screen.text or "").split("Ждут пользователя")
+    assert f"№{told.number}" in shown and f"№{silent.number}" not in shown
+    assert ": 2" in waits.splitlines()[0]  # the silent SBP invoice and the Stars one
+    assert isinstance(screen.reply_markup, InlineKeyboardMarkup)
+    labels = [b.text for row in screen.reply_markup.inline_keyboard for b in row]
+    assert labels[0] == f"✅ №{told.number} · Premium 1 · 675 ₽"  # the one told first
+    assert f"❌ Отклонить №{silent.number}" in labels
+    assert not any(told.id in label or silent.id in label for label in labels)  # no hex ids
