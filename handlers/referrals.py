@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
+from edge.callbacks import OpenScreen, Screen
 from edge.keyboards import invite_keyboard
 from edge.views import referral_bonus
 from services.catalog import Catalog
@@ -41,3 +42,18 @@ async def invite(
         texts("invite", link=link, offer=Raw(offer), counts=Raw(counts)),
         reply_markup=invite_keyboard(link, texts),
     )
+
+
+@router.callback_query(OpenScreen.filter(F.screen == Screen.INVITE))
+async def invite_button(
+    query: CallbackQuery,
+    bot: Bot,
+    user: UserRecord,
+    texts: Texts,
+    referrals: ReferralService,
+    catalog: Catalog,
+) -> None:
+    """/start's Invite button: the same screen as /invite."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await invite(query.message, bot, user, texts, referrals, catalog)
