@@ -164,7 +164,7 @@ def payments_section_keyboard(
             continue
         what = f"{payment_ref(payment)} · {plan_name(catalog, payment.plan_id)}"
         builder.button(
-            text=texts("btn_confirm_payment", payment=what, amount=amount_text(payment)),
+            text=texts("btn_confirm_payment", payment=what, amount=amount_text(payment, texts)),
             callback_data=AdminPayment(action=PaymentAct.CONFIRM, payment_id=payment.id),
         )
         builder.button(

@@ -12,7 +12,7 @@ from services.models import Payment, PromoCode, StarsSubscription
 from services.money.payments import PaymentService
 from services.money.promo import PromoService
 from services.operator.reports import Revenue
-from texts import Raw, Texts, format_moment
+from texts import Raw, Texts, format_moment, formatting
 
 METHOD_NAMES = {"yoomoney": "ЮMoney", "sbp": "СБП", "stars": "Stars"}
 
@@ -36,8 +36,10 @@ def referral_bonus(texts: Texts, catalog: Catalog) -> str | None:
     return bonus_text(texts, bonus.days, plan.name if plan else None, bonus.requests)
 
 
-def amount_text(payment: Payment) -> str:
-    return f"{payment.amount:g} ⭐" if payment.currency == "XTR" else f"{payment.amount:g} ₽"
+def amount_text(payment: Payment, texts: Texts) -> str:
+    """1 199 ₽ or 580 ⭐, as the reader's language writes numbers."""
+    shown = formatting.number(payment.amount, texts.language, group_from=4)
+    return f"{shown}{formatting.NBSP}{'⭐' if payment.currency == 'XTR' else '₽'}"
 
 
 def payment_ref(payment: Payment) -> str:
@@ -58,7 +60,7 @@ def payment_line(payment: Payment, texts: Texts, zone: ZoneInfo, catalog: Catalo
         payment_id=payment_ref(payment),
         method=METHOD_NAMES.get(payment.method, payment.method),
         plan=plan_name(catalog, payment.plan_id),
-        amount=amount_text(payment),
+        amount=amount_text(payment, texts),
         user_id=payment.user_id,
         status=texts(f"admin_status_{payment.status}"),
         when=format_moment(payment.paid_at or payment.created_at, zone),

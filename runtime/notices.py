@@ -35,7 +35,7 @@ class PaymentNotices:
         label = f"@{user.username}" if user and user.username else (user.first_name if user else "")
 
         def render(texts: Texts) -> tuple[str, InlineKeyboardMarkup | None]:
-            amount = amount_text(payment)
+            amount = amount_text(payment, texts)
             if payment.received_amount is not None:
                 amount = texts(
                     "amount_received", amount=amount, received=f"{payment.received_amount:.2f}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import string
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from texts import en, ru
+from texts import en, formatting, ru
 
 CATALOGS: dict[str, dict[str, str]] = {"ru": ru.TEXTS, "en": en.TEXTS}
 DEFAULT_LANGUAGE = "ru"
@@ -36,6 +37,18 @@ def language_for(language_code: str | None) -> str:
 # the counts in other cases ("до N символов", "N пользователям") are whole numbers. The
 # value is escaped like every other one.
 PLURAL_SPEC = "plural:"
+# Number specs: "{price:money}" (1 199, grouped from 4 digits), "{count:num}" (60 000,
+# grouped from 5), "{cost:dec2}" (1 524,75 and −0,28 in Russian, two decimals).
+NUMBER_SPECS: dict[str, tuple[int | None, int]] = {
+    "money": (None, 4),
+    "num": (None, 5),
+    "dec2": (2, 4),
+}
+# "{limit:minutes:минуты|минут|минут}": seconds as minutes with the noun's forms; under
+# a minute, seconds ("45 сек.").
+MINUTES_SPEC = "minutes:"
+SECONDS = {"ru": "{seconds}\u00a0сек.", "en": "{seconds} s"}
+_SPEC = re.compile(r"\{\w+:")  # a template with a spec goes through the formatter
 
 
 def _number(value: object) -> Decimal | None:
@@ -93,39 +106,51 @@ class _Formatter(string.Formatter):
         self.language = language
 
     def format_field(self, value: Any, format_spec: str) -> Any:
+        if format_spec in NUMBER_SPECS:
+            places, group_from = NUMBER_SPECS[format_spec]
+            return formatting.number(value, self.language, places, group_from)
+        if format_spec.startswith(MINUTES_SPEC):  # seconds shown as minutes
+            shown_minutes = formatting.minutes(value)
+            if shown_minutes is None:
+                return SECONDS[self.language].format(seconds=value)
+            value, format_spec = str(shown_minutes), PLURAL_SPEC + format_spec[len(MINUTES_SPEC) :]
         if not format_spec.startswith(PLURAL_SPEC):
             return super().format_field(value, format_spec)
         forms = format_spec.removeprefix(PLURAL_SPEC).split("|")
         expected = PLURAL_RULES[self.language][0]
         if len(forms) != expected:
             raise ValueError(f"{format_spec!r}: {self.language} needs {expected} forms")
-        shown = str(value)
-        if self.language == "ru" and _number(shown) is not None:
-            shown = shown.replace(".", ",")  # 1,5 часа
+        shown = formatting.number(value, self.language)  # 1,5 часа; 60 000 символов
         return f"{shown} {forms[plural_form(self.language, value)]}"
 
 
 class Texts:
     """The texts of one language; `texts("key", name=...)` escapes every value for HTML."""
 
-    __slots__ = ("_catalog", "_formatter", "language")
+    __slots__ = ("_catalog", "_formatted", "_formatter", "language")
 
     def __init__(self, language: str) -> None:
         self.language = language if language in CATALOGS else DEFAULT_LANGUAGE
         self._catalog = CATALOGS[self.language]
         self._formatter = _Formatter(self.language)
+        self._formatted = {key for key, text in self._catalog.items() if _SPEC.search(text)}
 
     def __call__(self, key: str, **values: Any) -> str:
         template = self._catalog[key]
         if not values:
             return template
         escaped = {
-            name: value if isinstance(value, Raw) else html.escape(str(value), quote=False)
+            name: value if isinstance(value, Raw) else html.escape(self._shown(value), quote=False)
             for name, value in values.items()
         }
-        if PLURAL_SPEC in template:
+        if key in self._formatted:
             return self._formatter.vformat(template, (), escaped)
         return template.format(**escaped)
+
+    def _shown(self, value: object) -> str:
+        if isinstance(value, Moment):  # «завтра в 00:00 МСК», in this language
+            return formatting.moment(value.timestamp, value.zone, self.language)
+        return str(value)
 
 
 _BY_LANGUAGE = {language: Texts(language) for language in CATALOGS}
@@ -139,10 +164,24 @@ def get_texts(language: str) -> Texts:
 LATEST_MOMENT = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
 
 
-def format_moment(timestamp: float, zone: ZoneInfo) -> str:
-    """A moment as users read it: 28.12.2026 15:30 MSK. A moment past year 9999 (a plan
-    saved with absurd days) shows as 30.12.9999 instead of breaking the screen."""
+class Moment(str):
+    """A moment given to a text: shown there in the reader's language and relative to
+    today (`formatting.moment`); as a plain string, 28.12.2026 15:30 MSK."""
+
+    timestamp: float
+    zone: ZoneInfo
+
+    def __new__(cls, timestamp: float, zone: ZoneInfo) -> Moment:
+        local = dt.datetime.fromtimestamp(timestamp, zone)
+        made = super().__new__(cls, f"{local:%d.%m.%Y %H:%M} {local.tzname()}")
+        made.timestamp, made.zone = timestamp, zone
+        return made
+
+
+def format_moment(timestamp: float, zone: ZoneInfo) -> Moment:
+    """A moment as users read it: «завтра в 00:00 МСК», 28.12.2026 15:30 MSK. A moment
+    past year 9999 (a plan saved with absurd days) shows as 30.12.9999 instead of
+    breaking the screen."""
     if not timestamp <= LATEST_MOMENT:  # also NaN
         timestamp = LATEST_MOMENT
-    moment = dt.datetime.fromtimestamp(timestamp, zone)
-    return f"{moment:%d.%m.%Y %H:%M} {moment.tzname()}"
+    return Moment(timestamp, zone)

@@ -16,7 +16,7 @@ TEXTS: dict[str, str] = {
     "bot_description": (
         "GPT, Gemini, DeepSeek, Grok and other AI models right in Telegram: answers, "
         "writing, translation, code. Photos, voice messages and files work too.\n\n"
-        "Free: {allowance}. More models and no limits: plans from {price} RUB.\n\n"
+        "Free: {allowance}. More models and no limits: plans from {price:money} RUB.\n\n"
         "Press Start and ask a question."
     ),
     "bot_short_description": (
@@ -27,7 +27,7 @@ TEXTS: dict[str, str] = {
         "In this chat: GPT, Gemini, DeepSeek, Grok and other AI models. "
         "Ask anything: I explain, translate, write texts and code.\n\n"
         "🆓 Free: {allowance}.\n"
-        "💎 More models and no limits: plans from {price} RUB for {days:plural:day|days}.\n"
+        "💎 More models and no limits: plans from {price:money} RUB for {days:plural:day|days}.\n"
         "📎 I understand {media}.\n\n"
         "Just write a question, or try an example:"
     ),
@@ -118,16 +118,16 @@ TEXTS: dict[str, str] = {
     "model_line_name": "• <b>{model}</b>",
     "model_line_about": " — {about}",
     "model_line_free": " · free",
-    "model_line_price": " · from {price} RUB ({plan})",
+    "model_line_price": " · from {price:money} RUB ({plan})",
     "model_line_answered_by": " · answered by {model}",
     "model_locked_menu": "🔒 This model comes with a subscription: {plans}.\n\n{line}\n\nChoose a plan:",
     "model_locked_answered_by": (
         "The name {model} is kept from a model its provider replaced: <b>{real}</b> answers "
         "your questions."
     ),
-    "btn_plan_price": "{plan} — {price} RUB",
-    "btn_extend": "Extend {plan} — {price} RUB",
-    "plan_line_active": "<b>{plan}</b> — {price} RUB · ✅ active until {end}\nModels: {models}",
+    "btn_plan_price": "{plan} — {price:money} RUB",
+    "btn_extend": "Extend {plan} — {price:money} RUB",
+    "plan_line_active": "<b>{plan}</b> — {price:money} RUB · ✅ active until {end}\nModels: {models}",
     "pay_extends": "✅ {plan} is active until {end}. Paying extends it to <b>{new_end}</b>.",
     "pay_choose_method_ask": "Choose how to pay:",
     "promo_try_again": "{error}\nSend the code again or press Cancel.",
@@ -169,14 +169,14 @@ TEXTS: dict[str, str] = {
     "voice_off": "🎤 Voice messages are not recognised yet. Please type your question.",
     "voice_too_long": (
         "🎤 The voice message is too long: I recognise up to "
-        "{limit:plural:second|seconds}. Split it or type your question."
+        "{limit:minutes:minute|minutes}. Split it or type your question."
     ),
     "voice_too_long_free": (
-        "🎤 Without a plan I recognise voice messages up to {limit:plural:second|seconds} "
+        "🎤 Without a plan I recognise voice messages up to {limit:minutes:minute|minutes} "
         "(what fits a free request). Record a shorter one or get a plan."
     ),
     "voice_free_day": (
-        "🎤 Today's free {limit:plural:second|seconds} of recognition are used up: the "
+        "🎤 Today's free {limit:minutes:minute|minutes} of recognition are used up: the "
         "limit comes back tomorrow, and a plan has none."
     ),
     "voice_empty": "🎤 I could not make out any speech. Try again or type your question.",
@@ -262,7 +262,7 @@ TEXTS: dict[str, str] = {
     "group_quota_generic": "🔋 {name}, your limit for today has run out. Details and plans are in a private chat with me.",
     "group_busy": "⏳ 20 questions are already waiting here: please ask a bit later.",
     "btn_free_other": "➡️ Go on with {model} ({left} left)",
-    "btn_plans_from": "💎 Plans from {price} RUB",
+    "btn_plans_from": "💎 Plans from {price:money} RUB",
     "free_switched": "✅ <b>{model}</b> answers now: {left:plural:request|requests} left today. Ask your question.",
     "free_switched_unlimited": "✅ <b>{model}</b> answers now. Ask your question.",
     "free_other_spent": "Today's free requests to {model} are used up too.",
@@ -276,7 +276,7 @@ TEXTS: dict[str, str] = {
     "quota_plan_tokens": "⏳ Your plan's monthly amount for {model} is used up ({limit:plural:token|tokens} a month). It comes back {resets}. Meanwhile you can pick another model: /model",
     "profile_month_line": "• {plan}: {left} of {limit:plural:token|tokens} until {resets}",
     "profile_left_line": "• {model}: {parts}",
-    "profile_left_voice": "• 🎤 Voice: {left} of {limit:plural:second|seconds}",
+    "profile_left_voice": "• 🎤 Voice: {left:minutes:minute|minutes} left of {limit:minutes:minute|minutes}",
     "profile_left_requests": "{left} of {limit:plural:request|requests}",
     "profile_left_chars": "{left} of {limit:plural:character|characters}",
     "flood_notice": "🐢 Too many messages in a row. Please pause for half a minute, then I am back.",
@@ -301,9 +301,9 @@ TEXTS: dict[str, str] = {
     # Plans and subscriptions
     "btn_plans": "💎 Plans",
     "btn_promo": "🎟 Enter a promo code",
-    "btn_buy": "Buy {plan} — {price} RUB",
+    "btn_buy": "Buy {plan} — {price:money} RUB",
     "plans": "<b>Plans</b> (access for {days:plural:day|days})\n\n{plans}\n\nHave a promo code? /promo CODE",
-    "plan_line": "<b>{plan}</b> — {price} RUB\nModels: {models}",
+    "plan_line": "<b>{plan}</b> — {price:money} RUB\nModels: {models}",
     "profile_plans": "<b>Subscriptions</b>\n{plans}",
     "profile_plan_line": "• <b>{plan}</b> — until {end}\n  Models: {models}",
     # Promo codes
@@ -356,11 +356,11 @@ TEXTS: dict[str, str] = {
     "no_date": "no end date",
     "disabled_mark": " (disabled)",
     # Payments
-    "pay_choose_method": "<b>{plan}</b> — {price} RUB for {days:plural:day|days}\nModels: {models}",
+    "pay_choose_method": "<b>{plan}</b> — {price:money} RUB for {days:plural:day|days}\nModels: {models}",
     "btn_pay_yoomoney": "💳 YooMoney (card)",
     "btn_pay_sbp": "🏦 SBP via a manager",
-    "btn_pay_stars": "⭐ Telegram Stars ({stars})",
-    "btn_pay_link": "Pay {price} RUB",
+    "btn_pay_stars": "⭐ Telegram Stars ({stars:money} ⭐)",
+    "btn_pay_link": "Pay {price:money} RUB",
     "btn_check_payment": "🔄 Check payment",
     "btn_sbp_paid": "✅ Payment sent",
     "btn_sbp_receipt": "📎 Send receipt",
@@ -375,13 +375,13 @@ TEXTS: dict[str, str] = {
     "pay_terms_offer": 'By paying, you accept the <a href="{offer}">terms of the offer</a>.',
     "pay_terms_privacy": 'By paying, you accept the <a href="{privacy}">privacy policy</a>.',
     "pay_yoomoney": (
-        "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price} RUB.\n"
+        "Invoice <code>{payment_id}</code>: <b>{plan}</b>, {price:money} RUB.\n"
         "Press “Pay” to open the YooMoney form. Payment is checked automatically, "
         "usually within a couple of minutes; you can also press “Check payment”.\n"
         "The invoice is valid for {hours:plural:hour|hours}."
     ),
     "pay_sbp": (
-        "Payment No. <code>{number}</code>: <b>{plan}</b>, {price} RUB.\n\n"
+        "Payment No. <code>{number}</code>: <b>{plan}</b>, {price:money} RUB.\n\n"
         "Transfer this amount via SBP:\n{details}\n\n"
         "Put the payment number in the transfer comment: <code>{number}</code>\n\n"
         "After the transfer, press “Send receipt” and send a screenshot or file of the "
@@ -439,10 +439,10 @@ TEXTS: dict[str, str] = {
     "stars_description": "Access to models: {models}",
     "stars_invalid": "This invoice is no longer valid. Create a new one: /plans",
     # Stars subscriptions (renew themselves every 30 days)
-    "btn_pay_stars_monthly": "⭐ Stars, renews monthly ({stars})",
+    "btn_pay_stars_monthly": "⭐ Stars, renews monthly ({stars:money} ⭐)",
     "stars_sub_title": "{plan} — monthly",
     "stars_sub_offer": (
-        "<b>{plan}</b> — {stars} ⭐ for {days:plural:day|days}, a Telegram Stars subscription.\n"
+        "<b>{plan}</b> — {stars:money}\u00a0⭐ for {days:plural:day|days}, a Telegram Stars subscription.\n"
         "Telegram renews it by itself every {days:plural:day|days} until you cancel it "
         "(a button in /profile). Press the button below to subscribe."
     ),
@@ -458,7 +458,7 @@ TEXTS: dict[str, str] = {
         "↩️ Payment <code>{payment_id}</code> was refunded and its period of {plan} taken back. "
         "The Stars subscription no longer renews."
     ),
-    "profile_renewal_on": "⭐ {plan}: Stars subscription, renews on {date} ({stars} ⭐)",
+    "profile_renewal_on": "⭐ {plan}: Stars subscription, renews on {date} ({stars:money}\u00a0⭐)",
     "profile_renewal_off": "⭐ {plan}: renewal cancelled, the plan runs to its end",
     "btn_renewal_cancel": "Cancel renewal: {plan}",
     "btn_renewal_resume": "Resume renewal: {plan}",
@@ -466,7 +466,7 @@ TEXTS: dict[str, str] = {
         "Renewal of your Stars subscription to {plan} is cancelled; you will not be charged again. "
         "The plan runs until {end}. Changed your mind? “Resume renewal” in /profile."
     ),
-    "renewal_resumed": "Renewal of your Stars subscription to {plan} is back on: next charge on {date}, {stars} ⭐.",
+    "renewal_resumed": "Renewal of your Stars subscription to {plan} is back on: next charge on {date}, {stars:money}\u00a0⭐.",
     "renewal_not_running": "This subscription is no longer running.",
     "renewal_busy": "Already in progress, one moment.",
     "renewal_failed": "Telegram did not accept the change: {error}. Try later or write to /paysupport.",
@@ -499,7 +499,7 @@ TEXTS: dict[str, str] = {
     "admin_sbp_request": (
         "🏦 <b>SBP: check the payment</b>\nNumber in the comment: <code>{number}</code>\n"
         "Invoice <code>{payment_id}</code>\n"
-        "User: {user} (<code>{user_id}</code>)\nPlan: {plan}\nAmount: {price} RUB\n{receipt}"
+        "User: {user} (<code>{user_id}</code>)\nPlan: {plan}\nAmount: {price:money} RUB\n{receipt}"
     ),
     "admin_receipt_attached": "The receipt is in the message above.",
     "admin_receipt_none": "The user reported the payment without a receipt.",
@@ -549,7 +549,7 @@ TEXTS: dict[str, str] = {
         "<b>Not credited</b> (money that arrived but matched no open invoice): {unmatched}\n{unmatched_list}\n\n"
         "{total}"
     ),
-    "admin_payments_total": "Total paid: {rub} RUB and {stars} ⭐ ({count:plural:payment|payments})",
+    "admin_payments_total": "Total paid: {rub:money} RUB and {stars:money}\u00a0⭐ ({count:plural:payment|payments})",
     "admin_list_older": "…older ones not shown: {count}",
     "admin_list_below": "…and {count} more — listed below",
     "admin_unmatched_line": "<code>{money_id}</code> {amount} — invoice {payment_id}, user {user_id}: {reason}",
@@ -558,7 +558,7 @@ TEXTS: dict[str, str] = {
     "admin_settle_unknown": "No open record <code>{money_id}</code>.",
     "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {status}, {when}",
     "none": "—",
-    "amount_received": "{amount} ({received} RUB received)",
+    "amount_received": "{amount} ({received:money} RUB received)",
     # Admin panel
     "admin_panel": "<b>Admin panel</b>\nUsers: {users} · active subscriptions: {subs} · pending payments: {pending}",
     "btn_admin_users": "👤 Users",
@@ -588,10 +588,10 @@ TEXTS: dict[str, str] = {
         "<b>User</b> {name} (<code>{user_id}</code>)\n"
         "Language: {language} · model: {model} · since {since}{blocked}\n"
         "Messages in 30 days: {messages}\n"
-        "This month: paid {paid} · provider cost {cost} RUB\n\n"
+        "This month: paid {paid} · provider cost {cost:dec2} RUB\n\n"
         "<b>Subscriptions</b>\n{plans}\n\n<b>Payments</b>\n{payments}"
     ),
-    "admin_paid_amount": "{rub} RUB, {stars} ⭐",
+    "admin_paid_amount": "{rub:money} RUB, {stars:money}\u00a0⭐",
     "admin_user_blocked": " · blocked the bot",
     "admin_choose_plan": "Choose a plan for <code>{user_id}</code>:",
     "admin_choose_days": "How many days of <b>{plan}</b> for <code>{user_id}</code>?",
@@ -610,7 +610,7 @@ TEXTS: dict[str, str] = {
     "admin_status_refunded": "refunded",
     "btn_confirm_payment": "✅ {payment} · {amount}",
     "btn_reject_payment": "❌ Reject {payment}",
-    "admin_revenue_line": "{name}: {rub} RUB, {stars} ⭐ ({count})",
+    "admin_revenue_line": "{name}: {rub:money} RUB, {stars:money}\u00a0⭐ ({count})",
     "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}",
     "admin_stats": (
         "<b>Statistics</b>\n"
@@ -618,8 +618,8 @@ TEXTS: dict[str, str] = {
         "<b>Active subscriptions</b>\n{subs}\n\n"
         "<b>Revenue</b>\nToday: {rev_today}\n7 days: {rev_7d}\n30 days: {rev_30d}\n\n"
         "<b>Provider costs and margin</b> (RUB, at {rate} RUB/USD, ⭐ at {star_rate} RUB)\n"
-        "Today: {cost_today} · margin {margin_today}\n7 days: {cost_7d} · margin {margin_7d}\n"
-        "30 days: {cost_30d} · margin {margin_30d}{unpriced}\n\n"
+        "Today: {cost_today:dec2} · margin {margin_today:dec2}\n7 days: {cost_7d:dec2} · margin {margin_7d:dec2}\n"
+        "30 days: {cost_30d:dec2} · margin {margin_30d:dec2}{unpriced}\n\n"
         "<b>Plans in 30 days</b> (revenue · cost · margin, RUB)\n{plans_margin}\n\n"
         "<b>Models in 30 days</b> (messages · failures · tokens in/out · cost RUB)\n{models}{voice}\n\n"
         "Free length-limit refusals (30 days): {refusals}"
@@ -627,15 +627,15 @@ TEXTS: dict[str, str] = {
     "admin_stats_referrals": "<b>Top inviters</b> (invited · rewarded)\n{lines}",
     "admin_stats_referrals_none": "No invited users yet.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
-    "admin_stats_voice": "\n🎤 Voice transcription: {cost} ₽",
-    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
+    "admin_stats_voice": "\n🎤 Voice transcription: {cost:dec2}\u00a0₽",
+    "admin_stats_model": "{model}: {messages:num} · {failures:num} · {prompt:num}/{completion:num} · {cost}",
     "admin_stats_unpriced": "\nWithout a price in the catalog (cost unknown): {count:plural:answer|answers}",
     "admin_cost_unknown": "unknown",
-    "admin_stats_plan_margin": "{plan}: {revenue} · {cost} · {margin}",
+    "admin_stats_plan_margin": "{plan}: {revenue:dec2} · {cost:dec2} · {margin:dec2}",
     "admin_free_tier": "Free models",
     "admin_top_spenders": "<b>The costliest users this month</b>\n{lines}",
     "admin_top_spenders_none": "No provider costs this month yet.",
-    "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} RUB",
+    "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost:dec2} RUB",
     "admin_chart_title": "Revenue and costs (RUB), new users over 30 days",
     "admin_chart_revenue": "Revenue, RUB",
     "admin_chart_cost": "Model costs, RUB",

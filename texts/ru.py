@@ -16,7 +16,7 @@ TEXTS: dict[str, str] = {
     "bot_description": (
         "GPT, Gemini, DeepSeek, Grok и другие ИИ-модели прямо в Telegram: ответы на "
         "вопросы, тексты, переводы, код. Понимаю фото, голосовые и файлы.\n\n"
-        "Бесплатно: {allowance}. Больше моделей и без ограничений — тарифы от {price}\u00a0₽.\n\n"
+        "Бесплатно: {allowance}. Больше моделей и без ограничений — тарифы от {price:money}\u00a0₽.\n\n"
         "Нажмите «Старт» и задайте вопрос."
     ),
     "bot_short_description": (
@@ -27,7 +27,7 @@ TEXTS: dict[str, str] = {
         "В этом чате — GPT, Gemini, DeepSeek, Grok и другие ИИ-модели. "
         "Спросите что угодно: объясню, переведу, напишу текст или код.\n\n"
         "🆓 Бесплатно: {allowance}.\n"
-        "💎 Больше моделей и без ограничений — тарифы от {price}\u00a0₽ за {days:plural:день|дня|дней}.\n"
+        "💎 Больше моделей и без ограничений — тарифы от {price:money}\u00a0₽ за {days:plural:день|дня|дней}.\n"
         "📎 Понимаю {media}.\n\n"
         "Просто напишите вопрос или попробуйте пример:"
     ),
@@ -118,16 +118,16 @@ TEXTS: dict[str, str] = {
     "model_line_name": "• <b>{model}</b>",
     "model_line_about": " — {about}",
     "model_line_free": " · бесплатно",
-    "model_line_price": " · от {price}\u00a0₽ ({plan})",
+    "model_line_price": " · от {price:money}\u00a0₽ ({plan})",
     "model_line_answered_by": " · отвечает {model}",
     "model_locked_menu": "🔒 Модель доступна по подписке: {plans}.\n\n{line}\n\nВыберите тариф:",
     "model_locked_answered_by": (
         "Название {model} осталось от модели, которую провайдер заменил: на ваши вопросы "
         "отвечает <b>{real}</b>."
     ),
-    "btn_plan_price": "{plan} — {price}\u00a0₽",
-    "btn_extend": "Продлить {plan} — {price}\u00a0₽",
-    "plan_line_active": "<b>{plan}</b> — {price}\u00a0₽ · ✅ активен до {end}\nМодели: {models}",
+    "btn_plan_price": "{plan} — {price:money}\u00a0₽",
+    "btn_extend": "Продлить {plan} — {price:money}\u00a0₽",
+    "plan_line_active": "<b>{plan}</b> — {price:money}\u00a0₽ · ✅ активен до {end}\nМодели: {models}",
     "pay_extends": "✅ {plan} уже активен до {end}. Оплата продлит его до <b>{new_end}</b>.",
     "pay_choose_method_ask": "Выберите способ оплаты:",
     "promo_try_again": "{error}\nОтправьте код ещё раз или нажмите «Отмена».",
@@ -170,15 +170,15 @@ TEXTS: dict[str, str] = {
     ),
     "voice_off": "🎤 Голосовые сообщения пока не распознаются. Напишите вопрос текстом.",
     "voice_too_long": (
-        "🎤 Голосовое слишком длинное: распознаю до {limit:plural:секунды|секунд|секунд}. "
+        "🎤 Голосовое слишком длинное: предел — {limit:minutes:минута|минуты|минут}. "
         "Разбейте его на части или напишите текстом."
     ),
     "voice_too_long_free": (
-        "🎤 Без подписки распознаю голосовые до {limit:plural:секунды|секунд|секунд} "
+        "🎤 Без подписки предел голосового — {limit:minutes:минута|минуты|минут} "
         "(столько помещается в бесплатный запрос). Запишите покороче или оформите подписку."
     ),
     "voice_free_day": (
-        "🎤 Бесплатные {limit:plural:секунда|секунды|секунд} распознавания на сегодня "
+        "🎤 Бесплатные {limit:minutes:минута|минуты|минут} распознавания на сегодня "
         "закончились: завтра лимит обновится, а с подпиской ограничения нет."
     ),
     "voice_empty": "🎤 Не удалось разобрать речь. Попробуйте ещё раз или напишите текстом.",
@@ -264,7 +264,7 @@ TEXTS: dict[str, str] = {
     "group_quota_generic": "🔋 {name}, ваш лимит на сегодня исчерпан. Подробности и тарифы — в личном чате со мной.",
     "group_busy": "⏳ В этой группе уже ждут ответа 20 вопросов — спросите чуть позже.",
     "btn_free_other": "➡️ Продолжить с {model} (ещё {left})",
-    "btn_plans_from": "💎 Тарифы от {price}\u00a0₽",
+    "btn_plans_from": "💎 Тарифы от {price:money}\u00a0₽",
     "free_switched": "✅ Теперь отвечает <b>{model}</b> — сегодня ещё {left:plural:запрос|запроса|запросов}. Задайте вопрос.",
     "free_switched_unlimited": "✅ Теперь отвечает <b>{model}</b>. Задайте вопрос.",
     "free_other_spent": "Бесплатные запросы к {model} на сегодня тоже закончились.",
@@ -278,7 +278,7 @@ TEXTS: dict[str, str] = {
     "quota_plan_tokens": "⏳ Месячный объём тарифа для {model} израсходован ({limit:plural:токен|токена|токенов} в месяц). Он обновится {resets}. Пока можно выбрать другую модель: /model",
     "profile_month_line": "• {plan}: {left} из {limit:plural:токена|токенов|токенов} до {resets}",
     "profile_left_line": "• {model}: {parts}",
-    "profile_left_voice": "• 🎤 Голосовые: {left} из {limit:plural:секунды|секунд|секунд}",
+    "profile_left_voice": "• 🎤 Голосовые: осталось {left:minutes:минута|минуты|минут}, в день — {limit:minutes:минута|минуты|минут}",
     "profile_left_requests": "{left} из {limit:plural:запроса|запросов|запросов}",
     "profile_left_chars": "{left} из {limit:plural:символа|символов|символов}",
     "flood_notice": "🐢 Слишком много сообщений подряд. Сделайте паузу на полминуты — потом я снова на связи.",
@@ -304,9 +304,9 @@ TEXTS: dict[str, str] = {
     # Plans and subscriptions
     "btn_plans": "💎 Тарифы",
     "btn_promo": "🎟 Ввести промокод",
-    "btn_buy": "Купить {plan} — {price} ₽",
+    "btn_buy": "Купить {plan} — {price:money}\u00a0₽",
     "plans": "<b>Тарифы</b> (доступ на {days:plural:день|дня|дней})\n\n{plans}\n\nЕсть промокод? /promo КОД",
-    "plan_line": "<b>{plan}</b> — {price} ₽\nМодели: {models}",
+    "plan_line": "<b>{plan}</b> — {price:money}\u00a0₽\nМодели: {models}",
     "profile_plans": "<b>Подписки</b>\n{plans}",
     "profile_plan_line": "• <b>{plan}</b> — до {end}\n  Модели: {models}",
     # Promo codes
@@ -359,11 +359,11 @@ TEXTS: dict[str, str] = {
     "no_date": "бессрочно",
     "disabled_mark": " (отключён)",
     # Payments
-    "pay_choose_method": "<b>{plan}</b> — {price}\u00a0₽ на {days:plural:день|дня|дней}\nМодели: {models}",
+    "pay_choose_method": "<b>{plan}</b> — {price:money}\u00a0₽ на {days:plural:день|дня|дней}\nМодели: {models}",
     "btn_pay_yoomoney": "💳 ЮMoney (карта)",
     "btn_pay_sbp": "🏦 СБП через менеджера",
-    "btn_pay_stars": "⭐ Telegram Stars ({stars})",
-    "btn_pay_link": "Оплатить {price} ₽",
+    "btn_pay_stars": "⭐ Звёзды Telegram ({stars:money}\u00a0⭐)",
+    "btn_pay_link": "Оплатить {price:money}\u00a0₽",
     "btn_check_payment": "🔄 Проверить оплату",
     "btn_sbp_paid": "✅ Оплата отправлена",
     "btn_sbp_receipt": "📎 Отправить чек",
@@ -380,13 +380,13 @@ TEXTS: dict[str, str] = {
         'Оплачивая, вы принимаете <a href="{privacy}">политику конфиденциальности</a>.'
     ),
     "pay_yoomoney": (
-        "Счёт <code>{payment_id}</code>: <b>{plan}</b>, {price} ₽.\n"
+        "Счёт <code>{payment_id}</code>: <b>{plan}</b>, {price:money}\u00a0₽.\n"
         "Нажмите «Оплатить» — откроется форма ЮMoney. Оплата проверяется автоматически, "
         "обычно в течение пары минут; можно нажать «Проверить оплату».\n"
         "Счёт действует {hours:plural:час|часа|часов}."
     ),
     "pay_sbp": (
-        "Платёж №\u00a0<code>{number}</code>: <b>{plan}</b>, {price}\u00a0₽.\n\n"
+        "Платёж №\u00a0<code>{number}</code>: <b>{plan}</b>, {price:money}\u00a0₽.\n\n"
         "Переведите эту сумму по СБП:\n{details}\n\n"
         "В комментарии к переводу укажите номер платежа: <code>{number}</code>\n\n"
         "После перевода нажмите «Отправить чек» и пришлите скриншот или файл чека — так "
@@ -442,39 +442,39 @@ TEXTS: dict[str, str] = {
     "stars_description": "Доступ к моделям: {models}",
     "stars_invalid": "Этот счёт больше не действует. Создайте новый: /plans",
     # Stars subscriptions (renew themselves every 30 days)
-    "btn_pay_stars_monthly": "⭐ Stars, продление каждый месяц ({stars})",
+    "btn_pay_stars_monthly": "⭐ Звёзды, продление каждый месяц ({stars:money}\u00a0⭐)",
     "stars_sub_title": "{plan} — ежемесячно",
     "stars_sub_offer": (
-        "<b>{plan}</b> — {stars} ⭐ за {days:plural:день|дня|дней}, подписка Telegram Stars.\n"
+        "<b>{plan}</b> — {stars:money}\u00a0⭐ за {days:plural:день|дня|дней}, подписка за звёзды Telegram.\n"
         "Telegram сам продлевает её каждые {days:plural:день|дня|дней}, пока вы её не отмените "
         "(кнопка в /profile). Нажмите кнопку ниже, чтобы оформить."
     ),
     "btn_stars_sub_pay": "⭐ Оформить: {stars} в месяц",
-    "stars_sub_already": "Подписка Stars на {plan} уже продлевается сама. Управлять ею можно в /profile.",
+    "stars_sub_already": "Подписка за звёзды на {plan} уже продлевается сама. Управлять ею можно в /profile.",
     "pay_subscribed": (
         "✅ Оплата получена! Тариф <b>{plan}</b> активен до {end}.\n"
-        "Подписка Stars продлевается сама каждые 30 дней; отменить продление можно в /profile.\n"
+        "Подписка за звёзды продлевается сама каждые 30 дней; отменить продление можно в /profile.\n"
         "Выбрать модель: /model"
     ),
-    "pay_renewed": "🔄 Подписка Stars продлена: тариф <b>{plan}</b> активен до {end}.",
+    "pay_renewed": "🔄 Подписка за звёзды продлена: тариф <b>{plan}</b> активен до {end}.",
     "pay_refunded_subscription": (
         "↩️ Оплата <code>{payment_id}</code> возвращена, её период тарифа {plan} снят. "
-        "Подписка Stars больше не продлевается."
+        "Подписка за звёзды больше не продлевается."
     ),
-    "profile_renewal_on": "⭐ {plan}: подписка Stars, следующее продление {date} ({stars} ⭐)",
+    "profile_renewal_on": "⭐ {plan}: подписка за звёзды, следующее продление {date} ({stars:money}\u00a0⭐)",
     "profile_renewal_off": "⭐ {plan}: продление отменено, тариф действует до конца срока",
     "btn_renewal_cancel": "Отменить продление: {plan}",
     "btn_renewal_resume": "Возобновить продление: {plan}",
     "renewal_canceled": (
-        "Продление подписки Stars на {plan} отменено, списаний больше не будет. "
+        "Продление подписки за звёзды на {plan} отменено, списаний больше не будет. "
         "Тариф действует до {end}. Передумали — кнопка «Возобновить продление» в /profile."
     ),
-    "renewal_resumed": "Продление подписки Stars на {plan} снова включено: следующее списание {date}, {stars} ⭐.",
+    "renewal_resumed": "Продление подписки за звёзды на {plan} снова включено: следующее списание {date}, {stars:money}\u00a0⭐.",
     "renewal_not_running": "Эта подписка уже не действует.",
     "renewal_busy": "Уже выполняется, подождите секунду.",
     "renewal_failed": "Telegram не принял изменение: {error}. Попробуйте позже или напишите в /paysupport.",
     "renewal_cancel_failed": (
-        "Не получилось отменить продление подписки Stars на {plan}: Telegram не принял отмену. "
+        "Не получилось отменить продление подписки за звёзды на {plan}: Telegram не принял отмену. "
         "Отмените его, пожалуйста, сами: Настройки Telegram → Мои звёзды → подписка. "
         "Менеджер уже знает; вопросы — /paysupport."
     ),
@@ -502,7 +502,7 @@ TEXTS: dict[str, str] = {
     "admin_sbp_request": (
         "🏦 <b>СБП: проверьте оплату</b>\nНомер в комментарии: <code>{number}</code>\n"
         "Счёт <code>{payment_id}</code>\n"
-        "Пользователь: {user} (<code>{user_id}</code>)\nТариф: {plan}\nСумма: {price} ₽\n{receipt}"
+        "Пользователь: {user} (<code>{user_id}</code>)\nТариф: {plan}\nСумма: {price:money}\u00a0₽\n{receipt}"
     ),
     "admin_receipt_attached": "Чек — сообщением выше.",
     "admin_receipt_none": "Пользователь сообщил об оплате без чека.",
@@ -533,11 +533,11 @@ TEXTS: dict[str, str] = {
     ),
     "admin_refund_in_progress": "Возврат по <code>{payment_id}</code> уже выполняется.",
     "admin_refund_renewal_retrying": (
-        "Отмену продления подписки Stars Telegram пока не принял ({error}); бот повторит сам."
+        "Отмену продления подписки за звёзды Telegram пока не принял ({error}); бот повторит сам."
     ),
-    "admin_refund_renewal_stopped": "Подписка Stars этой оплаты больше не продлевается (editUserStarSubscription).",
+    "admin_refund_renewal_stopped": "Подписка за звёзды этой оплаты больше не продлевается (editUserStarSubscription).",
     "admin_refund_renewal_failed": (
-        "Не удалось отменить продление подписки Stars: {error}. "
+        "Не удалось отменить продление подписки за звёзды: {error}. "
         "Новые списания по ней не зачисляются, а записываются как не зачисленные (/payments)."
     ),
     "admin_confirm_not_sbp": "Счёт <code>{payment_id}</code> ({method}) не подтверждается вручную: он зачтётся сам, когда придут деньги. Вручную подтверждаются только оплаты через СБП.",
@@ -550,7 +550,7 @@ TEXTS: dict[str, str] = {
         "<b>Не зачислено</b> (деньги пришли, но не к открытому счёту): {unmatched}\n{unmatched_list}\n\n"
         "{total}"
     ),
-    "admin_payments_total": "Итого оплачено: {rub} ₽ и {stars} ⭐ ({count:plural:платёж|платежа|платежей})",
+    "admin_payments_total": "Итого оплачено: {rub:money}\u00a0₽ и {stars:money}\u00a0⭐ ({count:plural:платёж|платежа|платежей})",
     "admin_list_older": "…более ранние не показаны: {count}",
     "admin_list_below": "…и ещё {count} — списком ниже",
     "admin_unmatched_line": "<code>{money_id}</code> {amount} — счёт {payment_id}, пользователь {user_id}: {reason}",
@@ -559,7 +559,7 @@ TEXTS: dict[str, str] = {
     "admin_settle_unknown": "Нет неразобранной записи <code>{money_id}</code>.",
     "admin_payment_line": "<code>{payment_id}</code> {method} {plan} {amount} — {user_id}, {status}, {when}",
     "none": "—",
-    "amount_received": "{amount} (пришло {received} ₽)",
+    "amount_received": "{amount} (пришло {received:money}\u00a0₽)",
     # Admin panel
     "admin_panel": "<b>Админ-панель</b>\nПользователей: {users} · подписок активно: {subs} · ожидают оплаты: {pending}",
     "btn_admin_users": "👤 Пользователи",
@@ -589,10 +589,10 @@ TEXTS: dict[str, str] = {
         "<b>Пользователь</b> {name} (<code>{user_id}</code>)\n"
         "Язык: {language} · модель: {model} · с {since}{blocked}\n"
         "Сообщений за 30 дней: {messages}\n"
-        "В этом месяце: оплатил {paid} · расход на провайдеров {cost} ₽\n\n"
+        "В этом месяце: оплатил {paid} · расход на провайдеров {cost:dec2}\u00a0₽\n\n"
         "<b>Подписки</b>\n{plans}\n\n<b>Платежи</b>\n{payments}"
     ),
-    "admin_paid_amount": "{rub} ₽, {stars} ⭐",
+    "admin_paid_amount": "{rub:money}\u00a0₽, {stars:money}\u00a0⭐",
     "admin_user_blocked": " · заблокировал бота",
     "admin_choose_plan": "Выберите тариф для <code>{user_id}</code>:",
     "admin_choose_days": "Сколько дней <b>{plan}</b> выдать <code>{user_id}</code>?",
@@ -611,16 +611,16 @@ TEXTS: dict[str, str] = {
     "admin_status_refunded": "возвращён",
     "btn_confirm_payment": "✅ {payment} · {amount}",
     "btn_reject_payment": "❌ Отклонить {payment}",
-    "admin_revenue_line": "{name}: {rub} ₽, {stars} ⭐ ({count})",
+    "admin_revenue_line": "{name}: {rub:money}\u00a0₽, {stars:money}\u00a0⭐ ({count})",
     "admin_pending_item": "⏳ <code>{payment_id}</code> {method} {plan} {amount} — {user_id}",
     "admin_stats": (
         "<b>Статистика</b>\n"
         "Пользователей: {users_total} · новых сегодня: {new_today} · активных за 7 дн.: {active_7d}\n\n"
         "<b>Активные подписки</b>\n{subs}\n\n"
         "<b>Выручка</b>\nСегодня: {rev_today}\n7 дней: {rev_7d}\n30 дней: {rev_30d}\n\n"
-        "<b>Расходы на провайдеров и маржа</b> (₽, по курсу {rate} ₽/$, ⭐ по {star_rate} ₽)\n"
-        "Сегодня: {cost_today} · маржа {margin_today}\n7 дней: {cost_7d} · маржа {margin_7d}\n"
-        "30 дней: {cost_30d} · маржа {margin_30d}{unpriced}\n\n"
+        "<b>Расходы на провайдеров и маржа</b> (₽, по курсу {rate:num}\u00a0₽/$, ⭐ по {star_rate:num}\u00a0₽)\n"
+        "Сегодня: {cost_today:dec2} · маржа {margin_today:dec2}\n7 дней: {cost_7d:dec2} · маржа {margin_7d:dec2}\n"
+        "30 дней: {cost_30d:dec2} · маржа {margin_30d:dec2}{unpriced}\n\n"
         "<b>Тарифы за 30 дней</b> (выручка · расход · маржа, ₽)\n{plans_margin}\n\n"
         "<b>Модели за 30 дней</b> (сообщений · ошибок · токенов вход/выход · расход ₽)\n{models}{voice}\n\n"
         "Отказов по лимиту длины (30 дн.): {refusals}"
@@ -628,15 +628,15 @@ TEXTS: dict[str, str] = {
     "admin_stats_referrals": "<b>Лучшие пригласившие</b> (приглашено · с бонусом)\n{lines}",
     "admin_stats_referrals_none": "Приглашённых пользователей пока нет.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
-    "admin_stats_voice": "\n🎤 Распознавание голоса: {cost} ₽",
-    "admin_stats_model": "{model}: {messages} · {failures} · {prompt}/{completion} · {cost}",
+    "admin_stats_voice": "\n🎤 Распознавание голоса: {cost:dec2}\u00a0₽",
+    "admin_stats_model": "{model}: {messages:num} · {failures:num} · {prompt:num}/{completion:num} · {cost}",
     "admin_stats_unpriced": "\nБез цены в каталоге (расход неизвестен): {count:plural:ответ|ответа|ответов}",
     "admin_cost_unknown": "неизвестно",
-    "admin_stats_plan_margin": "{plan}: {revenue} · {cost} · {margin}",
+    "admin_stats_plan_margin": "{plan}: {revenue:dec2} · {cost:dec2} · {margin:dec2}",
     "admin_free_tier": "Бесплатные модели",
     "admin_top_spenders": "<b>Самые затратные пользователи месяца</b>\n{lines}",
     "admin_top_spenders_none": "В этом месяце расходов на провайдеров пока нет.",
-    "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost} ₽",
+    "admin_top_spender_line": "<code>{user_id}</code> {name} — {cost:dec2}\u00a0₽",
     "admin_chart_title": "Выручка и расходы (₽), новые пользователи за 30 дней",
     "admin_chart_revenue": "Выручка, ₽",
     "admin_chart_cost": "Расходы на модели, ₽",

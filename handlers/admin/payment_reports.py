@@ -131,7 +131,7 @@ async def payments_section(
             payment_id=payment_ref(p),
             method=METHOD_NAMES.get(p.method, p.method),
             plan=plan_name(catalog, p.plan_id),
-            amount=amount_text(p),
+            amount=amount_text(p, texts),
             user_id=p.user_id,
         )
         for p in manager

@@ -22,7 +22,7 @@ from services.operator.chart import ChartLabels, daily_chart
 from services.operator.reports import Revenue, StatsReport, stats_report
 from services.operator.stats import FREE, StatsService
 from services.users import UsersService
-from texts import Raw, Texts
+from texts import Raw, Texts, formatting
 
 router = Router(name=__name__)
 TOP_SPENDERS = 10
@@ -86,8 +86,11 @@ async def send_statistics(
     await send_report(bot, chat_id, report, texts, catalog, settings)
 
 
-def _money(revenue: Revenue) -> str:
-    return f"{revenue.rub:g} ₽, {revenue.stars:g} ⭐ ({revenue.count})"
+def _money(revenue: Revenue, texts: Texts) -> str:
+    rub = formatting.number(round(revenue.rub, 2), texts.language, group_from=4)
+    stars = formatting.number(revenue.stars, texts.language, group_from=4)
+    nbsp = formatting.NBSP
+    return f"{rub}{nbsp}₽, {stars}{nbsp}⭐ ({revenue.count})"
 
 
 def _cost(catalog: Catalog, model_key: str, cost: float | None, texts: Texts) -> str:
@@ -125,9 +128,9 @@ async def send_report(
         new_today=report.new_today,
         active_7d=report.active_7d,
         subs="\n".join(plans) or texts("none"),
-        rev_today=_money(report.revenue_today),
-        rev_7d=_money(report.revenue_7d),
-        rev_30d=_money(report.revenue_30d),
+        rev_today=_money(report.revenue_today, texts),
+        rev_7d=_money(report.revenue_7d, texts),
+        rev_30d=_money(report.revenue_30d, texts),
         models=Raw("\n".join(model_lines) or texts("none")),
         voice=Raw(_voice_cost(report, texts)),
         refusals=report.refusals_30d,

@@ -59,13 +59,15 @@ async def test_payments_past_one_message_arrive_whole_with_the_totals(
     assert all(f"stars:{charge_id(user)}" in text for user in STRANGERS)  # every one, whole
     assert all(payment_id in text for payment_id in invoices)  # paid and pending
     assert "Не зачислено (деньги пришли, но не к открытому счёту): 20" in text
-    assert "Итого оплачено: 0 ₽ и 6960 ⭐ (12 платежей)" in text
+    assert "Итого оплачено: 0\u00a0₽ и 6\u00a0960\u00a0⭐ (12 платежей)" in text
 
     # The panel's screen keeps its totals and its buttons.
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=messages[-1].message_id)
     telegram.press(ADMIN, panel, AdminMenu(section=Section.PAYMENTS))
-    section = await telegram.wait_for_last(ADMIN, "Итого оплачено: 0 ₽ и 6960 ⭐ (12 платежей)")
+    section = await telegram.wait_for_last(
+        ADMIN, "Итого оплачено: 0\u00a0₽ и 6\u00a0960\u00a0⭐ (12 платежей)"
+    )
     assert section.has_button_for(AdminMenu(section=Section.EXPORT))
     assert section.has_button_for(AdminMenu(section=Section.MAIN))
 

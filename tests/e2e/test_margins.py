@@ -32,6 +32,10 @@ def priced_catalog(tmp_path: Path) -> Path:
     return path
 
 
+def ru_number(text: str) -> float:
+    return float(text.replace("\u00a0", "").replace(",", ".").replace("\u2212", "-"))
+
+
 async def test_a_plans_revenue_cost_margin_and_monthly_allowance(
     telegram: FakeTelegram, llm: FakeOpenAI, start_bot: StartBot, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -62,19 +66,21 @@ async def test_a_plans_revenue_cost_margin_and_monthly_allowance(
     # The operator: revenue, cost and margin of the plan (and the user's card).
     telegram.user_message(ADMIN, "/stats")
     stats = await telegram.wait_for_message(ADMIN, "Тарифы за 30 дней")
-    line = re.search(r"Premium 1: ([\d.]+) · ([\d.]+) · (-?[\d.]+)", stats.text)
+    # Russian numbers: a decimal comma, digit groups, a real minus.
+    line = re.search(r"Premium 1: ([\d,]+) · ([\d,]+) · (−?[\d,]+)", stats.text)
     assert line is not None, stats.text
-    revenue, cost, margin = (float(value) for value in line.groups())
+    revenue, cost, margin = (ru_number(value) for value in line.groups())
     assert revenue == 675.0 and cost > 0 and round(revenue - cost, 2) == margin
-    total = re.search(r"30 дней: ([\d.]+) · маржа (-?[\d.]+)", stats.text)
-    assert total is not None and float(total.group(1)) == cost  # the only costly answers
+    total = re.search(r"30 дней: ([\d,]+) · маржа (−?[\d,]+)", stats.text)
+    assert total is not None and ru_number(total.group(1)) == cost  # the only costly answers
     telegram.user_message(ADMIN, "/admin")
     panel = await telegram.wait_for_message(ADMIN, "Админ-панель", after=stats.message_id)
     telegram.press(ADMIN, panel, AdminMenu(section=Section.USERS))
     await telegram.wait_for_last(ADMIN, "ID пользователя")
-    telegram.user_message(ADMIN, str(PAYER))
+    telegram.user_message(ADMIN, str(PAYER))  # (found by name too, or @username)
     card = await telegram.wait_for_message(ADMIN, "Пользователь", after=panel.message_id)
-    assert f"оплатил 675 ₽, 0 ⭐ · расход на провайдеров {cost:.2f} ₽" in card.text
+    shown_cost = f"{cost:.2f}".replace(".", ",")
+    assert f"оплатил 675\u00a0₽, 0\u00a0⭐ · расход на провайдеров {shown_cost}\u00a0₽" in card.text
 
 
 async def test_a_day_over_the_cost_limit_alerts_the_admins_once(

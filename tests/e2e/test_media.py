@@ -46,7 +46,7 @@ async def test_a_voice_message_is_heard_shown_and_answered_in_order(
     assert asked.index("первый вопрос голосом") < asked.index("второй вопрос текстом")
     telegram.user_message(USER, "/profile")  # 4 + 2 seconds of today's free 600
     profile = await telegram.wait_for_message(USER, "Профиль", after=telegram.last_id(USER))
-    assert "🎤 Голосовые: 594 из 600 секунд" in profile.text
+    assert "🎤 Голосовые: осталось 9,9 минуты, в день — 10 минут" in profile.text
 
 
 async def test_voice_refusals_before_paying_and_failures(
@@ -55,13 +55,15 @@ async def test_voice_refusals_before_paying_and_failures(
     await start_bot({"CATALOG_PATH": str(small_quota_catalog(tmp_path))})
     telegram.user_voice(USER, speech("очень длинная речь", 301), duration=301)
     refusal = await telegram.wait_for_message(USER, "слишком длинное")
-    assert "до 300 секунд" in refusal.text
+    assert "предел — 5 минут" in refusal.text
     assert llm.transcriptions == [] and telegram.file_requests == 0  # nothing downloaded
     # Without a plan: longer than a free request can hold (1000 characters, ~66 s of
     # speech) is refused before the transcription would be paid for.
     telegram.user_voice(USER, speech("длинный вопрос", 70), duration=70)
     free = await telegram.wait_for_message(USER, "Без подписки")
-    assert "до 66 секунд" in free.text and any("Тарифы" in b["text"] for b in free.buttons())
+    assert "предел голосового — 1,1 минуты" in free.text and any(
+        "Тарифы" in b["text"] for b in free.buttons()
+    )
     assert llm.transcriptions == [] and telegram.file_requests == 0
 
     telegram.user_voice(USER, speech("", 2), duration=2)  # silence
@@ -99,7 +101,7 @@ async def test_voice_notes_that_lie_about_their_length_are_bounded_by_their_size
         return [m.text for m in telegram.messages(USER) if "слишком длинное" in m.text]
 
     await telegram.wait_for(lambda: len(refusals()) == 5)
-    assert "до 300 секунд" in refusals()[0]
+    assert "предел — 5 минут" in refusals()[0]
     assert telegram.file_requests == 0 and llm.transcriptions == [] and llm.requests == []
     assert not any("двадцать три" in m.text for m in telegram.messages(USER))
 
@@ -113,7 +115,9 @@ async def test_a_voice_note_of_unknown_size_is_read_no_further_than_its_bound(
     lie = ogg_opus("двадцать три минуты речи", 1400, size=8 * MIB)
     telegram.user_voice(USER, lie, duration=0, size_known=False)
     refusal = await telegram.wait_for_message(USER, "Без подписки")
-    assert "до 66 секунд" in refusal.text  # a free request's hold: 1000 characters
+    assert (
+        "предел голосового — 1,1 минуты" in refusal.text
+    )  # a free request's hold: 1000 characters
     assert llm.transcriptions == [] and llm.requests == []
     assert not any("двадцать три" in m.text for m in telegram.messages(USER))
 
@@ -128,11 +132,11 @@ async def test_voice_is_counted_by_what_the_file_says_when_it_says_more(
     answer = await telegram.wait_for_message(USER, "Echo: короткий вопрос")
     telegram.user_message(USER, "/profile")
     profile = await telegram.wait_for_message(USER, "Профиль", after=answer.message_id)
-    assert "🎤 Голосовые: 560 из 600 секунд" in profile.text
+    assert "🎤 Голосовые: осталось 9,3 минуты, в день — 10 минут" in profile.text
 
     telegram.user_voice(USER, speech("длинный вопрос", 80), duration=2)
     refusal = await telegram.wait_for_message(USER, "Без подписки", after=profile.message_id)
-    assert "до 66 секунд" in refusal.text
+    assert "предел голосового — 1,1 минуты" in refusal.text
     assert len(llm.transcriptions) == 1 and len(llm.requests) == 1
     assert not any("длинный вопрос" in m.text for m in telegram.messages(USER))
 
@@ -154,7 +158,7 @@ async def test_a_transcript_longer_than_the_request_holds_is_neither_shown_nor_a
     assert not any("быстро" in m.text for m in telegram.messages(USER))
     telegram.user_message(USER, "/profile")
     profile = await telegram.wait_for_message(USER, "Профиль", after=refusal.message_id)
-    assert "🎤 Голосовые: 590 из 600 секунд" in profile.text
+    assert "🎤 Голосовые: осталось 9,8 минуты, в день — 10 минут" in profile.text
 
 
 async def test_without_the_transcription_key_voice_is_declined(

@@ -129,7 +129,7 @@ async def test_a_refund_while_telegram_answers_502_and_429_is_finished_by_the_ou
     await start_bot()
     await subscribe(telegram, data_dir)
     telegram.renew_star_subscription("charge-first", "charge-renewal-1")
-    await telegram.wait_for_message(SUBSCRIBER, "Подписка Stars продлена")
+    await telegram.wait_for_message(SUBSCRIBER, "Подписка за звёзды продлена")
     telegram.fail_next("editUserStarSubscription", 502, "Bad Gateway")
     telegram.fail_next(
         "editUserStarSubscription", 429, "Too Many Requests: retry after 1", retry_after=1

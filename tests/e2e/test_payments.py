@@ -171,7 +171,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
 ) -> None:
     await start_bot({"SBP_DETAILS": "Т-Банк +7 900 000-00-00, Иван И."})
     request = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
-    assert "+7 900 000-00-00" in request.text and "1199" in request.text
+    assert "+7 900 000-00-00" in request.text and "1\u00a0199" in request.text
     payment_id = next(iter(payments_file(data_dir)))
     number = str(payments_file(data_dir)[payment_id]["number"])
     assert number in request.text and payment_id not in request.text  # the id stays internal
@@ -183,7 +183,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     )
     await telegram.wait_for_message(USER, "передан менеджеру")
     admin_request = await telegram.wait_for_message(ADMIN, "СБП: проверьте оплату")
-    assert payment_id in admin_request.text and "1199" in admin_request.text
+    assert payment_id in admin_request.text and "1\u00a0199" in admin_request.text
     assert number in admin_request.text
     assert any(m.kind == "copy" for m in telegram.messages(ADMIN))  # the receipt itself
     confirm = AdminPayment(action=PaymentAct.CONFIRM, payment_id=payment_id).pack()
@@ -242,7 +242,7 @@ async def test_sbp_confirm_reject_and_forged_admin_button(
     assert payments_file(data_dir)[third_id]["status"] == "rejected"
     telegram.user_message(ADMIN, "/payments")
     summary = await telegram.wait_for_message(ADMIN, "Итого оплачено")
-    assert "1199 ₽" in summary.text
+    assert "1\u00a0199\u00a0₽" in summary.text
 
 
 async def test_stars_invoice_pre_checkout_payment_and_refund(

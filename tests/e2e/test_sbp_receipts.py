@@ -112,7 +112,7 @@ async def test_the_invoice_says_how_long_the_check_takes(
     await start_bot(SBP | {"SBP_CONFIRM_HOURS": "3"})
     invoice = await buy(telegram, USER, "gpt_pro", PayMethod.SBP)
     number = str(payments_file(data_dir)[only_payment_id(data_dir)]["number"])
-    assert "за 3 часа" in invoice.text and "1199\u00a0₽" in invoice.text
+    assert "за 3 часа" in invoice.text and "1\u00a0199\u00a0₽" in invoice.text
     assert f"номер платежа: {number}" in invoice.text
     assert [b["text"] for b in invoice.buttons()][:3] == [
         "📎 Отправить чек",

@@ -69,7 +69,7 @@ async def test_renewals_extend_the_plan_once_each_and_cancel_and_resume_from_pro
     assert plan_days(data_dir, USER) == pytest.approx(30, abs=0.01)
 
     renewal = telegram.renew_star_subscription("charge-first", "charge-renewal-1")
-    await telegram.wait_for_message(USER, "Подписка Stars продлена")
+    await telegram.wait_for_message(USER, "Подписка за звёзды продлена")
     assert plan_days(data_dir, USER) == pytest.approx(60, abs=0.01)
     again = telegram.repeat_update(renewal)  # the same renewal delivered twice
     await telegram.wait_for(lambda: telegram.confirmed(again) or None)
@@ -117,7 +117,7 @@ async def test_a_refunded_renewal_ends_the_subscription_and_later_charges_are_re
     await start_bot()
     await subscribe(telegram, data_dir)
     telegram.renew_star_subscription("charge-first", "charge-renewal-1")
-    await telegram.wait_for_message(USER, "Подписка Stars продлена")
+    await telegram.wait_for_message(USER, "Подписка за звёзды продлена")
     payment_id = charge_payment_id("charge-renewal-1")
 
     telegram.user_message(ADMIN, f"/refund {payment_id}")

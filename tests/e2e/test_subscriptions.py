@@ -55,7 +55,7 @@ async def test_promo_opens_exactly_its_plan(
     assert "SPRING " not in unknown.text
     telegram.user_message(USER, "/profile")
     profile = await telegram.wait_for_message(USER, "Подписки")
-    assert "AI Group" in profile.text and "MSK" in profile.text
+    assert "AI Group" in profile.text and "МСК" in profile.text
 
     # A used-up code tells its reason; the button flow asks for the code.
     telegram.user_message(OTHER, "/promo spring")

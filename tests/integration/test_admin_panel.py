@@ -272,8 +272,8 @@ async def test_top_spenders_and_inviters_are_one_press_away(harness: Harness) ->
     await harness.press(ADMIN, AdminMenu(section=Section.TOP_SPENDERS).pack())
     lines = last_text(harness).splitlines()
     assert lines[0] == "<b>Самые затратные пользователи месяца</b>"
-    assert lines[1].startswith(f"<code>{ADMIN}</code>") and lines[1].endswith("— 7.00 ₽")
-    assert lines[2].startswith(f"<code>{USER}</code>") and lines[2].endswith("— 3.75 ₽")
+    assert lines[1].startswith(f"<code>{ADMIN}</code>") and lines[1].endswith("— 7,00\u00a0₽")
+    assert lines[2].startswith(f"<code>{USER}</code>") and lines[2].endswith("— 3,75\u00a0₽")
 
     referrals = harness.services.referrals
     code = await referrals.code_for(USER)
@@ -311,8 +311,8 @@ async def test_voice_transcription_cost_has_its_line_in_stats(harness: Harness) 
         for c in reversed(harness.session.calls)
         if isinstance(c, SendMessage) and "Пользователей" in c.text
     )
-    assert "🎤 Распознавание голоса: 1.50 ₽" in report
-    assert "30 дней: 1.50 · маржа -1.50" in report
+    assert "🎤 Распознавание голоса: 1,50\u00a0₽" in report
+    assert "30 дней: 1,50 · маржа \u22121,50" in report  # a decimal comma, a real minus
 
 
 # Long lists and out-of-range input ------------------------------------------------------------
@@ -398,7 +398,7 @@ async def test_long_payments_and_promo_lists_arrive_whole_with_their_totals(
     assert "Не зачислено</b> (деньги пришли, но не к открытому счёту): 60" in text
     assert "…более ранние не показаны: 10" in text
     assert all(f"yoomoney:{n:03}-" in text for n in range(10, 60))
-    assert text.endswith("Итого оплачено: 0 ₽ и 0 ⭐ (0 платежей)")
+    assert text.endswith("Итого оплачено: 0\u00a0₽ и 0\u00a0⭐ (0 платежей)")
 
     before = len(harness.session.texts_to(ADMIN))
     await harness.message(ADMIN, "/promo_list")
@@ -412,7 +412,7 @@ async def test_long_payments_and_promo_lists_arrive_whole_with_their_totals(
     assert "…более ранние не показаны: 65, весь список — /promo_list" in section
     assert section.endswith("Всего: 80 кодов, активаций: 0")
     await harness.press(ADMIN, AdminMenu(section=Section.PAYMENTS).pack())
-    assert last_text(harness).endswith("Итого оплачено: 0 ₽ и 0 ⭐ (0 платежей)")
+    assert last_text(harness).endswith("Итого оплачено: 0\u00a0₽ и 0\u00a0⭐ (0 платежей)")
     assert Section.EXPORT in [AdminMenu.unpack(d).section for d in buttons(harness)]
     sent_to_admin(harness)
 
@@ -448,6 +448,6 @@ async def test_pending_payments_split_what_needs_a_manager_and_buttons_name_them
     assert ": 2" in waits.splitlines()[0]  # the silent SBP invoice and the Stars one
     assert isinstance(screen.reply_markup, InlineKeyboardMarkup)
     labels = [b.text for row in screen.reply_markup.inline_keyboard for b in row]
-    assert labels[0] == f"✅ №{told.number} · Premium 1 · 675 ₽"  # the one told first
+    assert labels[0] == f"✅ №{told.number} · Premium 1 · 675\u00a0₽"  # the one told first
     assert f"❌ Отклонить №{silent.number}" in labels
     assert not any(told.id in label or silent.id in label for label in labels)  # no hex ids
