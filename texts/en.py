@@ -628,7 +628,7 @@ TEXTS: dict[str, str] = {
     "admin_stats_referrals_none": "No invited users yet.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
     "admin_stats_voice": "\n🎤 Voice transcription: {cost:dec2}\u00a0₽",
-    "admin_stats_model": "{model}: {messages:num} · {failures:num} · {prompt:num}/{completion:num} · {cost}",
+    "admin_stats_model": "{model}: {messages:num} · {failures:num} · {prompt:num}/{completion:num} · {cost:dec2}",
     "admin_stats_unpriced": "\nWithout a price in the catalog (cost unknown): {count:plural:answer|answers}",
     "admin_cost_unknown": "unknown",
     "admin_stats_plan_margin": "{plan}: {revenue:dec2} · {cost:dec2} · {margin:dec2}",

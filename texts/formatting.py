@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 NBSP = "\u00a0"
+_LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
 MINUS = "\u2212"
 _ZONE_NAMES = {"ru": {"MSK": "МСК"}}
 _RELATIVE = {
@@ -58,6 +59,8 @@ def number(value: object, language: str, places: int | None = None, group_from: 
 def moment(timestamp: float, zone: ZoneInfo, language: str, now: float | None = None) -> str:
     """A moment: «сегодня в 15:30 МСК», «завтра в 00:00 МСК», else «28.12.2026 15:30 МСК»
     (English: "today at 15:30 MSK", ..., "28.12.2026 15:30 MSK")."""
+    if not timestamp <= _LATEST:  # a plan saved with absurd days (also NaN): 30.12.9999
+        timestamp = _LATEST
     local = dt.datetime.fromtimestamp(timestamp, zone)
     today = dt.datetime.fromtimestamp(time.time() if now is None else now, zone).date()
     zone_name = local.tzname() or ""

@@ -629,7 +629,7 @@ TEXTS: dict[str, str] = {
     "admin_stats_referrals_none": "Приглашённых пользователей пока нет.",
     "admin_stats_referral_line": "{user} (<code>{user_id}</code>): {invited} · {rewarded}",
     "admin_stats_voice": "\n🎤 Распознавание голоса: {cost:dec2}\u00a0₽",
-    "admin_stats_model": "{model}: {messages:num} · {failures:num} · {prompt:num}/{completion:num} · {cost}",
+    "admin_stats_model": "{model}: {messages:num} · {failures:num} · {prompt:num}/{completion:num} · {cost:dec2}",
     "admin_stats_unpriced": "\nБез цены в каталоге (расход неизвестен): {count:plural:ответ|ответа|ответов}",
     "admin_cost_unknown": "неизвестно",
     "admin_stats_plan_margin": "{plan}: {revenue:dec2} · {cost:dec2} · {margin:dec2}",

@@ -22,7 +22,7 @@ from services.operator.admin_input import echo
 from services.operator.reports import month_start, revenue_of
 from services.operator.stats import StatsService
 from services.users import UsersService
-from texts import Raw, Texts, format_moment
+from texts import Raw, Texts, format_moment, formatting
 
 router = Router(name=__name__)
 
@@ -99,7 +99,7 @@ async def user_card(
     settings: Settings,
 ) -> str:
     plans = [
-        f"• {item.plan.name} — {format_moment(item.end, settings.zone)}"
+        f"• {item.plan.name} — {formatting.moment(item.end, settings.zone, texts.language)}"
         for item in subscriptions.active_plans(user.id)
     ]
     own = [p for p in payments.live() if p.user_id == user.id][-10:]  # recent and open
