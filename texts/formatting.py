@@ -18,6 +18,7 @@ NBSP = "\u00a0"
 _LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
 MINUS = "\u2212"
 _ZONE_NAMES = {"ru": {"MSK": "МСК"}}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _RELATIVE = {
     "ru": ("сегодня в {time}", "завтра в {time}"),
     "en": ("today at {time}", "tomorrow at {time}"),
@@ -58,7 +59,7 @@ def number(value: object, language: str, places: int | None = None, group_from: 
 
 def moment(timestamp: float, zone: ZoneInfo, language: str, now: float | None = None) -> str:
     """A moment: «сегодня в 15:30 МСК», «завтра в 00:00 МСК», else «28.12.2026 15:30 МСК»
-    (English: "today at 15:30 MSK", ..., "28.12.2026 15:30 MSK")."""
+    (English: "today at 15:30 MSK", ..., "Dec 28, 2026, 15:30 MSK")."""
     if not timestamp <= _LATEST:  # a plan saved with absurd days (also NaN): 30.12.9999
         timestamp = _LATEST
     local = dt.datetime.fromtimestamp(timestamp, zone)
@@ -69,8 +70,10 @@ def moment(timestamp: float, zone: ZoneInfo, language: str, now: float | None = 
     days = (local.date() - today).days
     if days in (0, 1):
         shown = relative[days].format(time=f"{local:%H:%M}")
-    else:
+    elif language == "ru":
         shown = f"{local:%d.%m.%Y %H:%M}"
+    else:  # Dec 28, 2026, 15:30 (month names without the C locale's help)
+        shown = f"{_MONTHS[local.month - 1]} {local.day}, {local.year}, {local:%H:%M}"
     return f"{shown} {zone_name}".rstrip()
 
 
