@@ -49,6 +49,7 @@ from benchmark import (  # noqa: E402
 
 from edge.callbacks import BuyPlan, PayMethod, PayWith  # noqa: E402
 from tests.conftest import REDIS_URL, delete_prefix, redis_client, unique_prefix  # noqa: E402
+from tests.e2e.conftest import free_port  # noqa: E402
 from tests.postgres import fresh_database  # noqa: E402
 from tests.stubs.round_robin import RoundRobinProxy  # noqa: E402
 from tests.stubs.telegram_server import FakeTelegram  # noqa: E402
@@ -118,7 +119,7 @@ async def set_up(kind: str, services: StandIns, workdir: Path) -> AsyncIterator[
         if kind in ("one", "two"):
             prefix = unique_prefix()
             stack.push_async_callback(_drop_prefix, prefix)
-            ports = [_free_port() for _ in range(2 if kind == "two" else 1)]
+            ports = [free_port() for _ in range(2 if kind == "two" else 1)]
             proxy = RoundRobinProxy([f"http://127.0.0.1:{port}" for port in ports])
             await proxy.start()
             stack.push_async_callback(proxy.stop)
@@ -145,14 +146,6 @@ async def _drop_prefix(prefix: str) -> None:
     client = await redis_client()
     await delete_prefix(client, prefix)
     await client.aclose()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def pay_press(telegram: FakeTelegram, user: int) -> float:

@@ -75,6 +75,26 @@ async def delete_prefix(client: Redis, prefix: str) -> None:
         await client.delete(*keys)
 
 
+class SharedStates:
+    """Views of shared state on the test Redis made during a test: `view()` a new prefix,
+    `view(prefix)` another process's view of it; `close()` deletes their keys and closes
+    their clients."""
+
+    def __init__(self) -> None:
+        self._views: list[SharedState] = []
+
+    async def view(self, prefix: str | None = None) -> SharedState:
+        shared = SharedState(await redis_client(), prefix or unique_prefix())
+        self._views.append(shared)
+        return shared
+
+    async def close(self) -> None:
+        for shared in self._views:
+            assert shared.redis is not None
+            await delete_prefix(shared.redis, shared.prefix)
+            await shared.redis.aclose()
+
+
 @pytest.fixture
 async def shared_redis() -> AsyncIterator[SharedState]:
     """Shared state on the real Redis under a prefix of this test's own (deleted after).

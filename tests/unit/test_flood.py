@@ -19,7 +19,7 @@ from services.limits.flood import ANSWER_COST, BURST, Flood, FloodControl, Verdi
 from services.shared.flood import RedisFlood
 from services.shared.link import FAST_FAIL
 from services.shared.state import SharedState
-from tests.conftest import REDIS_PORT, delete_prefix, redis_client, unique_prefix
+from tests.conftest import REDIS_PORT, SharedStates, delete_prefix, unique_prefix
 from tests.stubs.tcp_proxy import TcpProxy
 
 
@@ -29,26 +29,19 @@ class Floods:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._shared: list[SharedState] = []
+        self._states = SharedStates()
 
     async def make(self, **options: Any) -> Flood:
         if self.kind == "memory":
             return FloodControl(**options)
-        shared = SharedState(await redis_client(), unique_prefix())
-        self._shared.append(shared)
-        return RedisFlood(shared, **options)
+        return RedisFlood(await self._states.view(), **options)
 
     async def twin(self, flood: Flood, **options: Any) -> Flood:
         assert isinstance(flood, RedisFlood)
-        shared = SharedState(await redis_client(), flood._shared.prefix)
-        self._shared.append(shared)
-        return RedisFlood(shared, **options)
+        return RedisFlood(await self._states.view(flood._shared.prefix), **options)
 
     async def close(self) -> None:
-        for shared in self._shared:
-            assert shared.redis is not None
-            await delete_prefix(shared.redis, shared.prefix)
-            await shared.redis.aclose()
+        await self._states.close()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -13,8 +13,7 @@ import pytest
 
 from services.chat.inbox import Inbox, Offer, Photo, Request, RequestQueue, join_messages
 from services.shared.inbox import RedisInbox
-from services.shared.state import SharedState
-from tests.conftest import delete_prefix, redis_client, unique_prefix
+from tests.conftest import SharedStates
 
 
 class Queues:
@@ -23,14 +22,12 @@ class Queues:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._shared: list[SharedState] = []
+        self._states = SharedStates()
 
     async def make(self, **options: Any) -> RequestQueue:
         if self.kind == "memory":
             return Inbox(**options)
-        shared = SharedState(await redis_client(), unique_prefix())
-        self._shared.append(shared)
-        return RedisInbox(shared, **options)
+        return RedisInbox(await self._states.view(), **options)
 
     async def redis(self, **options: Any) -> RedisInbox:
         queue = await self.make(**options)
@@ -39,15 +36,10 @@ class Queues:
 
     async def twin(self, queue: RequestQueue, **options: Any) -> RedisInbox:
         assert isinstance(queue, RedisInbox)
-        shared = SharedState(await redis_client(), queue._shared.prefix)
-        self._shared.append(shared)
-        return RedisInbox(shared, **options)
+        return RedisInbox(await self._states.view(queue._shared.prefix), **options)
 
     async def close(self) -> None:
-        for shared in self._shared:
-            assert shared.redis is not None
-            await delete_prefix(shared.redis, shared.prefix)
-            await shared.redis.aclose()
+        await self._states.close()
 
 
 @pytest.fixture(params=["memory", "redis"])
